@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Arrows point one way: executable → front ends (StateBrowser, Terminal) → StateStore
+// → (Postgres, StateJSON, StateConfig) → CLibPQ. Only Postgres imports libpq and only
+// Terminal imports ncurses.
+let package = Package(
+    name: "meltano-state",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "meltano-state", targets: ["meltano-state"]),
+        .library(name: "StateStore", targets: ["StateStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .target(name: "CNCurses", linkerSettings: [.linkedLibrary("ncursesw")]),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "StateJSON"),
+        .target(name: "StateConfig", dependencies: ["Postgres", .product(name: "Yams", package: "Yams")]),
+        .target(name: "StateStore", dependencies: ["Postgres", "StateJSON", "StateConfig"]),
+        .target(name: "StateBrowser", dependencies: ["StateStore"]),
+        .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser"]),
+        .executableTarget(name: "meltano-state", dependencies: [
+            "StateStore", "StateBrowser", "Terminal",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TestSupport", dependencies: ["Postgres"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "StateJSONTests", dependencies: ["StateJSON", "TestSupport"]),
+        .testTarget(name: "StateConfigTests", dependencies: ["StateConfig", "TestSupport"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"]),
+        .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["StateStore", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,235 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection.
+///
+/// Calls are serialised by an internal lock, so a `Connection` can be handed to a
+/// background task; it still runs one statement at a time, so give each concurrent
+/// task its own connection. `cancel()` may be called from any thread while a
+/// statement runs.
+public final class Connection: @unchecked Sendable {
+    public let configuration: ConnectionConfiguration
+    private var handle: OpaquePointer?
+    private let lock = NSLock()
+    private let cancelLock = NSLock()
+    private var cancelHandle: OpaquePointer?
+    private let redactor: Redactor
+
+    /// Opens a connection. Throws `PostgresError` with kind `.passwordRequired` when the
+    /// server asks for a password that libpq could not find anywhere.
+    public init(_ configuration: ConnectionConfiguration) throws {
+        self.configuration = configuration
+        self.redactor = Redactor(secrets: configuration.secrets)
+        try connect()
+    }
+
+    deinit {
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        if let handle { PQfinish(handle) }
+    }
+
+    private func connect() throws {
+        let pairs = configuration.keywordValues
+        for (key, value) in pairs where value.utf8.contains(0) {
+            throw PostgresError(kind: .invalidInput, message: "The connection setting \(key) contains a NUL character.")
+        }
+        let keywords = pairs.map { strdup($0.0) }
+        let values = pairs.map { strdup($0.1) }
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        var keywordPointers = keywords.map { UnsafePointer($0) } + [nil]
+        var valuePointers = values.map { UnsafePointer($0) } + [nil]
+        let expand: Int32 = configuration.uri == nil ? 0 : 1
+        let conn = keywordPointers.withUnsafeMutableBufferPointer { kp in
+            valuePointers.withUnsafeMutableBufferPointer { vp in
+                PQconnectdbParams(kp.baseAddress, vp.baseAddress, expand)
+            }
+        }
+        guard let conn else {
+            throw PostgresError(kind: .connectionFailed, message: "libpq could not allocate a connection (out of memory).")
+        }
+        if PQstatus(conn) != CONNECTION_OK {
+            let needsPassword = PQconnectionNeedsPassword(conn) == 1
+            let message = scrubbed(conn)
+            PQfinish(conn)
+            throw PostgresError(kind: needsPassword ? .passwordRequired : .connectionFailed,
+                                message: message.isEmpty ? "Could not connect." : message)
+        }
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)  // warnings are not the user's output
+        handle = conn
+        refreshCancelHandle()
+    }
+
+    private func refreshCancelHandle() {
+        cancelLock.lock()
+        defer { cancelLock.unlock() }
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        cancelHandle = handle.flatMap { PQgetCancel($0) }
+    }
+
+    private func scrubbed(_ conn: OpaquePointer) -> String {
+        let raw = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return redactor.scrub(raw)
+    }
+
+    /// Closes the connection; later calls fail with `.connectionLost`.
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        cancelLock.lock()
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        cancelHandle = nil
+        cancelLock.unlock()
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    public var isConnected: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return handle.map { PQstatus($0) == CONNECTION_OK } ?? false
+    }
+
+    /// e.g. 150018 for 15.18.
+    public var serverVersionNumber: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return handle.map { Int(PQserverVersion($0)) } ?? 0
+    }
+
+    public var backendPID: Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        return handle.map { PQbackendPID($0) } ?? 0
+    }
+
+    /// Asks the server to cancel the statement running on this connection. Safe from
+    /// any thread; does nothing when no statement runs.
+    public func cancel() {
+        cancelLock.lock()
+        defer { cancelLock.unlock() }
+        guard let cancelHandle else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+    }
+
+    /// Runs one statement with text parameters (`$1`, `$2`, …); `nil` is SQL NULL.
+    ///
+    /// - Parameter idempotent: a read that may be re-run: if the connection turns out
+    ///   to be broken, it reconnects once and runs it again. Writes pass `false` and
+    ///   are never retried blindly; they fail with `.connectionLost`.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = [], idempotent: Bool = false) throws -> QueryResult {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            return try run(sql, parameters)
+        } catch let error as PostgresError where error.kind == .connectionLost && idempotent {
+            try reconnectLocked()
+            return try run(sql, parameters)
+        }
+    }
+
+    /// Runs several statements with no parameters in one round trip (DDL, BEGIN/COMMIT).
+    public func execute(_ sql: String) throws {
+        try query(sql)
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT; any error rolls back. Nothing is half-written.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try query("BEGIN")
+        do {
+            let value = try body()
+            try query("COMMIT")
+            return value
+        } catch {
+            if isConnected { _ = try? query("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Re-establishes a broken connection (after a server restart or a terminated
+    /// backend).
+    public func reconnect() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try reconnectLocked()
+    }
+
+    private func reconnectLocked() throws {
+        if let handle {
+            PQreset(handle)
+            if PQstatus(handle) == CONNECTION_OK {
+                PQsetNoticeProcessor(handle, { _, _ in }, nil)
+                refreshCancelHandle()
+                return
+            }
+            let message = scrubbed(handle)
+            throw PostgresError(kind: .connectionFailed, message: message.isEmpty ? "Could not reconnect." : message)
+        }
+        try connect()
+    }
+
+    private func run(_ sql: String, _ parameters: [String?]) throws -> QueryResult {
+        guard let handle else {
+            throw PostgresError(kind: .connectionLost, message: "The connection is closed.")
+        }
+        if PQstatus(handle) != CONNECTION_OK {
+            throw PostgresError(kind: .connectionLost, message: "The connection to the server was lost.")
+        }
+        for (index, value) in parameters.enumerated() where value?.utf8.contains(0) == true {
+            throw PostgresError(kind: .invalidInput,
+                                message: "Parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold.")
+        }
+        let cValues = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { cValues.forEach { free($0) } }
+        var pointers = cValues.map { UnsafePointer($0) }
+        let result = pointers.withUnsafeMutableBufferPointer { buffer in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        }
+        guard let result else {
+            let message = scrubbed(handle)
+            throw PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
+                                message: message.isEmpty ? "The server returned no result." : message)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return QueryResult(result)
+        default:
+            let error = makeError(result, handle)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    private func makeError(_ result: OpaquePointer, _ conn: OpaquePointer) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let value = PQresultErrorField(result, code) else { return nil }
+            return redactor.scrub(String(cString: value))
+        }
+        let sqlState = field(Int32(MS_PG_DIAG_SQLSTATE))
+        let primary = field(Int32(MS_PG_DIAG_MESSAGE_PRIMARY))
+        let lost = PQstatus(conn) != CONNECTION_OK
+        if lost || sqlState == nil {
+            // libpq's own failures (a broken socket, a terminated backend) come without
+            // a SQLSTATE, or with 57P01 and a connection that is now bad.
+            let message = primary ?? scrubbed(conn)
+            return PostgresError(kind: lost ? .connectionLost : .server, sqlState: sqlState,
+                                 message: message.isEmpty ? "The connection to the server was lost." : message,
+                                 detail: field(Int32(MS_PG_DIAG_MESSAGE_DETAIL)))
+        }
+        return PostgresError(kind: sqlState == "57014" ? .cancelled : .server, sqlState: sqlState,
+                             message: primary ?? "The server rejected the statement.",
+                             detail: field(Int32(MS_PG_DIAG_MESSAGE_DETAIL)),
+                             hint: field(Int32(MS_PG_DIAG_MESSAGE_HINT)))
+    }
+}
+
+/// Quotes a schema, table or column name for SQL, whatever it contains: wrapped in
+/// double quotes, inner double quotes doubled (PostgreSQL's rule, as
+/// `PQescapeIdentifier` does). The one place identifiers become SQL text.
+public func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// Where and how to connect: typed parameters handed to libpq as keyword/value pairs
+/// (`PQconnectdbParams`), so no user value is ever pasted into a conninfo string.
+///
+/// Anything left `nil` is left to libpq, which keeps everything it gives users for
+/// free working: `PGHOST`, `PGPASSWORD`, `~/.pgpass`, `PGSERVICE`, `PGSSLROOTCERT`,
+/// Unix sockets, peer and trust authentication.
+public struct ConnectionConfiguration: Sendable, Equatable {
+    /// A libpq connection URI (`postgresql://…`) or conninfo string. libpq expands it
+    /// first; the typed fields below override what it says.
+    public var uri: String?
+    public var host: String?
+    public var port: Int?
+    public var user: String?
+    /// Never printed: `description` and every error text replace it with `********`.
+    public var password: String?
+    public var database: String?
+    public var sslmode: String?
+    /// Further libpq keywords (`sslrootcert`, `options`, `service`, …).
+    public var extra: [String: String]
+    /// Seconds; libpq's own default is to wait forever, which at 2 a.m. over SSH is
+    /// the wrong default.
+    public var connectTimeout: Int
+    public var applicationName: String
+
+    public init(uri: String? = nil, host: String? = nil, port: Int? = nil, user: String? = nil,
+                password: String? = nil, database: String? = nil, sslmode: String? = nil,
+                extra: [String: String] = [:], connectTimeout: Int = 10,
+                applicationName: String = "meltano-state") {
+        self.uri = uri
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.sslmode = sslmode
+        self.extra = extra
+        self.connectTimeout = connectTimeout
+        self.applicationName = applicationName
+    }
+
+    /// The keyword/value pairs given to `PQconnectdbParams`, in order. `dbname` carrying
+    /// the URI comes first with `expand_dbname`, so later keywords override it.
+    public var keywordValues: [(String, String)] {
+        var pairs: [(String, String)] = []
+        if let uri { pairs.append(("dbname", uri)) }
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { pairs.append((key, value)) }
+        if let host { pairs.append(("host", host)) }
+        if let port { pairs.append(("port", String(port))) }
+        if let user { pairs.append(("user", user)) }
+        if let password { pairs.append(("password", password)) }
+        if let database {
+            // With expand_dbname, a dbname that looks like a URI or conninfo would be
+            // expanded again; only the first dbname is expanded, so this stays literal.
+            pairs.append(("dbname", database))
+        }
+        if let sslmode { pairs.append(("sslmode", sslmode)) }
+        pairs.append(("connect_timeout", String(connectTimeout)))
+        pairs.append(("application_name", applicationName))
+        pairs.append(("client_encoding", "UTF8"))
+        return pairs
+    }
+
+    /// Secrets to scrub from any text that leaves this module: the password, and the
+    /// password inside the URI if one is there.
+    var secrets: [String] {
+        var found: [String] = []
+        if let password, !password.isEmpty { found.append(password) }
+        if let uri, let fromURI = Self.passwordInURI(uri), !fromURI.isEmpty { found.append(fromURI) }
+        if let fromExtra = extra["password"], !fromExtra.isEmpty { found.append(fromExtra) }
+        if let fromURI = uri.flatMap(Self.passwordInURI), let decoded = fromURI.removingPercentEncoding,
+           decoded != fromURI, !decoded.isEmpty {
+            found.append(decoded)
+        }
+        return found.sorted { $0.count > $1.count }
+    }
+
+    /// The text between `user:` and the last `@` of the authority, as written.
+    static func passwordInURI(_ uri: String) -> String? {
+        guard let schemeEnd = uri.range(of: "://") else { return nil }
+        let rest = uri[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@") else { return nil }
+        let userInfo = authority[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return nil }
+        return String(userInfo[userInfo.index(after: colon)...])
+    }
+}
+
+extension ConnectionConfiguration: CustomStringConvertible {
+    /// A one-line summary for headers and messages; never the password.
+    public var description: String {
+        var text = ""
+        if let user { text += user + "@" }
+        text += host ?? "(default host)"
+        if let port { text += ":\(port)" }
+        if let database { text += "/" + database }
+        if uri != nil && host == nil { text = "URI " + Redactor(secrets: secrets).scrub(uri!) }
+        return text
+    }
+}
+
+/// Replaces every secret in a text with `********`.
+public struct Redactor: Sendable {
+    public let secrets: [String]
+    public init(secrets: [String]) { self.secrets = secrets.filter { !$0.isEmpty }.sorted { $0.count > $1.count } }
+    public func scrub(_ text: String) -> String {
+        var result = text
+        for secret in secrets where result.contains(secret) {
+            result = result.replacingOccurrences(of: secret, with: "********")
+        }
+        return result
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Postgres
+
+/// The throwaway server that `scripts/test-db start` runs, found through
+/// `MELTANO_STATE_TEST_DSN`. A test that needs it and cannot find it fails: a skipped
+/// database test is not a passed one.
+public enum TestDatabase {
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String {
+            "MELTANO_STATE_TEST_DSN is not set: run the tests through scripts/test (or eval \"$(scripts/test-db start)\" first)."
+        }
+    }
+
+    public static var dsn: String {
+        get throws {
+            guard let dsn = ProcessInfo.processInfo.environment["MELTANO_STATE_TEST_DSN"], !dsn.isEmpty else {
+                throw Missing()
+            }
+            return dsn
+        }
+    }
+
+    /// host/port/user/database of the test server, parsed from the DSN.
+    public static func configuration() throws -> ConnectionConfiguration {
+        var config = ConnectionConfiguration()
+        for pair in try dsn.split(separator: " ") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "host": config.host = parts[1]
+            case "port": config.port = Int(parts[1])
+            case "user": config.user = parts[1]
+            case "dbname": config.database = parts[1]
+            default: break
+            }
+        }
+        config.applicationName = "meltano-state-tests"
+        return config
+    }
+
+    public static func connect() throws -> Connection {
+        try Connection(configuration())
+    }
+
+    /// A new, empty schema with a unique name (so tests run in parallel without seeing
+    /// each other's rows). `prefix` may contain anything, quotes and spaces included.
+    public static func freshSchema(_ prefix: String = "t", on connection: Connection) throws -> String {
+        let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        try connection.query("CREATE SCHEMA \(quoteIdentifier(name))")
+        return name
+    }
+
+    public static func dropSchema(_ name: String, on connection: Connection) {
+        _ = try? connection.query("DROP SCHEMA IF EXISTS \(quoteIdentifier(name)) CASCADE")
+    }
+}
+
+/// Runs a program and collects its output; for oracles (python3) and CLI tests.
+public struct ProcessOutput: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var stdoutData: Data
+}
+
+public func runProcess(_ executable: String, _ arguments: [String], stdin: Data? = nil,
+                       environment: [String: String]? = nil, currentDirectory: String? = nil) throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+    if let environment { process.environment = environment }
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    // Read both pipes concurrently so a chatty child never blocks on a full pipe.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var outData = Data()
+    nonisolated(unsafe) var errData = Data()
+    group.enter()
+    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try? input.fileHandleForWriting.close()
+    process.waitUntilExit()
+    group.wait()
+    return ProcessOutput(status: process.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         stdoutData: outData)
+}
