@@ -1,0 +1,49 @@
+import Foundation
+
+/// Everything the resolver reads besides files: given explicitly, so tests (and the CLI)
+/// never depend on the real process environment or working directory.
+public struct ConfigurationInputs: Sendable {
+    /// Command-line flags as setting keys: a Meltano name (`state_backend.uri`,
+    /// `state_backend.postgres.host`, `database_uri`), the short name of a connection part
+    /// (`uri`, `host`, `port`, `user`, `password`, `database`, `schema`, `sslmode`,
+    /// `table`: these apply to whichever backend the URI selects), or one of this tool's
+    /// own keys (`OwnSettings.all`). `ConfigurationResolver.flagKeys` lists them all.
+    public var flags: [String: String]
+    /// The process environment.
+    public var environment: [String: String]
+    /// Where a Meltano project is looked for (then in each parent).
+    public var workingDirectory: String
+    /// `--project-dir`; when nil, `MELTANO_PROJECT_ROOT`, else the search from
+    /// `workingDirectory`.
+    public var projectDirectory: String?
+    /// `--environment`; when nil, `MELTANO_ENVIRONMENT`, else the project's
+    /// `default_environment`. `null` (any case) means none, as in Meltano.
+    public var environmentName: String?
+    /// `--config`; when nil, `MELTANO_STATE_CONFIG`, else
+    /// `$XDG_CONFIG_HOME/meltano-state/config.yml` (`~/.config/meltano-state/config.yml`).
+    public var configFile: String?
+    public var homeDirectory: String
+
+    public init(flags: [String: String] = [:], environment: [String: String], workingDirectory: String,
+                projectDirectory: String? = nil, environmentName: String? = nil, configFile: String? = nil,
+                homeDirectory: String) {
+        self.flags = flags
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.projectDirectory = projectDirectory
+        self.environmentName = environmentName
+        self.configFile = configFile
+        self.homeDirectory = homeDirectory
+    }
+
+    /// The inputs of this process: its environment, working directory and home.
+    public static func current(flags: [String: String] = [:], projectDirectory: String? = nil,
+                               environmentName: String? = nil, configFile: String? = nil) -> ConfigurationInputs {
+        let environment = ProcessInfo.processInfo.environment
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return ConfigurationInputs(flags: flags, environment: environment,
+                                   workingDirectory: FileManager.default.currentDirectoryPath,
+                                   projectDirectory: projectDirectory, environmentName: environmentName,
+                                   configFile: configFile, homeDirectory: home)
+    }
+}

@@ -1,0 +1,441 @@
+import Foundation
+
+/// A problem with a URI, described without quoting any part of it that could hold a
+/// password. The resolver adds the setting name and where it was set.
+struct URIProblem: Error, Equatable {
+    var problem: String
+    var fix: String
+}
+
+/// The scheme as Python's `urlparse` finds it (Meltano picks the add-on by it): the text
+/// before the first `:`, when it is a letter followed by letters, digits, `+`, `-`, `.`;
+/// lower-cased.
+func uriScheme(_ uri: String) -> String? {
+    guard let colon = uri.firstIndex(of: ":") else { return nil }
+    let candidate = uri[..<colon]
+    guard let first = candidate.unicodeScalars.first, first.isASCII, CharacterSet.letters.contains(first),
+          candidate.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "+-.".unicodeScalars.contains($0)) })
+    else { return nil }
+    return candidate.lowercased()
+}
+
+/// `state_backend.uri` with the `postgres` scheme, parsed exactly as the first add-on
+/// parses it: Python's `urlparse`, *no* percent-decoding.
+///
+/// - the netloc runs from `//` to the first `/`, `?` or `#`; user info is everything
+///   before its *last* `@`, the user runs to the first `:` and the password from there to
+///   that last `@` (`postgres://u:p@ss:w@host/db` has password `p@ss:w`; `%40` stays `%40`);
+/// - the host is lower-cased (an IPv6 address sits in brackets; a `%zone` keeps its case);
+///   the port must be digits, 0-65535;
+/// - the path loses its outer slashes and splits on `/`: database, then schema;
+/// - a query string and a fragment are ignored by the add-on.
+///
+/// Where the add-on would crash, misread or silently ignore something this throws or
+/// reports it instead: a third path segment, a password cut short by `/`, `?` or `#`,
+/// unbalanced brackets, a bad port.
+struct AddOnURI: Equatable {
+    var username: String?
+    var password: String?
+    var hostname: String?
+    var port: Int?
+    var database: String?
+    var schema: String?
+    /// Ignored by the add-on; reported.
+    var query: String?
+    var fragment: String?
+
+    static let form = "postgres://USER:PASSWORD@HOST:PORT/DATABASE/SCHEMA"
+
+    static func parse(_ uri: String) throws(URIProblem) -> AddOnURI {
+        guard let schemeEnd = uri.range(of: ":"), uriScheme(uri) == "postgres" else {
+            throw URIProblem(problem: "is not a postgres:// URI", fix: "Write it as \(form).")
+        }
+        var rest = Substring(uri[schemeEnd.upperBound...])
+        guard rest.hasPrefix("//") else {
+            throw URIProblem(problem: "has no // after postgres:", fix: "Write it as \(form).")
+        }
+        rest = rest.dropFirst(2)
+        let netlocEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let netloc = rest[..<netlocEnd]
+        var remainder = rest[netlocEnd...]
+        if remainder.contains("@") {
+            throw URIProblem(
+                problem: "has an @ after the host part, so the password seems to contain /, ? or #, which end the host part of a postgres:// URI (percent-encoding does not help: the add-on reads it literally)",
+                fix: "Take the password out of the URI and set state_backend.postgres.password (or MELTANO_STATE_BACKEND_POSTGRES_PASSWORD) instead.")
+        }
+        var result = AddOnURI()
+        if let hash = remainder.firstIndex(of: "#") {
+            result.fragment = String(remainder[remainder.index(after: hash)...])
+            remainder = remainder[..<hash]
+        }
+        if let question = remainder.firstIndex(of: "?") {
+            result.query = String(remainder[remainder.index(after: question)...])
+            remainder = remainder[..<question]
+        }
+        let path = remainder
+
+        if netloc.contains("[") != netloc.contains("]") {
+            throw URIProblem(problem: "has an unbalanced [ or ] in its host part (Python: Invalid IPv6 URL)",
+                             fix: "Put an IPv6 address in brackets, like postgres://USER:PASSWORD@[::1]:5432/DATABASE/SCHEMA.")
+        }
+        let userInfo: Substring?
+        let hostInfo: Substring
+        if let at = netloc.lastIndex(of: "@") {
+            userInfo = netloc[..<at]
+            hostInfo = netloc[netloc.index(after: at)...]
+        } else {
+            userInfo = nil
+            hostInfo = netloc
+        }
+        if let userInfo {
+            if let colon = userInfo.firstIndex(of: ":") {
+                result.username = String(userInfo[..<colon])
+                result.password = String(userInfo[userInfo.index(after: colon)...])
+            } else {
+                result.username = String(userInfo)
+            }
+        }
+        let host: Substring
+        let portText: Substring
+        if let open = hostInfo.firstIndex(of: "[") {
+            let bracketed = hostInfo[hostInfo.index(after: open)...]
+            let close = bracketed.firstIndex(of: "]") ?? bracketed.endIndex
+            host = bracketed[..<close]
+            let after = close < bracketed.endIndex ? bracketed[bracketed.index(after: close)...] : ""
+            portText = after.firstIndex(of: ":").map { after[after.index(after: $0)...] } ?? ""
+            if !isIPv6Address(String(host)) {
+                throw URIProblem(problem: "has something other than an IPv6 address in brackets",
+                                 fix: "Put only an IPv6 address in brackets ([::1]); write host names and IPv4 addresses without them.")
+            }
+        } else if let colon = hostInfo.firstIndex(of: ":") {
+            host = hostInfo[..<colon]
+            portText = hostInfo[hostInfo.index(after: colon)...]
+        } else {
+            host = hostInfo
+            portText = ""
+        }
+        if !host.isEmpty {
+            // Python lower-cases the host but not an IPv6 zone after %.
+            if let percent = host.firstIndex(of: "%") {
+                result.hostname = host[..<percent].lowercased() + host[percent...]
+            } else {
+                result.hostname = host.lowercased()
+            }
+        }
+        if !portText.isEmpty {
+            guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText), port <= 65535 else {
+                throw URIProblem(problem: "has a port that is not a number from 0 to 65535",
+                                 fix: "Write the port as digits after the host (HOST:5432), or drop it and set state_backend.postgres.port.")
+            }
+            result.port = port
+        }
+        let segments = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            .split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if segments.count > 2 {
+            throw URIProblem(problem: "has \(segments.count) path segments; a postgres:// URI has at most two, /DATABASE/SCHEMA (the add-on would silently ignore the rest)",
+                             fix: "Remove the extra segments: \(form).")
+        }
+        if let first = segments.first, !first.isEmpty { result.database = first }
+        if segments.count == 2 { result.schema = segments[1] }
+        return result
+    }
+}
+
+/// A libpq connection URI (`postgresql://` or `postgres://`) parsed the way libpq's
+/// `conninfo_uri_parse_options` does, for display and for early, clear errors; libpq
+/// itself is handed the URI unchanged.
+///
+/// `postgresql://[user[:password]@][host][:port][,host[:port]…][/dbname][?key=value&…]`:
+/// the user info ends at the *first* `@` before any `/`; IPv6 hosts are in brackets;
+/// the database is everything between the first `/` and `?`; every part is
+/// percent-decoded; query parameters are libpq keywords (`ssl=true` means
+/// `sslmode=require`).
+struct LibpqURI: Equatable {
+    var user: String?
+    var password: String?
+    var hosts: [String] = []
+    var ports: [String] = []
+    var database: String?
+    var parameters: [(key: String, value: String)] = []
+
+    static let form = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE?options=-csearch_path%3DSCHEMA"
+
+    static func == (lhs: LibpqURI, rhs: LibpqURI) -> Bool {
+        lhs.user == rhs.user && lhs.password == rhs.password && lhs.hosts == rhs.hosts && lhs.ports == rhs.ports
+            && lhs.database == rhs.database && lhs.parameters.map(\.key) == rhs.parameters.map(\.key)
+            && lhs.parameters.map(\.value) == rhs.parameters.map(\.value)
+    }
+
+    func parameter(_ key: String) -> String? { parameters.last(where: { $0.key == key })?.value }
+
+    /// The schema from `options=-c search_path=…`, if any (its first element).
+    var searchPathSchema: String? {
+        guard let options = parameter("options") else { return nil }
+        return LibpqURI.searchPath(inOptions: options)
+    }
+
+    static func searchPath(inOptions options: String) -> String? {
+        // -csearch_path=X, -c search_path=X, --search_path=X (libpq splits on white space;
+        // a backslash escapes a space).
+        var words: [String] = []
+        var current = ""
+        var escape = false
+        for character in options {
+            if escape { current.append(character); escape = false; continue }
+            if character == "\\" { escape = true; continue }
+            if character == " " || character == "\t" {
+                if !current.isEmpty { words.append(current); current = "" }
+                continue
+            }
+            current.append(character)
+        }
+        if !current.isEmpty { words.append(current) }
+        var found: String?
+        var index = 0
+        while index < words.count {
+            var setting: String?
+            let word = words[index]
+            if word == "-c", index + 1 < words.count {
+                setting = words[index + 1]
+                index += 1
+            } else if word.hasPrefix("-c") {
+                setting = String(word.dropFirst(2))
+            } else if word.hasPrefix("--") {
+                setting = String(word.dropFirst(2))
+            }
+            if let setting, let equals = setting.firstIndex(of: "=") {
+                let name = setting[..<equals].lowercased().replacingOccurrences(of: "-", with: "_")
+                if name == "search_path" {
+                    let value = setting[setting.index(after: equals)...]
+                    let first = value.split(separator: ",").first.map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    } ?? ""
+                    found = first.count >= 2 && first.hasPrefix("\"") && first.hasSuffix("\"")
+                        ? String(first.dropFirst().dropLast()).replacingOccurrences(of: "\"\"", with: "\"")
+                        : first.lowercased()
+                }
+            }
+            index += 1
+        }
+        return found
+    }
+
+    static func parse(_ uri: String, settingPrefix: String) throws(URIProblem) -> LibpqURI {
+        let body: Substring
+        if uri.hasPrefix("postgresql://") {
+            body = uri.dropFirst("postgresql://".count)
+        } else if uri.hasPrefix("postgres://") {
+            body = uri.dropFirst("postgres://".count)
+        } else {
+            throw URIProblem(problem: "is not a postgresql:// URI", fix: "Write it as \(form).")
+        }
+        let s = Array(body.unicodeScalars)
+        var result = LibpqURI()
+        var p = 0
+        // User info: look ahead for @ before any /.
+        var q = 0
+        while q < s.count, s[q] != "@", s[q] != "/" { q += 1 }
+        if q < s.count, s[q] == "@" {
+            var userEnd = 0
+            while s[userEnd] != ":" && s[userEnd] != "@" { userEnd += 1 }
+            let user = try decode(s[0..<userEnd], what: "user name", settingPrefix: settingPrefix)
+            if !user.isEmpty { result.user = user }
+            if s[userEnd] == ":" {
+                let password = try decode(s[(userEnd + 1)..<q], what: "password", settingPrefix: settingPrefix)
+                if !password.isEmpty { result.password = password }
+            }
+            p = q + 1
+        }
+        // Hosts and ports.
+        var prev: Unicode.Scalar? = nil
+        var hosts: [String] = []
+        var ports: [String] = []
+        while true {
+            var host: String
+            if p < s.count, s[p] == "[" {
+                let start = p + 1
+                var end = start
+                while end < s.count, s[end] != "]" { end += 1 }
+                guard end < s.count else {
+                    throw URIProblem(problem: "has a [ without the matching ] around an IPv6 host address",
+                                     fix: "Close the bracket: postgresql://USER@[::1]:5432/DATABASE.")
+                }
+                guard end > start else {
+                    throw URIProblem(problem: "has an empty IPv6 host address []", fix: "Put the address in the brackets, or drop them.")
+                }
+                host = try decode(s[start..<end], what: "host", settingPrefix: settingPrefix)
+                p = end + 1
+                if p < s.count, !":/?,".unicodeScalars.contains(s[p]) {
+                    throw URIProblem(problem: "has an unexpected character after the ] of an IPv6 host address (expected :, / or ?)",
+                                     fix: "Write the port after the bracket: [::1]:5432.")
+                }
+            } else {
+                let start = p
+                while p < s.count, !":/?,".unicodeScalars.contains(s[p]) { p += 1 }
+                host = try decode(s[start..<p], what: "host", settingPrefix: settingPrefix)
+            }
+            prev = p < s.count ? s[p] : nil
+            var port = ""
+            if prev == ":" {
+                p += 1
+                let start = p
+                while p < s.count, !"/?,".unicodeScalars.contains(s[p]) { p += 1 }
+                port = try decode(s[start..<p], what: "port", settingPrefix: settingPrefix)
+                prev = p < s.count ? s[p] : nil
+            }
+            hosts.append(host)
+            ports.append(port)
+            if prev != "," { break }
+            p += 1
+        }
+        if hosts.contains(where: { !$0.isEmpty }) { result.hosts = hosts }
+        if ports.contains(where: { !$0.isEmpty }) {
+            result.ports = ports
+            for port in ports where !port.isEmpty {
+                guard port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port), (1...65535).contains(number) else {
+                    throw URIProblem(problem: "has a port that is not a number from 1 to 65535",
+                                     fix: "Write the port as digits after the host (HOST:5432), or drop it and set \(settingPrefix).port.")
+                }
+            }
+        }
+        if let last = prev, last != "?" {
+            // prev == "/": the database runs to ?.
+            p += 1
+            let start = p
+            while p < s.count, s[p] != "?" { p += 1 }
+            let database = try decode(s[start..<p], what: "database name", settingPrefix: settingPrefix)
+            if database.contains("/") {
+                throw URIProblem(problem: "has a / in its database name; a postgresql:// URI has no schema segment (libpq would look for a database named with the slash)",
+                                 fix: "Give the schema with ?options=-csearch_path%3DSCHEMA or \(settingPrefix).schema: \(form).")
+            }
+            if !database.isEmpty { result.database = database }
+            prev = p < s.count ? s[p] : nil
+        }
+        if prev != nil {
+            p += 1
+            let query = s[min(p, s.count)...]
+            for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+                let parts = pair.split(separator: "=", maxSplits: .max, omittingEmptySubsequences: false)
+                guard parts.count == 2 else {
+                    throw URIProblem(problem: parts.count < 2 ? "has a query parameter without =" : "has a query parameter with more than one =",
+                                     fix: "Write query parameters as key=value&key=value; percent-encode = inside a value as %3D.")
+                }
+                let key = try decode(parts[0], what: "query parameter name", settingPrefix: settingPrefix)
+                let value = try decode(parts[1], what: "query parameter value", settingPrefix: settingPrefix)
+                if key == "ssl" && value == "true" {
+                    result.parameters.append(("sslmode", "require"))
+                } else {
+                    result.parameters.append((key, value))
+                }
+            }
+        }
+        return result
+    }
+
+    /// libpq's `conninfo_uri_decode`: `%XX` to a byte; anything else after % is an error,
+    /// and so is `%00`.
+    private static func decode(_ scalars: ArraySlice<Unicode.Scalar>, what: String, settingPrefix: String) throws(URIProblem) -> String {
+        var bytes: [UInt8] = []
+        var k = scalars.startIndex
+        while k < scalars.endIndex {
+            let c = scalars[k]
+            if c == "%" {
+                guard k + 2 < scalars.endIndex, let high = hexValue(scalars[k + 1]), let low = hexValue(scalars[k + 2]) else {
+                    throw URIProblem(problem: "has an invalid percent-encoded character in its \(what) (% must be followed by two hex digits)",
+                                     fix: "Write a literal % as %25.")
+                }
+                let byte = high * 16 + low
+                if byte == 0 {
+                    throw URIProblem(problem: "has %00 in its \(what), which libpq forbids", fix: "Remove the %00.")
+                }
+                bytes.append(byte)
+                k += 3
+            } else {
+                bytes.append(contentsOf: Array(String(c).utf8))
+                k += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: Unicode.Scalar) -> UInt8? {
+        switch c {
+        case "0"..."9": return UInt8(c.value - 48)
+        case "a"..."f": return UInt8(c.value - 87)
+        case "A"..."F": return UInt8(c.value - 55)
+        default: return nil
+        }
+    }
+}
+
+/// Whether `text` (without brackets, perhaps with a `%zone`) is an IPv6 address.
+func isIPv6Address(_ text: String) -> Bool {
+    let address = text.split(separator: "%", maxSplits: 1).first.map(String.init) ?? ""
+    var storage = in6_addr()
+    return address.withCString { inet_pton(AF_INET6, $0, &storage) } == 1
+}
+
+/// The URI with its password (in the user info, and in a `password=` query parameter)
+/// replaced by `********`. `postgres://` follows the add-on's rule (password up to the
+/// last `@` of the host part), every other scheme libpq's (up to the first `@` before
+/// any `/`).
+func redactURI(_ uri: String) -> String {
+    guard let schemeEnd = uri.range(of: "://") else { return uri }
+    let prefix = uri[..<schemeEnd.upperBound]
+    var rest = String(uri[schemeEnd.upperBound...])
+    let addOnRule = uriScheme(uri) == "postgres"
+    let authorityEnd: String.Index
+    if addOnRule {
+        authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+    } else {
+        authorityEnd = rest.firstIndex(where: { $0 == "/" }) ?? rest.endIndex
+    }
+    let authority = rest[..<authorityEnd]
+    let at = addOnRule ? authority.lastIndex(of: "@") : authority.firstIndex(of: "@")
+    if let at, let colon = authority[..<at].firstIndex(of: ":") {
+        rest.replaceSubrange(rest.index(after: colon)..<at, with: "********")
+    }
+    // password=… in the query.
+    if let question = rest.firstIndex(of: "?") {
+        let query = rest[rest.index(after: question)...]
+        let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+            let lower = pair.lowercased()
+            if lower.hasPrefix("password=") || lower.hasPrefix("password%3d") || lower.hasPrefix("sslpassword=") {
+                let equals = pair.firstIndex(of: "=") ?? pair.index(pair.startIndex, offsetBy: min(pair.count, "password%3d".count))
+                return pair[...equals] + "********"
+            }
+            return String(pair)
+        }
+        rest = rest[...question] + pairs.joined(separator: "&")
+    }
+    return prefix + rest
+}
+
+/// Every way a password could appear in the given URI, for the redactor: the user-info
+/// password by both rules (literal and percent-decoded), and `password=` parameters.
+func passwordsInURI(_ uri: String) -> [String] {
+    var found: [String] = []
+    func add(_ value: String?) {
+        guard let value, !value.isEmpty else { return }
+        found.append(value)
+        if let decoded = value.removingPercentEncoding, decoded != value { found.append(decoded) }
+    }
+    guard let schemeEnd = uri.range(of: "://") else { return [] }
+    let rest = uri[schemeEnd.upperBound...]
+    for endSet in [Set<Character>(["/", "?", "#"]), Set<Character>(["/"])] {
+        let end = rest.firstIndex(where: { endSet.contains($0) }) ?? rest.endIndex
+        let authority = rest[..<end]
+        for at in [authority.lastIndex(of: "@"), authority.firstIndex(of: "@")].compactMap({ $0 }) {
+            if let colon = authority[..<at].firstIndex(of: ":") {
+                add(String(authority[authority.index(after: colon)..<at]))
+            }
+        }
+    }
+    if let question = rest.firstIndex(of: "?") {
+        for pair in rest[rest.index(after: question)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, ["password", "sslpassword"].contains(parts[0].lowercased()) { add(String(parts[1])) }
+        }
+    }
+    return found
+}
