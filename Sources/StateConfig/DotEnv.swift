@@ -1,16 +1,18 @@
 import Foundation
 
 /// The `.env` file beside `meltano.yml`, read the way Meltano reads it: with python-dotenv's
-/// `dotenv_values(path)` (`Project.dotenv_env`), whose rules are followed here exactly:
+/// `dotenv_values(path)` (`Project.dotenv_env`). The rules below are python-dotenv 1.2.4's
+/// (the current release), checked against it:
 ///
 /// - optional `export ` prefix; key unquoted (up to `=`, `#` or white space) or in single
 ///   quotes; white space around `=` allowed; a key without `=` has no value (`None`);
-/// - `'single quoted'` values: only `\\` and `\'` are escapes; `"double quoted"` values:
-///   `\\ \' \" \a \b \f \n \r \t \v`; both may span lines;
+/// - in `'single'` and `"double"` quotes a backslash always takes the next character
+///   with it (so `\'` never ends the value); then single quotes decode only `\\` and
+///   `\'`, double quotes `\\ \' \" \a \b \f \n \r \t \v`; both may span lines;
 /// - unquoted values run to the end of the line, lose a ` # comment` (white space before
-///   `#`) and trailing white space; a value that starts with `#` after white space is empty;
-/// - after a quoted value only white space and a `# comment` may follow; a line that does
-///   not parse is skipped (python-dotenv warns);
+///   `#`) and trailing white space; `KEY= #…` (white space, then `#`) is empty;
+/// - after a quoted value only white space and a `# comment` may follow; a statement that
+///   does not parse is skipped, up to the end of the line where parsing stopped;
 /// - then every value, quoted or not, is interpolated: `${NAME}` and `${NAME:-default}`
 ///   (never `$NAME`), looking first at keys defined earlier in the file, then the process
 ///   environment, then the default, else the empty string (`override=True`);
@@ -142,10 +144,11 @@ struct DotEnvParser {
 
     mutating func nextBinding() -> Binding? {
         guard i < s.count else { return nil }
+        var line = lineOf[i]
         do {
             while let c = peek(), Self.isSpace(c) { i += 1 }
             guard i < s.count else { return nil }
-            let line = lineOf[i]
+            line = lineOf[i]
             // (?:export[^\S\r\n]+)?
             if matches("export"), let after = peek(6), Self.isBlank(after) {
                 i += 6
@@ -158,7 +161,8 @@ struct DotEnvParser {
                 i += 1
                 var blanks = 0
                 while let c = peek(), Self.isBlank(c) { i += 1; blanks += 1 }
-                value = try parseValue(precededByWhitespace: blanks > 0)
+                // `KEY= # comment`: white space after = and then # means an empty value.
+                value = blanks > 0 && peek() == "#" ? "" : try parseValue()
             }
             // (?:[^\S\r\n]*#[^\r\n]*)?
             var j = i
@@ -177,7 +181,6 @@ struct DotEnvParser {
             guard let key else { return .comment }
             return .entry(key: key, value: value, line: line)
         } catch {
-            let line = lineOf[min(i, s.count)]
             // [^\r\n]*(?:\r|\n|\r\n)?
             while let c = peek(), !Self.isNewline(c) { i += 1 }
             if peek() != nil { i += 1 }
@@ -211,7 +214,7 @@ struct DotEnvParser {
         return key
     }
 
-    private mutating func parseValue(precededByWhitespace: Bool) throws -> String {
+    private mutating func parseValue() throws -> String {
         guard let c = peek() else { return "" }
         switch c {
         case "'": return Self.decodeEscapes(try quoted("'"), escapable: ["\\", "'"])
@@ -222,7 +225,6 @@ struct DotEnvParser {
             while j < s.count, !Self.isNewline(s[j]) { j += 1 }
             let part = Array(s[i..<j])
             i = j
-            if precededByWhitespace && part.first == "#" { return "" }
             // re.sub(r"\s+#.*", "", part).rstrip()
             var end = part.count
             if let hash = part.indices.first(where: { $0 > 0 && part[$0] == "#" && Self.isSpace(part[$0 - 1]) }) {
@@ -235,14 +237,12 @@ struct DotEnvParser {
         }
     }
 
-    /// `Q((?:\\Q|[^Q])*)Q` with the regex engine's backtracking: an escaped quote at the
-    /// very end may turn out to be a backslash followed by the closing quote.
+    /// `Q((?:\\.|[^Q\\])*)Q` (DOTALL): a backslash takes the next character, whatever it is.
     private mutating func quoted(_ quote: Unicode.Scalar) throws -> [Unicode.Scalar] {
         var j = i + 1
-        var escapedQuotes: [Int] = []
         while j < s.count {
-            if s[j] == "\\", j + 1 < s.count, s[j + 1] == quote {
-                escapedQuotes.append(j)
+            if s[j] == "\\" {
+                guard j + 1 < s.count else { throw Failure() }
                 j += 2
             } else if s[j] == quote {
                 let content = Array(s[(i + 1)..<j])
@@ -252,10 +252,7 @@ struct DotEnvParser {
                 j += 1
             }
         }
-        guard let last = escapedQuotes.last else { throw Failure() }
-        let content = Array(s[(i + 1)...last])
-        i = last + 2
-        return content
+        throw Failure()
     }
 
     /// `codecs.decode(match, "unicode-escape")` for each two-character escape, left to right.
