@@ -137,6 +137,7 @@ public final class Connection: @unchecked Sendable {
         try query(sql)
     }
 
+    @discardableResult
     /// Runs `body` inside BEGIN … COMMIT; any error rolls back. Nothing is half-written.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try query("BEGIN")

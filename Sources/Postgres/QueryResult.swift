@@ -9,6 +9,12 @@ public struct QueryResult: Sendable {
     /// Rows affected by INSERT/UPDATE/DELETE (0 for other statements).
     public let affectedRows: Int
 
+    public init(columns: [String], rows: [[String?]], affectedRows: Int) {
+        self.columns = columns
+        self.rows = rows
+        self.affectedRows = affectedRows
+    }
+
     init(_ result: OpaquePointer) {
         defer { PQclear(result) }
         let columnCount = Int(PQnfields(result))

@@ -1,0 +1,186 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One row as it was before a change: the raw column texts, byte for byte.
+public struct RowSnapshot: Sendable, Equatable, Codable {
+    public var partialState: String?
+    public var completedState: String?
+    public var updatedAt: String?
+
+    public init(partialState: String?, completedState: String?, updatedAt: String?) {
+        self.partialState = partialState
+        self.completedState = completedState
+        self.updatedAt = updatedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case partialState = "partial_state", completedState = "completed_state", updatedAt = "updated_at"
+    }
+
+    // Encode NULL columns as JSON null explicitly: "no value" must stay distinguishable
+    // from "key missing" when someone reads the journal by hand.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(partialState, forKey: .partialState)
+        try container.encode(completedState, forKey: .completedState)
+        try container.encode(updatedAt, forKey: .updatedAt)
+    }
+}
+
+/// One destructive action, recorded before the database is touched.
+public struct JournalEntry: Sendable, Equatable, Codable {
+    /// Stable and sortable: `20261125T001502Z-3f9a1c`.
+    public var id: String
+    /// Entries of one action over many IDs (clear --all, import) share a batch.
+    public var batch: String?
+    public var time: String
+    /// set, merge, edit, clear, clear-all, copy, move, import, restore, unlock, terminate
+    public var action: String
+    public var stateID: String
+    /// Where: user@host:port/database, schema and layout (never a password).
+    public var database: String
+    public var schema: String
+    public var layout: String
+    public var user: String
+    public var host: String
+    /// The row before the change; nil when there was no row.
+    public var before: RowSnapshot?
+    /// For lock releases: the lock that was removed.
+    public var lock: LockInfo?
+    /// A short free-text note (e.g. "from dev:tap-x-to-y" for copy).
+    public var note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, batch, time, action, stateID = "state_id", database, schema, layout, user, host, before, lock, note
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encodeIfPresent(batch, forKey: .batch)
+        try container.encode(time, forKey: .time)
+        try container.encode(action, forKey: .action)
+        try container.encode(stateID, forKey: .stateID)
+        try container.encode(database, forKey: .database)
+        try container.encode(schema, forKey: .schema)
+        try container.encode(layout, forKey: .layout)
+        try container.encode(user, forKey: .user)
+        try container.encode(host, forKey: .host)
+        try container.encode(before, forKey: .before)
+        try container.encodeIfPresent(lock, forKey: .lock)
+        try container.encodeIfPresent(note, forKey: .note)
+    }
+}
+
+/// The backup journal: an append-only JSON-lines file, mode 0600, each entry written
+/// and fsync'ed before the change it describes is made. A file (not a table) so it
+/// works for a role without CREATE privilege and survives the database's loss.
+public final class Journal: @unchecked Sendable {
+    public let path: String
+    private let lock = NSLock()
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// `$XDG_STATE_HOME/meltano-state/journal.jsonl` (default `~/.local/state/…`).
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty {
+            return xdg + "/meltano-state/journal.jsonl"
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return home + "/.local/state/meltano-state/journal.jsonl"
+    }
+
+    public static func newID(date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let random = UInt32.random(in: 0...0xFFFFFF)
+        return formatter.string(from: date) + "-" + String(format: "%06x", random)
+    }
+
+    static func timestamp(_ date: Date = Date()) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    /// Appends entries and flushes them to disk, or throws `StoreError.journal` having
+    /// written nothing the caller should rely on.
+    public func append(_ entries: [JournalEntry]) throws {
+        guard !entries.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        do {
+            for entry in entries {
+                data.append(try encoder.encode(entry))
+                data.append(0x0A)
+            }
+        } catch {
+            throw StoreError.journal("could not encode an entry: \(error)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError.journal("cannot create \(directory): \(error.localizedDescription)")
+            }
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.journal("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        // Another meltano-state process may append at the same time.
+        guard flock(fd, LOCK_EX) == 0 else { throw StoreError.journal("cannot lock \(path): \(String(cString: strerror(errno)))") }
+        defer { flock(fd, LOCK_UN) }
+        let start = lseek(fd, 0, SEEK_END)
+        let written = data.withUnsafeBytes { buffer -> Int in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return -1 }
+                offset += n
+            }
+            return offset
+        }
+        if written != data.count || fsync(fd) != 0 {
+            let reason = String(cString: strerror(errno))
+            if start >= 0 { _ = ftruncate(fd, start) }  // no torn line left behind
+            throw StoreError.journal("cannot write \(path): \(reason)")
+        }
+    }
+
+    /// Every entry, oldest first. Lines that cannot be read are skipped and counted.
+    public func entries() throws -> (entries: [JournalEntry], unreadableLines: Int) {
+        guard FileManager.default.fileExists(atPath: path) else { return ([], 0) }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw StoreError.other("Cannot read the backup journal \(path): \(error.localizedDescription)")
+        }
+        let decoder = JSONDecoder()
+        var result: [JournalEntry] = []
+        var bad = 0
+        for line in data.split(separator: 0x0A) where !line.isEmpty {
+            if let entry = try? decoder.decode(JournalEntry.self, from: Data(line)) { result.append(entry) } else { bad += 1 }
+        }
+        return (result, bad)
+    }
+}
+
+/// Who is acting, for the journal: the OS user and the host name.
+enum Actor {
+    static var user: String {
+        if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+        return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    }
+
+    static var host: String { ProcessInfo.processInfo.hostName }
+}

@@ -1,0 +1,52 @@
+/// What a schema holds, for `check`, the TUI header and `layout: auto`.
+public struct DetectedLayout: Sendable, Equatable {
+    public let layout: StorageLayout
+    /// The state table's name (single-table: the table found).
+    public let table: String
+}
+
+extension StateStore {
+    /// Every layout whose tables exist in `schema`. Catalog lookups only: works for a
+    /// role that may read nothing else.
+    public static func detectLayouts(connection: Connection, schema: String, table: String) throws -> [DetectedLayout] {
+        func exists(_ schema: String, _ name: String) throws -> Bool {
+            try connection.query("""
+                SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'f')
+                """, [schema, name], idempotent: true).rows.count == 1
+        }
+        var found: [DetectedLayout] = []
+        let folded = Tables.foldUnquoted(schema)
+        let hasTwoTables = try exists(folded, "meltano_state") && exists(folded, "meltano_state_locks")
+        if hasTwoTables { found.append(DetectedLayout(layout: .twoTables, table: "meltano_state")) }
+        let hasRuns = try exists(schema, "runs")
+        if try hasRuns && exists(schema, "state") {
+            found.append(DetectedLayout(layout: .systemDB, table: "state"))
+        }
+        if try exists(schema, table), !(hasRuns && table == "state") {
+            found.append(DetectedLayout(layout: .singleTable, table: table))
+        } else if try !hasTwoTables && exists(schema, "meltano_state") {
+            // Releases between the two add-ons kept `meltano_state` with advisory locks.
+            found.append(DetectedLayout(layout: .singleTable, table: "meltano_state"))
+        }
+        return found
+    }
+
+    /// The layout to open: the one asked for, or (auto) the one the configured backend
+    /// writes if its tables are there, else the only one found, else the backend's.
+    public static func chooseLayout(connection: Connection, schema: String, table: String,
+                                    preference: LayoutPreference, implied: LayoutPreference) throws -> (layout: StorageLayout, table: String) {
+        if preference != .auto, let layout = StorageLayout(rawValue: preference.rawValue) { return (layout, table) }
+        let impliedLayout = StorageLayout(rawValue: implied.rawValue) ?? .twoTables
+        let found: [DetectedLayout]
+        do { found = try detectLayouts(connection: connection, schema: schema, table: table) } catch {
+            return (impliedLayout, table)
+        }
+        if let match = found.first(where: { $0.layout == impliedLayout }) { return (match.layout, tableName(match)) }
+        if found.count == 1 { return (found[0].layout, tableName(found[0])) }
+        return (impliedLayout, table)
+
+        /// Only the single-table layout has a configurable table name.
+        func tableName(_ detected: DetectedLayout) -> String { detected.layout == .singleTable ? detected.table : table }
+    }
+}

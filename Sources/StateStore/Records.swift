@@ -1,0 +1,91 @@
+/// One column of a state row as stored, and what it parses to.
+public struct StatePart: Sendable {
+    /// The column text exactly as stored; nil is SQL NULL.
+    public let raw: String?
+    /// The parsed value ({} for NULL), or the reason it does not parse.
+    public let parsed: Result<JSONValue, JSONParseError>
+
+    init(raw: String?) {
+        self.raw = raw
+        if let raw {
+            do { parsed = .success(try JSONParser.parse(raw)) } catch { parsed = .failure(error) }
+        } else {
+            parsed = .success(.object(JSONObject()))
+        }
+    }
+
+    public var value: JSONValue? { try? parsed.get() }
+    public var error: JSONParseError? {
+        if case let .failure(error) = parsed { return error }
+        return nil
+    }
+}
+
+/// A state ID's row: both parts raw and parsed, the merged view the next run will use,
+/// and when it was last written.
+public struct StateRecord: Sendable {
+    public let stateID: String
+    public let partial: StatePart
+    public let completed: StatePart
+    /// `updated_at` as stored (the writer's wall clock, no time zone).
+    public let updatedAt: String?
+    /// Computed on the server; negative when writer and reader zones differ.
+    public let ageSeconds: Double?
+
+    /// Partial deep-merged onto completed, as Meltano computes it, or why it cannot be.
+    public var merged: Result<JSONValue, StoreError> {
+        guard let partialValue = partial.value else {
+            return .failure(.unreadableState(stateID: stateID, part: "partial", error: partial.error!.description))
+        }
+        guard let completedValue = completed.value else {
+            return .failure(.unreadableState(stateID: stateID, part: "completed", error: completed.error!.description))
+        }
+        do { return .success(try deepMerge(partialValue, onto: completedValue)) } catch {
+            return .failure(.invalidState("The state of '\(stateID)' cannot be merged as Meltano merges it: \(error). Meltano's own `get` and `list` fail on it; fix it with `meltano-state set`."))
+        }
+    }
+
+    public var isReadable: Bool {
+        if case .success = merged { return true }
+        return false
+    }
+
+    var snapshot: RowSnapshot {
+        RowSnapshot(partialState: partial.raw, completedState: completed.raw, updatedAt: updatedAt)
+    }
+}
+
+/// A line of the state ID list.
+public struct StateSummary: Sendable, Equatable {
+    public let stateID: String
+    public let updatedAt: String?
+    public let ageSeconds: Double?
+    /// A lock row (or advisory lock) exists for it right now.
+    public let isLocked: Bool
+    public let lockIsStale: Bool
+    /// Either column is not valid JSON (checked on the server where it can be).
+    public let isInvalidJSON: Bool
+}
+
+/// An export entry: both parts parsed, empty parts as {}.
+public struct ExportedState: Sendable {
+    public let stateID: String
+    public let completed: JSONValue
+    public let partial: JSONValue
+}
+
+extension JSONValue {
+    /// Python truthiness, which decides whether Meltano stores a part or NULL.
+    var isFalsy: Bool {
+        switch self {
+        case .null: return true
+        case let .bool(value): return !value
+        case let .number(number): return number.doubleValue == 0  // NaN is truthy, as in Python
+        case let .string(string): return string.utf16CodeUnits.isEmpty
+        case let .array(items): return items.isEmpty
+        case let .object(object): return object.isEmpty
+        }
+    }
+
+    static var emptyObject: JSONValue { .object(JSONObject()) }
+}

@@ -1,0 +1,54 @@
+/// Rules for state IDs and for matching them.
+public enum StateID {
+    /// Meltano's column is VARCHAR(900): 900 characters, counted as PostgreSQL counts
+    /// them (code points).
+    public static let maximumLength = 900
+
+    /// Refuses an ID before anything is written (Meltano fails only at the lock INSERT).
+    public static func validate(_ id: String) throws {
+        if id.isEmpty {
+            throw StoreError.invalidStateID(id, reason: "it is empty. Give the ID Meltano uses, e.g. dev:tap-github-to-target-postgres.")
+        }
+        let length = id.unicodeScalars.count
+        if length > maximumLength {
+            throw StoreError.invalidStateID(String(id.prefix(40)) + "…",
+                reason: "it is \(length) characters long; Meltano's state_id column holds at most \(maximumLength).")
+        }
+        if id.unicodeScalars.contains("\u{0}") {
+            throw StoreError.invalidStateID(id.replacingOccurrences(of: "\u{0}", with: "\\0"),
+                reason: "it contains a NUL character, which PostgreSQL text cannot hold.")
+        }
+    }
+
+    /// A shell glob (`*` any run, `?` one character; everything else literal, `%`, `_`
+    /// and `\` included) as a LIKE pattern with `\` as the escape character.
+    public static func likePattern(forGlob glob: String) -> String {
+        var like = ""
+        for character in glob {
+            switch character {
+            case "*": like.append("%")
+            case "?": like.append("_")
+            case "%", "_", "\\": like.append("\\"); like.append(character)
+            default: like.append(character)
+            }
+        }
+        return like
+    }
+}
+
+/// A PostgreSQL array literal of text (`{"a","b\"c"}`), for sending many values as one
+/// parameter (`$1::text[]`).
+func arrayLiteral(_ values: [String]) -> String {
+    var text = "{"
+    for (index, value) in values.enumerated() {
+        if index > 0 { text.append(",") }
+        text.append("\"")
+        for character in value {
+            if character == "\"" || character == "\\" { text.append("\\") }
+            text.append(character)
+        }
+        text.append("\"")
+    }
+    text.append("}")
+    return text
+}

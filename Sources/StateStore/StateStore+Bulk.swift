@@ -1,0 +1,248 @@
+import Foundation
+
+/// One state to import, in `export`'s shape.
+public struct ImportEntry: Sendable {
+    public let stateID: String
+    public let completed: JSONValue
+    public let partial: JSONValue
+    public init(stateID: String, completed: JSONValue, partial: JSONValue) {
+        self.stateID = stateID
+        self.completed = completed
+        self.partial = partial
+    }
+}
+
+extension StateStore {
+    /// `clear --all`, made safe: refuses while any lock is held (naming them), takes
+    /// every ID's lock, journals every row, then deletes exactly the rows it locked.
+    /// Meltano's own version takes no lock and journals nothing.
+    public func clearAll(progress: ((String, Int, Int) -> Void)? = nil) throws -> Int {
+        try requireWritable("clear all states")
+        try requireTables()
+        let held = try locks()
+        if !held.isEmpty { throw StoreError.locksHeld(held, action: "clear all states") }
+        let batch = Journal.newID()
+        return try withBulkLock(batch: batch) { lockedIDs in
+            try journalRows(lockedIDs, action: "clear-all", batch: batch, progress: progress)
+            if cancellation.isCancelled { throw StoreError.cancelled("nothing was deleted; the journal holds a copy of the rows.") }
+            progress?("deleting", 0, lockedIDs.count)
+            let deleted = try database("clear all states") {
+                try connection.query("DELETE FROM \(tables.state) WHERE state_id = ANY($1::text[])", [arrayLiteral(lockedIDs)]).affectedRows
+            }
+            progress?("deleting", deleted, lockedIDs.count)
+            return deleted
+        }
+    }
+
+    /// `import` of `export`'s format, made safe: every entry is checked before anything
+    /// is written (Meltano writes entries one by one and stops half-way on a bad one),
+    /// every ID's lock is taken, every row that will change is journaled, and the rows
+    /// are written in one transaction.
+    public func importStates(_ entries: [ImportEntry], progress: ((String, Int, Int) -> Void)? = nil) throws -> Int {
+        try requireWritable("import states")
+        var seen = Set<String>()
+        var plan: [(String, String?, String?)] = []
+        for entry in entries {
+            try StateID.validate(entry.stateID)
+            for (name, part) in [("completed", entry.completed), ("partial", entry.partial)] where !part.isFalsy && !part.isObject {
+                throw StoreError.invalidState("Import entry '\(entry.stateID)': its \(name) part is a \(part.pythonTypeName), not an object; Meltano would store it and then fail to read it. Nothing was imported.")
+            }
+            let partial = entry.partial.isFalsy ? JSONValue.emptyObject : entry.partial
+            let completed = entry.completed.isFalsy ? JSONValue.emptyObject : entry.completed
+            do { _ = try deepMerge(partial, onto: completed) } catch {
+                throw StoreError.invalidState("Import entry '\(entry.stateID)': its partial part does not merge onto its completed part (\(error)). Nothing was imported.")
+            }
+            if !seen.insert(entry.stateID).inserted {
+                plan.removeAll { $0.0 == entry.stateID }  // a later duplicate wins, as in a JSON object
+            }
+            plan.append((entry.stateID, storedText(entry.partial), storedText(entry.completed)))
+        }
+        if plan.isEmpty { return 0 }
+        try createTablesIfMissing()
+        let batch = Journal.newID()
+        let ids = plan.map(\.0)
+        return try withBulkLock(batch: batch, stateIDs: ids) { lockedIDs in
+            try journalRows(lockedIDs, action: "import", batch: batch, includeMissing: true, progress: progress)
+            if cancellation.isCancelled { throw StoreError.cancelled("nothing was imported.") }
+            return try database("import states") {
+                try connection.transaction {
+                    let chunk = 5000
+                    var written = 0
+                    for start in stride(from: 0, to: plan.count, by: chunk) {
+                        let slice = plan[start..<min(start + chunk, plan.count)]
+                        try upsertMany(Array(slice))
+                        written += slice.count
+                        progress?("writing", written, plan.count)
+                        if cancellation.isCancelled { throw StoreError.cancelled("the import was rolled back; nothing was imported.") }
+                    }
+                    return written
+                }
+            }
+        }
+    }
+
+    func upsertMany(_ rows: [(String, String?, String?)]) throws {
+        guard layout != .systemDB else {
+            for row in rows { try upsertSystemDB(row.0, row.1, row.2) }
+            return
+        }
+        // NULL elements in a text[] literal are written as the bare word NULL.
+        func literal(_ values: [String?]) -> String {
+            "{" + values.map { value in
+                guard let value else { return "NULL" }
+                return String(arrayLiteral([value]).dropFirst().dropLast())
+            }.joined(separator: ",") + "}"
+        }
+        try connection.query("""
+            INSERT INTO \(tables.state) (state_id, partial_state, completed_state)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+            ON CONFLICT (state_id) DO UPDATE SET partial_state = EXCLUDED.partial_state,
+            completed_state = EXCLUDED.completed_state, updated_at = CURRENT_TIMESTAMP
+            """, [arrayLiteral(rows.map(\.0)), literal(rows.map(\.1)), literal(rows.map(\.2))])
+    }
+
+    /// Journals the current rows of `ids` (in chunks) as one batch. With
+    /// `includeMissing`, IDs without a row get an entry too (restore deletes them).
+    func journalRows(_ ids: [String], action: String, batch: String, includeMissing: Bool = false,
+                     progress: ((String, Int, Int) -> Void)?) throws {
+        let chunk = 2000
+        var done = 0
+        for start in stride(from: 0, to: ids.count, by: chunk) {
+            let slice = Array(ids[start..<min(start + chunk, ids.count)])
+            let rows = try database("read states for the journal") {
+                try connection.query("""
+                    SELECT state_id, partial_state, completed_state, updated_at::text FROM \(tables.state)
+                    WHERE state_id = ANY($1::text[])
+                    """, [arrayLiteral(slice)]).rows
+            }
+            var byID: [String: RowSnapshot] = [:]
+            for row in rows { byID[row[0] ?? ""] = RowSnapshot(partialState: row[1], completedState: row[2], updatedAt: row[3]) }
+            var entries: [JournalEntry] = []
+            for id in slice {
+                if let snapshot = byID[id] {
+                    entries.append(journalEntry(action: action, stateID: id, before: snapshot, batch: batch))
+                } else if includeMissing {
+                    entries.append(journalEntry(action: action, stateID: id, before: nil, batch: batch))
+                }
+            }
+            try options.journal.append(entries)
+            done += slice.count
+            progress?("journaling", done, ids.count)
+            if cancellation.isCancelled { throw StoreError.cancelled("stopped while journaling; nothing was changed.") }
+        }
+    }
+
+    /// Takes the lock of every ID (all existing ones when `stateIDs` is nil) at once.
+    /// Two-tables: one INSERT … SELECT of lock rows sharing one lock ID, so it takes
+    /// all or none; the lock rows are removed afterwards by that lock ID.
+    /// Single-table: a transaction-wide EXCLUSIVE table lock after checking that no
+    /// advisory lock is held on any of them.
+    func withBulkLock<T>(batch: String, stateIDs: [String]? = nil, _ body: ([String]) throws -> T) throws -> T {
+        switch layout {
+        case .twoTables:
+            let lockID = UUID().uuidString.lowercased()
+            let inserted: [String] = try database("lock every state ID") {
+                do {
+                    if let stateIDs {
+                        return try connection.query("""
+                            INSERT INTO \(tables.locks!) (state_id, lock_id) SELECT DISTINCT unnest($1::text[]), $2 RETURNING state_id
+                            """, [arrayLiteral(stateIDs), lockID]).rows.map { $0[0] ?? "" }
+                    }
+                    return try connection.query("""
+                        INSERT INTO \(tables.locks!) (state_id, lock_id) SELECT state_id, $1 FROM \(tables.state) RETURNING state_id
+                        """, [lockID]).rows.map { $0[0] ?? "" }
+                } catch let error as PostgresError where error.isUniqueViolation {
+                    let held = (try? locks()) ?? []
+                    let wanted = stateIDs.map(Set.init)
+                    throw StoreError.locksHeld(held.filter { wanted?.contains($0.stateID) ?? true }, action: "change these states")
+                }
+            }
+            defer {
+                _ = try? connection.query("DELETE FROM \(tables.locks!) WHERE lock_id = $1", [lockID])
+            }
+            return try body(inserted)
+        case .singleTable, .systemDB:
+            return try database("lock the state table") {
+                try connection.transaction {
+                    try connection.query("LOCK TABLE \(tables.state) IN EXCLUSIVE MODE")
+                    let held = try advisoryLocks().filter { lock in stateIDs.map { $0.contains(lock.stateID) } ?? true }
+                    if !held.isEmpty { throw StoreError.locksHeld(held, action: "change these states") }
+                    let ids = try stateIDs ?? connection.query("SELECT state_id FROM \(tables.state)").rows.map { $0[0] ?? "" }
+                    return try body(ids)
+                }
+            }
+        }
+    }
+
+    // MARK: - The journal
+
+    /// Journal entries, newest first, optionally of one state ID.
+    public func history(stateID: String? = nil) throws -> [JournalEntry] {
+        let all = try options.journal.entries().entries
+        return all.filter { stateID == nil || $0.stateID == stateID }.reversed()
+    }
+
+    /// Puts back the value an entry recorded (or the rows of a whole batch), itself
+    /// journaled first so a restore can be undone too.
+    @discardableResult
+    public func restore(entryID: String) throws -> [JournalEntry] {
+        try requireWritable("restore from the journal")
+        let all = try options.journal.entries().entries
+        let selected = all.filter { $0.id == entryID || $0.batch == entryID }
+        guard !selected.isEmpty else {
+            throw StoreError.other("No journal entry or batch with id '\(entryID)' in \(options.journal.path). `meltano-state history` lists them.")
+        }
+        for entry in selected where entry.lock == nil && entry.schema != tables.schema {
+            throw StoreError.other("Journal entry \(entry.id) was recorded for schema '\(entry.schema)', but this store uses '\(tables.schema)'; pass --schema \(shellQuote(entry.schema)) to restore it there.")
+        }
+        try createTablesIfMissing()
+        for entry in selected {
+            if let lock = entry.lock {
+                try restoreLock(lock, entry: entry)
+                continue
+            }
+            try withLock(entry.stateID, action: "restore '\(entry.stateID)'") { held in
+                let current = try readRow(entry.stateID)
+                try options.journal.append([journalEntry(action: "restore", stateID: entry.stateID, before: current?.snapshot,
+                                                         note: "restoring journal entry \(entry.id)")])
+                try writeStatement("restore '\(entry.stateID)'", lock: held) {
+                    if let before = entry.before {
+                        try upsertRaw(entry.stateID, before.partialState, before.completedState)
+                    } else {
+                        try connection.query("DELETE FROM \(tables.state) WHERE state_id = $1", [entry.stateID])
+                    }
+                }
+            }
+        }
+        return selected
+    }
+
+    /// Writes raw column texts back exactly as they were, byte for byte.
+    func upsertRaw(_ stateID: String, _ partial: String?, _ completed: String?) throws {
+        if layout == .systemDB { return try upsertSystemDB(stateID, partial, completed) }
+        try connection.query("""
+            INSERT INTO \(tables.state) (state_id, partial_state, completed_state) VALUES ($1, $2, $3)
+            ON CONFLICT (state_id) DO UPDATE SET partial_state = EXCLUDED.partial_state,
+            completed_state = EXCLUDED.completed_state, updated_at = CURRENT_TIMESTAMP
+            """, [stateID, partial, completed])
+    }
+
+    /// Undoing a lock release puts the lock row back, only while no one else holds it.
+    func restoreLock(_ lock: LockInfo, entry: JournalEntry) throws {
+        guard layout == .twoTables else {
+            throw StoreError.other("Journal entry \(entry.id) terminated a backend; a terminated session cannot be brought back.")
+        }
+        do {
+            try connection.query("INSERT INTO \(tables.locks!) (state_id, lock_id, locked_at) VALUES ($1, $2, $3::timestamp)",
+                                 [lock.stateID, lock.lockID, lock.lockedAt])
+        } catch let error as PostgresError where error.isUniqueViolation {
+            throw StoreError.other("Cannot put back lock \(lock.lockID) on '\(lock.stateID)': another lock is held on it now.")
+        } catch let error as PostgresError {
+            throw StoreError.database(action: "restore the lock of '\(lock.stateID)'", error)
+        }
+    }
+
+    func upsertSystemDB(_ stateID: String, _ partial: String?, _ completed: String?) throws {
+        throw StoreError.other("Writing to Meltano's system database layout is not supported yet; use `meltano state` there.")
+    }
+}

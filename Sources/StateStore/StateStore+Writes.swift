@@ -1,0 +1,182 @@
+import Foundation
+
+extension StateStore {
+    // MARK: - Meltano's verbs
+
+    /// `meltano state set`: completed = value, partial = NULL, under the lock.
+    /// `{}` or `null` (only with `validate: false`) behave as Meltano's merge of nothing.
+    public func set(_ stateID: String, to value: JSONValue, validate: Bool = true, action: String = "set", note: String? = nil) throws {
+        try requireWritable(action)
+        try StateID.validate(stateID)
+        try checkAccepted(value, validate: validate)
+        try write(stateID, partial: .emptyObject, completed: value, action: action, note: note)
+    }
+
+    /// `meltano state merge`: the value deep-merged onto the partial state, under the lock.
+    public func merge(_ stateID: String, with value: JSONValue, note: String? = nil) throws {
+        try requireWritable("merge")
+        try StateID.validate(stateID)
+        try checkAccepted(value, validate: true)
+        try write(stateID, partial: value, completed: .emptyObject, action: "merge", note: note)
+    }
+
+    /// `meltano state merge --from-state-id SRC DST`.
+    public func merge(_ stateID: String, fromStateID source: String) throws {
+        try requireWritable("merge")
+        try StateID.validate(source)
+        let value = try view(source)
+        try merge(stateID, with: value, note: "from \(source)")
+    }
+
+    /// `meltano state copy`: DST set to SRC's merged view. Refused (as Meltano) when
+    /// that view has no top-level `singer_state`.
+    public func copy(from source: String, to destination: String) throws {
+        try requireWritable("copy")
+        try StateID.validate(source)
+        try StateID.validate(destination)
+        guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
+        let value = try record.merged.get()
+        try set(destination, to: value, validate: true, action: "copy", note: "from \(source)")
+    }
+
+    /// `meltano state move`: copy, then clear SRC, each under its own lock.
+    public func move(from source: String, to destination: String) throws {
+        try requireWritable("move")
+        try StateID.validate(source)
+        try StateID.validate(destination)
+        guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
+        let value = try record.merged.get()
+        try set(destination, to: value, validate: true, action: "move", note: "from \(source)")
+        try clear(source, action: "move", note: "moved to \(destination)")
+    }
+
+    /// `meltano state clear ID`: deletes the row under the lock. Returns whether a row
+    /// was there.
+    @discardableResult
+    public func clear(_ stateID: String, action: String = "clear", note: String? = nil) throws -> Bool {
+        try requireWritable("clear")
+        try StateID.validate(stateID)
+        try requireTables()
+        return try withLock(stateID, action: "clear '\(stateID)'") { lock in
+            guard let before = try readRow(stateID) else { return false }
+            try options.journal.append([journalEntry(action: action, stateID: stateID, before: before.snapshot, note: note)])
+            try writeStatement("clear '\(stateID)'", lock: lock) {
+                try connection.query("DELETE FROM \(tables.state) WHERE state_id = $1", [stateID])
+            }
+            return true
+        }
+    }
+
+    /// Read-modify-write under the lock: `transform` gets the merged view as it is
+    /// while the lock is held and returns the new state, which is written as `set`
+    /// writes it. Nothing another writer does can slip in between (the `edit` flow
+    /// uses it to refuse a state that changed while it was being edited).
+    public func update(_ stateID: String, action: String = "update", validate: Bool = true,
+                       _ transform: (JSONValue) throws -> JSONValue) throws {
+        try requireWritable(action)
+        try StateID.validate(stateID)
+        try createTablesIfMissing()
+        try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
+            let before = try readRow(stateID)
+            let current = try before.map { try $0.merged.get() } ?? .emptyObject
+            let value = try transform(current)
+            try checkAccepted(value, validate: validate)
+            try writeLocked(stateID, before: before, partial: .emptyObject, completed: value, action: action, note: nil, lock: lock)
+        }
+    }
+
+    /// Checks Meltano applies before a state write: `"singer_state" in value` (unless
+    /// told not to), then object-or-null for the job payload.
+    func checkAccepted(_ value: JSONValue, validate: Bool) throws {
+        do {
+            if validate { try validateSingerState(value) }
+            try validatePayload(value)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.invalidState(String(describing: error))
+        }
+    }
+
+    /// Meltano's state write: an empty completed part means "merge the partial onto
+    /// the row"; otherwise both parts are replaced. Refuses what would leave a row that
+    /// breaks Meltano (an object merged over a non-object anywhere in the view).
+    func write(_ stateID: String, partial: JSONValue, completed: JSONValue, action: String, note: String?) throws {
+        try createTablesIfMissing()
+        try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
+            try writeLocked(stateID, before: try readRow(stateID), partial: partial, completed: completed,
+                            action: action, note: note, lock: lock)
+        }
+    }
+
+    func writeLocked(_ stateID: String, before: StateRecord?, partial: JSONValue, completed: JSONValue,
+                     action: String, note: String?, lock: HeldLock) throws {
+        var newPartial = partial, newCompleted = completed
+        if completed.isFalsy, let before {
+            guard let currentPartial = before.partial.value else {
+                throw StoreError.unreadableState(stateID: stateID, part: "partial", error: before.partial.error!.description)
+            }
+            guard let currentCompleted = before.completed.value else {
+                throw StoreError.unreadableState(stateID: stateID, part: "completed", error: before.completed.error!.description)
+            }
+            do { newPartial = try deepMerge(partial, onto: currentPartial) } catch {
+                throw StoreError.invalidState("Cannot merge into the partial state of '\(stateID)': \(error)")
+            }
+            newCompleted = currentCompleted
+        }
+        do { _ = try deepMerge(newPartial, onto: newCompleted) } catch {
+            throw StoreError.invalidState("Refusing to write '\(stateID)': its partial state would not merge onto its completed state (\(error)), and Meltano's own get and list would then fail. Use set to replace the whole state instead.")
+        }
+        let partialText = storedText(newPartial), completedText = storedText(newCompleted)
+        try options.journal.append([journalEntry(action: action, stateID: stateID, before: before?.snapshot, note: note)])
+        try writeStatement("\(action) '\(stateID)'", lock: lock) {
+            try upsert(stateID, partialText, completedText)
+        }
+    }
+
+    /// A part as the add-on stores it: `json.dumps(part)`, an empty (falsy) part NULL.
+    /// Meltano's system database stores `{}` instead of NULL.
+    func storedText(_ part: JSONValue) -> String? {
+        if part.isFalsy { return layout == .systemDB ? "{}" : nil }
+        return part.meltanoText
+    }
+
+    func upsert(_ stateID: String, _ partial: String?, _ completed: String?) throws {
+        switch layout {
+        case .twoTables, .singleTable:
+            try connection.query("""
+                INSERT INTO \(tables.state) (state_id, partial_state, completed_state) VALUES ($1, $2, $3)
+                ON CONFLICT (state_id) DO UPDATE SET partial_state = EXCLUDED.partial_state,
+                completed_state = EXCLUDED.completed_state, updated_at = CURRENT_TIMESTAMP
+                """, [stateID, partial, completed])
+        case .systemDB:
+            try upsertSystemDB(stateID, partial, completed)
+        }
+    }
+
+    /// Runs the statement that changes a row. A broken connection there leaves the
+    /// outcome unknown: the error says so, and what became of our lock.
+    func writeStatement(_ action: String, lock: HeldLock, _ body: () throws -> Void) throws {
+        do { try body() } catch let error as PostgresError where error.kind == .connectionLost {
+            throw StoreError.interrupted(action: action, outcome: "The change may or may not have been applied (PostgreSQL commits a single statement whole or not at all): read the state again before retrying.", error)
+        } catch let error as PostgresError {
+            throw StoreError.database(action: action, error)
+        }
+    }
+
+    func journalEntry(action: String, stateID: String, before: RowSnapshot?, batch: String? = nil,
+                      lock: LockInfo? = nil, note: String? = nil) -> JournalEntry {
+        JournalEntry(id: Journal.newID(), batch: batch, time: Journal.timestamp(), action: action, stateID: stateID,
+                     database: location, schema: tables.schema, layout: layout.rawValue,
+                     user: Actor.user, host: Actor.host, before: before, lock: lock, note: note)
+    }
+}
+
+/// Meltano's check on the job payload: an object or null.
+func validatePayload(_ value: JSONValue) throws {
+    switch value {
+    case .object, .null: return
+    default:
+        throw StoreError.invalidState("Attribute 'payload' does not accept objects of type <class '\(value.pythonTypeName)'>: a state must be a JSON object.")
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+
+/// How a store is opened.
+public struct StoreOptions: Sendable {
+    public var schema: String
+    public var layout: StorageLayout
+    /// The single-table layout's table (the later add-on's `table` setting).
+    public var table: String
+    /// How long a write waits for a lock another holder has (Meltano: about 30 s).
+    public var lockTimeout: Double
+    /// Between lock tries (Meltano waits 1 s; we may try faster).
+    public var lockRetryInterval: Double
+    /// A lock older than this is flagged stale (Meltano's own clean-up uses 5 min).
+    public var staleLockAfter: Double
+    public var readOnly: Bool
+    public var journal: Journal
+
+    public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
+                lockTimeout: Double = 30, lockRetryInterval: Double = 0.1, staleLockAfter: Double = 300,
+                readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath())) {
+        self.schema = schema
+        self.layout = layout
+        self.table = table
+        self.lockTimeout = lockTimeout
+        self.lockRetryInterval = lockRetryInterval
+        self.staleLockAfter = staleLockAfter
+        self.readOnly = readOnly
+        self.journal = journal
+    }
+}
+
+/// Set from any thread (a signal handler's flag, a UI key) to stop a lock wait or a
+/// long operation at its next safe point.
+public final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    public init() {}
+    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    public func reset() { lock.lock(); cancelled = false; lock.unlock() }
+    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+}
+
+/// Meltano's PostgreSQL state backend, in Swift: the one way both front ends read and
+/// change state. Same tables, same JSON text, same merge rules and the same lock
+/// protocol as the add-on, so it works beside running pipelines; every destructive
+/// action journals the previous value first.
+///
+/// One store owns one connection and runs one statement at a time; give a background
+/// task its own store when it must run beside another.
+public final class StateStore: @unchecked Sendable {
+    public let connection: Connection
+    public let options: StoreOptions
+    let tables: Tables
+    public let cancellation = CancellationFlag()
+
+    public init(connection: Connection, options: StoreOptions) {
+        self.connection = connection
+        self.options = options
+        self.tables = Tables(layout: options.layout, schema: options.schema, table: options.table)
+    }
+
+    public var layout: StorageLayout { options.layout }
+    /// The schema as PostgreSQL names it (after Meltano's lower-casing, two-tables layout).
+    public var schema: String { tables.schema }
+    public var stateTableName: String { tables.stateName }
+
+    /// user@host:port/database of the connection, for headers and the journal.
+    public var location: String { connection.configuration.description }
+
+    // MARK: - Tables
+
+    /// Whether this layout's tables exist (no privilege beyond catalog access needed).
+    public func tablesExist() throws -> Bool {
+        try database("look for the state tables") {
+            var names = [tables.state]
+            if let locks = tables.locks { names.append(locks) }
+            for name in names {
+                let found = try connection.query("SELECT to_regclass($1) IS NOT NULL", [name], idempotent: true).scalar
+                if found != "t" { return false }
+            }
+            return true
+        }
+    }
+
+    func schemaExists() throws -> Bool {
+        try database("look for the schema") {
+            try connection.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [tables.schema], idempotent: true).rows.count == 1
+        }
+    }
+
+    /// Readers call this: a missing table is a clear error, never created.
+    public func requireTables() throws {
+        if try tablesExist() { return }
+        if try !schemaExists() { throw StoreError.noSchema(tables.schema) }
+        throw StoreError.noTables(schema: tables.schema, database: connection.configuration.database ?? "(default)", layout: layout)
+    }
+
+    /// Creates the tables with the add-on's DDL when missing (`init`, and before a
+    /// write). Returns whether anything was created.
+    @discardableResult
+    public func createTablesIfMissing() throws -> Bool {
+        try requireWritable("create the state tables")
+        if try tablesExist() { return false }
+        if try !schemaExists() { throw StoreError.noSchema(tables.schema) }
+        if layout == .systemDB {
+            throw StoreError.other("Meltano's system database has no state table here; Meltano's own migrations create it (`meltano install`), not this tool.")
+        }
+        try database("create the state tables") {
+            for statement in tables.createStatements { try connection.query(statement) }
+        }
+        return true
+    }
+
+    func requireWritable(_ action: String) throws {
+        if options.readOnly { throw StoreError.readOnly(action: action) }
+    }
+
+    /// Runs database work, turning a `PostgresError` into a `StoreError` that names the
+    /// action.
+    func database<T>(_ action: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as PostgresError {
+            if error.isUndefinedTable {
+                throw StoreError.noTables(schema: tables.schema, database: connection.configuration.database ?? "(default)", layout: layout)
+            }
+            throw StoreError.database(action: action, error)
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Number of state IDs matching a glob (all when nil).
+    public func count(matching glob: String? = nil) throws -> Int {
+        try requireTables()
+        return try database("count state IDs") {
+            let result: QueryResult
+            if let glob, glob != "*" {
+                result = try connection.query("SELECT count(*) FROM \(tables.state) WHERE state_id LIKE $1 ESCAPE '\\'",
+                                              [StateID.likePattern(forGlob: glob)], idempotent: true)
+            } else {
+                result = try connection.query("SELECT count(*) FROM \(tables.state)", idempotent: true)
+            }
+            return Int(result.scalar ?? "0") ?? 0
+        }
+    }
+
+    /// One page of state IDs in order, after `after` (keyset pagination: a page deep
+    /// in a million IDs costs what the first does).
+    public func list(matching glob: String? = nil, after: String? = nil, before: String? = nil,
+                     limit: Int = 200) throws -> [StateSummary] {
+        try requireTables()
+        var conditions: [String] = []
+        var parameters: [String?] = []
+        if let glob, glob != "*" {
+            parameters.append(StateID.likePattern(forGlob: glob))
+            conditions.append("s.state_id LIKE $\(parameters.count) ESCAPE '\\'")
+        }
+        if let after {
+            parameters.append(after)
+            conditions.append("s.state_id > $\(parameters.count)")
+        }
+        if let before {
+            parameters.append(before)
+            conditions.append("s.state_id < $\(parameters.count)")
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        // Paging backwards reads the page in reverse and flips it.
+        let order = before != nil && after == nil ? "DESC" : "ASC"
+        parameters.append(String(max(limit, 0)))
+        let lockColumns: String
+        switch layout {
+        case .twoTables:
+            lockColumns = """
+                , (SELECT EXTRACT(EPOCH FROM (LOCALTIMESTAMP - l.locked_at))::float8 FROM \(tables.locks!) l WHERE l.state_id = s.state_id) AS lock_age
+                """
+        case .singleTable:
+            lockColumns = """
+                , (SELECT 0::float8 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)
+                   LIMIT 1) AS lock_age
+                """
+        case .systemDB:
+            lockColumns = ", NULL::float8 AS lock_age"
+        }
+        let checkOnServer = connection.serverVersionNumber >= 160000
+        // PostgreSQL 16 checks JSON validity itself; older servers send the texts (up to
+        // 256 KiB each; a larger one is checked when it is opened) and we parse them.
+        let validity = checkOnServer
+            ? "(s.partial_state IS NULL OR pg_input_is_valid(s.partial_state, 'json')) AND (s.completed_state IS NULL OR pg_input_is_valid(s.completed_state, 'json'))"
+            : "NULL::boolean"
+        let texts = checkOnServer ? "" : """
+            , CASE WHEN octet_length(s.partial_state) <= 262144 THEN s.partial_state END,
+              CASE WHEN octet_length(s.completed_state) <= 262144 THEN s.completed_state END
+            """
+        let sql = """
+            SELECT s.state_id, s.updated_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - s.updated_at))::float8,
+                   \(validity) \(lockColumns) \(texts)
+            FROM \(tables.state) s \(whereClause)
+            ORDER BY s.state_id \(order) LIMIT $\(parameters.count)
+            """
+        return try database("list state IDs") {
+            let result = try connection.query(sql, parameters, idempotent: true)
+            var rows = result.rows.map { row in
+                let valid: Bool
+                if checkOnServer {
+                    valid = row[3] != "f"
+                } else {
+                    valid = [row[5], row[6]].allSatisfy { text in text.map { (try? JSONParser.parse($0)) != nil } ?? true }
+                }
+                return StateSummary(stateID: row[0] ?? "", updatedAt: row[1], ageSeconds: row[2].flatMap(Double.init),
+                                    isLocked: row[4] != nil,
+                                    lockIsStale: row[4].flatMap(Double.init).map { $0 > options.staleLockAfter } ?? false,
+                                    isInvalidJSON: !valid)
+            }
+            if order == "DESC" { rows.reverse() }
+            return rows
+        }
+    }
+
+    /// Every state ID matching a glob, in order (the CLI's `list`).
+    public func allStateIDs(matching glob: String? = nil) throws -> [String] {
+        try requireTables()
+        return try database("list state IDs") {
+            let result: QueryResult
+            if let glob, glob != "*" {
+                result = try connection.query("SELECT state_id FROM \(tables.state) WHERE state_id LIKE $1 ESCAPE '\\' ORDER BY state_id",
+                                              [StateID.likePattern(forGlob: glob)], idempotent: true)
+            } else {
+                result = try connection.query("SELECT state_id FROM \(tables.state) ORDER BY state_id", idempotent: true)
+            }
+            return result.rows.map { $0[0] ?? "" }
+        }
+    }
+
+    /// The row of a state ID, or nil when there is none. Never fails on stored text
+    /// that is not JSON: the record carries the raw text and the parse error.
+    public func get(_ stateID: String) throws -> StateRecord? {
+        try requireTables()
+        return try database("read the state of '\(stateID)'") { try readRow(stateID, idempotent: true) }
+    }
+
+    func readRow(_ stateID: String, idempotent: Bool = false) throws -> StateRecord? {
+        let result = try connection.query(
+            "SELECT partial_state, completed_state, updated_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - updated_at))::float8 FROM \(tables.state) WHERE state_id = $1",
+            [stateID], idempotent: idempotent)
+        guard let row = result.rows.first else { return nil }
+        return StateRecord(stateID: stateID, partial: StatePart(raw: row[0]), completed: StatePart(raw: row[1]),
+                           updatedAt: row[2], ageSeconds: row[3].flatMap(Double.init))
+    }
+
+    /// The merged view Meltano's `get` prints: {} when there is no row.
+    public func view(_ stateID: String) throws -> JSONValue {
+        guard let record = try get(stateID) else { return .emptyObject }
+        return try record.merged.get()
+    }
+
+    /// Every state, in state ID order, for `export`. Rows that cannot be read are
+    /// returned apart, with the reason, instead of failing the whole export.
+    public func exportAll(progress: ((Int) -> Void)? = nil) throws -> (states: [ExportedState], unreadable: [(String, String)]) {
+        try requireTables()
+        var states: [ExportedState] = []
+        var unreadable: [(String, String)] = []
+        var after: String? = nil
+        let chunk = 5000
+        while true {
+            if cancellation.isCancelled { throw StoreError.cancelled("export stopped after \(states.count) states; nothing was written.") }
+            let result = try database("export states") {
+                if let after {
+                    return try connection.query("SELECT state_id, partial_state, completed_state FROM \(tables.state) WHERE state_id > $1 ORDER BY state_id LIMIT \(chunk)", [after], idempotent: true)
+                }
+                return try connection.query("SELECT state_id, partial_state, completed_state FROM \(tables.state) ORDER BY state_id LIMIT \(chunk)", idempotent: true)
+            }
+            for row in result.rows {
+                let id = row[0] ?? ""
+                let partial = StatePart(raw: row[1]), completed = StatePart(raw: row[2])
+                if let p = partial.value, let c = completed.value {
+                    states.append(ExportedState(stateID: id, completed: c, partial: p))
+                } else {
+                    unreadable.append((id, (partial.error ?? completed.error)!.description))
+                }
+            }
+            progress?(states.count + unreadable.count)
+            guard result.rows.count == chunk, let last = result.rows.last?[0] else { break }
+            after = last
+        }
+        return (states, unreadable)
+    }
+}

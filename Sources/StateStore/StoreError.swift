@@ -1,0 +1,110 @@
+import Foundation
+
+/// Everything the store can fail with, each saying what failed, why, and what to do.
+/// No case ever carries a password (connection texts come scrubbed from `Postgres`).
+public enum StoreError: Error, Sendable {
+    /// A state ID that cannot be stored (empty, too long, NUL).
+    case invalidStateID(String, reason: String)
+    /// The schema has no state tables; readers never create them.
+    case noTables(schema: String, database: String, layout: StorageLayout)
+    /// The schema itself does not exist.
+    case noSchema(String)
+    /// Someone else holds the lock and did not let go within the timeout.
+    case lockHeld(stateID: String, holder: LockInfo?, waited: Double)
+    /// A bulk action refused because these locks are held.
+    case locksHeld([LockInfo], action: String)
+    /// The state ID has no row.
+    case notFound(stateID: String)
+    /// The value breaks Meltano's rules (validation, merge onto a non-object, …).
+    case invalidState(String)
+    /// The stored text cannot be read as JSON, so the operation cannot build on it.
+    case unreadableState(stateID: String, part: String, error: String)
+    /// The store was opened read-only.
+    case readOnly(action: String)
+    /// The backup journal could not be written: nothing was changed.
+    case journal(String)
+    /// The operation was cancelled; what was done is described.
+    case cancelled(String)
+    /// A lock release that did not happen, and why.
+    case lockNotReleased(String)
+    /// A database error, with the action that was being attempted.
+    case database(action: String, PostgresError)
+    /// The connection broke during a write: the outcome is described as far as known.
+    case interrupted(action: String, outcome: String, PostgresError)
+    /// Anything else, fully worded.
+    case other(String)
+}
+
+extension StoreError: CustomStringConvertible, LocalizedError {
+    public var description: String {
+        switch self {
+        case let .invalidStateID(id, reason):
+            return "Invalid state ID \(StoreError.quoted(id)): \(reason)"
+        case let .noTables(schema, database, layout):
+            return "No Meltano state tables (\(layout.tableDescription)) in schema \(StoreError.quoted(schema)) of database \(StoreError.quoted(database)). "
+                + "A Meltano run with the PostgreSQL state backend creates them, or run `meltano-state init`; "
+                + "check the schema setting (state_backend.postgres.schema) if they live elsewhere."
+        case let .noSchema(schema):
+            return "Schema \(StoreError.quoted(schema)) does not exist. Check state_backend.postgres.schema (or the URI's second path segment); Meltano never creates the schema, create it with CREATE SCHEMA."
+        case let .lockHeld(stateID, holder, waited):
+            var text = "Could not acquire lock for state_id: \(stateID) (waited \(StoreError.seconds(waited)))"
+            if let holder {
+                text += "; it is held by lock \(holder.lockID) since \(holder.lockedAt)"
+                if let age = holder.ageSeconds { text += " (\(formatAge(age)) ago\(holder.isStale ? ", stale" : ""))" }
+                text += ". If that pipeline is no longer running, release it with: meltano-state unlock \(shellQuote(stateID)) \(shellQuote(holder.lockID))"
+            } else {
+                text += "; it is held by another session. See `meltano-state locks`."
+            }
+            return text
+        case let .locksHeld(held, action):
+            let names = held.prefix(5).map { "'\($0.stateID)' (lock \($0.lockID))" }.joined(separator: ", ")
+            return "Refusing to \(action) while \(held.count) lock(s) are held: \(names)\(held.count > 5 ? ", …" : ""). Nothing was changed. Wait for those pipelines, or release dead locks with `meltano-state unlock` (see `meltano-state locks`)."
+        case let .notFound(stateID):
+            return "No state stored for state ID \(StoreError.quoted(stateID)). `meltano-state list` shows the IDs that exist."
+        case let .invalidState(message):
+            return message
+        case let .unreadableState(stateID, part, error):
+            return "The stored \(part) state of \(StoreError.quoted(stateID)) is not valid JSON (\(error)); fix it with `meltano-state set` or `edit`, or clear it."
+        case let .readOnly(action):
+            return "Refusing to \(action): read-only mode is on (--read-only, MELTANO_STATE_READ_ONLY or read_only in the config file)."
+        case let .journal(message):
+            return "Nothing was changed: the backup journal could not be written (\(message)). Fix its location (journal setting, MELTANO_STATE_JOURNAL) or free disk space."
+        case let .cancelled(message):
+            return "Cancelled: \(message)"
+        case let .lockNotReleased(message):
+            return message
+        case let .database(action, error):
+            return "Could not \(action): \(error.description)"
+        case let .interrupted(action, outcome, error):
+            return "The connection broke while trying to \(action): \(error.message). \(outcome)"
+        case let .other(message):
+            return message
+        }
+    }
+
+    public var errorDescription: String? { description }
+
+    static func quoted(_ text: String) -> String { "'" + text + "'" }
+
+    static func seconds(_ value: Double) -> String {
+        value < 10 ? String(format: "%.1f s", value) : String(format: "%.0f s", value)
+    }
+}
+
+/// "3 s", "4 min 12 s", "2 h 05 min", "3 d 4 h"; negative ages (writer and reader in
+/// different time zones) keep their sign.
+public func formatAge(_ seconds: Double) -> String {
+    if seconds < 0 { return "-" + formatAge(-seconds) }
+    let s = Int(seconds.rounded(.down))
+    if s < 60 { return "\(s) s" }
+    if s < 3600 { return "\(s / 60) min \(s % 60) s" }
+    if s < 86_400 { return String(format: "%d h %02d min", s / 3600, (s % 3600) / 60) }
+    return "\(s / 86_400) d \((s % 86_400) / 3600) h"
+}
+
+/// A word safe to paste into a POSIX shell: bare when it is plain, else single-quoted.
+public func shellQuote(_ word: String) -> String {
+    let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+=,")
+    if !word.isEmpty && word.unicodeScalars.allSatisfy({ plain.contains($0) }) { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

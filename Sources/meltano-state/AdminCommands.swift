@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import StateStore
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Show the effective settings and where each came from (the password as ********).")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .long, help: "JSON instead of a table.") var json = false
+
+    func run() throws {
+        let context = try Context(global, connect: false)
+        let text = json ? context.configuration.renderJSON() : context.configuration.render()
+        // Belt and braces: the renderers redact already.
+        writeOut(context.configuration.redactor.scrub(text) + (text.hasSuffix("\n") ? "" : "\n"))
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Connect with the configuration; print the server version, the layout and whether the state tables exist.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let context = try Context(global)
+        let store = context.store
+        let version = try store.connection.query("SELECT current_setting('server_version'), current_user, current_database()", idempotent: true)
+        let row = version.rows.first ?? []
+        var out = "Connected to \(context.configuration.target) as \(row[1] ?? "?"): PostgreSQL \(row[0] ?? "?")\n"
+        out += "Schema: \(store.schema)\n"
+        let found = try StateStore.detectLayouts(connection: store.connection, schema: store.schema, table: store.options.table)
+        out += "Layout in use: \(store.layout.rawValue) (\(store.layout.tableDescription))\n"
+        if found.isEmpty {
+            out += "State tables: missing. A Meltano run with this state backend creates them, or run `meltano-state init`.\n"
+        } else {
+            for layout in found {
+                out += "Found: \(layout.layout.rawValue), table \(layout.table)\(layout.layout == store.layout ? " (in use)" : "")\n"
+            }
+            if try store.tablesExist() {
+                out += "States: \(try store.count()); locks held: \(try store.locks().count)\n"
+            } else {
+                out += "The tables of the layout in use are missing; choose another with --layout.\n"
+            }
+        }
+        out += "Journal: \(context.configuration.journalPath)\n"
+        writeOut(out)
+    }
+}
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create the state tables (the add-on's exact DDL) in a new database; never touches existing ones.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let context = try Context(global)
+        let created = try context.store.createTablesIfMissing()
+        printNote(created ? "Created the state tables (\(context.store.layout.tableDescription)) in schema '\(context.store.schema)'."
+                          : "The state tables already exist in schema '\(context.store.schema)'; nothing changed.", quiet: global.quiet)
+    }
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import StateStore
+
+struct EditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "edit", abstract: "Edit a state ID's merged state in $VISUAL or $EDITOR, then set it.",
+        discussion: "Unchanged or emptied text changes nothing. Invalid JSON reopens the editor with the error at the top. Before writing, the difference is shown and confirmed.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID.") var stateID: String
+    @Flag(name: [.long, .customShort("f")], help: "Do not ask for confirmation before writing.") var force = false
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation before writing.") var yes = false
+
+    func run() throws {
+        let context = try Context(global)
+        try StateID.validate(stateID)
+        if context.store.options.readOnly { throw StoreError.readOnly(action: "edit") }
+        let current: JSONValue
+        if let record = try context.store.get(stateID) {
+            current = try record.merged.get()
+        } else {
+            current = .object(JSONObject())
+        }
+        let original = current.prettyText(indent: 2) + "\n"
+        guard let edited = try EditSession(editor: context.editor).edit(original, name: stateID) else {
+            printNote("Edit cancelled (no changes); nothing was written.", quiet: global.quiet)
+            return
+        }
+        if edited == current {
+            printNote("No changes; nothing was written.", quiet: global.quiet)
+            return
+        }
+        let diff = unifiedDiff(old: original, new: edited.prettyText(indent: 2) + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (edited)")
+        FileHandle.standardError.write(Data(diff.utf8))
+        try confirm("Write this state to '\(stateID)'?", assumeYes: force || yes, flagHint: "--yes")
+        try context.store.set(stateID, to: edited, validate: true, action: "edit")
+        printNote("State of '\(stateID)' updated.", quiet: global.quiet)
+    }
+}
+
+/// The `kubectl edit` loop: write the text to a temp file, run the editor, parse what
+/// comes back; on invalid JSON reopen it with the error as `#` comments at the top.
+struct EditSession {
+    let editor: String
+    static let errorMarker = "# meltano-state:"
+
+    /// The edited value, or nil when the user left it unchanged or emptied it.
+    func edit(_ text: String, name: String) throws -> JSONValue? {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meltano-state-edit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("state.json")
+        var content = text
+        while true {
+            try Data(content.utf8).write(to: file)
+            try runEditor(on: file.path)
+            guard let data = FileManager.default.contents(atPath: file.path) else {
+                throw CommandFailure("The editor removed \(file.path); nothing was written.")
+            }
+            let body = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .drop { $0.hasPrefix(EditSession.errorMarker) || $0.hasPrefix("#") }
+                .joined(separator: "\n")
+            if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return nil }
+            if body == text { return nil }
+            do {
+                return try JSONParser.parse(body)
+            } catch {
+                let comment = String(describing: error).split(separator: "\n").map { "\(EditSession.errorMarker) \($0)" }.joined(separator: "\n")
+                content = "\(EditSession.errorMarker) the JSON below is not valid; fix it, or empty the file to cancel.\n\(comment)\n" + body
+            }
+        }
+    }
+
+    private func runEditor(on path: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // The editor setting may carry arguments ("code --wait"): let the shell split it.
+        process.arguments = ["-c", "\(editor) \"$1\"", "meltano-state-editor", path]
+        process.standardInput = FileHandle.standardInput
+        process.standardOutput = FileHandle.standardOutput
+        process.standardError = FileHandle.standardError
+        do { try process.run() } catch {
+            throw CommandFailure("Cannot start the editor '\(editor)': \(error.localizedDescription). Set VISUAL or EDITOR.")
+        }
+        process.waitUntilExit()
+        if process.terminationStatus != 0 {
+            throw CommandFailure("The editor '\(editor)' exited with status \(process.terminationStatus); nothing was written.")
+        }
+    }
+}
+
+/// A unified diff of two texts by lines (longest common subsequence), enough for a
+/// person to see what an edit changes.
+func unifiedDiff(old: String, new: String, oldName: String, newName: String, context: Int = 3) -> String {
+    let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let n = a.count, m = b.count
+    // Quadratic LCS is fine for states people edit by hand; cap it for huge ones.
+    guard n * m <= 25_000_000 else {
+        return "--- \(oldName)\n+++ \(newName)\n(\(n) → \(m) lines; too large to diff here)\n"
+    }
+    var lcs = [[Int32]](repeating: [Int32](repeating: 0, count: m + 1), count: n + 1)
+    for i in stride(from: n - 1, through: 0, by: -1) {
+        for j in stride(from: m - 1, through: 0, by: -1) {
+            lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
+        }
+    }
+    enum Op { case same(String), del(String), add(String) }
+    var ops: [Op] = []
+    var i = 0, j = 0
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] { ops.append(.same(a[i])); i += 1; j += 1 }
+        else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) { ops.append(.add(b[j])); j += 1 }
+        else { ops.append(.del(a[i])); i += 1 }
+    }
+    let changed = ops.indices.filter { if case .same = ops[$0] { return false }; return true }
+    guard !changed.isEmpty else { return "" }
+    var out = "--- \(oldName)\n+++ \(newName)\n"
+    var index = 0
+    while index < changed.count {
+        var start = max(0, changed[index] - context)
+        var end = min(ops.count, changed[index] + context + 1)
+        while index + 1 < changed.count && changed[index + 1] - context <= end { index += 1; end = min(ops.count, changed[index] + context + 1) }
+        start = max(0, start)
+        var oldLine = 1, newLine = 1
+        for op in ops[..<start] {
+            switch op { case .same: oldLine += 1; newLine += 1; case .del: oldLine += 1; case .add: newLine += 1 }
+        }
+        var oldCount = 0, newCount = 0, body = ""
+        for op in ops[start..<end] {
+            switch op {
+            case let .same(line): body += " \(line)\n"; oldCount += 1; newCount += 1
+            case let .del(line): body += "-\(line)\n"; oldCount += 1
+            case let .add(line): body += "+\(line)\n"; newCount += 1
+            }
+        }
+        out += "@@ -\(oldLine),\(oldCount) +\(newLine),\(newCount) @@\n" + body
+        index += 1
+    }
+    return out
+}

@@ -1,0 +1,194 @@
+import ArgumentParser
+import Foundation
+import StateStore
+
+struct LocksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "locks", abstract: "Show every held lock: state ID, lock ID, when taken, age, stale or not.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .long, help: "Only locks older than the stale threshold (default 5 min).") var stale = false
+    @Flag(name: .long, help: "JSON array instead of a table.") var json = false
+
+    func run() throws {
+        let context = try Context(global)
+        var locks = try context.store.locks()
+        if stale { locks = locks.filter(\.isStale) }
+        if json {
+            writeOut(JSONValue.array(locks.map(lockJSON)).compactText + "\n")
+            return
+        }
+        if locks.isEmpty {
+            printNote(stale ? "No stale locks." : "No locks are held.", quiet: global.quiet)
+            return
+        }
+        writeOut(lockTable(locks))
+    }
+}
+
+func lockJSON(_ lock: LockInfo) -> JSONValue {
+    var object = JSONObject()
+    object["state_id"] = .string(JSONString(lock.stateID))
+    object["lock_id"] = .string(JSONString(lock.lockID))
+    object["locked_at"] = .string(JSONString(lock.lockedAt))
+    object["age_seconds"] = lock.ageSeconds.map { .number(JSONNumber(($0 * 1000).rounded() / 1000)) } ?? .null
+    object["stale"] = .bool(lock.isStale)
+    if let pid = lock.pid { object["pid"] = .number(JSONNumber(Int(pid))) }
+    for (key, value) in [("user", lock.user), ("client_addr", lock.clientAddress), ("application_name", lock.applicationName),
+                         ("backend_start", lock.backendStart), ("xact_start", lock.transactionStart), ("state", lock.waitState)] {
+        if let value { object[key] = .string(JSONString(value)) }
+    }
+    return .object(object)
+}
+
+func lockTable(_ locks: [LockInfo]) -> String {
+    let advisory = locks.contains { $0.pid != nil }
+    var rows: [[String]] = [advisory ? ["STATE ID", "KEY", "PID", "CLIENT", "APPLICATION", "SINCE", "AGE", ""]
+                                     : ["STATE ID", "LOCK ID", "LOCKED AT", "AGE", ""]]
+    for lock in locks {
+        let age = lock.ageSeconds.map(formatAge) ?? "?"
+        var flag = lock.isStale ? "STALE" : ""
+        if lock.ageIsImplausible { flag += (flag.isEmpty ? "" : ", ") + "age implausible: writer in another time zone?" }
+        if advisory {
+            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.pid.map(String.init) ?? "", lock.clientAddress ?? "",
+                         lock.applicationName ?? "", lock.lockedAt, age, flag])
+        } else {
+            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.lockedAt, age, flag])
+        }
+    }
+    let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { index, cell in
+            index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+    }.joined(separator: "\n") + "\n"
+}
+
+struct UnlockCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "unlock", abstract: "Release a lock left by a dead pipeline, by its lock ID (as `terraform force-unlock`).",
+        discussion: """
+            Removes exactly the lock you name: if the state ID has since been locked again by another holder, \
+            nothing is removed and you are told. The removed lock goes to the backup journal. For the \
+            single-table layout (advisory locks) releasing means terminating the holding database session.
+
+            Examples:
+              meltano-state locks
+              meltano-state unlock prod:tap-github-to-target-postgres 9b2e6f0c-…
+              meltano-state unlock --stale --yes
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID whose lock to release.") var stateID: String?
+    @Argument(help: "The lock ID shown by `locks` (for advisory locks: the key or the pid).") var lockID: String?
+    @Flag(name: .long, help: "Release every stale lock, each by its own lock ID, after listing them.") var stale = false
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        let context = try Context(global)
+        if stale {
+            guard stateID == nil else { throw CommandFailure("Give either STATE_ID LOCK_ID or --stale, not both.", code: Exit.usage) }
+            let locks = try context.store.locks().filter(\.isStale)
+            if locks.isEmpty { printNote("No stale locks.", quiet: global.quiet); return }
+            FileHandle.standardError.write(Data(lockTable(locks).utf8))
+            try confirm("Release these \(locks.count) stale lock(s)?", assumeYes: yes)
+            var failures = 0
+            for lock in locks {
+                failures += report(try context.store.release(stateID: lock.stateID, lockID: lock.lockID), expected: lock.lockID) ? 0 : 1
+            }
+            if failures > 0 { throw CommandFailure("\(failures) lock(s) were not released (see above).") }
+            return
+        }
+        guard let stateID, let lockID else {
+            throw CommandFailure("Give the state ID and the lock ID to release (see `meltano-state locks`), or --stale.", code: Exit.usage)
+        }
+        guard let lock = try context.store.locks().first(where: { $0.stateID == stateID }) else {
+            throw CommandFailure("No lock is held on '\(stateID)' (already released?). Nothing was removed.", code: Exit.notFound)
+        }
+        guard lock.lockID == lockID || lock.pid.map(String.init) == lockID else {
+            throw CommandFailure("The lock on '\(stateID)' is \(lock.lockID), not \(lockID): it was re-taken or the ID is wrong. Nothing was removed. Check `meltano-state locks`.", code: Exit.lockHeld)
+        }
+        FileHandle.standardError.write(Data(lockTable([lock]).utf8))
+        let warning: String
+        if let pid = lock.pid {
+            warning = "This terminates database session \(pid) (\(lock.applicationName ?? "?") from \(lock.clientAddress ?? "local socket")), which holds the lock; its open transaction is rolled back."
+        } else if lock.isStale {
+            warning = "The lock is stale (older than \(formatAge(context.store.options.staleLockAfter)))."
+        } else {
+            warning = "The lock is only \(lock.ageSeconds.map(formatAge) ?? "?") old: it may belong to a running pipeline."
+        }
+        try confirm("\(warning) Release the lock on '\(stateID)'?", assumeYes: yes)
+        if !report(try context.store.release(stateID: stateID, lockID: lock.lockID), expected: lock.lockID) {
+            throw CommandFailure("Nothing was removed.", code: Exit.lockHeld)
+        }
+    }
+
+    /// Says what happened; true when the lock shown was released.
+    func report(_ outcome: ReleaseOutcome, expected: String) -> Bool {
+        switch outcome {
+        case let .released(lock):
+            printNote("Released lock \(lock.lockID) on '\(lock.stateID)' (taken \(lock.lockedAt)).", quiet: global.quiet)
+            return true
+        case let .terminated(lock):
+            printNote("Terminated session \(lock.pid.map(String.init) ?? "?"); its lock on '\(lock.stateID)' is gone.", quiet: global.quiet)
+            return true
+        case .alreadyGone:
+            printError("The lock \(expected) is already gone; nothing was removed.")
+            return false
+        case let .retaken(other):
+            printError("'\(other.stateID)' is now locked by \(other.lockID) (taken \(other.lockedAt)), not \(expected): left alone.")
+            return false
+        }
+    }
+}
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "List the backup journal's entries, newest first.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Only entries of this state ID.") var stateID: String?
+    @Flag(name: .long, help: "JSON lines, one entry each, as stored.") var json = false
+    @Option(name: .long, help: "At most this many entries (default 50; 0 = all).") var limit: Int = 50
+
+    func run() throws {
+        let context = try Context(global, connect: false)
+        var entries = try context.history(stateID: stateID)
+        if limit > 0 { entries = Array(entries.prefix(limit)) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var out = ""
+            for entry in entries { out += String(decoding: try encoder.encode(entry), as: UTF8.self) + "\n" }
+            writeOut(out)
+            return
+        }
+        if entries.isEmpty {
+            printNote("The backup journal (\(context.journal.path)) has no entries\(stateID.map { " for '\($0)'" } ?? "").", quiet: global.quiet)
+            return
+        }
+        var out = ""
+        for entry in entries {
+            let before: String
+            if let lock = entry.lock { before = "lock \(lock.lockID) taken \(lock.lockedAt)" } else if let snapshot = entry.before {
+                let size = (snapshot.partialState?.utf8.count ?? 0) + (snapshot.completedState?.utf8.count ?? 0)
+                before = "previous value \(size) bytes, updated \(snapshot.updatedAt ?? "?")"
+            } else { before = "no previous row" }
+            out += "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: 9, withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\n"
+        }
+        writeOut(out)
+    }
+}
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "restore", abstract: "Put back the value a journal entry saved (or every entry of a batch); itself journaled.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The entry or batch id from `history`.") var entryID: String
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        let context = try Context(global)
+        let matching = try context.store.history().filter { $0.id == entryID || $0.batch == entryID }
+        guard !matching.isEmpty else {
+            throw CommandFailure("No journal entry or batch '\(entryID)' in \(context.journal.path); `meltano-state history` lists them.", code: Exit.notFound)
+        }
+        let ids = matching.prefix(5).map { "'\($0.stateID)'" }.joined(separator: ", ")
+        try confirm("Restore \(matching.count) state(s) (\(ids)\(matching.count > 5 ? ", …" : "")) to the value saved in \(entryID)? Their current values go to the journal first.", assumeYes: yes)
+        let restored = try context.store.restore(entryID: entryID)
+        printNote("Restored \(restored.count) entr\(restored.count == 1 ? "y" : "ies") from \(entryID).", quiet: global.quiet)
+    }
+}

@@ -1,0 +1,286 @@
+import ArgumentParser
+import Foundation
+import StateStore
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List state IDs, one per line (as `meltano state list`).",
+        discussion: "The pattern is a shell glob: * matches any run of characters, ? one character; %, _ and \\ are literal.")
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "Only IDs matching this glob, e.g. 'prod:*'.")
+    var pattern: String?
+    @Flag(name: .long, help: "JSON array with updated_at, age, lock and validity of each ID.")
+    var json = false
+
+    func run() throws {
+        let context = try Context(global)
+        if json {
+            var items: [JSONValue] = []
+            var after: String? = nil
+            repeat {
+                let page = try context.store.list(matching: pattern, after: after, limit: 5000)
+                for summary in page {
+                    var object = JSONObject()
+                    object["state_id"] = .string(JSONString(summary.stateID))
+                    object["updated_at"] = summary.updatedAt.map { .string(JSONString($0)) } ?? .null
+                    object["age_seconds"] = summary.ageSeconds.map { .number(JSONNumber(($0 * 1000).rounded() / 1000)) } ?? .null
+                    object["locked"] = .bool(summary.isLocked)
+                    object["lock_stale"] = .bool(summary.lockIsStale)
+                    object["valid_json"] = .bool(!summary.isInvalidJSON)
+                    items.append(.object(object))
+                }
+                after = page.count == 5000 ? page.last?.stateID : nil
+            } while after != nil
+            writeOut(JSONValue.array(items).compactText + "\n")
+            return
+        }
+        let ids = try context.store.allStateIDs(matching: pattern)
+        if ids.isEmpty { printNote("No state IDs found.", quiet: global.quiet); return }
+        var out = ""
+        out.reserveCapacity(ids.count * 48)
+        for id in ids { out += id; out += "\n" }
+        writeOut(out)
+    }
+}
+
+struct GetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a state ID's state as Meltano's next run sees it (partial merged onto completed).",
+        discussion: "Prints compact JSON, {} when there is no state, exactly as `meltano state get`.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID.") var stateID: String
+    @Flag(name: .long, help: "Indented, with real Unicode characters, for people.") var pretty = false
+    @Flag(name: .long, help: "Print the stored column texts as they are (valid JSON or not).") var raw = false
+    @Flag(name: .long, help: "Exit 4 when the state ID has no row (Meltano prints {} and exits 0).") var strict = false
+
+    func run() throws {
+        let context = try Context(global)
+        guard let record = try context.store.get(stateID) else {
+            if strict { throw StoreError.notFound(stateID: stateID) }
+            writeOut(pretty ? "{}\n" : "{}\n")
+            return
+        }
+        if raw {
+            var object = JSONObject()
+            object["state_id"] = .string(JSONString(stateID))
+            object["partial_state"] = record.partial.raw.map { .string(JSONString($0)) } ?? .null
+            object["completed_state"] = record.completed.raw.map { .string(JSONString($0)) } ?? .null
+            object["updated_at"] = record.updatedAt.map { .string(JSONString($0)) } ?? .null
+            writeOut(JSONValue.object(object).prettyText(indent: 2) + "\n")
+            return
+        }
+        switch record.merged {
+        case let .success(value):
+            writeOut((pretty ? value.prettyText(indent: 2) : value.compactText) + "\n")
+        case let .failure(error):
+            var message = error.description
+            for (name, part) in [("partial", record.partial), ("completed", record.completed)] {
+                if let parseError = part.error, let raw = part.raw {
+                    message += "\n\(name)_state as stored (\(raw.utf8.count) bytes): \(displayExcerpt(raw))\n\(parseError.description)"
+                }
+            }
+            throw CommandFailure(message + "\nUse `meltano-state get --raw \(shellQuote(stateID))` to see the stored texts.")
+        }
+    }
+}
+
+/// The first 200 characters of a stored text, control characters made visible.
+func displayExcerpt(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars.prefix(200) {
+        if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) {
+            out += String(format: "\\x%02x", scalar.value)
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return text.unicodeScalars.count > 200 ? out + "…" : out
+}
+
+/// JSON from an argument or a file, exactly one of them (Meltano's rule).
+func readStateInput(json: String?, inputFile: String?, what: String = "Invalid JSON provided") throws -> JSONValue {
+    let text: String
+    switch (json, inputFile) {
+    case let (json?, nil): text = json
+    case let (nil, file?): text = try readInputFile(file)
+    default: throw CommandFailure("Give the state either as an argument or with --input-file, exactly one of them.", code: Exit.usage)
+    }
+    do { return try JSONParser.parse(text) } catch {
+        throw CommandFailure("\(what): \(error)\nThe state must be JSON, e.g. '{\"singer_state\": {\"bookmarks\": {}}}'.")
+    }
+}
+
+func readInputFile(_ path: String) throws -> String {
+    if path == "-" {
+        return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CommandFailure("Cannot read \(path): no such file or no permission.", code: Exit.usage)
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+struct SetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "set", abstract: "Replace a state ID's state (completed = value, partial cleared), under Meltano's lock.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID.") var stateID: String
+    @Argument(help: "The state as JSON, e.g. '{\"singer_state\": {...}}'.") var state: String?
+    @Option(name: .long, help: "Read the state from this file ('-' for stdin).") var inputFile: String?
+    @Flag(name: .long, help: "Skip the check for a top-level singer_state key.") var noValidate = false
+    @Flag(name: [.long, .customShort("f")], help: "Do not ask for confirmation (as Meltano's --force).") var force = false
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        let value = try readStateInput(json: state, inputFile: inputFile)
+        let context = try Context(global)
+        try confirm("Overwrite the state of '\(stateID)'? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
+        try context.store.set(stateID, to: value, validate: !noValidate)
+        printNote("State of '\(stateID)' set.", quiet: global.quiet)
+    }
+}
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "merge", abstract: "Deep-merge JSON into a state ID's partial state, under Meltano's lock.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID to merge into.") var stateID: String
+    @Argument(help: "The JSON to merge.") var state: String?
+    @Option(name: .long, help: "Read the JSON from this file ('-' for stdin).") var inputFile: String?
+    @Option(name: .long, help: "Merge the state of this state ID instead.") var fromStateId: String?
+
+    func run() throws {
+        let context: Context
+        if let fromStateId {
+            guard state == nil && inputFile == nil else {
+                throw CommandFailure("Give exactly one of: the JSON, --input-file, --from-state-id.", code: Exit.usage)
+            }
+            context = try Context(global)
+            try context.store.merge(stateID, fromStateID: fromStateId)
+        } else {
+            let value = try readStateInput(json: state, inputFile: inputFile, what: "Invalid JSON")
+            context = try Context(global)
+            try context.store.merge(stateID, with: value)
+        }
+        printNote("Merged into the state of '\(stateID)'.", quiet: global.quiet)
+    }
+}
+
+struct CopyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "copy", abstract: "Set DST to SRC's state (SRC is left as it is).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID to copy from.") var source: String
+    @Argument(help: "The state ID to copy to.") var destination: String
+    @Flag(name: [.long, .customShort("f")], help: "Do not ask for confirmation.") var force = false
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        let context = try Context(global)
+        try confirm("Overwrite the state of '\(destination)' with that of '\(source)'?", assumeYes: force || yes, flagHint: "--force")
+        try context.store.copy(from: source, to: destination)
+        printNote("Copied '\(source)' to '\(destination)'.", quiet: global.quiet)
+    }
+}
+
+struct MoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "move", abstract: "Set DST to SRC's state, then clear SRC.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID to move from.") var source: String
+    @Argument(help: "The state ID to move to.") var destination: String
+    @Flag(name: [.long, .customShort("f")], help: "Do not ask for confirmation.") var force = false
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        let context = try Context(global)
+        try confirm("Move the state of '\(source)' to '\(destination)' (overwriting it) and clear '\(source)'?", assumeYes: force || yes, flagHint: "--force")
+        try context.store.move(from: source, to: destination)
+        printNote("Moved '\(source)' to '\(destination)'.", quiet: global.quiet)
+    }
+}
+
+struct ClearCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "clear", abstract: "Delete a state ID's state, or every state with --all (each journaled first).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID.") var stateID: String?
+    @Flag(name: .long, help: "Clear every state ID (refused while any lock is held).") var all = false
+    @Flag(name: [.long, .customShort("f")], help: "Do not ask for confirmation.") var force = false
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        guard (stateID != nil) != all else {
+            throw CommandFailure("A state ID or the --all flag must be provided, but not both.", code: Exit.usage)
+        }
+        let context = try Context(global)
+        if let stateID {
+            try confirm("Clear the state of '\(stateID)'? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
+            let existed = try context.store.clear(stateID)
+            printNote(existed ? "State of '\(stateID)' cleared." : "No state for '\(stateID)'; nothing to clear.", quiet: global.quiet)
+        } else {
+            let count = try context.store.count()
+            try confirm("Clear ALL \(count) state(s) in schema '\(context.store.schema)'? Each goes to the backup journal first.", assumeYes: force || yes, flagHint: "--force")
+            let cleared = try context.withInterruptHandler {
+                try context.store.clearAll(progress: context.progressPrinter)
+            }
+            printNote("\(cleared) state(s) were successfully cleared", quiet: global.quiet)
+        }
+    }
+}
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Print every state as one JSON object {ID: {completed, partial}} (as `meltano state export`).")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let context = try Context(global)
+        let (states, unreadable) = try context.withInterruptHandler { try context.store.exportAll() }
+        var object = JSONObject()
+        for state in states {
+            var entry = JSONObject()
+            entry["completed"] = state.completed
+            entry["partial"] = state.partial
+            object[state.stateID] = .object(entry)
+        }
+        writeOut(JSONValue.object(object).compactText + "\n")
+        if !unreadable.isEmpty {
+            let names = unreadable.prefix(10).map { "'\($0.0)': \($0.1)" }.joined(separator: "\n  ")
+            throw CommandFailure("\(unreadable.count) state(s) were left out because their stored text is not JSON:\n  \(names)\nSee them with `meltano-state get --raw ID`.")
+        }
+    }
+}
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "import", abstract: "Write states from `export`'s format, all or nothing, under each ID's lock.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The file to read ('-' or nothing for stdin).") var file: String = "-"
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func run() throws {
+        let text = try readInputFile(file)
+        let data: JSONValue
+        do { data = try JSONParser.parse(text) } catch { throw CommandFailure("Invalid JSON: \(error)") }
+        guard case let .object(object) = data else {
+            throw CommandFailure("Expected a JSON object of state IDs (the format `export` writes), got a \(data.typeName).", code: Exit.usage)
+        }
+        var entries: [ImportEntry] = []
+        for (key, value) in object {
+            guard case let .object(entry) = value else {
+                throw CommandFailure("Entry '\(key.text)' is a \(value.typeName), not an object {\"completed\": …, \"partial\": …}. Nothing was imported.", code: Exit.usage)
+            }
+            entries.append(ImportEntry(stateID: key.text, completed: entry["completed"] ?? .null, partial: entry["partial"] ?? .null))
+        }
+        let context = try Context(global)
+        let imported = try context.withInterruptHandler {
+            try context.store.importStates(entries, progress: context.progressPrinter)
+        }
+        printNote("Successfully imported \(imported) state(s).", quiet: global.quiet)
+    }
+}
+
+extension JSONValue {
+    var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .number: return "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import StateStore
+import Testing
+import TestSupport
+
+@Suite("The CLI as a real process")
+struct CLIVerbTests {
+    /// The same script of `meltano state` verbs run through this CLI and through the
+    /// add-on's reference model: same stdout, same exit codes, byte-identical tables.
+    @Test func parityWithMeltanoStateVerbs() throws {
+        let ours = try CLIFixture(schemaPrefix: "par")
+        let admin = try TestDatabase.connect()
+        let refSchema = try TestDatabase.freshSchema("parref", on: admin)
+        defer { TestDatabase.dropSchema(refSchema, on: admin) }
+        let script: [[String]] = [
+            ["set", "--force", "dev:tap-github-to-target-pg", #"{"singer_state": {"bookmarks": {"repo/a": {"since": "2024-05-01T00:00:00Z"}}}, "n": 1E5}"#],
+            ["merge", "dev:tap-github-to-target-pg", #"{"singer_state": {"bookmarks": {"repo/b": {"since": "2024-06-01"}}}}"#],
+            ["get", "dev:tap-github-to-target-pg"],
+            ["get", "missing"],
+            ["copy", "--force", "dev:tap-github-to-target-pg", "prod:tap-github-to-target-pg"],
+            ["move", "--force", "prod:tap-github-to-target-pg", "prod:tap-github-to-target-pg:v2"],
+            ["set", "--force", "tap_x-1", #"{"singer_state": {"ünï": "\ud83d\ude00", "big": 123456789012345678901234567890}}"#],
+            ["set", "--force", "tapYx-2", #"{"singer_state": {}}"#],
+            ["list"],
+            ["list", "--pattern", "prod:*"],
+            ["export"],
+            ["clear", "--force", "tapYx-2"],
+            ["set", "--force", "bad", #"{"no_singer": 1}"#],
+            ["set", "--force", "bad", #"[1, 2]"#],
+            ["set", "--force", "bad", #"{"singer_state": "#],
+            ["copy", "--force", "never-there", "x"],
+            ["clear"],
+            ["export"],
+        ]
+        for step in script {
+            let mine = try ours.run(step)
+            let theirs = try Reference.run(step, schema: refSchema)
+            // Meltano's list has no ORDER BY; compare as sets there.
+            if step.first == "list" {
+                #expect(Set(mine.stdout.split(separator: "\n")) == Set(theirs.stdout.split(separator: "\n")), "\(step)")
+            } else if step.first == "export" {
+                // Same object; key order is the table's physical order in Meltano.
+                let a = try JSONParser.parse(mine.stdout), b = try JSONParser.parse(theirs.stdout)
+                #expect(a.isEquivalent(to: b), "export: \(mine.stdout) vs \(theirs.stdout)")
+            } else {
+                #expect(mine.stdout == theirs.stdout, "stdout of \(step)")
+            }
+            let expectedStatus: Int32 = (step.first == "copy" && step[2] == "never-there") ? 4 : theirs.status
+            #expect(mine.status == expectedStatus, "exit of \(step): \(mine.stderr)")
+            if mine.status != 0 { #expect(!mine.stderr.isEmpty, "a failure says why: \(step)") }
+        }
+        let referenceRows = try admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(refSchema)).meltano_state ORDER BY state_id").rows
+        #expect(try ours.rows() == referenceRows)
+        #expect(try ours.rows().count == 3)
+    }
+
+    @Test func importAllOrNothing() throws {
+        let fixture = try CLIFixture()
+        let good = #"{"a": {"completed": {"singer_state": {"x": 1}}, "partial": {}}, "b": {"completed": {}, "partial": {"singer_state": {"y": 2}}}}"#
+        let result = try fixture.run(["import", "-"], stdin: good)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("Successfully imported 2 state(s)."))
+        #expect(try fixture.rows().count == 2)
+        let bad = #"{"c": {"completed": {"singer_state": {}}}, "d": 5}"#
+        let refused = try fixture.run(["import", "-"], stdin: bad)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("'d'"))
+        #expect(try fixture.rows().count == 2)
+        let notObject = try fixture.run(["import", "-"], stdin: "[1]")
+        #expect(notObject.status == 2)
+    }
+
+    @Test func unlockRemovesOnlyTheLockShown() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["init"]).status == 0)
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id, locked_at) VALUES ('a', 'lock-a', LOCALTIMESTAMP - interval '1 hour'), ('b', 'lock-b', LOCALTIMESTAMP)")
+        let locks = try fixture.run(["locks"])
+        #expect(locks.status == 0)
+        #expect(locks.stdout.contains("lock-a") && locks.stdout.contains("lock-b") && locks.stdout.contains("STALE"))
+        let json = try fixture.run(["locks", "--stale", "--json"])
+        #expect(json.stdout.contains("\"lock_id\":\"lock-a\"") && !json.stdout.contains("lock-b"))
+
+        let wrong = try fixture.run(["unlock", "a", "not-the-id", "--yes"])
+        #expect(wrong.status == 3)
+        #expect(wrong.stderr.contains("Nothing was removed"))
+        let gone = try fixture.run(["unlock", "zzz", "lock-z", "--yes"])
+        #expect(gone.status == 4)
+        let noTTY = try fixture.run(["unlock", "a", "lock-a"])
+        #expect(noTTY.status == 2)
+        #expect(noTTY.stderr.contains("--yes"))
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "2")
+
+        let released = try fixture.run(["unlock", "a", "lock-a", "--yes"])
+        #expect(released.status == 0, "\(released.stderr)")
+        #expect(try fixture.admin.query("SELECT lock_id FROM \(fixture.locksTable)").rows == [["lock-b"]])
+        let again = try fixture.run(["unlock", "a", "lock-a", "--yes"])
+        #expect(again.status == 4)
+        let history = try fixture.run(["history", "--json"])
+        #expect(history.stdout.contains("\"action\":\"unlock\""))
+        #expect(history.stdout.contains("lock-a"))
+    }
+
+    @Test func writeBlockedByALockExitsThreeWithTheUnlockCommand() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["init"]).status == 0)
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('a', 'dead-holder')")
+        let result = try fixture.run(["set", "--force", "a", #"{"singer_state": {}}"#])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("Could not acquire lock for state_id: a"))
+        #expect(result.stderr.contains("meltano-state unlock a dead-holder"))
+        #expect(try fixture.rows().isEmpty)
+    }
+
+    @Test func editThroughAnEditorScript() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)
+        let editor = fixture.directory + "/editor.sh"
+        func useEditor(_ body: String) throws {
+            try ("#!/bin/sh\n" + body).write(toFile: editor, atomically: true, encoding: .utf8)
+            chmod(editor, 0o755)
+        }
+        // Valid: rewrites the value.
+        try useEditor(#"printf '{"singer_state": {"v": 2}}' > "$1""# + "\n")
+        var result = try fixture.run(["edit", "a", "--yes"], extraEnvironment: ["EDITOR": editor])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("-  \"v\": 1") || result.stderr.contains("-    \"v\": 1"))
+        #expect(try fixture.rows().first?[2] == #"{"singer_state": {"v": 2}}"#)
+        // Unchanged: nothing written, no journal entry.
+        try useEditor("true\n")
+        let entriesBefore = try fixture.run(["history", "--json", "--limit", "0"]).stdout.split(separator: "\n").count
+        result = try fixture.run(["edit", "a", "--yes"], extraEnvironment: ["EDITOR": editor])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("nothing was written"))
+        #expect(try fixture.run(["history", "--json", "--limit", "0"]).stdout.split(separator: "\n").count == entriesBefore)
+        // Emptied: cancelled.
+        try useEditor(#": > "$1""# + "\n")
+        result = try fixture.run(["edit", "a", "--yes"], extraEnvironment: ["EDITOR": editor])
+        #expect(result.status == 0)
+        #expect(try fixture.rows().first?[2] == #"{"singer_state": {"v": 2}}"#)
+        // Invalid, then valid: the editor is opened again with the error at the top.
+        let marker = fixture.directory + "/opened-once"
+        try useEditor("""
+            if [ -f \(marker) ]; then
+              grep -q '^# meltano-state:' "$1" || exit 9
+              printf '{"singer_state": {"v": 3}}' > "$1"
+            else
+              touch \(marker); printf '{"singer_state": ' > "$1"
+            fi
+
+            """)
+        result = try fixture.run(["edit", "a", "--yes"], extraEnvironment: ["EDITOR": editor])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try fixture.rows().first?[2] == #"{"singer_state": {"v": 3}}"#)
+    }
+
+    @Test func historyAndRestoreRoundTrip() throws {
+        let fixture = try CLIFixture()
+        let original = #"{"singer_state": {"keep": "me", "f": 1.10}}"#
+        #expect(try fixture.run(["set", "--force", "a", original]).status == 0)
+        let storedBefore = try fixture.rows()
+        #expect(try fixture.run(["clear", "--force", "a"]).status == 0)
+        #expect(try fixture.rows().isEmpty)
+        let history = try fixture.run(["history", "a", "--json"])
+        let lines = history.stdout.split(separator: "\n")
+        let clearEntry = try #require(lines.first { $0.contains("\"action\":\"clear\"") })
+        guard case let .object(entry) = try JSONParser.parse(String(clearEntry)), case let .string(id)? = entry["id"] else {
+            Issue.record("no id"); return
+        }
+        let restored = try fixture.run(["restore", id.text, "--yes"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(try fixture.rows() == storedBefore)
+        #expect(try fixture.run(["restore", "no-such-entry", "--yes"]).status == 4)
+    }
+
+    @Test func readOnlyRefusesEveryWrite() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {}}"#]).status == 0)
+        for args in [["set", "--force", "a", #"{"singer_state": {}}"#], ["clear", "--force", "a"], ["merge", "a", #"{"singer_state": {}}"#],
+                     ["copy", "--force", "a", "b"], ["clear", "--all", "--force"], ["unlock", "--stale", "--yes"]] {
+            let result = try fixture.run(["--read-only"] + args)
+            #expect(result.status == 1, "\(args)")
+            #expect(result.stderr.contains("read-only"), "\(args): \(result.stderr)")
+        }
+        #expect(try fixture.rows().count == 1)
+        #expect(try fixture.run(["--read-only", "get", "a"]).status == 0)
+    }
+
+    @Test func usageErrorsExitTwoAndHelpListsEveryVerb() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["set"]).status == 2)
+        #expect(try fixture.run(["no-such-verb"]).status == 2)
+        #expect(try fixture.run(["clear", "a", "--all"]).status == 2)
+        let help = try fixture.run(["--help"])
+        #expect(help.status == 0)
+        for verb in ["list", "get", "set", "merge", "copy", "move", "edit", "clear", "export", "import", "locks", "unlock", "history", "restore", "config", "check", "init", "tui"] {
+            #expect(help.stdout.contains("  \(verb)"), "help lists \(verb)")
+        }
+        #expect(help.stdout.contains("Exit codes"))
+        let version = try fixture.run(["--version"])
+        #expect(version.status == 0 && !version.stdout.isEmpty)
+    }
+
+    @Test func checkReportsServerAndTables() throws {
+        let fixture = try CLIFixture()
+        let before = try fixture.run(["check"])
+        #expect(before.stdout.contains("PostgreSQL 1"))
+        #expect(before.stdout.contains("missing"))
+        #expect(try fixture.run(["init"]).status == 0)
+        let after = try fixture.run(["check"])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(after.stdout.contains("meltano_state"))
+        #expect(!after.stdout.contains("missing"))
+    }
+
+    @Test func passwordNeverShown() throws {
+        let fixture = try CLIFixture()
+        let secret = "Pl4nted-Secr3t-xyzzy"
+        let admin = fixture.admin
+        let role = "cli_pw_\(UUID().uuidString.prefix(6).lowercased())"
+        try admin.query("CREATE ROLE \(quoteIdentifier(role)) LOGIN PASSWORD 'the-right-one' IN ROLE password_users")
+        defer { _ = try? admin.query("DROP ROLE \(quoteIdentifier(role))") }
+        let config = try TestDatabase.configuration()
+        let env = ["MELTANO_STATE_BACKEND_URI": "postgres://\(role):\(secret)@\(config.host!):\(config.port!)/\(config.database!)/\(fixture.schema)"]
+        var outputs: [ProcessOutput] = []
+        for args in [["config"], ["config", "--json"], ["check"], ["list"], ["get", "a"], ["set", "--force", "a", #"{"singer_state": {}}"#]] {
+            outputs.append(try fixture.run(args, extraEnvironment: env))
+        }
+        outputs.append(try fixture.run(["check"], extraEnvironment: ["MELTANO_STATE_BACKEND_POSTGRES_PASSWORD": secret, "MELTANO_STATE_BACKEND_URI": "postgres://\(role)@\(config.host!):\(config.port!)/\(config.database!)/\(fixture.schema)"]))
+        #expect(outputs[0].stdout.contains("********"))
+        #expect(outputs[2].status == 1)
+        #expect(outputs[2].stderr.contains("password authentication failed"))
+        for output in outputs {
+            #expect(!output.stdout.contains(secret))
+            #expect(!output.stderr.contains(secret))
+        }
+        if let journal = FileManager.default.contents(atPath: fixture.journalPath) {
+            #expect(!String(decoding: journal, as: UTF8.self).contains(secret))
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import StateStore
+import Testing
+import TestSupport
+
+@Suite("Store verbs against the add-on's reference model")
+struct StoreVerbTests {
+    /// The same sequence of verbs through this store (schema A) and through the
+    /// reference model of the add-on (schema B): the tables end byte-identical.
+    @Test func verbSequenceMatchesReferenceByteForByte() throws {
+        let ours = try StoreFixture(schemaPrefix: "ours")
+        let theirs = try StoreFixture(schemaPrefix: "ref", createTables: false)
+        let steps: [(verb: [String], apply: (StateStore) throws -> Void)] = [
+            (["set", "dev:tap-a-to-b", #"{"singer_state": {"bookmarks": {"users": {"updated_at": "2024-01-01T00:00:00+00:00", "id": 12345678901234567890}}}, "z": 1.10, "é": "ü😀"}"#],
+             { try $0.set("dev:tap-a-to-b", to: json(#"{"singer_state": {"bookmarks": {"users": {"updated_at": "2024-01-01T00:00:00+00:00", "id": 12345678901234567890}}}, "z": 1.10, "é": "ü😀"}"#)) }),
+            (["merge", "dev:tap-a-to-b", #"{"singer_state": {"bookmarks": {"orders": {"lsn": 1e5}}}}"#],
+             { try $0.merge("dev:tap-a-to-b", with: json(#"{"singer_state": {"bookmarks": {"orders": {"lsn": 1e5}}}}"#)) }),
+            (["merge", "dev:tap-a-to-b", #"{"singer_state": {"bookmarks": {"orders": {"lsn": 7, "arr": [1, {"a": null}]}}}}"#],
+             { try $0.merge("dev:tap-a-to-b", with: json(#"{"singer_state": {"bookmarks": {"orders": {"lsn": 7, "arr": [1, {"a": null}]}}}}"#)) }),
+            (["merge", "new:id", #"{"singer_state": {"x": -0.0, "big": -9223372036854775809}}"#],
+             { try $0.merge("new:id", with: json(#"{"singer_state": {"x": -0.0, "big": -9223372036854775809}}"#)) }),
+            (["copy", "dev:tap-a-to-b", "prod:tap-a-to-b"], { try $0.copy(from: "dev:tap-a-to-b", to: "prod:tap-a-to-b") }),
+            (["move", "new:id", "moved:id"], { try $0.move(from: "new:id", to: "moved:id") }),
+            (["set", "--no-validate", "empty:id", "{}"], { try $0.set("empty:id", to: json("{}"), validate: false) }),
+            (["set", "--no-validate", "dev:tap-a-to-b", "{}"], { try $0.set("dev:tap-a-to-b", to: json("{}"), validate: false) }),
+            (["merge", "moved:id", "--from-state-id", "prod:tap-a-to-b"], { try $0.merge("moved:id", fromStateID: "prod:tap-a-to-b") }),
+            (["clear", "prod:tap-a-to-b"], { try $0.clear("prod:tap-a-to-b") }),
+            (["set", "odd %_\\ 'quote' \"dq\" ☃", #"{"singer_state": {"NaN": NaN, "inf": 1e400, "tiny": 5e-324, "s": "\u0000\u001f\u007f</script>"}}"#],
+             { try $0.set("odd %_\\ 'quote' \"dq\" ☃", to: json(#"{"singer_state": {"NaN": NaN, "inf": 1e400, "tiny": 5e-324, "s": "\u0000\u001f\u007f</script>"}}"#)) }),
+        ]
+        for step in steps {
+            try step.apply(ours.store)
+            let result = try Reference.run(step.verb, schema: theirs.schema)
+            #expect(result.status == 0, "reference \(step.verb): \(result.stderr)")
+        }
+        let ourRows = try ours.rows()
+        let referenceRows = try theirs.admin.query("SELECT state_id, partial_state, completed_state FROM \(theirs.stateTable) ORDER BY state_id").rows
+        #expect(ourRows.count == 4)
+        #expect(ourRows == referenceRows)
+        #expect(try ours.lockRows().isEmpty)
+        // And `get` prints what the reference prints.
+        for row in ourRows {
+            let id = row[0]!
+            let reference = try Reference.run(["get", id], schema: theirs.schema)
+            #expect(try ours.store.view(id).compactText + "\n" == reference.stdout)
+        }
+    }
+
+    @Test func setRefusesWhatMeltanoRefuses() throws {
+        let fixture = try StoreFixture()
+        #expect(throws: StoreError.self) { try fixture.store.set("a", to: json(#"{"bookmarks": {}}"#)) }
+        #expect(throws: StoreError.self) { try fixture.store.set("a", to: json(#"["singer_state"]"#)) }
+        #expect(throws: StoreError.self) { try fixture.store.set("a", to: json(#"[1]"#), validate: false) }
+        #expect(throws: StoreError.self) { try fixture.store.set("", to: json(#"{"singer_state": {}}"#)) }
+        #expect(throws: StoreError.self) { try fixture.store.set(String(repeating: "x", count: 901), to: json(#"{"singer_state": {}}"#)) }
+        #expect(try fixture.rows().isEmpty)
+        #expect(try fixture.lockRows().isEmpty)
+        // 900 characters (multi-byte ones too) are fine.
+        let longest = String(repeating: "é", count: 900)
+        try fixture.store.set(longest, to: json(#"{"singer_state": {}}"#))
+        #expect(try fixture.row(longest) != nil)
+    }
+
+    @Test func mergeNeverWritesARowThatBreaksMeltano() throws {
+        let fixture = try StoreFixture()
+        try fixture.store.set("a", to: json(#"{"singer_state": {"bookmarks": 5}}"#))
+        let error = #expect(throws: StoreError.self) {
+            try fixture.store.merge("a", with: json(#"{"singer_state": {"bookmarks": {"x": 1}}}"#))
+        }
+        #expect(error?.description.contains("Refusing") == true)
+        #expect(try fixture.row("a")?[1] == #"{"singer_state": {"bookmarks": 5}}"#)
+        #expect(try fixture.lockRows().isEmpty)
+    }
+
+    @Test func copyAndMoveOfMissingSourceSayNotFound() throws {
+        let fixture = try StoreFixture()
+        let error = #expect(throws: StoreError.self) { try fixture.store.copy(from: "nope", to: "b") }
+        if case .notFound = error {} else { Issue.record("expected notFound, got \(String(describing: error))") }
+        #expect(try fixture.rows().isEmpty)
+    }
+
+    @Test func unreadableRowsAreShownNotFailed() throws {
+        let fixture = try StoreFixture()
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, partial_state, completed_state) VALUES ('bad', NULL, $1)", [#"{"singer_state": {"a": 1"#])
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, partial_state, completed_state) VALUES ('good', NULL, $1)", [#"{"singer_state": {}}"#])
+        let record = try #require(try fixture.store.get("bad"))
+        #expect(record.completed.raw == #"{"singer_state": {"a": 1"#)
+        #expect(record.completed.error != nil)
+        #expect(!record.isReadable)
+        let page = try fixture.store.list()
+        #expect(page.map(\.stateID) == ["bad", "good"])
+        #expect(page.map(\.isInvalidJSON) == [true, false])
+        let export = try fixture.store.exportAll()
+        #expect(export.states.map(\.stateID) == ["good"])
+        #expect(export.unreadable.map(\.0) == ["bad"])
+        // A merge cannot build on it, and says why; set replaces it.
+        #expect(throws: StoreError.self) { try fixture.store.merge("bad", with: json(#"{"singer_state": {}}"#)) }
+        try fixture.store.set("bad", to: json(#"{"singer_state": {"fixed": true}}"#))
+        #expect(try fixture.store.get("bad")?.isReadable == true)
+    }
+
+    @Test func globsMatchLikeAShellGlob() throws {
+        let fixture = try StoreFixture()
+        let ids = ["tap_x-a", "tapYx-b", "tap%x", "tap\\x", "prod:tap-github-to-pg", "prod:tap-github-to-pg:suffix", "dev:tap-github-to-pg"]
+        for id in ids { try fixture.store.set(id, to: json(#"{"singer_state": {}}"#)) }
+        #expect(try fixture.store.allStateIDs(matching: "tap_x*") == ["tap_x-a"])
+        #expect(try fixture.store.allStateIDs(matching: "tap%*") == ["tap%x"])
+        #expect(try fixture.store.allStateIDs(matching: "tap\\*") == ["tap\\x"])
+        #expect(try fixture.store.allStateIDs(matching: "prod:*") == ["prod:tap-github-to-pg", "prod:tap-github-to-pg:suffix"])
+        #expect(try fixture.store.allStateIDs(matching: "*:tap-github-to-pg") == ["dev:tap-github-to-pg", "prod:tap-github-to-pg"])
+        #expect(try fixture.store.allStateIDs(matching: "tap?x*").sorted() == ["tap%x", "tap\\x", "tapYx-b", "tap_x-a"].sorted())
+        #expect(try fixture.store.count(matching: "prod:*") == 2)
+        #expect(try fixture.store.count() == ids.count)
+    }
+
+    @Test func keysetPagingWalksEveryIDOnce() throws {
+        let fixture = try StoreFixture()
+        try fixture.admin.query("""
+            INSERT INTO \(fixture.stateTable) (state_id, completed_state)
+            SELECT 'id-' || lpad(i::text, 5, '0'), '{"singer_state": {}}' FROM generate_series(1, 1234) i
+            """)
+        var seen: [String] = []
+        var after: String? = nil
+        while true {
+            let page = try fixture.store.list(after: after, limit: 100)
+            seen += page.map(\.stateID)
+            guard page.count == 100 else { break }
+            after = page.last?.stateID
+        }
+        #expect(seen.count == 1234)
+        #expect(seen == seen.sorted())
+        #expect(Set(seen).count == 1234)
+        let back = try fixture.store.list(before: "id-00101", limit: 3)
+        #expect(back.map(\.stateID) == ["id-00098", "id-00099", "id-00100"])
+    }
+
+    @Test func readersNeverCreateTables() throws {
+        let fixture = try StoreFixture(createTables: false)
+        let error = #expect(throws: StoreError.self) { try fixture.store.list() }
+        #expect(error?.description.contains("No Meltano state tables") == true)
+        #expect(error?.description.contains("meltano-state init") == true)
+        #expect(try fixture.store.tablesExist() == false)
+        let missing = try StoreFixture.makeStore(schema: "no_such_schema_x", journalPath: fixture.journalPath)
+        let schemaError = #expect(throws: StoreError.self) { try missing.get("a") }
+        #expect(schemaError?.description.contains("does not exist") == true)
+    }
+
+    @Test func mixedCaseSchemaIsFoldedAsMeltanoDoes() throws {
+        let admin = try TestDatabase.connect()
+        let lower = "mixedcase_\(UUID().uuidString.prefix(6).lowercased())"
+        try admin.query("CREATE SCHEMA \(quoteIdentifier(lower))")
+        defer { TestDatabase.dropSchema(lower, on: admin) }
+        let store = try StoreFixture.makeStore(schema: lower.uppercased(), journalPath: NSTemporaryDirectory() + "j-\(UUID()).jsonl")
+        #expect(store.schema == lower)
+        try store.set("a", to: json(#"{"singer_state": {}}"#))
+        let reference = try Reference.run(["get", "a"], schema: lower.uppercased())
+        #expect(reference.stdout == #"{"singer_state":{}}"# + "\n")
+    }
+
+    @Test func importIsAllOrNothingAndMatchesReference() throws {
+        let ours = try StoreFixture(schemaPrefix: "imp")
+        let theirs = try StoreFixture(schemaPrefix: "impref", createTables: false)
+        let document = #"{"a": {"completed": {"singer_state": {"x": 1.50}}, "partial": {}}, "b": {"completed": null, "partial": {"singer_state": {"y": "é"}}}, "c": {"partial": 0}}"#
+        guard case let .object(object) = try json(document) else { Issue.record("not an object"); return }
+        let entries = object.map { key, value -> ImportEntry in
+            guard case let .object(entry) = value else { fatalError() }
+            return ImportEntry(stateID: key.text, completed: entry["completed"] ?? .null, partial: entry["partial"] ?? .null)
+        }
+        #expect(try ours.store.importStates(entries) == 3)
+        #expect(try Reference.run(["import", "-"], schema: theirs.schema, stdin: Data(document.utf8)).status == 0)
+        let referenceRows = try theirs.admin.query("SELECT state_id, partial_state, completed_state FROM \(theirs.stateTable) ORDER BY state_id").rows
+        #expect(try ours.rows() == referenceRows)
+        // One bad entry: nothing at all is written (Meltano writes the ones before it).
+        let bad = [ImportEntry(stateID: "d", completed: try json(#"{"singer_state": {}}"#), partial: .null),
+                   ImportEntry(stateID: "e", completed: try json(#"[1]"#), partial: .null)]
+        #expect(throws: StoreError.self) { try ours.store.importStates(bad) }
+        #expect(try ours.row("d") == nil)
+        #expect(try ours.lockRows().isEmpty)
+    }
+
+    @Test func clearAllJournalsEveryRowAndRestoreBringsThemBack() throws {
+        let fixture = try StoreFixture()
+        try fixture.store.set("a", to: json(#"{"singer_state": {"n": 1.10}}"#))
+        try fixture.store.merge("b", with: json(#"{"singer_state": {"m": "\u00e9"}}"#))
+        // A hand-written row that is not even JSON must come back byte for byte too.
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, partial_state, completed_state) VALUES ('c', 'not json', '{ \"x\" :1 }')")
+        let before = try fixture.rows()
+        #expect(try fixture.store.clearAll() == 3)
+        #expect(try fixture.rows().isEmpty)
+        #expect(try fixture.lockRows().isEmpty)
+        let entries = try fixture.store.history().filter { $0.action == "clear-all" }
+        #expect(entries.count == 3)
+        let batch = try #require(entries.first?.batch)
+        #expect(entries.allSatisfy { $0.batch == batch })
+        try fixture.store.restore(entryID: batch)
+        #expect(try fixture.rows() == before)
+    }
+
+    @Test func clearAllRefusesWhileALockIsHeld() throws {
+        let fixture = try StoreFixture()
+        try fixture.store.set("a", to: json(#"{"singer_state": {}}"#))
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('a', 'someone-else')")
+        let error = #expect(throws: StoreError.self) { try fixture.store.clearAll() }
+        #expect(error?.description.contains("someone-else") == true)
+        #expect(try fixture.rows().count == 1)
+        #expect(try fixture.lockRows() == [["a", "someone-else"]])
+    }
+}

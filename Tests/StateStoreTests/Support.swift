@@ -1,0 +1,107 @@
+import Foundation
+import StateStore
+import TestSupport
+
+/// A store in a fresh schema of the test server, with its own journal file.
+final class StoreFixture: @unchecked Sendable {
+    let admin: Connection
+    let schema: String
+    let store: StateStore
+    let journalPath: String
+
+    init(schemaPrefix: String = "st", layout: StorageLayout = .twoTables, lockTimeout: Double = 2,
+         readOnly: Bool = false, createTables: Bool = true) throws {
+        admin = try TestDatabase.connect()
+        schema = try TestDatabase.freshSchema(schemaPrefix, on: admin)
+        journalPath = NSTemporaryDirectory() + "meltano-state-journal-\(UUID().uuidString)/journal.jsonl"
+        store = try StoreFixture.makeStore(schema: schema, layout: layout, lockTimeout: lockTimeout,
+                                           readOnly: readOnly, journalPath: journalPath)
+        if createTables { try store.createTablesIfMissing() }
+    }
+
+    static func makeStore(schema: String, layout: StorageLayout = .twoTables, lockTimeout: Double = 2,
+                          readOnly: Bool = false, journalPath: String,
+                          configuration: ConnectionConfiguration? = nil) throws -> StateStore {
+        let connection = try Connection(configuration ?? TestDatabase.configuration())
+        return StateStore(connection: connection, options: StoreOptions(
+            schema: schema, layout: layout, lockTimeout: lockTimeout, lockRetryInterval: 0.05,
+            readOnly: readOnly, journal: Journal(path: journalPath)))
+    }
+
+    deinit {
+        TestDatabase.dropSchema(schema, on: admin)
+        try? FileManager.default.removeItem(atPath: (journalPath as NSString).deletingLastPathComponent)
+    }
+
+    var stateTable: String { quoteIdentifier(schema) + ".meltano_state" }
+    var locksTable: String { quoteIdentifier(schema) + ".meltano_state_locks" }
+
+    /// Every row as (id, partial, completed), ordered.
+    func rows() throws -> [[String?]] {
+        try admin.query("SELECT state_id, partial_state, completed_state FROM \(stateTable) ORDER BY state_id").rows
+    }
+
+    func lockRows() throws -> [[String?]] {
+        try admin.query("SELECT state_id, lock_id FROM \(locksTable) ORDER BY state_id").rows
+    }
+
+    func row(_ id: String) throws -> [String?]? {
+        try admin.query("SELECT partial_state, completed_state FROM \(stateTable) WHERE state_id = $1", [id]).rows.first
+    }
+}
+
+/// The add-on's reference model (scripts/reference/meltano_backend_ref.py), run as a
+/// separate process: it takes locks and writes rows exactly as Meltano does.
+enum Reference {
+    static var script: String {
+        ProcessInfo.processInfo.environment["MELTANO_STATE_REFERENCE"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
+    }
+
+    static func run(_ arguments: [String], schema: String, layout: String = "two-tables", table: String? = nil,
+                    lockTries: Int = 30, stdin: Data? = nil) throws -> ProcessOutput {
+        var args = [script, "--dsn", try TestDatabase.dsn, "--schema", schema, "--layout", layout, "--lock-tries", String(lockTries)]
+        if let table { args += ["--table", table] }
+        return try runProcess("python3", args + arguments, stdin: stdin)
+    }
+
+    /// Starts the reference in the background (for hold-lock, crash-lock, hammer).
+    static func start(_ arguments: [String], schema: String, layout: String = "two-tables") throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--dsn", try TestDatabase.dsn, "--schema", schema, "--layout", layout] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return (process, out)
+    }
+
+    /// Reads one line from a background reference (its JSON event).
+    static func readLine(_ pipe: Pipe) -> String {
+        var data = Data()
+        while true {
+            let byte = pipe.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data([0x0A]) { break }
+            data.append(byte)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+func json(_ text: String) throws -> JSONValue { try JSONParser.parse(text) }
+
+/// Python's json.dumps(json.loads(text)) for each text: the oracle for stored bytes.
+func pythonDumps(_ texts: [String]) throws -> [String] {
+    let input = texts.map { text -> String in
+        // One JSON string per line carries any text safely.
+        let escaped = JSONValue.string(JSONString(text)).compactText
+        return escaped
+    }.joined(separator: "\n") + "\n"
+    let output = try runProcess("python3", ["-c", "import json,sys\nfor line in sys.stdin:\n    print(json.dumps(json.dumps(json.loads(json.loads(line)))))"], stdin: Data(input.utf8))
+    return output.stdout.split(separator: "\n").map { line in
+        if case let .string(s) = try! JSONParser.parse(String(line)) { return s.text }
+        return ""
+    }
+}
