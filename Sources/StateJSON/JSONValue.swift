@@ -1,0 +1,556 @@
+// The JSON value model: what Python's `json.loads` produces, kept losslessly.
+//
+// - numbers keep their literal text (never stored as a Double);
+// - strings may hold lone UTF-16 surrogates (Python's `"\ud800"`), which a Swift
+//   `String` cannot;
+// - objects keep their keys in insertion order, with Python's dict semantics.
+
+/// A JSON value as Python's `json.loads` sees it.
+///
+/// `==` is structural: same cases, same key order, numbers compared by literal text,
+/// strings compared code unit by code unit (not by Unicode canonical equivalence).
+/// For Python's `==` (key order ignored, `1 == 1.0 == true`), use `isEquivalent(to:)`.
+public enum JSONValue: Sendable {
+    case null
+    case bool(Bool)
+    case number(JSONNumber)
+    case string(JSONString)
+    case array([JSONValue])
+    case object(JSONObject)
+}
+
+// MARK: - JSONNumber
+
+/// A JSON number, kept as the literal text it was written with ("1.10", "1e5", "-0",
+/// "NaN", "Infinity", "12345678901234567890"). Writers normalise it as Python does.
+public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
+    /// The literal exactly as written.
+    public let literal: String
+
+    /// A number from literal text; nil unless it is a JSON number or one of Python's
+    /// `NaN`, `Infinity`, `-Infinity`.
+    public init?(literal: String) {
+        var copy = literal
+        let valid = copy.withUTF8 { JSONNumber.isValidLiteral($0) }
+        guard valid else { return nil }
+        self.literal = literal
+    }
+
+    /// Internal: the parser has already checked the grammar.
+    init(uncheckedLiteral literal: String) {
+        self.literal = literal
+    }
+
+    public init<T: BinaryInteger>(_ value: T) {
+        self.literal = String(value)
+    }
+
+    /// A float, written as Python's `repr` (`1e+16`, `0.1`, `-0.0`, `NaN`, `Infinity`).
+    public init(_ value: Double) {
+        self.literal = JSONNumber.pythonRepr(value)
+    }
+
+    public var description: String { literal }
+
+    /// True for an integer literal (no fraction, no exponent, not NaN/Infinity):
+    /// Python reads it as an `int`.
+    public var isInteger: Bool {
+        var copy = literal
+        return copy.withUTF8 { JSONNumber.classify($0) == .integer }
+    }
+
+    /// The value as a Double (rounded as Python's `float()` does; `1e400` is infinity).
+    public var doubleValue: Double {
+        switch literal {
+        case "NaN": return .nan
+        case "Infinity": return .infinity
+        case "-Infinity": return -.infinity
+        default: return Double(literal) ?? .nan
+        }
+    }
+
+    /// The value as an Int64 when it is an integer literal that fits.
+    public var int64Value: Int64? {
+        isInteger ? Int64(literal) : nil
+    }
+
+    /// Python's type name for this number: `int` or `float`.
+    public var pythonTypeName: String { isInteger ? "int" : "float" }
+
+    /// The text Python's `json.dumps(json.loads(literal))` writes for it.
+    public var pythonText: String {
+        let writer = ByteWriter(capacity: 32)
+        writer.writePythonNumber(self)
+        return writer.takeString()
+    }
+
+    enum Kind: Equatable { case integer, float, nonFinite }
+
+    /// Integer, float, or one of the NaN/Infinity names (assumes a valid literal).
+    static func classify(_ bytes: UnsafeBufferPointer<UInt8>) -> Kind {
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"): return .float
+            case UInt8(ascii: "N"), UInt8(ascii: "I"): return .nonFinite
+            default: continue
+            }
+        }
+        return .integer
+    }
+
+    static func isValidLiteral(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        if n == 0 { return false }
+        if b.elementsEqual("NaN".utf8) || b.elementsEqual("Infinity".utf8) || b.elementsEqual("-Infinity".utf8) {
+            return true
+        }
+        var i = 0
+        @inline(__always) func digit(_ i: Int) -> Bool { i < n && b[i] >= 0x30 && b[i] <= 0x39 }
+        if b[i] == UInt8(ascii: "-") { i += 1 }
+        guard digit(i) else { return false }
+        if b[i] == UInt8(ascii: "0") { i += 1 } else { while digit(i) { i += 1 } }
+        if i < n && b[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digit(i) else { return false }
+            while digit(i) { i += 1 }
+        }
+        if i < n && (b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E")) {
+            i += 1
+            if i < n && (b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-")) { i += 1 }
+            guard digit(i) else { return false }
+            while digit(i) { i += 1 }
+        }
+        return i == n
+    }
+}
+
+extension JSONNumber: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral {
+    public init(integerLiteral value: Int) { self.init(value) }
+    public init(floatLiteral value: Double) { self.init(value) }
+}
+
+// MARK: - JSONString
+
+/// A JSON string: a sequence of UTF-16 code units, as in Python (which allows lone
+/// surrogates such as `"\ud800"`). Well-formed text is stored as a Swift `String`;
+/// text with a lone surrogate as its UTF-16 code units.
+///
+/// Equality and hashing compare code units exactly (no Unicode normalisation:
+/// "é" and "e\u{301}" are different keys, as in Python).
+public struct JSONString: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible,
+    ExpressibleByStringLiteral
+{
+    @usableFromInline
+    enum Storage: Sendable {
+        case text(String)
+        /// Only used when the units contain a lone surrogate.
+        case utf16([UInt16])
+    }
+
+    @usableFromInline
+    var storage: Storage
+
+    public init(_ text: String) {
+        storage = .text(text)
+    }
+
+    public init(stringLiteral value: String) {
+        storage = .text(value)
+    }
+
+    /// From UTF-16 code units; lone surrogates are kept.
+    public init<S: Sequence>(utf16CodeUnits units: S) where S.Element == UInt16 {
+        let array = Array(units)
+        if JSONString.isWellFormed(array) {
+            storage = .text(String(decoding: array, as: UTF16.self))
+        } else {
+            storage = .utf16(array)
+        }
+    }
+
+    /// The text; a lone surrogate becomes U+FFFD.
+    public var text: String {
+        switch storage {
+        case .text(let s): return s
+        case .utf16(let units): return String(decoding: units, as: UTF16.self)
+        }
+    }
+
+    /// The text when it is well-formed Unicode, nil when it holds a lone surrogate.
+    public var string: String? {
+        if case .text(let s) = storage { return s }
+        return nil
+    }
+
+    /// False when the string holds a lone surrogate.
+    public var isWellFormed: Bool {
+        if case .text = storage { return true }
+        return false
+    }
+
+    /// The UTF-16 code units (what Python's str holds).
+    public var utf16CodeUnits: [UInt16] {
+        switch storage {
+        case .text(let s): return Array(s.utf16)
+        case .utf16(let units): return units
+        }
+    }
+
+    /// Python's `needle in self` (substring search over code points).
+    public func contains(_ needle: String) -> Bool {
+        if needle.isEmpty { return true }
+        switch storage {
+        case .text(let s):
+            return JSONString.utf8Contains(s, needle)
+        case .utf16(let units):
+            let n = Array(needle.utf16)
+            if n.count > units.count { return false }
+            // Code-unit search is exact: a well-formed needle never matches half a pair
+            // that is not also a match in code points.
+            var i = 0
+            while i + n.count <= units.count {
+                if units[i] == n[0] && units[i..<i + n.count].elementsEqual(n) { return true }
+                i += 1
+            }
+            return false
+        }
+    }
+
+    public var description: String { text }
+
+    public var debugDescription: String {
+        JSONValue.string(self).text(.compact)
+    }
+
+    public static func == (a: JSONString, b: JSONString) -> Bool {
+        switch (a.storage, b.storage) {
+        case (.text(let x), .text(let y)):
+            return JSONString.utf8Equal(x, y)
+        case (.utf16(let x), .utf16(let y)):
+            return x == y
+        default:
+            return false  // well-formed and ill-formed text are never equal
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch storage {
+        case .text(let s):
+            var s = s
+            s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        case .utf16(let units):
+            hasher.combine(0xFFFF as UInt16)
+            units.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
+    @inline(__always)
+    static func utf8Equal(_ x: String, _ y: String) -> Bool {
+        let xu = x.utf8, yu = y.utf8
+        if xu.count != yu.count { return false }
+        if let r = xu.withContiguousStorageIfAvailable({ xp in
+            yu.withContiguousStorageIfAvailable { yp in
+                xp.count == 0 || memcmpEqual(xp.baseAddress!, yp.baseAddress!, xp.count)
+            }
+        }), let r { return r }
+        return xu.elementsEqual(yu)
+    }
+
+    static func utf8Contains(_ haystack: String, _ needle: String) -> Bool {
+        var h = haystack, n = needle
+        return h.withUTF8 { hp in
+            n.withUTF8 { np in
+                let m = np.count
+                if m > hp.count { return false }
+                let first = np[0]
+                var i = 0
+                while i + m <= hp.count {
+                    if hp[i] == first && memcmpEqual(hp.baseAddress! + i, np.baseAddress!, m) { return true }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+
+    static func isWellFormed(_ units: [UInt16]) -> Bool {
+        var i = 0
+        while i < units.count {
+            let u = units[i]
+            if u & 0xF800 == 0xD800 {
+                guard u < 0xDC00, i + 1 < units.count, units[i + 1] & 0xFC00 == 0xDC00 else { return false }
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        return true
+    }
+}
+
+@inline(__always)
+func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    var i = 0
+    while i + 8 <= n {
+        if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) {
+            return false
+        }
+        i += 8
+    }
+    while i < n {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
+
+// MARK: - JSONObject
+
+/// An ordered JSON object with Python dict semantics: keys unique, insertion order kept,
+/// assigning an existing key keeps its position, a new key goes at the end.
+public struct JSONObject: Sendable, RandomAccessCollection, ExpressibleByDictionaryLiteral {
+    public typealias Element = (key: JSONString, value: JSONValue)
+    public typealias Index = Int
+
+    @usableFromInline
+    var entries: ContiguousArray<Element>
+    /// Key → position, kept only for objects with many keys (small ones are scanned).
+    @usableFromInline
+    var index: [JSONString: Int]?
+
+    static let indexThreshold = 12
+
+    public init() {
+        entries = []
+        index = nil
+    }
+
+    /// From pairs in order; a repeated key keeps its first position and takes the last
+    /// value (what Python's `dict` and `json.loads` do).
+    public init<S: Sequence>(_ pairs: S) where S.Element == (JSONString, JSONValue) {
+        self.init()
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    public init(dictionaryLiteral elements: (JSONString, JSONValue)...) {
+        self.init(elements)
+    }
+
+    /// Entries that are known to have distinct keys (the parser's fast path).
+    init(uniqueEntries: ContiguousArray<Element>, index: [JSONString: Int]?) {
+        entries = uniqueEntries
+        self.index = index
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { entries.count }
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    public subscript(position: Int) -> Element {
+        entries[position]
+    }
+
+    public var keys: [JSONString] { entries.map(\.key) }
+    public var values: [JSONValue] { entries.map(\.value) }
+
+    /// The position of `key`, if present.
+    public func index(forKey key: JSONString) -> Int? {
+        if let index { return index[key] }
+        for i in entries.indices where entries[i].key == key { return i }
+        return nil
+    }
+
+    public func index(forKey key: String) -> Int? {
+        index(forKey: JSONString(key))
+    }
+
+    public func contains(key: String) -> Bool { index(forKey: key) != nil }
+    public func contains(key: JSONString) -> Bool { index(forKey: key) != nil }
+
+    public subscript(key: JSONString) -> JSONValue? {
+        get {
+            guard let i = index(forKey: key) else { return nil }
+            return entries[i].value
+        }
+        set {
+            if let i = index(forKey: key) {
+                if let newValue {
+                    entries[i].value = newValue
+                } else {
+                    entries.remove(at: i)
+                    rebuildIndex()
+                }
+            } else if let newValue {
+                entries.append((key, newValue))
+                if index != nil {
+                    index![key] = entries.count - 1
+                } else if entries.count > JSONObject.indexThreshold {
+                    rebuildIndex()
+                }
+            }
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get { self[JSONString(key)] }
+        set { self[JSONString(key)] = newValue }
+    }
+
+    @discardableResult
+    public mutating func removeValue(forKey key: JSONString) -> JSONValue? {
+        let old = self[key]
+        self[key] = nil
+        return old
+    }
+
+    @discardableResult
+    public mutating func removeValue(forKey key: String) -> JSONValue? {
+        removeValue(forKey: JSONString(key))
+    }
+
+    mutating func rebuildIndex() {
+        if entries.count > JSONObject.indexThreshold {
+            var d = [JSONString: Int](minimumCapacity: entries.count)
+            for i in entries.indices { d[entries[i].key] = i }
+            index = d
+        } else {
+            index = nil
+        }
+    }
+}
+
+extension JSONObject: Equatable {
+    /// Same keys in the same order with equal values (see `JSONValue.==`).
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        JSONValue.object(a) == JSONValue.object(b)
+    }
+}
+
+// MARK: - Conveniences
+
+extension JSONValue: Equatable {
+    /// Structural equality, iterative (safe for any depth).
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        var pending: [(JSONValue, JSONValue)] = [(lhs, rhs)]
+        while let (a, b) = pending.popLast() {
+            switch (a, b) {
+            case (.null, .null):
+                continue
+            case (.bool(let x), .bool(let y)):
+                if x != y { return false }
+            case (.number(let x), .number(let y)):
+                if x.literal != y.literal { return false }
+            case (.string(let x), .string(let y)):
+                if x != y { return false }
+            case (.array(let x), .array(let y)):
+                if x.count != y.count { return false }
+                for i in x.indices { pending.append((x[i], y[i])) }
+            case (.object(let x), .object(let y)):
+                if x.count != y.count { return false }
+                for i in x.entries.indices {
+                    if x.entries[i].key != y.entries[i].key { return false }
+                    pending.append((x.entries[i].value, y.entries[i].value))
+                }
+            default:
+                return false
+            }
+        }
+        return true
+    }
+}
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral
+{
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .number(JSONNumber(value)) }
+    public init(floatLiteral value: Double) { self = .number(JSONNumber(value)) }
+    public init(stringLiteral value: String) { self = .string(JSONString(value)) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (JSONString, JSONValue)...) { self = .object(JSONObject(elements)) }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// The Meltano (json.dumps) text.
+    public var description: String { meltanoText }
+}
+
+extension JSONValue {
+    public var objectValue: JSONObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    public var stringValue: JSONString? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var numberValue: JSONNumber? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    public var isObject: Bool { objectValue != nil }
+
+    /// The value of `key` when this is an object that has it.
+    public subscript(key: String) -> JSONValue? {
+        objectValue?[key]
+    }
+
+    /// The element at `index` when this is an array that has it.
+    public subscript(index: Int) -> JSONValue? {
+        guard case .array(let a) = self, a.indices.contains(index) else { return nil }
+        return a[index]
+    }
+
+    /// The name of the Python type `json.loads` makes for this value
+    /// (`dict`, `list`, `str`, `int`, `float`, `bool`, `NoneType`).
+    public var pythonTypeName: String {
+        switch self {
+        case .null: return "NoneType"
+        case .bool: return "bool"
+        case .number(let n): return n.pythonTypeName
+        case .string: return "str"
+        case .array: return "list"
+        case .object: return "dict"
+        }
+    }
+
+    /// The nesting depth (a scalar is 0, `[]` is 1); iterative.
+    public var depth: Int {
+        var maxDepth = 0
+        var pending: [(JSONValue, Int)] = [(self, 0)]
+        while let (v, d) = pending.popLast() {
+            switch v {
+            case .array(let a):
+                maxDepth = max(maxDepth, d + 1)
+                for e in a { pending.append((e, d + 1)) }
+            case .object(let o):
+                maxDepth = max(maxDepth, d + 1)
+                for e in o.entries { pending.append((e.value, d + 1)) }
+            default:
+                maxDepth = max(maxDepth, d)
+            }
+        }
+        return maxDepth
+    }
+}

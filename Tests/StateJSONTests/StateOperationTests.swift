@@ -1,0 +1,265 @@
+import Foundation
+import StateJSON
+import Testing
+import TestSupport
+
+@Suite struct MergeTests {
+    func v(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
+
+    func merged(_ source: String, _ target: String) throws -> String {
+        try deepMerge(v(source), onto: v(target)).meltanoText
+    }
+
+    func mergeError(_ source: String, _ target: String) -> MergeError? {
+        do {
+            _ = try deepMerge(v(source), onto: v(target))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func objectsMergeRecursivelyEverythingElseReplaces() throws {
+        #expect(try merged(#"{"a": 1}"#, "{}") == #"{"a": 1}"#)
+        #expect(try merged(#"{"a": {"b": 1}}"#, #"{"a": {"c": 2}, "d": 3}"#) == #"{"a": {"c": 2, "b": 1}, "d": 3}"#)
+        #expect(try merged(#"{"a": [1]}"#, #"{"a": [2, 3]}"#) == #"{"a": [1]}"#)
+        #expect(try merged(#"{"a": null}"#, #"{"a": {"x": 1}}"#) == #"{"a": null}"#)
+        #expect(try merged(#"{"a": 5}"#, #"{"a": {"x": 1}}"#) == #"{"a": 5}"#)
+        #expect(try merged(#"{"b": 9}"#, #"{"a": 1, "b": 2, "c": 3}"#) == #"{"a": 1, "b": 9, "c": 3}"#)
+        #expect(try merged(#"{"z": 1, "a": 2}"#, #"{"a": 0, "b": 1}"#) == #"{"a": 2, "b": 1, "z": 1}"#)
+        #expect(try merged(#"{"a": {"b": {"c": 1}}}"#, "{}") == #"{"a": {"b": {"c": 1}}}"#)
+        #expect(try merged(#"{"n": {}}"#, #"{"a": 1}"#) == #"{"a": 1, "n": {}}"#)
+        #expect(try merged("{}", #"{"a": 1}"#) == #"{"a": 1}"#)
+        #expect(try merged(#"{"a": 1.10, "b": -0}"#, "{}") == #"{"a": 1.1, "b": 0}"#)
+        // Where there is no key to write, a non-object target is left alone.
+        #expect(try merged("{}", "5") == "5")
+        #expect(try merged("{}", "[1]") == "[1]")
+        #expect(try merged("{}", "null") == "null")
+        #expect(try merged(#"{"a": {}}"#, #"{"a": 5}"#) == #"{"a": 5}"#)
+        #expect(try merged(#"{"a": {"b": {}}}"#, #"{"a": {"b": "s"}}"#) == #"{"a": {"b": "s"}}"#)
+        // The Singer shape: a partial bookmark onto a completed state.
+        let completed = #"{"singer_state": {"bookmarks": {"s1": {"v": 1}, "s2": {"v": 2}}, "currently_syncing": "s2"}}"#
+        let partial = #"{"singer_state": {"bookmarks": {"s2": {"v": 3, "lsn": 12345678901234567890}}, "currently_syncing": null}}"#
+        #expect(try merged(partial, completed) ==
+            #"{"singer_state": {"bookmarks": {"s1": {"v": 1}, "s2": {"v": 3, "lsn": 12345678901234567890}}, "currently_syncing": null}}"#)
+    }
+
+    @Test func failuresAsMeltano() throws {
+        let intTarget = try #require(mergeError(#"{"a": {"b": 1}}"#, #"{"a": 5}"#))
+        #expect(intTarget.reason == .targetNotObject(key: "b", pythonType: "int"))
+        #expect(intTarget.path == ["a"])
+        #expect(intTarget.message == "cannot merge key 'b' into a int")
+        #expect(intTarget.description == "cannot merge key 'b' into a int (at 'a')")
+        #expect(mergeError(#"{"a": 1}"#, "[1]")?.description == "cannot merge key 'a' into a list")
+        #expect(mergeError(#"{"a": 1}"#, "null")?.message == "cannot merge key 'a' into a NoneType")
+        #expect(mergeError(#"{"a": {"b": 1}}"#, #"{"a": null}"#)?.message == "cannot merge key 'b' into a NoneType")
+        #expect(mergeError(#"{"a": {"b": 1}}"#, #"{"a": "s"}"#)?.message == "cannot merge key 'b' into a str")
+        #expect(mergeError(#"{"a": {"b": 1}}"#, #"{"a": 1.5}"#)?.message == "cannot merge key 'b' into a float")
+        #expect(mergeError(#"{"a": {"b": 1}}"#, #"{"a": true}"#)?.message == "cannot merge key 'b' into a bool")
+        #expect(mergeError(#"{"x": {"y": {"it's": 1}}}"#, #"{"x": {"y": []}}"#)?.description
+            == #"cannot merge key "it's" into a list (at 'x' → 'y')"#)
+        #expect(mergeError("[1]", "{}")?.message == "cannot merge a list (only objects merge)")
+        #expect(mergeError("\"s\"", "{}")?.message == "cannot merge a str (only objects merge)")
+        #expect(mergeError("null", "{}")?.message == "cannot merge a NoneType (only objects merge)")
+        #expect(mergeError("1", "{}")?.message == "cannot merge a int (only objects merge)")
+    }
+
+    @Test func pythonReprOfKeys() {
+        #expect(pythonRepr("a") == "'a'")
+        #expect(pythonRepr("it's") == #""it's""#)
+        #expect(pythonRepr(#"it's "q""#) == #"'it\'s "q"'"#)
+        #expect(pythonRepr("a\\b\n\t\r") == #"'a\\b\n\t\r'"#)
+        #expect(pythonRepr("é😀\u{1}\u{7F}\u{85}\u{200B}\u{A0}") == #"'é😀\x01\x7f\x85\u200b\xa0'"#)
+        #expect(pythonRepr(JSONString(utf16CodeUnits: [0xD800])) == #"'\ud800'"#)
+    }
+}
+
+@Suite struct ValidationTests {
+    func v(_ text: String) -> JSONValue { try! JSONParser.parse(text) }
+
+    func singerStateError(_ text: String) -> String? {
+        do {
+            try validateSingerState(v(text))
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
+    static let missing = "Invalid state format: singer_state not found in top level of provided state. State must be valid JSON with a top-level 'singer_state' key."
+
+    @Test func singerStateCheckIsPythonsIn() {
+        #expect(singerStateError(#"{"singer_state": {}}"#) == nil)
+        #expect(singerStateError(#"{"singer_state": null, "x": 1}"#) == nil)
+        #expect(singerStateError(#"["a", "singer_state"]"#) == nil)
+        #expect(singerStateError(#""my singer_state text""#) == nil)
+        #expect(singerStateError(#"{"bookmarks": {"singer_state": 1}}"#) == Self.missing)  // top level only
+        #expect(singerStateError(#"{"Singer_State": 1}"#) == Self.missing)
+        #expect(singerStateError(#"[["singer_state"]]"#) == Self.missing)
+        #expect(singerStateError(#"["singer_state_x"]"#) == Self.missing)
+        #expect(singerStateError("{}") == Self.missing)
+        #expect(singerStateError("[]") == Self.missing)
+        #expect(singerStateError(#""""#) == Self.missing)
+        #expect(singerStateError("1") == "argument of type 'int' is not iterable")
+        #expect(singerStateError("1.5") == "argument of type 'float' is not iterable")
+        #expect(singerStateError("NaN") == "argument of type 'float' is not iterable")
+        #expect(singerStateError("true") == "argument of type 'bool' is not iterable")
+        #expect(singerStateError("null") == "argument of type 'NoneType' is not iterable")
+        #expect(StateValidationError.singerStateMissing.message == Self.missing)
+    }
+
+    @Test func payloadMustBeAnObjectOrNull() throws {
+        try validateStatePayload(v("{}"))
+        try validateStatePayload(v("null"))
+        let cases = [("[]", "list"), ("\"s\"", "str"), ("1", "int"), ("1.5", "float"), ("true", "bool")]
+        for (text, type) in cases {
+            #expect(throws: StateValidationError(message: "Attribute 'payload' does not accept objects of type <class '\(type)'>")) {
+                try validateStatePayload(v(text))
+            }
+        }
+        // set: both checks in Meltano's order; --no-validate skips the first only.
+        #expect(throws: StateValidationError(message: "Attribute 'payload' does not accept objects of type <class 'list'>")) {
+            try validateStateForSet(v(#"["singer_state"]"#))
+        }
+        #expect(throws: StateValidationError.singerStateMissing) { try validateStateForSet(v("[]")) }
+        #expect(throws: StateValidationError(message: "Attribute 'payload' does not accept objects of type <class 'list'>")) {
+            try validateStateForSet(v("[]"), validate: false)
+        }
+        try validateStateForSet(v("{}"), validate: false)
+        try validateStateForSet(v("null"), validate: false)
+        #expect(throws: StateValidationError(message: "argument of type 'NoneType' is not iterable")) {
+            try validateStateForSet(v("null"))
+        }
+    }
+}
+
+@Suite struct EquivalenceTests {
+    func eq(_ a: String, _ b: String) -> Bool {
+        try! JSONParser.parse(a).isEquivalent(to: JSONParser.parse(b))
+    }
+
+    @Test func pythonEquality() {
+        #expect(eq(#"{"a": 1, "b": 2}"#, #"{"b": 2, "a": 1}"#))
+        #expect(eq("1", "1.0") && eq("-0", "0") && eq("0", "-0.0") && eq("1e2", "100"))
+        #expect(eq("true", "1") && eq("false", "0.0") && !eq("true", "2"))
+        #expect(!eq("NaN", "NaN") && eq("Infinity", "1e400"))
+        #expect(eq("[NaN]", "[NaN]") && eq(#"{"a": NaN}"#, #"{"a": NaN}"#) && !eq("[NaN]", "[1]"))  // json's shared NaN
+        #expect(eq("9007199254740992", "9007199254740992.0"))
+        #expect(!eq("9007199254740993", "9007199254740993.0"))  // the float rounds; Python compares exactly
+        #expect(eq("1e300", "1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160"))
+        #expect(!eq("[1, 2]", "[2, 1]") && !eq(#"{"a": 1}"#, #"{"a": 1, "b": 2}"#) && !eq("null", "0"))
+        #expect(!eq(#""\u00e9""#, "\"e\u{301}\""))
+        #expect(eq(#"{"a": [1, {"b": null}]}"#, #"{"a": [1.0, {"b": null}]}"#))
+    }
+}
+
+/// The reference model (scripts/reference/meltano_backend_ref.py) decides: its own
+/// deep_merge, has_singer_state and accepted functions, loaded without psycopg.
+@Suite struct ReferenceDifferentialTests {
+    static var referencePath: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
+    }
+
+    static let script = #"""
+import ast, json, sys
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)
+src = open(sys.argv[1], encoding="utf-8").read()
+tree = ast.parse(src)
+keep = [n for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))
+        and n.name in ("Failure", "deep_merge", "has_singer_state", "accepted")]
+ns = {}
+exec(compile(ast.Module(body=keep, type_ignores=[]), "ref", "exec"), ns)
+Failure = ns["Failure"]
+out = []
+for line in sys.stdin:
+    kind, *args = line.split()
+    vals = [json.loads(bytes.fromhex(a).decode()) for a in (args[:1] if kind == "V" else args)]
+    try:
+        if kind == "M":
+            r = json.dumps(ns["deep_merge"](vals[0], vals[1]))
+        elif kind == "V":
+            ns["accepted"](vals[0], args[1] == "1")
+            r = "ok"
+        else:
+            r = "True" if vals[0] == vals[1] else "False"
+        out.append("R " + r.encode().hex())
+    except Failure as e:
+        out.append("F " + str(e).encode().hex())
+sys.stdout.write("\n".join(out) + "\n")
+"""#
+
+    mutating func randomValue(_ rng: inout SeededRandom, depth: Int) -> JSONValue {
+        let keys: [JSONString] = ["a", "b", "c", "singer_state", "it's"]
+        switch rng.int(0...(depth > 3 ? 6 : 9)) {
+        case 0: return .null
+        case 1: return .bool(rng.chance(0.5))
+        case 2: return .number(JSONNumber(rng.int(-2...2)))
+        case 3: return .number(JSONNumber(literal: rng.pick(["1.0", "-0", "0", "1e2", "100", "NaN", "2.5"]))!)
+        case 4: return .string(rng.pick(["x", "singer_state", "a singer_state b", ""]))
+        case 5, 6: return .array((0..<rng.int(0...2)).map { _ in randomValue(&rng, depth: depth + 1) })
+        default:
+            var o = JSONObject()
+            for _ in 0..<rng.int(0...3) { o[rng.pick(keys)] = randomValue(&rng, depth: depth + 1) }
+            return .object(o)
+        }
+    }
+
+    @Test mutating func mergeValidationAndEqualityMatchTheReference() throws {
+        var rng = SeededRandom(seed: 0xDEE9)
+        enum Op { case merge(JSONValue, JSONValue), validate(JSONValue, Bool), equal(JSONValue, JSONValue) }
+        var ops: [Op] = []
+        for i in 0..<6000 {
+            let a = randomValue(&rng, depth: 0), b = randomValue(&rng, depth: 0)
+            switch i % 3 {
+            case 0:
+                // Mostly objects, so merges go deep.
+                let source: JSONValue = rng.chance(0.9) ? .object(a.objectValue ?? ["a": a]) : a
+                let target: JSONValue = rng.chance(0.8) ? .object(b.objectValue ?? ["a": b]) : b
+                ops.append(.merge(source, target))
+            case 1:
+                ops.append(.validate(rng.chance(0.3) ? ["singer_state": a] : a, rng.chance(0.8)))
+            default:
+                ops.append(.equal(a, rng.chance(0.5) ? a : b))
+            }
+        }
+        var input = ""
+        for op in ops {
+            switch op {
+            case .merge(let s, let t): input += "M \(hex(s.meltanoText.utf8)) \(hex(t.meltanoText.utf8))\n"
+            case .validate(let v, let flag): input += "V \(hex(v.meltanoText.utf8)) \(flag ? 1 : 0)\n"
+            case .equal(let a, let b): input += "Q \(hex(a.meltanoText.utf8)) \(hex(b.meltanoText.utf8))\n"
+            }
+        }
+        try #require(FileManager.default.fileExists(atPath: Self.referencePath), "no reference model at \(Self.referencePath)")
+        signal(SIGPIPE, SIG_IGN)
+        let output = try runProcess("python3", ["-c", Self.script, Self.referencePath], stdin: Data(input.utf8))
+        try #require(output.status == 0, "\(output.stderr)")
+        let lines = output.stdout.split(separator: "\n")
+        try #require(lines.count == ops.count)
+        var mismatches: [String] = []
+        var failures = 0
+        for (op, line) in zip(ops, lines) {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            let expected = String(decoding: unhex(parts[1]), as: UTF8.self)
+            let failed = parts[0] == "F"
+            if failed { failures += 1 }
+            let ours: (Bool, String)
+            switch op {
+            case .merge(let s, let t):
+                do { ours = (false, try deepMerge(s, onto: t).meltanoText) } catch { ours = (true, error.message) }
+            case .validate(let v, let flag):
+                do { try validateStateForSet(v, validate: flag); ours = (false, "ok") } catch { ours = (true, error.message) }
+            case .equal(let a, let b):
+                ours = (false, a.isEquivalent(to: b) ? "True" : "False")
+            }
+            if ours != (failed, expected) {
+                mismatches.append("\(op): ours \(ours), reference \(failed ? "failure" : "result") \(expected)")
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) differences:\n\(mismatches.prefix(10).joined(separator: "\n"))")
+        #expect(failures > 200)
+        print("ReferenceDifferentialTests: \(ops.count) merge/validation/equality cases agree with the reference (\(failures) failures among them)")
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import StateJSON
+import TestSupport
+
+/// A small seeded generator (SplitMix64), so every random test is reproducible.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+    mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
+}
+
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+func unhex(_ text: Substring) -> [UInt8] {
+    func value(_ c: UInt8) -> UInt8 { c <= 0x39 ? c - 0x30 : c - 0x61 + 10 }
+    let u = Array(text.utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(u.count / 2)
+    var i = 0
+    while i + 1 < u.count {
+        out.append(value(u[i]) << 4 | value(u[i + 1]))
+        i += 2
+    }
+    return out
+}
+
+/// What Python's json module makes of one text.
+enum OracleResult: Equatable {
+    /// json.dumps(v), json.dumps(v, separators=(",", ":")), and
+    /// json.dumps(v, indent=2, ensure_ascii=False) with DEL, C1 and lone surrogates escaped.
+    case value(meltano: String, compact: String, pretty: String)
+    case decodeError(message: String, line: Int, column: Int, position: Int)
+    case otherError(String)
+}
+
+struct PythonOracle {
+    /// (major, minor) of the python3 that answered.
+    var version: (Int, Int)
+    var results: [OracleResult]
+
+    /// Error messages and positions are compared only where Python's wording is the one
+    /// this module follows (3.13 renamed the trailing-comma errors).
+    var comparesMessages: Bool { version.0 == 3 && version.1 >= 8 && version.1 < 13 }
+
+    static let script = #"""
+import json, re, sys
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)
+esc = re.compile('[\x7f-\x9f\ud800-\udfff]')
+def repl(m):
+    return '\\u%04x' % ord(m.group())
+out = ['%d %d' % sys.version_info[:2]]
+for line in sys.stdin:
+    line = line.strip()
+    text = bytes.fromhex(line[1:]).decode('utf-8')
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError as e:
+        out.append('E %d %d %d %s' % (e.lineno, e.colno, e.pos, e.msg.encode().hex()))
+        continue
+    except Exception as e:
+        out.append('X ' + type(e).__name__)
+        continue
+    m = json.dumps(v)
+    c = json.dumps(v, separators=(',', ':'))
+    p = esc.sub(repl, json.dumps(v, indent=2, ensure_ascii=False))
+    out.append('V %s %s %s' % (m.encode().hex(), c.encode().hex(), p.encode('utf-8').hex()))
+sys.stdout.write('\n'.join(out) + '\n')
+"""#
+
+    /// Runs python3 once over all texts.
+    static func run(_ texts: [String]) throws -> PythonOracle {
+        signal(SIGPIPE, SIG_IGN)  // a python3 that dies early must fail the test, not kill it
+        var input = ""
+        input.reserveCapacity(texts.reduce(0) { $0 + $1.utf8.count * 2 + 3 })
+        for t in texts { input += "D" + hex(t.utf8) + "\n" }
+        if let dump = ProcessInfo.processInfo.environment["STATEJSON_ORACLE_DUMP"] {
+            // For debugging a difference: the exact oracle input (`python3 -c "$script" < dump`).
+            try? Data(input.utf8).write(to: URL(fileURLWithPath: dump))
+        }
+        let output = try runProcess("python3", ["-c", script], stdin: Data(input.utf8))
+        guard output.status == 0 else {
+            throw OracleFailure(description: "python3 failed (\(output.status)): \(output.stderr)")
+        }
+        var lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }
+        guard let first = lines.first else { throw OracleFailure(description: "python3 printed nothing") }
+        let v = first.split(separator: " ").compactMap { Int($0) }
+        var results: [OracleResult] = []
+        for line in lines.dropFirst() {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            switch parts[0] {
+            case "V":
+                results.append(.value(meltano: String(decoding: unhex(parts[1]), as: UTF8.self),
+                                      compact: String(decoding: unhex(parts[2]), as: UTF8.self),
+                                      pretty: String(decoding: unhex(parts[3]), as: UTF8.self)))
+            case "E":
+                results.append(.decodeError(message: String(decoding: unhex(parts[4]), as: UTF8.self),
+                                            line: Int(parts[1])!, column: Int(parts[2])!, position: Int(parts[3])!))
+            default:
+                results.append(.otherError(String(parts[1])))
+            }
+        }
+        guard results.count == texts.count else {
+            throw OracleFailure(description: "python3 answered \(results.count) of \(texts.count) documents")
+        }
+        return PythonOracle(version: (v.first ?? 0, v.count > 1 ? v[1] : 0), results: results)
+    }
+}
+
+struct OracleFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Runs `body` on a thread with a small stack (Swift concurrency threads have 512 KiB).
+func onThread(stackSize: Int = 512 * 1024, _ body: @escaping @Sendable () -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        body()
+        done.signal()
+    }
+    thread.stackSize = stackSize
+    thread.start()
+    done.wait()
+}
