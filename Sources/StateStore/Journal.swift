@@ -49,11 +49,13 @@ public struct JournalEntry: Sendable, Equatable, Codable {
     public var before: RowSnapshot?
     /// For lock releases: the lock that was removed.
     public var lock: LockInfo?
+    /// For runs marked failed (system database): the run row before.
+    public var run: RunInfo?
     /// A short free-text note (e.g. "from dev:tap-x-to-y" for copy).
     public var note: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, batch, time, action, stateID = "state_id", database, schema, layout, user, host, before, lock, note
+        case id, batch, time, action, stateID = "state_id", database, schema, layout, user, host, before, lock, run, note
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -70,6 +72,7 @@ public struct JournalEntry: Sendable, Equatable, Codable {
         try container.encode(host, forKey: .host)
         try container.encode(before, forKey: .before)
         try container.encodeIfPresent(lock, forKey: .lock)
+        try container.encodeIfPresent(run, forKey: .run)
         try container.encodeIfPresent(note, forKey: .note)
     }
 }

@@ -192,11 +192,15 @@ extension StateStore {
         guard !selected.isEmpty else {
             throw StoreError.other("No journal entry or batch with id '\(entryID)' in \(options.journal.path). `meltano-state history` lists them.")
         }
-        for entry in selected where entry.lock == nil && entry.schema != tables.schema {
+        for entry in selected where entry.lock == nil && entry.run == nil && entry.schema != tables.schema {
             throw StoreError.other("Journal entry \(entry.id) was recorded for schema '\(entry.schema)', but this store uses '\(tables.schema)'; pass --schema \(shellQuote(entry.schema)) to restore it there.")
         }
         try createTablesIfMissing()
         for entry in selected {
+            if let run = entry.run {
+                try restoreRun(run)
+                continue
+            }
             if let lock = entry.lock {
                 try restoreLock(lock, entry: entry)
                 continue
@@ -242,7 +246,14 @@ extension StateStore {
         }
     }
 
+    /// Meltano's system database keeps empty parts as `{}` and stamps no updated_at of
+    /// its own (its ORM replaces the row); we stamp UTC, as its other timestamps are.
     func upsertSystemDB(_ stateID: String, _ partial: String?, _ completed: String?) throws {
-        throw StoreError.other("Writing to Meltano's system database layout is not supported yet; use `meltano state` there.")
+        try connection.query("""
+            INSERT INTO \(tables.state) (state_id, partial_state, completed_state, updated_at)
+            VALUES ($1, $2, $3, now() AT TIME ZONE 'UTC')
+            ON CONFLICT (state_id) DO UPDATE SET partial_state = EXCLUDED.partial_state,
+            completed_state = EXCLUDED.completed_state, updated_at = EXCLUDED.updated_at
+            """, [stateID, partial ?? "{}", completed ?? "{}"])
     }
 }
