@@ -286,7 +286,7 @@ struct Resolution {
             var notes: [String] = []
             if result.wholeReference != nil { notes.append("via \(raw)") }
             for name in Set(result.missing).sorted() {
-                let what = (secret && result.wholeReference == nil) ? "a variable" : "$\(name)"
+                let what = canName(name, in: raw, key: key, secret: secret) ? "$\(name)" : "a variable"
                 warnings.append("\(label): \(key) refers to \(what), which is not set; Meltano reads it as an empty string")
             }
             if result.value == nil { notes.append("expanded to nothing, so unset") }
@@ -294,7 +294,7 @@ struct Resolution {
             if value == nil && result.value != nil { notes.append("set but empty") }
             return Found(value: value, source: source, note: notes.isEmpty ? nil : notes.joined(separator: ", "))
         } catch {
-            let named = (secret && !isWholeReference(raw, to: error.name)) ? "a variable" : "$\(error.name)"
+            let named = canName(error.name, in: raw, key: key, secret: secret) ? "$\(error.name)" : "a variable"
             throw ConfigurationError(
                 problem: "\(key) refers to \(named), which is not set, and Meltano's ff.strict_env_var_mode is on",
                 source: label,
@@ -302,8 +302,15 @@ struct Resolution {
         }
     }
 
-    private func isWholeReference(_ raw: String, to name: String) -> Bool {
-        raw == "$\(name)" || raw == "${\(name)}"
+    /// Whether naming the variable `name` could show part of a password: a password value
+    /// may only be named when it is nothing but the reference; in a URI, a reference may
+    /// be named when it is outside the password.
+    private func canName(_ name: String, in raw: String, key: String, secret: Bool) -> Bool {
+        guard secret else { return true }
+        if key == SettingKey.uri || key == SettingKey.databaseURI {
+            return !passwordsInURI(raw).contains { $0.contains(name) }
+        }
+        return raw == "$\(name)" || raw == "${\(name)}"
     }
 
     /// Every value any source gives `key`, expanded where that source expands.
