@@ -1,0 +1,118 @@
+import Foundation
+import StateStore
+import Testing
+import TestSupport
+
+@Suite("The later add-on's single table with advisory locks")
+struct SingleTableLayoutTests {
+    func fixture(lockTimeout: Double = 2) throws -> StoreFixture {
+        let fixture = try StoreFixture(schemaPrefix: "single", layout: .singleTable, lockTimeout: lockTimeout)
+        return fixture
+    }
+
+    @Test func advisoryKeyMatchesPostgresMD5() throws {
+        let admin = try TestDatabase.connect()
+        for id in ["dev:tap-a-to-b", "", "é😀", String(repeating: "x", count: 900), "a'b\"c"] {
+            let server = try admin.query("SELECT ('x' || substr(md5($1), 1, 16))::bit(64)::bigint", [id]).scalar
+            #expect(server == String(advisoryLockKey(id)), "key of \(id.prefix(20))")
+        }
+    }
+
+    @Test func verbsMatchTheReferenceInThisLayout() throws {
+        let ours = try fixture()
+        let theirs = try StoreFixture(schemaPrefix: "singleref", layout: .singleTable, createTables: false)
+        try ours.store.set("a", to: json(#"{"singer_state": {"x": 1.10}}"#))
+        try ours.store.merge("a", with: json(#"{"singer_state": {"y": "é"}}"#))
+        try ours.store.set("b", to: json(#"{"singer_state": {}}"#))
+        try ours.store.clear("b")
+        for step in [["set", "a", #"{"singer_state": {"x": 1.10}}"#], ["merge", "a", #"{"singer_state": {"y": "é"}}"#],
+                     ["set", "b", #"{"singer_state": {}}"#], ["clear", "b"]] {
+            #expect(try Reference.run(step, schema: theirs.schema, layout: "single-table").status == 0)
+        }
+        let table = "\(quoteIdentifier(ours.schema)).state"
+        let refTable = "\(quoteIdentifier(theirs.schema)).state"
+        let mine = try ours.admin.query("SELECT state_id, partial_state, completed_state FROM \(table) ORDER BY 1").rows
+        let reference = try ours.admin.query("SELECT state_id, partial_state, completed_state FROM \(refTable) ORDER BY 1").rows
+        #expect(mine == reference)
+        #expect(mine.count == 1)
+        #expect(try ours.store.view("a").compactText == #"{"singer_state":{"x":1.1,"y":"\u00e9"}}"#)
+    }
+
+    @Test func heldAdvisoryLockIsListedWithHolderAndReleasedByTerminating() throws {
+        let fixture = try fixture(lockTimeout: 0.5)
+        try fixture.store.set("prod:x", to: json(#"{"singer_state": {}}"#))
+        let (holder, out) = try Reference.start(["crash-lock", "prod:x"], schema: fixture.schema, layout: "single-table")
+        defer { holder.terminate() }
+        let event = try json(Reference.readLine(out))
+        guard case let .object(object) = event, case let .number(pid)? = object["pid"] else {
+            Issue.record("no pid in \(event.compactText)"); return
+        }
+        let locks = try fixture.store.locks()
+        #expect(locks.count == 1)
+        let lock = try #require(locks.first)
+        #expect(lock.stateID == "prod:x")
+        #expect(lock.lockID == String(advisoryLockKey("prod:x")))
+        #expect(lock.pid.map(String.init) == pid.literal)
+        #expect(lock.user == "postgres")
+        #expect(lock.clientAddress == "127.0.0.1/32")
+        #expect(lock.backendStart != nil)
+        #expect(try fixture.store.list().first?.isLocked == true)
+        // Our write waits and fails with the holder named.
+        let error = #expect(throws: StoreError.self) { try fixture.store.set("prod:x", to: json(#"{"singer_state": {"v": 1}}"#)) }
+        #expect(error?.description.contains("Could not acquire lock for state_id: prod:x") == true)
+        // Release = terminate the holder's backend.
+        let outcome = try fixture.store.release(stateID: "prod:x", lockID: lock.lockID)
+        guard case .terminated = outcome else { Issue.record("expected terminated, got \(outcome)"); return }
+        #expect(try fixture.store.history().first?.action == "terminate")
+        // The lock goes with the session.
+        var gone = false
+        for _ in 0..<50 where !gone { gone = try fixture.store.locks().isEmpty; if !gone { Thread.sleep(forTimeInterval: 0.1) } }
+        #expect(gone)
+        try fixture.store.set("prod:x", to: json(#"{"singer_state": {"v": 1}}"#))
+    }
+
+    @Test func concurrentWritersWithAdvisoryLocksLoseNoUpdate() throws {
+        let fixture = try fixture(lockTimeout: 20)
+        let ids = ["s:1", "s:2"]
+        let (hammer, out) = try Reference.start(["hammer"] + ids + ["--seconds", "3", "--seed", "3"], schema: fixture.schema, layout: "single-table")
+        var ours: [String: Int] = [:]
+        let deadline = Date().addingTimeInterval(3)
+        var i = 0
+        while Date() < deadline {
+            let id = ids[i % 2]; i += 1
+            try fixture.store.update(id) { view in
+                var counter = 0
+                if case let .object(state) = view, case let .object(singer)? = state["singer_state"],
+                   case let .number(n)? = singer["counter"] { counter = Int(n.literal) ?? 0 }
+                return try json(#"{"singer_state": {"counter": \#(counter + 1)}}"#)
+            }
+            ours[id, default: 0] += 1
+        }
+        hammer.waitUntilExit()
+        guard case let .object(result) = try json(Reference.readLine(out)), case let .object(writes)? = result["writes"] else {
+            Issue.record("no hammer report"); return
+        }
+        for id in ids {
+            var theirs = 0
+            if case let .number(n)? = writes[id] { theirs = Int(n.literal) ?? 0 }
+            let view = try fixture.store.view(id)
+            guard case let .object(state) = view, case let .object(singer)? = state["singer_state"], case let .number(counter)? = singer["counter"] else {
+                Issue.record("no counter for \(id)"); continue
+            }
+            #expect(Int(counter.literal) == theirs + (ours[id] ?? 0))
+        }
+        #expect(try fixture.store.locks().isEmpty)
+    }
+
+    @Test func layoutsAreDetected() throws {
+        let fixture = try fixture()
+        let found = try StateStore.detectLayouts(connection: fixture.admin, schema: fixture.schema, table: "state")
+        #expect(found.map(\.layout) == [.singleTable])
+        try fixture.admin.query("CREATE TABLE \(quoteIdentifier(fixture.schema)).runs (id int)")
+        let withRuns = try StateStore.detectLayouts(connection: fixture.admin, schema: fixture.schema, table: "state")
+        #expect(withRuns.map(\.layout) == [.systemDB])
+        let chosen = try StateStore.chooseLayout(connection: fixture.admin, schema: fixture.schema, table: "state",
+                                                 preference: .auto, implied: .twoTables)
+        #expect(chosen.layout == .systemDB)
+    }
+}
