@@ -1,0 +1,182 @@
+/// What the right pane shows: a JSON layout (foldable) or wrapped raw text.
+public enum Document: Sendable {
+    case json(JSONDocument)
+    case raw(RawDocument)
+
+    public var lineCount: Int {
+        switch self {
+        case let .json(document): return document.lineCount
+        case let .raw(document): return document.rowCount
+        }
+    }
+
+    public var json: JSONDocument? {
+        if case let .json(document) = self { return document }
+        return nil
+    }
+
+    public var raw: RawDocument? {
+        if case let .raw(document) = self { return document }
+        return nil
+    }
+
+    // MARK: - Walking visible lines (folded containers hide their members)
+
+    /// The line after `line` on screen, or nil at the end.
+    public func nextVisible(_ line: Int, folds: Set<Int>) -> Int? {
+        var next = line + 1
+        if case let .json(document) = self, folds.contains(line), let close = document.partner(line) { next = close + 1 }
+        return next < lineCount ? next : nil
+    }
+
+    /// The line before `line` on screen, or nil at the start.
+    public func previousVisible(_ line: Int, folds: Set<Int>) -> Int? {
+        guard line > 0 else { return nil }
+        return visibleAncestor(line - 1, folds: folds)
+    }
+
+    /// The line itself, or the outermost folded container hiding it.
+    public func visibleAncestor(_ line: Int, folds: Set<Int>) -> Int {
+        guard case let .json(document) = self, !folds.isEmpty else { return line }
+        var result = line
+        for open in folds where open < line {
+            if let close = document.partner(open), line <= close, open < result { result = open }
+        }
+        return result
+    }
+
+    public func lastVisible(folds: Set<Int>) -> Int {
+        lineCount == 0 ? 0 : visibleAncestor(lineCount - 1, folds: folds)
+    }
+
+    /// Moves `count` visible lines from `line` (negative: up), stopping at the ends.
+    public func move(_ line: Int, by count: Int, folds: Set<Int>) -> Int {
+        var current = line
+        if count > 0 {
+            for _ in 0..<count {
+                guard let next = nextVisible(current, folds: folds) else { break }
+                current = next
+            }
+        } else {
+            for _ in 0..<(-count) {
+                guard let previous = previousVisible(current, folds: folds) else { break }
+                current = previous
+            }
+        }
+        return current
+    }
+
+    /// Visible lines from `from` to `to` (0 when `to` is before `from`), stopping after `limit`.
+    public func distance(from: Int, to: Int, folds: Set<Int>, limit: Int) -> Int? {
+        if to < from { return nil }
+        var current = from
+        var count = 0
+        while current < to {
+            guard let next = nextVisible(current, folds: folds) else { return nil }
+            current = next
+            count += 1
+            if count > limit { return nil }
+        }
+        return current == to ? count : nil
+    }
+
+    // MARK: - Drawing and searching
+
+    public func runs(_ line: Int, folds: Set<Int>, columns: Int, theme: Theme) -> [Run] {
+        switch self {
+        case let .json(document): return document.runs(line, folded: folds.contains(line), columns: columns, theme: theme)
+        case let .raw(document): return document.runs(line, theme: theme)
+        }
+    }
+
+    public func searchText(_ line: Int) -> String {
+        switch self {
+        case let .json(document): return document.searchText(line)
+        case let .raw(document): return document.rowText(line)
+        }
+    }
+}
+
+/// Work that needs no database and may take long on big states: laying a state out
+/// and searching it. The runner calls these on a background queue; tests call them
+/// directly.
+public enum LocalWork {
+    /// The document for one view of a state. Text that is not JSON becomes a raw
+    /// document with the parse error in words and its position marked.
+    public static func document(for state: LoadedState, mode: ViewMode, wrapWidth: Int) -> Document {
+        let theme = Theme.standard
+        func title(_ name: String, _ text: String?) -> [Run] {
+            let size = text.map { "\($0.utf8.count) bytes" } ?? "NULL"
+            return [Run(name, theme.label), Run("  (\(size))", theme.age)]
+        }
+        func section(_ name: String, _ text: String?) -> RawDocument.Section {
+            guard let text else { return RawDocument.Section(title: title(name, nil), text: nil) }
+            do {
+                _ = try JSONDocument(text: text)
+                return RawDocument.Section(title: title(name, text), text: text)
+            } catch let error as JSONTextError {
+                return RawDocument.Section(title: title(name, text), text: text, errorOffset: error.offset,
+                                           notes: [errorNote(error, in: text, theme: theme)])
+            } catch {
+                return RawDocument.Section(title: title(name, text), text: text)
+            }
+        }
+        func jsonOrRaw(_ name: String, _ text: String?) -> Document {
+            guard let text else {
+                return .raw(RawDocument(sections: [RawDocument.Section(
+                    title: title(name, nil), text: nil,
+                    notes: [[Run("The column is NULL: this part of the state is empty ({}).", theme.folded)]])], wrapWidth: wrapWidth))
+            }
+            do { return .json(try JSONDocument(text: text)) } catch let error as JSONTextError {
+                return .raw(RawDocument(sections: [RawDocument.Section(title: title(name, text), text: text, errorOffset: error.offset,
+                                                                       notes: [errorNote(error, in: text, theme: theme)])],
+                                        wrapWidth: wrapWidth))
+            } catch {
+                return .raw(RawDocument(sections: [section(name, text)], wrapWidth: wrapWidth))
+            }
+        }
+        if !state.exists {
+            return .raw(RawDocument(sections: [RawDocument.Section(
+                title: [Run("No row", theme.label)], text: nil,
+                notes: [[Run("There is no state stored for this ID (it was cleared since the list was loaded).", theme.folded)]])],
+                wrapWidth: wrapWidth))
+        }
+        switch mode {
+        case .merged:
+            if let merged = state.mergedText, let document = try? JSONDocument(text: merged) { return .json(document) }
+            // No merged view: say why, then both columns with their errors marked.
+            let problem = state.mergedProblem ?? "The merged view cannot be computed."
+            var sections = [section("completed_state", state.completedRaw), section("partial_state", state.partialRaw)]
+            sections[0].notes.insert([Run("✗ ", theme.error), Run(problem, theme.error)], at: 0)
+            return .raw(RawDocument(sections: sections, wrapWidth: wrapWidth))
+        case .completed:
+            return jsonOrRaw("completed_state", state.completedRaw)
+        case .partial:
+            return jsonOrRaw("partial_state", state.partialRaw)
+        case .raw:
+            return .raw(RawDocument(sections: [section("completed_state", state.completedRaw),
+                                               section("partial_state", state.partialRaw)], wrapWidth: wrapWidth))
+        }
+    }
+
+    static func errorNote(_ error: JSONTextError, in text: String, theme: Theme) -> [Run] {
+        let (line, column) = error.lineAndColumn(in: Array(text.utf8))
+        return [Run("✗ not JSON: ", theme.error),
+                Run("\(error.message) at line \(line), column \(column) (byte \(error.offset))", theme.error)]
+    }
+
+    /// The next line (after `from`, or before it when `forward` is false) whose text
+    /// contains `term`, wrapping around; case-insensitive unless the term has capitals.
+    public static func search(_ document: Document, term: String, from: Int, forward: Bool) -> Int? {
+        let count = document.lineCount
+        guard count > 0, !term.isEmpty else { return nil }
+        let caseSensitive = term != term.lowercased()
+        let needle = caseSensitive ? term : term.lowercased()
+        for step in 1...count {
+            let line = ((forward ? from + step : from - step) % count + count) % count
+            let text = document.searchText(line)
+            if (caseSensitive ? text : text.lowercased()).contains(needle) { return line }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,211 @@
+/// Fixed for a session: what the header says and how the browser behaves.
+public struct BrowserSettings: Sendable, Equatable {
+    /// user@host:port/database, never a password.
+    public var location: String
+    public var schema: String
+    public var layout: String
+    public var readOnly: Bool
+    /// Seconds between lock refreshes.
+    public var refreshInterval: Double
+    /// A lock older than this is stale.
+    public var staleLockAfter: Double
+    /// IDs per page, and the most kept in memory at once.
+    public var pageSize: Int
+    public var maxRows: Int
+    public var filterDebounce: Double
+
+    public init(location: String = "", schema: String = "public", layout: String = "two-tables", readOnly: Bool = false,
+                refreshInterval: Double = 2, staleLockAfter: Double = 300, pageSize: Int = 200, maxRows: Int = 1000,
+                filterDebounce: Double = 0.25) {
+        self.location = location
+        self.schema = schema
+        self.layout = layout
+        self.readOnly = readOnly
+        self.refreshInterval = refreshInterval
+        self.staleLockAfter = staleLockAfter
+        self.pageSize = pageSize
+        self.maxRows = maxRows
+        self.filterDebounce = filterDebounce
+    }
+}
+
+/// The state ID list: a window of at most `maxRows` IDs somewhere in the (possibly
+/// million-long) ordered list, grown and trimmed a page at a time.
+public struct ListPane: Sendable {
+    public var rows: [StateRow] = []
+    /// Position of `rows[0]` in the whole list; nil when unknown (after a jump).
+    public var offset: Int? = 0
+    public var atStart = true
+    public var atEnd = false
+    public var selected = 0
+    public var top = 0
+    /// How many IDs match the filter; nil until counted.
+    public var total: Int?
+    /// The filter as typed (empty: none). `glob` is what the server is asked.
+    public var filter = ""
+    /// The glob of the rows shown (what the last reload asked).
+    public var appliedGlob: String?
+    /// Bumped whenever the list is reloaded from scratch; older answers are dropped.
+    public var generation = 0
+    public var loadingNext = false
+    public var loadingPrevious = false
+    /// A reload (first page, filter, jump) is in flight.
+    public var reloading = true
+    /// The first page of this generation has arrived.
+    public var loaded = false
+    public var error: String?
+
+    public var selectedRow: StateRow? { rows.indices.contains(selected) ? rows[selected] : nil }
+
+    /// The glob sent to the server: the filter as typed when it has `*` or `?`, else
+    /// `*filter*` (a substring match, as k9s and lazygit filter).
+    public var glob: String? {
+        if filter.isEmpty { return nil }
+        if filter.contains("*") || filter.contains("?") { return filter }
+        return "*" + filter + "*"
+    }
+}
+
+/// The right pane: one state, its views, folds, cursor and search.
+public struct DetailPane: Sendable {
+    public var stateID: String?
+    public var loaded: LoadedState?
+    public var loadingRequest: Int?
+    public var error: String?
+    public var mode: ViewMode = .merged
+    public var documents: [ViewMode: Document] = [:]
+    public var building: [ViewMode: Int] = [:]
+    public var cursor = 0
+    public var top = 0
+    public var horizontal = 0
+    /// Open lines of folded containers (JSON documents only).
+    public var folds: Set<Int> = []
+    public var searchTerm = ""
+    public var searchRequest: Int?
+
+    public var document: Document? { documents[mode] }
+}
+
+public struct LocksPane: Sendable {
+    public var rows: [LockRow] = []
+    public var selected = 0
+    public var top = 0
+    public var lastRefresh: Double?
+    public var loading = false
+    public var error: String?
+    /// Bumped to cancel the pending refresh timer (a manual refresh starts a new chain).
+    public var timerGeneration = 0
+
+    public var selectedRow: LockRow? { rows.indices.contains(selected) ? rows[selected] : nil }
+    public var staleCount: Int { rows.filter(\.isStale).count }
+}
+
+/// A dialog asking before anything is destroyed. Its lines name what will be; No is
+/// the default (Enter, Esc and n all cancel; only y goes ahead).
+public struct Confirmation: Sendable, Equatable {
+    public var action: WriteAction
+    public var title: String
+    public var lines: [[Run]]
+    public var yes: String
+
+    public init(action: WriteAction, title: String, lines: [[Run]], yes: String) {
+        self.action = action
+        self.title = title
+        self.lines = lines
+        self.yes = yes
+    }
+}
+
+/// Asking for the target of a copy or move.
+public struct Prompt: Sendable, Equatable {
+    public enum Purpose: Sendable, Equatable { case copy, move }
+    public var purpose: Purpose
+    public var source: String
+    public var text: String
+    /// The target is being checked (exists?) before the confirmation.
+    public var checking = false
+}
+
+public struct HistoryView: Sendable, Equatable {
+    public var stateID: String
+    public var rows: [HistoryRow]?
+    public var selected = 0
+    public var top = 0
+}
+
+/// The edit confirmation: the diff between the stored value and the edited text.
+public struct DiffView: Sendable, Equatable {
+    public var session: EditSession
+    public var newText: String
+    public var lines: [DiffLine]
+    public var top = 0
+}
+
+public enum Mode: Sendable, Equatable {
+    case browse
+    /// Typing a filter; `previous` comes back on Esc.
+    case filter(previous: String)
+    /// Typing a search term for the JSON pane.
+    case search(text: String)
+    case help(top: Int)
+    case confirm(Confirmation)
+    case prompt(Prompt)
+    case history(HistoryView)
+    case diff(DiffView)
+}
+
+public struct StatusMessage: Sendable, Equatable {
+    public var text: String
+    public var isError: Bool
+    public var at: Double
+}
+
+/// Everything the browser shows and knows, as one value: `update` makes the next one,
+/// `view` draws it.
+public struct Model: Sendable {
+    public var settings: BrowserSettings
+    public var size: Size
+    public var now: Double
+    public var focus: Focus = .list
+    public var mode: Mode = .browse
+    public var list = ListPane()
+    public var detail = DetailPane()
+    public var locks = LocksPane()
+    public var connection: ConnectionStatus = .connecting
+    public var status: StatusMessage?
+    /// A write in flight (one at a time); Esc or Ctrl-C cancels a lock wait.
+    public var writing: WriteAction?
+    /// Set by `q`: the host leaves after drawing nothing more.
+    public var quitting = false
+    public var lastRefresh: Double?
+    public var theme: Theme = .standard
+    var nextRequestID = 1
+    /// Bumped on every filter keystroke; only the last debounce timer reloads.
+    var filterTicket = 0
+    /// Where the list should put the anchor of an `.around` reload (its position in the
+    /// whole list), when known.
+    var pendingAnchorOffset: Int?
+
+    public init(settings: BrowserSettings, size: Size, now: Double) {
+        self.settings = settings
+        self.size = size
+        self.now = now
+    }
+
+    mutating func newRequestID() -> Int {
+        defer { nextRequestID += 1 }
+        return nextRequestID
+    }
+
+    /// True once the first page, the first state and the locks have arrived (what
+    /// `--exit-after-first-paint` waits for).
+    public var initialLoadComplete: Bool {
+        guard list.loaded, locks.lastRefresh != nil else { return false }
+        if list.rows.isEmpty { return true }
+        return detail.loaded != nil && detail.document != nil
+    }
+
+    func age(_ seconds: Double?, fetchedAt: Double) -> Double? {
+        seconds.map { $0 + max(0, now - fetchedAt) }
+    }
+}

@@ -1,0 +1,135 @@
+/// What the browser knows about the database, as plain values. The runner turns
+/// `StateStore` results into these, so the pure part never depends on how the store
+/// builds its own types, and tests build them directly.
+
+/// A line of the state ID list.
+public struct StateRow: Sendable, Equatable {
+    public var stateID: String
+    /// `updated_at` as stored (writer's wall clock).
+    public var updatedAt: String?
+    /// Age computed on the server when fetched (negative: writer in another time zone).
+    public var ageSeconds: Double?
+    /// When it was fetched (seconds since 1970, the browser's clock): ages shown are
+    /// `ageSeconds + (now - fetchedAt)`.
+    public var fetchedAt: Double
+    public var isLocked: Bool
+    public var lockIsStale: Bool
+    public var isInvalidJSON: Bool
+
+    public init(stateID: String, updatedAt: String? = nil, ageSeconds: Double? = nil, fetchedAt: Double = 0,
+                isLocked: Bool = false, lockIsStale: Bool = false, isInvalidJSON: Bool = false) {
+        self.stateID = stateID
+        self.updatedAt = updatedAt
+        self.ageSeconds = ageSeconds
+        self.fetchedAt = fetchedAt
+        self.isLocked = isLocked
+        self.lockIsStale = lockIsStale
+        self.isInvalidJSON = isInvalidJSON
+    }
+}
+
+/// A held lock, with what the user needs before releasing it.
+public struct LockRow: Sendable, Equatable {
+    public var stateID: String
+    public var lockID: String
+    /// `locked_at` as stored, or the holder's transaction start for advisory locks.
+    public var lockedAt: String
+    public var ageSeconds: Double?
+    public var fetchedAt: Double
+    public var isStale: Bool
+    /// Negative or over a year: writer and reader disagree on the time zone.
+    public var ageIsImplausible: Bool
+    /// Advisory locks: who holds it (pid, user, client), when known.
+    public var holder: String?
+
+    public init(stateID: String, lockID: String, lockedAt: String, ageSeconds: Double?, fetchedAt: Double = 0,
+                isStale: Bool = false, ageIsImplausible: Bool = false, holder: String? = nil) {
+        self.stateID = stateID
+        self.lockID = lockID
+        self.lockedAt = lockedAt
+        self.ageSeconds = ageSeconds
+        self.fetchedAt = fetchedAt
+        self.isStale = isStale
+        self.ageIsImplausible = ageIsImplausible
+        self.holder = holder
+    }
+}
+
+/// One backup-journal entry of a state ID.
+public struct HistoryRow: Sendable, Equatable {
+    public var id: String
+    public var time: String
+    public var action: String
+    public var stateID: String
+    public var note: String?
+    /// Whether a row existed before (restoring then writes it back; else deletes).
+    public var hadRow: Bool
+    /// A released lock (restoring puts the lock row back).
+    public var isLock: Bool
+    /// Size of the recorded value, for the list.
+    public var bytes: Int
+
+    public init(id: String, time: String, action: String, stateID: String, note: String? = nil,
+                hadRow: Bool = true, isLock: Bool = false, bytes: Int = 0) {
+        self.id = id
+        self.time = time
+        self.action = action
+        self.stateID = stateID
+        self.note = note
+        self.hadRow = hadRow
+        self.isLock = isLock
+        self.bytes = bytes
+    }
+}
+
+/// A state ID's row as loaded for the right pane.
+public struct LoadedState: Sendable {
+    public var stateID: String
+    /// false: there is no row (cleared since it was listed).
+    public var exists: Bool
+    public var updatedAt: String?
+    public var ageSeconds: Double?
+    public var fetchedAt: Double
+    /// Column texts exactly as stored; nil is NULL.
+    public var completedRaw: String?
+    public var partialRaw: String?
+    /// The merged view as JSON text; nil when it cannot be computed.
+    public var mergedText: String?
+    /// Why there is no merged view (a part is not JSON, an object over a non-object).
+    public var mergedProblem: String?
+
+    public init(stateID: String, exists: Bool = true, updatedAt: String? = nil, ageSeconds: Double? = nil,
+                fetchedAt: Double = 0, completedRaw: String?, partialRaw: String?, mergedText: String?,
+                mergedProblem: String? = nil) {
+        self.stateID = stateID
+        self.exists = exists
+        self.updatedAt = updatedAt
+        self.ageSeconds = ageSeconds
+        self.fetchedAt = fetchedAt
+        self.completedRaw = completedRaw
+        self.partialRaw = partialRaw
+        self.mergedText = mergedText
+        self.mergedProblem = mergedProblem
+    }
+
+    /// The size shown in the pane title.
+    public var byteCount: Int { (completedRaw?.utf8.count ?? 0) + (partialRaw?.utf8.count ?? 0) }
+}
+
+/// The connection as the header shows it.
+public enum ConnectionStatus: Sendable, Equatable {
+    case connecting
+    case connected
+    /// Lost or never made: why, and when the next try is (browser clock).
+    case disconnected(reason: String, retryAt: Double?)
+}
+
+/// What the right pane shows of a state: the view the next run uses, each column,
+/// or the stored text as is.
+public enum ViewMode: String, Sendable, CaseIterable, Hashable {
+    case merged, completed, partial, raw
+}
+
+public enum Focus: Sendable, Equatable {
+    case list, detail, locks
+}

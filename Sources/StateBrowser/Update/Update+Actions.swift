@@ -1,0 +1,375 @@
+/// Everything that changes the database: asked for, confirmed (naming what will be
+/// destroyed, No by default), run by the runner, and reported.
+extension Model {
+    /// The state ID the write keys act on: the selected row, or the one shown.
+    var actionStateID: String? { list.selectedRow?.stateID ?? detail.stateID }
+
+    // MARK: - Edit
+
+    mutating func startEdit(_ commands: inout [Command]) {
+        guard let id = actionStateID else { return }
+        setStatus("Reading \(quoted(id)) for the editor…")
+        commands.append(.prepareEdit(stateID: id))
+    }
+
+    static let commentPrefix = "// "
+
+    /// The editor's text with `//` lines at the top removed.
+    static func stripComments(_ text: String) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        while let first = lines.first, first.hasPrefix("//") { lines.removeFirst() }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `lines` as `//` comments above `body`, for sending a text back to the editor.
+    static func withComments(_ lines: [String], _ body: String) -> String {
+        var text = lines.map { commentPrefix + $0 }.joined(separator: "\n")
+        text += "\n" + commentPrefix + "Save an empty file to cancel; these // lines at the top are ignored.\n"
+        return text + body
+    }
+
+    mutating func editorFinished(_ session: EditSession, text: String?, problem: String?, _ commands: inout [Command]) {
+        if let problem {
+            setStatus("Could not run the editor: \(problem)", error: true)
+            return
+        }
+        let body = Model.stripComments(text ?? "")
+        if body.allSatisfy(\.isWhitespace) {
+            setStatus("Empty file: nothing was changed.")
+            return
+        }
+        do {
+            _ = try JSONDocument(text: body)
+        } catch let error as JSONTextError {
+            let (line, column) = error.lineAndColumn(in: Array(body.utf8))
+            let comments = ["meltano-state: this is not valid JSON, so nothing was written:",
+                            "\(error.message) at line \(line), column \(column) of the JSON below."]
+            var again = session
+            again.text = Model.withComments(comments, body)
+            setStatus("Not valid JSON: back to the editor.", error: true)
+            commands.append(.openEditor(again))
+            return
+        } catch {
+            return
+        }
+        if JSONCanonical.compact(body) == JSONCanonical.compact(session.original) {
+            setStatus("No changes: nothing was written.")
+            return
+        }
+        var edited = session
+        edited.text = body
+        mode = .diff(DiffView(session: edited, newText: body, lines: Diff.lines(old: session.original, new: body)))
+    }
+
+    mutating func diffKey(_ key: Key, _ diff: DiffView, _ commands: inout [Command]) {
+        var diff = diff
+        let page = max(1, size.height - 8)
+        let maxTop = max(0, diff.lines.count - page)
+        switch key {
+        case .character("y"), .character("Y"):
+            mode = .browse
+            run(.set(stateID: diff.session.stateID, text: diff.newText, original: diff.session.original), &commands)
+        case .character("e"):
+            mode = .browse
+            commands.append(.openEditor(diff.session))
+        case .up, .character("k"): diff.top = max(0, diff.top - 1); mode = .diff(diff)
+        case .down, .character("j"): diff.top = min(maxTop, diff.top + 1); mode = .diff(diff)
+        case .pageUp: diff.top = max(0, diff.top - page); mode = .diff(diff)
+        case .pageDown, .character(" "): diff.top = min(maxTop, diff.top + page); mode = .diff(diff)
+        default:
+            mode = .browse
+            setStatus("Edit discarded: nothing was written.")
+        }
+    }
+
+    // MARK: - Clear
+
+    mutating func confirmClear() {
+        guard let id = actionStateID else { return }
+        let theme = self.theme
+        var lines: [[Run]] = [
+            [Run("Clear the state of")],
+            [Run("  "), Run(id, theme.danger)],
+            [],
+            [Run("Its row is deleted: completed and partial state. The next run of this")],
+            [Run("pipeline starts with no bookmark (a full sync).")],
+            [Run("The row is saved to the backup journal first (H restores it).", theme.hint)],
+        ]
+        if let lock = liveLock(id) {
+            lines.append([])
+            lines.append([Run("⚠ ", theme.danger), Run("It is locked now (\(lockAgeText(lock))); clearing waits for that lock.", theme.danger)])
+        }
+        mode = .confirm(Confirmation(action: .clear(stateID: id), title: "Clear state", lines: lines, yes: "clear it"))
+    }
+
+    // MARK: - Copy and move
+
+    mutating func askTarget(_ purpose: Prompt.Purpose) {
+        guard let id = actionStateID else { return }
+        mode = .prompt(Prompt(purpose: purpose, source: id, text: id))
+    }
+
+    mutating func promptKey(_ key: Key, _ prompt: Prompt, _ commands: inout [Command]) {
+        var prompt = prompt
+        guard !prompt.checking else {
+            if key == .escape { mode = .browse }
+            return
+        }
+        switch key {
+        case .escape:
+            mode = .browse
+            setStatus("Cancelled: nothing was changed.")
+        case .enter:
+            let target = prompt.text
+            if let problem = Model.stateIDProblem(target) {
+                setStatus(problem, error: true)
+                return
+            }
+            if target == prompt.source {
+                setStatus("The target is the same state ID; type another one.", error: true)
+                return
+            }
+            prompt.checking = true
+            mode = .prompt(prompt)
+            let action: WriteAction = prompt.purpose == .copy ? .copy(from: prompt.source, to: target) : .move(from: prompt.source, to: target)
+            commands.append(.checkTarget(action))
+        default:
+            if edit(&prompt.text, with: key) { mode = .prompt(prompt) }
+        }
+    }
+
+    /// The store's own rules for an ID, checked before asking anything.
+    static func stateIDProblem(_ id: String) -> String? {
+        if id.isEmpty { return "A state ID cannot be empty." }
+        if id.unicodeScalars.count > 900 { return "A state ID holds at most 900 characters (this one has \(id.unicodeScalars.count))." }
+        if id.unicodeScalars.contains("\u{0}") { return "A state ID cannot contain a NUL character." }
+        return nil
+    }
+
+    mutating func targetChecked(_ action: WriteAction, exists: Bool) {
+        guard case let .prompt(prompt) = mode, prompt.checking else { return }
+        let theme = self.theme
+        let (source, target, isMove): (String, String, Bool)
+        switch action {
+        case let .copy(from, to): (source, target, isMove) = (from, to, false)
+        case let .move(from, to): (source, target, isMove) = (from, to, true)
+        default: return
+        }
+        _ = prompt
+        var lines: [[Run]] = [
+            [Run(isMove ? "Move the state of" : "Copy the state of")],
+            [Run("  "), Run(source, theme.label)],
+            [Run("to")],
+            [Run("  "), Run(target, exists ? theme.danger : theme.label)],
+            [],
+        ]
+        if exists {
+            lines.append([Run("⚠ ", theme.danger), Run("\(quoted(target)) exists: its state is overwritten", theme.danger)])
+            lines.append([Run("  (journaled first; H on it restores).", theme.danger)])
+        } else {
+            lines.append([Run("\(quoted(target)) has no state yet; it is created.")])
+        }
+        if isMove {
+            lines.append([Run("Then "), Run(quoted(source), theme.danger), Run(" is cleared (its row deleted, journaled).")])
+        }
+        lines.append([Run("Meltano refuses a value without a top-level singer_state.", theme.hint)])
+        mode = .confirm(Confirmation(action: action, title: isMove ? "Move state" : "Copy state", lines: lines,
+                                     yes: isMove ? "move it" : "copy it"))
+    }
+
+    // MARK: - Release a lock
+
+    func lockAgeText(_ lock: LockRow) -> String {
+        var text = "lock \(lock.lockID.prefix(8))…"
+        if let age = age(lock.ageSeconds, fetchedAt: lock.fetchedAt) { text += ", \(Format.longAge(age)) old" }
+        return text
+    }
+
+    mutating func confirmRelease() {
+        let lock: LockRow?
+        if focus == .locks {
+            lock = locks.selectedRow
+        } else {
+            lock = actionStateID.flatMap(liveLock)
+        }
+        guard let lock else {
+            setStatus(focus == .locks ? "No lock is selected." : "\(quoted(actionStateID ?? "")) is not locked (as of the last refresh).", error: true)
+            return
+        }
+        let theme = self.theme
+        var lines: [[Run]] = [
+            [Run("Release the lock of")],
+            [Run("  "), Run(lock.stateID, theme.danger)],
+            [],
+            [Run("lock ID   ", theme.label), Run(lock.lockID)],
+            [Run("taken at  ", theme.label), Run(lock.lockedAt)],
+        ]
+        if let age = age(lock.ageSeconds, fetchedAt: lock.fetchedAt) {
+            lines.append([Run("age       ", theme.label), Run(Format.longAge(age)),
+                          lock.ageIsImplausible ? Run("  (implausible: writer in another time zone?)", theme.danger) : Run("")])
+        }
+        if let holder = lock.holder { lines.append([Run("held by   ", theme.label), Run(holder)]) }
+        lines.append([])
+        if lock.isStale {
+            lines.append([Run("STALE", theme.stale), Run(": older than \(Format.longAge(settings.staleLockAfter)); its pipeline has most likely died.")])
+        } else {
+            lines.append([Run("NOT STALE", theme.danger), Run(": it may belong to a running pipeline. Releasing it", theme.danger)])
+            lines.append([Run("lets another run write this state at the same time.", theme.danger)])
+        }
+        lines.append([Run("Only this lock (state ID and lock ID) is removed; it is journaled.", theme.hint)])
+        mode = .confirm(Confirmation(action: .release(stateID: lock.stateID, lockID: lock.lockID), title: "Release lock",
+                                     lines: lines, yes: "release it"))
+    }
+
+    // MARK: - History and restore
+
+    mutating func openHistory(_ commands: inout [Command]) {
+        guard let id = actionStateID else { return }
+        mode = .history(HistoryView(stateID: id, rows: nil))
+        commands.append(.loadHistory(stateID: id))
+    }
+
+    mutating func historyKey(_ key: Key, _ history: HistoryView, _ commands: inout [Command]) {
+        var history = history
+        let count = history.rows?.count ?? 0
+        switch key {
+        case .up, .character("k"): history.selected = max(0, history.selected - 1)
+        case .down, .character("j"): history.selected = min(max(0, count - 1), history.selected + 1)
+        case .home, .character("g"): history.selected = 0
+        case .end, .character("G"): history.selected = max(0, count - 1)
+        case .enter, .character("r"):
+            guard let rows = history.rows, rows.indices.contains(history.selected) else { return }
+            if settings.readOnly {
+                setStatus("Read-only: restoring is disabled (--read-only). Nothing was changed.", error: true)
+                return
+            }
+            confirmRestore(rows[history.selected])
+            return
+        case .escape, .character("q"), .character("H"):
+            mode = .browse
+            return
+        default: return
+        }
+        let rows = max(1, size.height - 10)
+        if history.selected < history.top { history.top = history.selected }
+        if history.selected >= history.top + rows { history.top = history.selected - rows + 1 }
+        mode = .history(history)
+    }
+
+    mutating func confirmRestore(_ entry: HistoryRow) {
+        let theme = self.theme
+        var lines: [[Run]] = [
+            [Run(entry.isLock ? "Put back the lock row of" : "Restore the state of")],
+            [Run("  "), Run(entry.stateID, theme.danger)],
+            [Run("to what it was before "), Run(entry.action, theme.label), Run(" at \(entry.time)")],
+            [],
+        ]
+        if entry.isLock {
+            lines.append([Run("The released lock is inserted again: writes of this ID wait for it.", theme.danger)])
+        } else if entry.hadRow {
+            lines.append([Run("The current state is overwritten (journaled first, so this can be undone).", theme.danger)])
+        } else {
+            lines.append([Run("There was no row then: the current row is deleted (journaled first).", theme.danger)])
+        }
+        mode = .confirm(Confirmation(action: .restore(entryID: entry.id, stateID: entry.stateID), title: "Restore from journal",
+                                     lines: lines, yes: "restore it"))
+    }
+
+    // MARK: - Confirming and running
+
+    mutating func confirmKey(_ key: Key, _ confirmation: Confirmation, _ commands: inout [Command]) {
+        if key == .character("y") || key == .character("Y") {
+            mode = .browse
+            run(confirmation.action, &commands)
+        } else {
+            mode = .browse
+            setStatus("Cancelled: nothing was changed.")
+        }
+    }
+
+    mutating func run(_ action: WriteAction, _ commands: inout [Command]) {
+        guard !settings.readOnly else {
+            setStatus("Read-only: nothing was changed.", error: true)
+            return
+        }
+        writing = action
+        setStatus("\(action.progressText)… (Esc cancels while it waits for a lock)")
+        commands.append(.write(action))
+    }
+
+    mutating func writeFinished(_ action: WriteAction, _ outcome: WriteOutcome, _ commands: inout [Command]) {
+        writing = nil
+        switch outcome {
+        case let .done(text):
+            setStatus(text)
+            // Show the result: the list around the ID that changed, its state, the locks.
+            let focusID: String
+            switch action {
+            case let .move(from, _): focusID = from
+            default: focusID = action.focusStateID
+            }
+            if case .release = action {} else {
+                reloadList(.around(focusID, context: layout.listRows / 3), counting: true, &commands,
+                           anchorOffset: list.offset.map { $0 + list.selected })
+                if detail.stateID == focusID {
+                    reloadState(focusID, &commands)
+                } else {
+                    detail = DetailPane(mode: detail.mode, searchTerm: detail.searchTerm)
+                }
+            }
+            refreshLocksNow(&commands)
+        case let .failed(text):
+            setStatus(text, error: true)
+            refreshLocksNow(&commands)
+        case let .rejected(text):
+            guard case let .set(id, edited, original) = action else { setStatus(text, error: true); return }
+            let comments = ["meltano-state: the value was refused, nothing was written:"] + Model.wrapComment(text)
+            setStatus("Refused: back to the editor.", error: true)
+            commands.append(.openEditor(EditSession(stateID: id, original: original, text: Model.withComments(comments, edited))))
+        case let .conflict(current):
+            guard case let .set(id, edited, _) = action else { return }
+            let comments = ["meltano-state: \(id) was changed by someone else while you were editing,",
+                            "so nothing was written. Saving again overwrites that change (see the diff next)."]
+            setStatus("Changed meanwhile: back to the editor.", error: true)
+            commands.append(.openEditor(EditSession(stateID: id, original: current, text: Model.withComments(comments, edited))))
+        }
+    }
+
+    static func wrapComment(_ text: String, width: Int = 76) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            if !current.isEmpty, current.count + word.count + 1 > width {
+                lines.append(current)
+                current = ""
+            }
+            current += current.isEmpty ? String(word) : " " + word
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
+}
+
+/// JSON text without insignificant whitespace, to tell an unchanged edit from a
+/// change (the way Meltano compares parsed values, near enough for text it wrote).
+enum JSONCanonical {
+    static func compact(_ text: String) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(text.utf8.count)
+        var inString = false
+        var escaped = false
+        for byte in text.utf8 {
+            if inString {
+                result.append(byte)
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D: continue
+            case UInt8(ascii: "\""): inString = true; result.append(byte)
+            default: result.append(byte)
+            }
+        }
+        return result
+    }
+}

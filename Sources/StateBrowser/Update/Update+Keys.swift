@@ -1,0 +1,229 @@
+/// Keys, by mode. Every binding here is listed by `?` (see `KeyBindings`).
+extension Model {
+    mutating func handleKey(_ key: Key, _ commands: inout [Command]) {
+        // Ctrl-C always works: it stops a lock wait, or leaves.
+        if key == .control("c") {
+            if writing != nil {
+                commands.append(.cancelWrite)
+                setStatus("Cancelling: giving up the lock wait…")
+            } else {
+                quit(&commands)
+            }
+            return
+        }
+        switch mode {
+        case .browse: browseKey(key, &commands)
+        case let .filter(previous): filterKey(key, previous: previous, &commands)
+        case let .search(text): searchKey(key, text: text, &commands)
+        case let .help(top): helpKey(key, top: top)
+        case let .confirm(confirmation): confirmKey(key, confirmation, &commands)
+        case let .prompt(prompt): promptKey(key, prompt, &commands)
+        case let .history(history): historyKey(key, history, &commands)
+        case let .diff(diff): diffKey(key, diff, &commands)
+        }
+    }
+
+    mutating func quit(_ commands: inout [Command]) {
+        quitting = true
+        commands.append(.quit)
+    }
+
+    // MARK: - Browsing
+
+    mutating func browseKey(_ key: Key, _ commands: inout [Command]) {
+        switch key {
+        case .character("q"): quit(&commands)
+        case .character("?"), .function(1): mode = .help(top: 0)
+        case .tab: cycleFocus(forward: true)
+        case .backTab: cycleFocus(forward: false)
+        case .character("L"):
+            if layout.locks.height > 0 { focus = .locks }
+        case .character("r"), .function(5):
+            setStatus("Refreshing…")
+            refreshAll(&commands)
+        case .character("/"):
+            if focus == .detail {
+                mode = .search(text: "")
+            } else {
+                focus = .list
+                mode = .filter(previous: list.filter)
+            }
+        case .character("n"): startSearch(forward: true, &commands)
+        case .character("N"): startSearch(forward: false, &commands)
+        case .character("v"):
+            let all = ViewMode.allCases
+            setViewMode(all[(all.firstIndex(of: detail.mode)! + 1) % all.count], &commands)
+        case .character("1"): setViewMode(.merged, &commands)
+        case .character("2"): setViewMode(.completed, &commands)
+        case .character("3"): setViewMode(.partial, &commands)
+        case .character("4"): setViewMode(.raw, &commands)
+        case .character("y"): copy(path: false, &commands)
+        case .character("Y"): copy(path: true, &commands)
+        case .character("e"): requireWritable("Editing") { $0.startEdit(&commands) }
+        case .character("d"): requireWritable("Clearing") { $0.confirmClear() }
+        case .character("c"): requireWritable("Copying") { $0.askTarget(.copy) }
+        case .character("m"): requireWritable("Moving") { $0.askTarget(.move) }
+        case .character("u"): requireWritable("Releasing locks") { $0.confirmRelease() }
+        case .character("H"): openHistory(&commands)
+        case .escape:
+            if writing != nil {
+                commands.append(.cancelWrite)
+                setStatus("Cancelling: giving up the lock wait…")
+            } else if focus == .detail, !detail.searchTerm.isEmpty {
+                detail.searchTerm = ""
+            } else if !list.filter.isEmpty {
+                list.filter = ""
+                reloadList(.first, counting: true, &commands)
+            } else {
+                status = nil
+            }
+        default:
+            switch focus {
+            case .list: listKey(key, &commands)
+            case .detail: detailKey(key, &commands)
+            case .locks: locksKey(key, &commands)
+            }
+        }
+    }
+
+    /// Runs a write key's action unless the browser is read-only, in which case it
+    /// says so (the hints for those keys are hidden as well).
+    mutating func requireWritable(_ action: String, _ body: (inout Model) -> Void) {
+        if settings.readOnly {
+            setStatus("Read-only: \(action.lowercased()) is disabled (--read-only). Nothing was changed.", error: true)
+            return
+        }
+        if let writing {
+            setStatus("Busy: \(writing.progressText.lowercased()); wait for it or press Esc to cancel.", error: true)
+            return
+        }
+        body(&self)
+    }
+
+    mutating func cycleFocus(forward: Bool) {
+        var order: [Focus] = [.list, .detail]
+        if layout.locks.height > 0 { order.append(.locks) }
+        let index = order.firstIndex(of: focus) ?? 0
+        focus = order[(index + (forward ? 1 : order.count - 1)) % order.count]
+    }
+
+    mutating func listKey(_ key: Key, _ commands: inout [Command]) {
+        let page = layout.listRows
+        switch key {
+        case .up, .character("k"): moveSelection(by: -1, &commands)
+        case .down, .character("j"): moveSelection(by: 1, &commands)
+        case .pageUp, .control("b"): moveSelection(by: -page, &commands)
+        case .pageDown, .control("f"), .character(" "): moveSelection(by: page, &commands)
+        case .home, .character("g"): selectFirst(&commands)
+        case .end, .character("G"): selectLast(&commands)
+        case .enter, .right, .character("l"):
+            if list.selectedRow != nil { focus = .detail }
+        default: break
+        }
+    }
+
+    mutating func detailKey(_ key: Key, _ commands: inout [Command]) {
+        switch key {
+        case .up, .character("k"): moveCursor(by: -1)
+        case .down, .character("j"): moveCursor(by: 1)
+        case .pageUp, .control("b"): pageDetail(by: -1)
+        case .pageDown, .control("f"): pageDetail(by: 1)
+        case .home, .character("g"): cursorToEnd(false)
+        case .end, .character("G"): cursorToEnd(true)
+        case .left, .character("h"):
+            if detail.horizontal == 0 { focus = .list } else { detail.horizontal = max(0, detail.horizontal - 8) }
+        case .right, .character("l"): detail.horizontal += 8
+        case .enter, .character(" "): toggleFold()
+        case .character("z"): foldSiblings()
+        case .character("Z"): unfoldAll()
+        default: break
+        }
+    }
+
+    mutating func locksKey(_ key: Key, _ commands: inout [Command]) {
+        guard !locks.rows.isEmpty else { return }
+        switch key {
+        case .up, .character("k"): locks.selected = max(0, locks.selected - 1)
+        case .down, .character("j"): locks.selected = min(locks.rows.count - 1, locks.selected + 1)
+        case .pageUp: locks.selected = max(0, locks.selected - max(1, layout.lockRows))
+        case .pageDown: locks.selected = min(locks.rows.count - 1, locks.selected + max(1, layout.lockRows))
+        case .home, .character("g"): locks.selected = 0
+        case .end, .character("G"): locks.selected = locks.rows.count - 1
+        case .enter:
+            if let lock = locks.selectedRow { jump(to: lock.stateID, &commands) }
+        default: break
+        }
+        ensureLocksVisible()
+    }
+
+    // MARK: - Typing a filter or a search
+
+    mutating func filterKey(_ key: Key, previous: String, _ commands: inout [Command]) {
+        switch key {
+        case .enter:
+            mode = .browse
+            if list.glob != list.appliedGlob { reloadList(.first, counting: true, &commands) }
+        case .escape:
+            mode = .browse
+            list.filter = previous
+            if list.glob != list.appliedGlob { reloadList(.first, counting: true, &commands) }
+        case .up: moveSelection(by: -1, &commands)
+        case .down: moveSelection(by: 1, &commands)
+        default:
+            guard edit(&list.filter, with: key) else { return }
+            filterTicket += 1
+            commands.append(.after(seconds: settings.filterDebounce, .filterDebounced(generation: filterTicket)))
+        }
+    }
+
+    mutating func searchKey(_ key: Key, text: String, _ commands: inout [Command]) {
+        var text = text
+        switch key {
+        case .enter:
+            mode = .browse
+            detail.searchTerm = text
+            if !text.isEmpty { startSearch(forward: true, &commands) }
+        case .escape:
+            mode = .browse
+        default:
+            if edit(&text, with: key) { mode = .search(text: text) }
+        }
+    }
+
+    /// Line editing for inputs: characters, Backspace, Ctrl-U (clear), Ctrl-W (word).
+    /// Returns whether the text changed.
+    func edit(_ text: inout String, with key: Key) -> Bool {
+        switch key {
+        case let .character(character):
+            text.append(character)
+        case .backspace, .control("h"):
+            guard !text.isEmpty else { return false }
+            text.removeLast()
+        case .control("u"):
+            guard !text.isEmpty else { return false }
+            text = ""
+        case .control("w"):
+            guard !text.isEmpty else { return false }
+            while text.last == " " { text.removeLast() }
+            while let last = text.last, last != " " { _ = last; text.removeLast() }
+        default:
+            return false
+        }
+        return true
+    }
+
+    // MARK: - Help
+
+    mutating func helpKey(_ key: Key, top: Int) {
+        let lines = KeyBindings.helpLines(readOnly: settings.readOnly).count
+        let page = max(1, size.height - 4)
+        let maxTop = max(0, lines - page)
+        switch key {
+        case .up, .character("k"): mode = .help(top: max(0, top - 1))
+        case .down, .character("j"): mode = .help(top: min(maxTop, top + 1))
+        case .pageUp: mode = .help(top: max(0, top - page))
+        case .pageDown, .character(" "): mode = .help(top: min(maxTop, top + page))
+        default: mode = .browse
+        }
+    }
+}

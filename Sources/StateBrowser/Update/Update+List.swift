@@ -1,0 +1,203 @@
+/// The state ID list: a bounded window over a keyset-paged list. Pages are fetched
+/// ahead of the selection and the far end is trimmed, so scrolling a million IDs end
+/// to end keeps at most `maxRows` in memory.
+extension Model {
+    /// Starts the list again from an anchor (first page, last page, around an ID).
+    mutating func reloadList(_ anchor: PageAnchor, counting: Bool, _ commands: inout [Command], anchorOffset: Int? = nil) {
+        list.generation += 1
+        list.reloading = true
+        list.loadingNext = false
+        list.loadingPrevious = false
+        list.appliedGlob = list.glob
+        pendingAnchorOffset = anchorOffset
+        if counting { list.total = nil }
+        commands.append(.loadPage(PageRequest(id: newRequestID(), generation: list.generation, glob: list.glob,
+                                              anchor: anchor, limit: settings.pageSize)))
+        if counting { commands.append(.count(generation: list.generation, glob: list.glob)) }
+    }
+
+    mutating func pageLoaded(_ result: PageResult, _ commands: inout [Command]) {
+        let request = result.request
+        guard request.generation == list.generation else { return }
+        let rows = result.rows
+        let full = rows.count >= request.limit
+        list.error = nil
+        switch request.anchor {
+        case .first:
+            list.rows = rows
+            list.atStart = true
+            list.atEnd = !full
+            list.offset = 0
+            list.selected = 0
+            list.top = 0
+            list.reloading = false
+        case .last:
+            list.rows = rows
+            list.atEnd = true
+            list.atStart = !full
+            list.offset = list.atStart ? 0 : list.total.map { max(0, $0 - rows.count) }
+            list.selected = max(0, rows.count - 1)
+            list.top = max(0, rows.count - layout.listRows)
+            list.reloading = false
+        case .around:
+            list.rows = rows
+            list.atStart = result.reachedStart
+            list.atEnd = result.reachedEnd
+            list.selected = min(result.anchorIndex, max(0, rows.count - 1))
+            list.offset = list.atStart ? 0 : pendingAnchorOffset.map { max(0, $0 - result.anchorIndex) }
+            // Keep the selection where it was on screen when possible.
+            list.top = max(0, list.selected - layout.listRows / 3)
+            list.reloading = false
+        case .after:
+            guard list.loadingNext else { return }
+            list.loadingNext = false
+            list.rows += rows
+            list.atEnd = !full
+            trimFront()
+        case .before:
+            guard list.loadingPrevious else { return }
+            list.loadingPrevious = false
+            list.rows.insert(contentsOf: rows, at: 0)
+            list.selected += rows.count
+            list.top += rows.count
+            list.offset = list.offset.map { max(0, $0 - rows.count) }
+            list.atStart = !full
+            trimBack()
+        }
+        list.loaded = true
+        fixOffset()
+        ensureListVisible()
+        prefetch(&commands)
+        selectionChanged(&commands)
+    }
+
+    /// Drops rows far above the selection once the window is over its size.
+    mutating func trimFront() {
+        let excess = list.rows.count - settings.maxRows
+        let removable = min(excess, list.top - layout.listRows)
+        guard removable > 0 else { return }
+        list.rows.removeFirst(removable)
+        list.selected -= removable
+        list.top -= removable
+        list.offset = list.offset.map { $0 + removable }
+        list.atStart = false
+    }
+
+    mutating func trimBack() {
+        let excess = list.rows.count - settings.maxRows
+        let keep = list.top + 2 * layout.listRows
+        let removable = min(excess, list.rows.count - keep)
+        guard removable > 0 else { return }
+        list.rows.removeLast(removable)
+        list.atEnd = false
+    }
+
+    /// The position is known when the window touches either end of the list.
+    mutating func fixOffset() {
+        if list.atStart { list.offset = 0 }
+        if list.offset == nil, list.atEnd, let total = list.total { list.offset = max(0, total - list.rows.count) }
+    }
+
+    /// Asks for the next or previous page when the selection nears the window's edge.
+    mutating func prefetch(_ commands: inout [Command]) {
+        guard !list.reloading else { return }
+        let margin = 2 * layout.listRows
+        if !list.atEnd, !list.loadingNext, let last = list.rows.last, list.selected + margin >= list.rows.count {
+            list.loadingNext = true
+            commands.append(.loadPage(PageRequest(id: newRequestID(), generation: list.generation, glob: list.appliedGlob,
+                                                  anchor: .after(last.stateID), limit: settings.pageSize)))
+        }
+        if !list.atStart, !list.loadingPrevious, let first = list.rows.first, list.selected < margin {
+            list.loadingPrevious = true
+            commands.append(.loadPage(PageRequest(id: newRequestID(), generation: list.generation, glob: list.appliedGlob,
+                                                  anchor: .before(first.stateID), limit: settings.pageSize)))
+        }
+    }
+
+    mutating func ensureListVisible() {
+        let rows = layout.listRows
+        if list.selected < list.top { list.top = list.selected }
+        if list.selected >= list.top + rows { list.top = list.selected - rows + 1 }
+        list.top = max(0, min(list.top, max(0, list.rows.count - rows)))
+    }
+
+    /// Moves the selection; past the loaded window it waits at the edge for the page
+    /// that `prefetch` asked for.
+    mutating func moveSelection(by delta: Int, _ commands: inout [Command]) {
+        guard !list.rows.isEmpty else { return }
+        list.selected = max(0, min(list.rows.count - 1, list.selected + delta))
+        ensureListVisible()
+        prefetch(&commands)
+        selectionChanged(&commands)
+    }
+
+    mutating func selectFirst(_ commands: inout [Command]) {
+        if list.atStart {
+            list.selected = 0
+            ensureListVisible()
+            prefetch(&commands)
+            selectionChanged(&commands)
+        } else {
+            reloadList(.first, counting: false, &commands)
+        }
+    }
+
+    mutating func selectLast(_ commands: inout [Command]) {
+        if list.atEnd {
+            list.selected = max(0, list.rows.count - 1)
+            ensureListVisible()
+            prefetch(&commands)
+            selectionChanged(&commands)
+        } else {
+            reloadList(.last, counting: false, &commands)
+        }
+    }
+
+    /// Shows a state ID in the list (from the locks pane), wherever it is.
+    mutating func jump(to stateID: String, _ commands: inout [Command]) {
+        if let index = list.rows.firstIndex(where: { $0.stateID == stateID }) {
+            list.selected = index
+            ensureListVisible()
+            prefetch(&commands)
+            selectionChanged(&commands)
+        } else {
+            if list.glob != nil {
+                // The locked ID may not match the filter: drop it so the ID shows.
+                list.filter = ""
+                reloadList(.around(stateID, context: layout.listRows / 3), counting: true, &commands)
+            } else {
+                reloadList(.around(stateID, context: layout.listRows / 3), counting: false, &commands)
+            }
+        }
+        focus = .list
+    }
+
+    /// Loads the selected state when the selection moved to another ID.
+    mutating func selectionChanged(_ commands: inout [Command]) {
+        guard let row = list.selectedRow else {
+            if list.loaded && !list.reloading && detail.stateID != nil {
+                detail = DetailPane(mode: detail.mode, searchTerm: detail.searchTerm)
+            }
+            return
+        }
+        if row.stateID != detail.stateID {
+            detail = DetailPane(stateID: row.stateID, mode: detail.mode, searchTerm: detail.searchTerm)
+            reloadState(row.stateID, &commands)
+        }
+    }
+
+    mutating func reloadState(_ stateID: String, _ commands: inout [Command]) {
+        let id = newRequestID()
+        detail.loadingRequest = id
+        commands.append(.loadState(requestID: id, stateID: stateID))
+    }
+}
+
+extension DetailPane {
+    init(stateID: String? = nil, mode: ViewMode, searchTerm: String) {
+        self.init()
+        self.stateID = stateID
+        self.mode = mode
+        self.searchTerm = searchTerm
+    }
+}

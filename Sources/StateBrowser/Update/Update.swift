@@ -1,0 +1,200 @@
+/// The first model and what to load: the first page, the count and the locks.
+public func start(settings: BrowserSettings, size: Size, now: Double) -> (Model, [Command]) {
+    var model = Model(settings: settings, size: size, now: now)
+    var commands: [Command] = []
+    model.reloadList(.first, counting: true, &commands)
+    model.locks.loading = true
+    commands.append(.loadLocks)
+    return (model, commands)
+}
+
+/// The Elm architecture's update: the next model and the commands to run. Pure: no
+/// I/O, no clock, no threads; everything it needs arrives in the message.
+public func update(_ model: Model, _ message: Message) -> (Model, [Command]) {
+    var model = model
+    var commands: [Command] = []
+    model.handle(message, &commands)
+    return (model, commands)
+}
+
+extension Model {
+    mutating func handle(_ message: Message, _ commands: inout [Command]) {
+        switch message {
+        case let .key(key):
+            handleKey(key, &commands)
+        case let .resize(newSize):
+            resize(to: newSize, &commands)
+        case let .tick(time):
+            now = time
+            if let status, !status.isError, now - status.at > 8 { self.status = nil }
+        case let .pageLoaded(result):
+            pageLoaded(result, &commands)
+        case let .counted(generation, total):
+            if generation == list.generation {
+                list.total = total
+                fixOffset()
+            }
+        case let .stateLoaded(requestID, state):
+            stateLoaded(requestID, state, &commands)
+        case let .documentBuilt(requestID, mode, document):
+            documentBuilt(requestID, mode, document)
+        case let .searchFinished(requestID, line):
+            searchFinished(requestID, line)
+        case let .locksLoaded(rows, at):
+            locksLoaded(rows, at: at, &commands)
+        case let .readFailed(kind, requestID, text):
+            readFailed(kind, requestID, text, &commands)
+        case let .connection(newStatus):
+            let wasDisconnected: Bool
+            if case .disconnected = connection { wasDisconnected = true } else { wasDisconnected = false }
+            connection = newStatus
+            if newStatus == .connected && wasDisconnected {
+                setStatus("Reconnected; refreshing.")
+                refreshAll(&commands)
+            }
+        case let .filterDebounced(ticket):
+            if ticket == filterTicket, list.glob != list.appliedGlob { reloadList(.first, counting: true, &commands) }
+        case let .refreshLocksDue(generation):
+            if generation == locks.timerGeneration, !locks.loading {
+                locks.loading = true
+                commands.append(.loadLocks)
+            }
+        case let .editPrepared(session):
+            guard !settings.readOnly else { return }
+            setStatus("Editing \(quoted(session.stateID)) in the editor…")
+            commands.append(.openEditor(session))
+        case let .editorFinished(session, text, problem):
+            editorFinished(session, text: text, problem: problem, &commands)
+        case let .targetChecked(action, exists):
+            targetChecked(action, exists: exists)
+        case let .historyLoaded(stateID, rows):
+            if case var .history(history) = mode, history.stateID == stateID {
+                history.rows = rows
+                history.selected = min(history.selected, max(0, rows.count - 1))
+                mode = .history(history)
+            }
+        case let .writeFinished(action, outcome):
+            writeFinished(action, outcome, &commands)
+        case let .clipboardWritten(description, problem):
+            if let problem { setStatus("Could not copy \(description): \(problem)", error: true) } else {
+                setStatus("Copied \(description) to the clipboard (OSC 52).")
+            }
+        }
+    }
+
+    mutating func setStatus(_ text: String, error: Bool = false) {
+        status = StatusMessage(text: text, isError: error, at: now)
+    }
+
+    var layout: Layout { Layout(size) }
+
+    // MARK: - Resize
+
+    mutating func resize(to newSize: Size, _ commands: inout [Command]) {
+        let oldWrap = layout.wrapWidth
+        size = newSize
+        ensureListVisible()
+        prefetch(&commands)
+        if layout.wrapWidth != oldWrap {
+            // Raw text is wrapped for a width: rebuild what is shown, drop the rest.
+            for (mode, document) in detail.documents where document.raw != nil { detail.documents[mode] = nil }
+            if detail.documents[detail.mode] == nil { requestDocument(&commands) }
+        }
+        ensureDetailVisible()
+        ensureLocksVisible()
+    }
+
+    // MARK: - Refresh
+
+    /// `r` and reconnection: the list around the selection, the count, the state and
+    /// the locks.
+    mutating func refreshAll(_ commands: inout [Command]) {
+        if let row = list.selectedRow {
+            reloadList(.around(row.stateID, context: layout.listRows), counting: true, &commands,
+                       anchorOffset: list.offset.map { $0 + list.selected })
+        } else {
+            reloadList(.first, counting: true, &commands)
+        }
+        if let id = detail.stateID { reloadState(id, &commands) }
+        refreshLocksNow(&commands)
+    }
+
+    mutating func refreshLocksNow(_ commands: inout [Command]) {
+        locks.timerGeneration += 1
+        if !locks.loading {
+            locks.loading = true
+            commands.append(.loadLocks)
+        }
+    }
+
+    // MARK: - Locks
+
+    mutating func locksLoaded(_ rows: [LockRow], at time: Double, _ commands: inout [Command]) {
+        let previous = locks.selectedRow
+        locks.rows = rows.sorted { ($0.ageSeconds ?? 0) > ($1.ageSeconds ?? 0) }
+        for index in locks.rows.indices where (locks.rows[index].ageSeconds ?? 0) > settings.staleLockAfter {
+            locks.rows[index].isStale = true
+        }
+        if let previous, let index = locks.rows.firstIndex(where: { $0.stateID == previous.stateID && $0.lockID == previous.lockID }) {
+            locks.selected = index
+        }
+        locks.selected = min(locks.selected, max(0, locks.rows.count - 1))
+        locks.lastRefresh = time
+        locks.loading = false
+        locks.error = nil
+        lastRefresh = time
+        ensureLocksVisible()
+        locks.timerGeneration += 1
+        commands.append(.after(seconds: settings.refreshInterval, .refreshLocksDue(generation: locks.timerGeneration)))
+    }
+
+    mutating func ensureLocksVisible() {
+        let rows = max(1, layout.lockRows)
+        if locks.selected < locks.top { locks.top = locks.selected }
+        if locks.selected >= locks.top + rows { locks.top = locks.selected - rows + 1 }
+        locks.top = max(0, min(locks.top, max(0, locks.rows.count - rows)))
+    }
+
+    /// Live lock of a state ID, from the lock pane's last refresh.
+    func liveLock(_ stateID: String) -> LockRow? {
+        locks.rows.first { $0.stateID == stateID }
+    }
+
+    // MARK: - Failures
+
+    mutating func readFailed(_ kind: ReadKind, _ requestID: Int, _ text: String, _ commands: inout [Command]) {
+        switch kind {
+        case .page:
+            guard requestID == list.generation else { return }
+            list.reloading = false
+            list.loadingNext = false
+            list.loadingPrevious = false
+            list.loaded = true
+            list.error = text
+            setStatus(text, error: true)
+        case .count:
+            return
+        case .state:
+            guard requestID == detail.loadingRequest else { return }
+            detail.loadingRequest = nil
+            detail.error = text
+        case .locks:
+            locks.loading = false
+            locks.error = text
+            if locks.lastRefresh == nil { locks.lastRefresh = now }
+            locks.timerGeneration += 1
+            commands.append(.after(seconds: settings.refreshInterval, .refreshLocksDue(generation: locks.timerGeneration)))
+        case .history:
+            if case var .history(history) = mode {
+                history.rows = []
+                mode = .history(history)
+            }
+            setStatus(text, error: true)
+        case .target:
+            if case .prompt = mode { mode = .browse }
+            setStatus(text, error: true)
+        case .edit:
+            setStatus(text, error: true)
+        }
+    }
+}

@@ -1,0 +1,178 @@
+/// Dialogs drawn over the panes: help, confirmations, the target prompt, the journal
+/// history and the edit diff.
+extension Painter {
+    func overlay(_ screen: inout Screen) {
+        switch model.mode {
+        case .browse, .filter, .search: return
+        case let .help(top): help(top: top, &screen)
+        case let .confirm(confirmation): confirm(confirmation, &screen)
+        case let .prompt(prompt): self.prompt(prompt, &screen)
+        case let .history(history): self.history(history, &screen)
+        case let .diff(diff): self.diff(diff, &screen)
+        }
+    }
+
+    /// A centred box with a title in its top border; returns its inner rectangle.
+    func box(width: Int, height: Int, title: String, style: Style, _ screen: inout Screen) -> Rect {
+        let w = min(width, screen.width - 2), h = min(height, screen.height - 2)
+        let x = (screen.width - w) / 2, y = max(1, (screen.height - h) / 2)
+        screen.fill(x: x, y: y, width: w, height: h)
+        screen.put("┌" + String(repeating: "─", count: w - 2) + "┐", x: x, y: y, style: style)
+        for row in (y + 1)..<(y + h - 1) {
+            screen.put("│", x: x, y: row, style: style)
+            screen.put("│", x: x + w - 1, y: row, style: style)
+        }
+        screen.put("└" + String(repeating: "─", count: w - 2) + "┘", x: x, y: y + h - 1, style: style)
+        screen.put(" " + TextWidth.truncated(title, toWidth: w - 6) + " ", x: x + 2, y: y, style: style.with(bold: true))
+        return Rect(x: x + 2, y: y + 1, width: w - 4, height: h - 2)
+    }
+
+    func runsWidth(_ runs: [Run]) -> Int { runs.reduce(0) { $0 + TextWidth.width(of: $1.text) } }
+
+    /// Word-wraps a styled line to `width` cells; continuation lines keep the first
+    /// line's indentation. A word longer than the width is cut (and shown in full
+    /// nowhere else, so state IDs in dialogs get their own line first).
+    static func wrap(_ runs: [Run], width: Int) -> [[Run]] {
+        let total = runs.reduce(0) { $0 + TextWidth.width(of: $1.text) }
+        guard total > width, width > 8 else { return [runs] }
+        let indent = String(runs.map(\.text).joined().prefix { $0 == Character(" ") })
+        // Split into words that keep their style; spaces stay with the word before.
+        var words: [Run] = []
+        for run in runs {
+            var current = ""
+            for character in run.text {
+                current.append(character)
+                if character == " " {
+                    words.append(Run(current, run.style))
+                    current = ""
+                }
+            }
+            if !current.isEmpty { words.append(Run(current, run.style)) }
+        }
+        var lines: [[Run]] = [[]]
+        var used = 0
+        for word in words {
+            let cells = TextWidth.width(of: word.text)
+            let trimmed = TextWidth.width(of: String(word.text.reversed().drop { $0 == Character(" ") }))
+            if used + trimmed > width, used > indent.count {
+                lines.append([Run(indent)])
+                used = indent.count
+                if word.text.allSatisfy({ $0 == Character(" ") }) { continue }
+            }
+            lines[lines.count - 1].append(word)
+            used += cells
+        }
+        return lines
+    }
+
+    // MARK: - Help
+
+    func help(top: Int, _ screen: inout Screen) {
+        let lines = KeyBindings.helpLines(readOnly: model.settings.readOnly)
+        let width = min(screen.width - 2, max(60, (lines.map(runsWidth).max() ?? 0) + 4))
+        let inner = box(width: width, height: min(screen.height - 2, lines.count + 3), title: "Keys", style: theme.dialogBorder, &screen)
+        let visible = inner.height - 1
+        for (row, line) in lines.dropFirst(top).prefix(visible).enumerated() {
+            screen.put(runs: line, x: inner.x, y: inner.y + row, limit: inner.x + inner.width)
+        }
+        let more = top + visible < lines.count ? "↓ more (j, PgDn) · " : ""
+        screen.put(more + "any other key closes", x: inner.x, y: inner.y + inner.height - 1, style: theme.hint, limit: inner.x + inner.width)
+    }
+
+    // MARK: - Confirmation
+
+    func confirm(_ confirmation: Confirmation, _ screen: inout Screen) {
+        let buttons: [Run] = [Run("[y] ", theme.hintKey), Run(confirmation.yes, theme.danger), Run("    "),
+                              Run("[N] ", theme.hintKey), Run("no, cancel (default)")]
+        let available = min(screen.width - 6, 90)
+        let lines = confirmation.lines.flatMap { Painter.wrap($0, width: available) }
+        let contentWidth = min(available, max(lines.map(runsWidth).max() ?? 0, runsWidth(buttons)))
+        let inner = box(width: contentWidth + 4, height: lines.count + 4, title: confirmation.title,
+                        style: theme.danger, &screen)
+        for (row, line) in lines.enumerated() where row < inner.height - 2 {
+            screen.put(runs: line, x: inner.x, y: inner.y + row, limit: inner.x + inner.width)
+        }
+        screen.put(runs: buttons, x: inner.x, y: inner.y + inner.height - 1, limit: inner.x + inner.width)
+    }
+
+    // MARK: - Target of copy / move
+
+    func prompt(_ prompt: Prompt, _ screen: inout Screen) {
+        let verb = prompt.purpose == .copy ? "Copy" : "Move"
+        let inner = box(width: min(screen.width - 4, 76), height: 7, title: "\(verb) state", style: theme.dialogBorder, &screen)
+        screen.put(runs: [Run("\(verb) "), Run(prompt.source, theme.label), Run(" to which state ID?")],
+                   x: inner.x, y: inner.y, limit: inner.x + inner.width)
+        // The input shows its end when it is longer than the box.
+        var text = prompt.text
+        while TextWidth.width(of: text) > inner.width - 3, !text.isEmpty { text.removeFirst() }
+        screen.put(runs: [Run("> ", theme.label), Run(text, theme.label.with(underline: true)), Run(" ", theme.selection)],
+                   x: inner.x, y: inner.y + 2, limit: inner.x + inner.width)
+        let hint = prompt.checking ? "Checking whether it exists…" : "Enter: continue (a confirmation follows) · Esc: cancel"
+        screen.put(hint, x: inner.x, y: inner.y + 4, style: theme.hint, limit: inner.x + inner.width)
+    }
+
+    // MARK: - Journal history
+
+    func history(_ history: HistoryView, _ screen: inout Screen) {
+        let width = min(screen.width - 4, 110)
+        let height = screen.height - 4
+        let inner = box(width: width, height: height, title: "History of \(TextWidth.escaped(history.stateID)) (backup journal)",
+                        style: theme.dialogBorder, &screen)
+        guard let rows = history.rows else {
+            screen.put("Reading the journal…", x: inner.x, y: inner.y, style: theme.hint)
+            return
+        }
+        if rows.isEmpty {
+            screen.put("No journal entries for this state ID: nothing was changed through meltano-state.",
+                       x: inner.x, y: inner.y, style: theme.hint, limit: inner.x + inner.width)
+        } else {
+            screen.put("WHEN (UTC)           ACTION    BEFORE     NOTE", x: inner.x, y: inner.y, style: theme.label, limit: inner.x + inner.width)
+            let visible = inner.height - 3
+            for row in 0..<visible {
+                let index = history.top + row
+                guard rows.indices.contains(index) else { break }
+                let entry = rows[index]
+                let y = inner.y + 1 + row
+                let before = entry.isLock ? "lock row" : entry.hadRow ? Format.bytes(entry.bytes) : "no row"
+                let line = Format.timestamp(entry.time).padding(20) + entry.action.padding(10) + before.padding(11) + (entry.note ?? "")
+                screen.put(line, x: inner.x, y: y, limit: inner.x + inner.width)
+                if index == history.selected { screen.restyle(x: inner.x, y: y, width: inner.width) { $0.with(reverse: true) } }
+            }
+        }
+        let hint = model.settings.readOnly ? "↑↓ choose · Esc close (read-only: no restore)" : "↑↓ choose · Enter restore (asks first) · Esc close"
+        screen.put(hint, x: inner.x, y: inner.y + inner.height - 1, style: theme.hint, limit: inner.x + inner.width)
+    }
+
+    // MARK: - Edit diff
+
+    func diff(_ diff: DiffView, _ screen: inout Screen) {
+        let width = screen.width - 4
+        let height = screen.height - 2
+        let inner = box(width: width, height: height, title: "Write the edited state of \(TextWidth.escaped(diff.session.stateID))?",
+                        style: theme.danger, &screen)
+        let visible = inner.height - 2
+        for (row, line) in diff.lines.dropFirst(diff.top).prefix(visible).enumerated() {
+            let style: Style
+            switch line.kind {
+            case .added: style = theme.diffAdded
+            case .removed: style = theme.diffRemoved
+            case .hunk: style = theme.diffHunk
+            case .context: style = .plain
+            }
+            screen.put(line.text, x: inner.x, y: inner.y + row, style: style, limit: inner.x + inner.width, escaping: .json)
+        }
+        let added = diff.lines.filter { $0.kind == .added }.count, removed = diff.lines.filter { $0.kind == .removed }.count
+        let buttons: [Run] = [Run("+\(added) -\(removed)  ", theme.hint), Run("[y] ", theme.hintKey), Run("write it", theme.danger),
+                              Run("   "), Run("[e] ", theme.hintKey), Run("edit again"), Run("   "),
+                              Run("[N] ", theme.hintKey), Run("discard (default)")]
+        screen.put(runs: buttons, x: inner.x, y: inner.y + inner.height - 1, limit: inner.x + inner.width)
+    }
+}
+
+extension String {
+    /// Pads with spaces to `width` cells (or cuts, ending in "…").
+    func padding(_ width: Int) -> String {
+        let cut = TextWidth.truncated(self, toWidth: width - 1)
+        return cut + String(repeating: " ", count: max(0, width - TextWidth.width(of: cut)))
+    }
+}

@@ -1,0 +1,166 @@
+extension Painter {
+    // MARK: - The state (right pane)
+
+    func detailPane(_ screen: inout Screen) {
+        let rect = layout.detail
+        guard rect.height > 1, rect.width > 4 else { return }
+        let detail = model.detail
+        let focused = model.focus == .detail
+        let right = rect.x + rect.width
+        guard let stateID = detail.stateID else {
+            screen.put("State", x: rect.x, y: rect.y, style: focused ? theme.titleFocused : theme.title)
+            if model.list.loaded && model.list.rows.isEmpty == false {
+                screen.put("Select a state ID on the left.", x: rect.x + 1, y: rect.y + 2, style: theme.hint, limit: right)
+            }
+            return
+        }
+        // Title: the ID, then when it was written and how big it is.
+        var info = ""
+        if let state = detail.loaded {
+            if let age = model.age(state.ageSeconds, fetchedAt: state.fetchedAt) { info = "updated \(Format.shortAge(age)) ago · " }
+            info += Format.bytes(state.byteCount)
+        }
+        let infoWidth = TextWidth.width(of: info)
+        let idLimit = max(rect.x + 8, right - infoWidth - 1)
+        screen.put(TextWidth.truncated(stateID, toWidth: idLimit - rect.x), x: rect.x, y: rect.y,
+                   style: focused ? theme.titleFocused : theme.title, limit: idLimit)
+        if idLimit + 1 + infoWidth <= right { screen.put(info, x: right - infoWidth, y: rect.y, style: theme.age) }
+
+        // View tabs and the cursor's position.
+        var x = rect.x
+        for mode in ViewMode.allCases {
+            let label = " \(mode.rawValue) "
+            x = screen.put(label, x: x, y: rect.y + 1, style: mode == detail.mode ? theme.selection.with(bold: true) : theme.hint, limit: right)
+        }
+        if let document = detail.document, document.lineCount > 0 {
+            let position = "\(Format.thousands(detail.cursor + 1))/\(Format.thousands(document.lineCount))"
+            if x + 1 + position.count <= right { screen.put(position, x: right - position.count, y: rect.y + 1, style: theme.age) }
+        }
+
+        let body = Rect(x: rect.x, y: rect.y + 2, width: rect.width, height: layout.detailRows)
+        if let error = detail.error, detail.document == nil {
+            wrapped(error, into: Rect(x: body.x + 1, y: body.y, width: body.width - 2, height: body.height), style: theme.error, &screen)
+            return
+        }
+        guard let document = detail.document else {
+            let text: String
+            if let state = detail.loaded {
+                text = state.byteCount > 1_000_000 ? "Laying out \(Format.bytes(state.byteCount))…" : "Laying out…"
+            } else {
+                text = "Loading \(TextWidth.escaped(stateID))…"
+            }
+            screen.put(text, x: body.x + 1, y: body.y, style: theme.hint, limit: right)
+            return
+        }
+        guard document.lineCount > 0 else { return }
+        var line: Int? = detail.top
+        for row in 0..<body.height {
+            guard let current = line else { break }
+            var lineScreen = Screen(width: body.width, height: 1)
+            let runs = document.runs(current, folds: detail.folds, columns: detail.horizontal + body.width + 1, theme: theme)
+            lineScreen.put(runs: runs, x: -detail.horizontal, y: 0, limit: body.width, escaping: .json)
+            if !detail.searchTerm.isEmpty { highlight(detail.searchTerm, in: &lineScreen) }
+            if current == detail.cursor {
+                lineScreen.restyle(x: 0, y: 0, width: body.width) { style in
+                    focused ? style.with(reverse: true) : style.with(underline: true)
+                }
+            }
+            screen.blit(lineScreen, x: body.x, y: body.y + row)
+            line = document.nextVisible(current, folds: detail.folds)
+        }
+    }
+
+    /// Marks every occurrence of the search term in a drawn line (case-insensitive
+    /// unless the term has capitals, as the search itself).
+    func highlight(_ term: String, in line: inout Screen) {
+        var cells: [(x: Int, text: String)] = []
+        for x in 0..<line.width where !line[x, 0].isContinuation { cells.append((x, line[x, 0].text)) }
+        let caseSensitive = term != term.lowercased()
+        let needle = Array(caseSensitive ? term : term.lowercased())
+        let haystack = cells.map { caseSensitive ? $0.text : $0.text.lowercased() }
+        guard !needle.isEmpty, haystack.count >= needle.count else { return }
+        let needleTexts = needle.map(String.init)
+        var start = 0
+        while start + needleTexts.count <= haystack.count {
+            if Array(haystack[start..<(start + needleTexts.count)]) == needleTexts {
+                let from = cells[start].x
+                let to = cells[start + needleTexts.count - 1].x + max(1, Int(line[cells[start + needleTexts.count - 1].x, 0].width))
+                line.restyle(x: from, y: 0, width: to - from) { _ in theme.match }
+                start += needleTexts.count
+            } else {
+                start += 1
+            }
+        }
+    }
+
+    // MARK: - Locks (bottom pane)
+
+    func locksPane(_ screen: inout Screen) {
+        let rect = layout.locks
+        guard rect.height > 0 else { return }
+        let locks = model.locks
+        let focused = model.focus == .locks
+        // Title as a rule across the screen.
+        screen.put(String(repeating: "─", count: rect.width), x: rect.x, y: rect.y, style: theme.separator)
+        var title: [Run] = [Run(" Locks ", focused ? theme.titleFocused : theme.title)]
+        if locks.lastRefresh == nil {
+            title.append(Run("loading… ", theme.hint))
+        } else {
+            title.append(Run("\(locks.rows.count) held", locks.rows.isEmpty ? theme.hint : theme.lockMark))
+            if locks.staleCount > 0 { title += [Run(", "), Run("\(locks.staleCount) stale", theme.stale)] }
+            title.append(Run(" · oldest first · refreshed every \(Format.longAge(model.settings.refreshInterval)) ", theme.hint))
+        }
+        if let error = locks.error { title.append(Run(" ✖ " + error + " ", theme.error)) }
+        screen.put(runs: title, x: rect.x + 2, y: rect.y, limit: rect.width)
+        guard rect.height > 1 else { return }
+
+        let columns = lockColumns(rect.width)
+        let headerY = rect.y + 1
+        for (name, x, _) in [("STATE ID", columns.state.0, 0), ("LOCK ID", columns.lock.0, 0), ("TAKEN AT", columns.taken.0, 0),
+                             ("AGE", columns.age.0, 0), ("STATUS", columns.status.0, 0)] {
+            screen.put(name, x: x, y: headerY, style: theme.label)
+        }
+        if locks.rows.isEmpty {
+            if locks.lastRefresh != nil, rect.height > 2 {
+                screen.put("No locks held: no pipeline is writing state right now.", x: rect.x + 2, y: headerY + 1, style: theme.hint)
+            }
+            return
+        }
+        for row in 0..<layout.lockRows {
+            let index = locks.top + row
+            guard locks.rows.indices.contains(index) else { break }
+            let lock = locks.rows[index]
+            let y = headerY + 1 + row
+            screen.put(TextWidth.truncated(lock.stateID, toWidth: columns.state.1), x: columns.state.0, y: y)
+            screen.put(TextWidth.truncated(lock.lockID, toWidth: columns.lock.1), x: columns.lock.0, y: y)
+            screen.put(Format.timestamp(lock.lockedAt), x: columns.taken.0, y: y, limit: columns.taken.0 + columns.taken.1)
+            if let age = model.age(lock.ageSeconds, fetchedAt: lock.fetchedAt) {
+                screen.put(Format.longAge(age), x: columns.age.0, y: y, style: lock.ageIsImplausible ? theme.error : .plain,
+                           limit: columns.age.0 + columns.age.1)
+            }
+            let status = lock.isStale ? "STALE" : lock.ageIsImplausible ? "age?" : "held"
+            screen.put(status, x: columns.status.0, y: y, style: lock.isStale ? theme.stale : lock.ageIsImplausible ? theme.error : theme.hint)
+            if lock.isStale {
+                screen.restyle(x: rect.x, y: y, width: columns.status.0) { $0.with(foreground: theme.stale.foreground) }
+            }
+            if index == locks.selected {
+                screen.restyle(x: rect.x, y: y, width: rect.width) { style in
+                    focused ? style.with(reverse: true) : style.with(bold: true, underline: true)
+                }
+            }
+        }
+    }
+
+    /// (x, width) of each lock column for a screen width.
+    func lockColumns(_ width: Int) -> (state: (Int, Int), lock: (Int, Int), taken: (Int, Int), age: (Int, Int), status: (Int, Int)) {
+        let taken = 19, age = 12, status = 6
+        let lockWidth = width >= 120 ? 36 : width >= 100 ? 24 : 13
+        let stateWidth = max(10, width - 2 - lockWidth - taken - age - status - 5)
+        let stateX = 2
+        let lockX = stateX + stateWidth + 1
+        let takenX = lockX + lockWidth + 1
+        let ageX = takenX + taken + 1
+        let statusX = ageX + age + 1
+        return ((stateX, stateWidth), (lockX, lockWidth), (takenX, taken), (ageX, age), (statusX, status))
+    }
+}

@@ -1,0 +1,227 @@
+/// The Elm architecture's view: the model drawn into a `Screen` of `size`. Pure; only
+/// the lines on screen are produced, whatever the size of the list or the state.
+public func view(_ model: Model, size: Size) -> Screen {
+    var screen = Screen(width: size.width, height: size.height)
+    guard size.width > 0, size.height > 0 else { return screen }
+    if size.width < 40 || size.height < 10 {
+        screen.put("Terminal too small (\(size.width)×\(size.height)); 80×24 or more, please.", x: 0, y: 0)
+        screen.put("q quits", x: 0, y: min(1, size.height - 1))
+        return screen
+    }
+    let layout = Layout(size)
+    var painter = Painter(model: model, layout: layout, theme: model.theme)
+    painter.header(&screen)
+    painter.listPane(&screen)
+    painter.separator(&screen)
+    painter.detailPane(&screen)
+    painter.locksPane(&screen)
+    painter.statusLine(&screen)
+    painter.footer(&screen)
+    painter.overlay(&screen)
+    return screen
+}
+
+public func view(_ model: Model) -> Screen { view(model, size: model.size) }
+
+/// Draws the parts of the screen; a struct so each part reads as a function of the model.
+struct Painter {
+    let model: Model
+    let layout: Layout
+    let theme: Theme
+
+    // MARK: - Header
+
+    func header(_ screen: inout Screen) {
+        let settings = model.settings
+        let runs: [Run] = [Run(settings.location, theme.header), Run("  schema ", theme.headerDim), Run(settings.schema),
+                           Run("  ", theme.headerDim), Run(settings.layout, theme.headerDim)]
+        var badge: [Run] = settings.readOnly ? [Run(" READ-ONLY ", theme.badge)] : []
+        let name = " meltano-state"
+        if runsWidth(runs) + runsWidth(badge) + name.count + 2 <= layout.header.width { badge.append(Run(name, theme.headerDim)) }
+        let badgeX = layout.header.width - runsWidth(badge)
+        screen.put(runs: runs, x: 0, y: 0, limit: badgeX - 1)
+        screen.put(runs: badge, x: badgeX, y: 0)
+
+        var status: [Run]
+        switch model.connection {
+        case .connecting:
+            status = [Run("… connecting", theme.headerDim)]
+        case .connected:
+            status = [Run("● connected", theme.connected)]
+        case let .disconnected(reason, retryAt):
+            status = [Run("✖ DISCONNECTED", theme.disconnected)]
+            if let retryAt {
+                let seconds = max(0, Int((retryAt - model.now).rounded(.up)))
+                status.append(Run(seconds > 0 ? " retry in \(seconds) s" : " retrying…", theme.disconnected))
+            }
+            status.append(Run(": " + reason, theme.error))
+        }
+        var right: [Run] = []
+        if let refreshed = model.lastRefresh {
+            right.append(Run("refreshed \(Format.shortAge(max(0, model.now - refreshed))) ago", theme.headerDim))
+        }
+        if model.locks.lastRefresh != nil {
+            let count = model.locks.rows.count, stale = model.locks.staleCount
+            right.append(Run("  locks ", theme.headerDim))
+            right.append(Run("\(count)", count > 0 ? theme.lockMark : theme.header))
+            if stale > 0 {
+                right.append(Run(", ", theme.headerDim))
+                right.append(Run("\(stale) stale", theme.stale))
+            }
+        }
+        // The connection status wins: the refresh time, then the lock count, give way.
+        let width = layout.header.width
+        if runsWidth(status) + runsWidth(right) + 2 > width, !right.isEmpty, model.lastRefresh != nil { right.removeFirst() }
+        if runsWidth(status) + runsWidth(right) + 2 > width { right = [] }
+        let rightX = width - runsWidth(right)
+        let statusText = status.map(\.text).joined()
+        if runsWidth(status) > rightX - 1 {
+            status = [Run(TextWidth.truncated(statusText, toWidth: rightX - 1), status.count > 1 ? theme.error : status[0].style)]
+        }
+        screen.put(runs: status, x: 0, y: 1, limit: rightX - 1)
+        screen.put(runs: right, x: rightX, y: 1)
+    }
+
+    // MARK: - List
+
+    func listPane(_ screen: inout Screen) {
+        let rect = layout.list
+        guard rect.height > 0 else { return }
+        let list = model.list
+        let focused = model.focus == .list
+        var title: [Run] = [Run("State IDs", focused ? theme.titleFocused : theme.title)]
+        if let glob = list.appliedGlob ?? list.glob { title.append(Run("  " + glob, theme.label)) }
+        screen.put(runs: title, x: rect.x, y: rect.y, limit: rect.x + rect.width)
+        let position: String
+        if list.reloading && !list.loaded {
+            position = "loading…"
+        } else {
+            let total = list.total.map(Format.thousands) ?? "…"
+            let index = list.rows.isEmpty ? "0" : list.offset.map { Format.thousands($0 + list.selected + 1) } ?? "?"
+            position = (list.reloading ? "… " : "") + "\(index) of \(total)"
+        }
+        let positionX = rect.x + rect.width - TextWidth.width(of: position)
+        let titleEnd = rect.x + TextWidth.width(of: title.map(\.text).joined())
+        screen.put(position, x: max(titleEnd + 1, positionX), y: rect.y, style: theme.age, limit: rect.x + rect.width)
+
+        let rows = layout.listRows
+        if list.rows.isEmpty {
+            let message: String
+            if let error = list.error {
+                message = error
+            } else if !list.loaded {
+                message = "Loading state IDs…"
+            } else if let glob = list.appliedGlob {
+                message = "No state IDs match \(glob)."
+            } else {
+                message = "No state IDs in this schema."
+            }
+            wrapped(message, into: Rect(x: rect.x + 1, y: rect.y + 2, width: rect.width - 2, height: rows - 1),
+                    style: list.error != nil ? theme.error : theme.hint, &screen)
+            return
+        }
+        let lockedIDs = liveLocks()
+        for row in 0..<rows {
+            let index = list.top + row
+            guard list.rows.indices.contains(index) else { break }
+            let item = list.rows[index]
+            let y = rect.y + 1 + row
+            var lockMark = " ", lockStyle = Style.plain
+            if let stale = lockedIDs.map({ $0[item.stateID] }) ?? (item.isLocked ? item.lockIsStale : nil) {
+                lockMark = stale ? "!" : "L"
+                lockStyle = stale ? theme.staleMark : theme.lockMark
+            }
+            screen.put(lockMark, x: rect.x, y: y, style: lockStyle)
+            screen.put(item.isInvalidJSON ? "?" : " ", x: rect.x + 1, y: y, style: theme.invalidMark)
+            let age = model.age(item.ageSeconds, fetchedAt: item.fetchedAt).map(Format.shortAge) ?? ""
+            let ageWidth = 4
+            let idLimit = rect.x + rect.width - ageWidth - 1
+            let idWidth = idLimit - (rect.x + 2)
+            screen.put(TextWidth.truncated(item.stateID, toWidth: idWidth), x: rect.x + 2, y: y, limit: idLimit)
+            screen.put(age, x: rect.x + rect.width - TextWidth.width(of: age), y: y,
+                       style: (item.ageSeconds ?? 0) < 0 ? theme.error : theme.age)
+            if index == list.selected {
+                screen.restyle(x: rect.x, y: y, width: rect.width) { style in
+                    focused ? style.with(reverse: true) : style.with(bold: true, underline: true)
+                }
+            }
+        }
+    }
+
+    /// State ID → stale, from the locks pane once it has loaded (fresher than the list).
+    func liveLocks() -> [String: Bool]? {
+        guard model.locks.lastRefresh != nil else { return nil }
+        var result: [String: Bool] = [:]
+        for lock in model.locks.rows { result[lock.stateID] = (result[lock.stateID] ?? false) || lock.isStale }
+        return result
+    }
+
+    func separator(_ screen: inout Screen) {
+        for y in layout.list.y..<(layout.list.y + layout.list.height) {
+            screen.put("│", x: layout.separatorX, y: y, style: theme.separator)
+        }
+    }
+
+    /// Word-wraps a message into a rectangle.
+    func wrapped(_ text: String, into rect: Rect, style: Style, _ screen: inout Screen) {
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            let candidate = current.isEmpty ? String(word) : current + " " + word
+            if TextWidth.width(of: candidate) > rect.width, !current.isEmpty {
+                lines.append(current)
+                current = String(word)
+            } else {
+                current = candidate
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        for (index, line) in lines.prefix(rect.height).enumerated() {
+            screen.put(line, x: rect.x, y: rect.y + index, style: style, limit: rect.x + rect.width)
+        }
+    }
+
+    // MARK: - Status and footer
+
+    func statusLine(_ screen: inout Screen) {
+        let rect = layout.status
+        guard rect.height > 0 else { return }
+        switch model.mode {
+        case .filter:
+            var runs = [Run("Filter: ", theme.label), Run(model.list.filter), Run(" ", theme.selection)]
+            var info = "  Enter: keep · Esc: undo"
+            if let glob = model.list.glob { info = "  → \(glob)" + (model.list.appliedGlob == glob ? model.list.total.map { " · \(Format.thousands($0)) match\($0 == 1 ? "" : "es")" } ?? " · counting…" : " · …") + info }
+            runs.append(Run(info, theme.hint))
+            screen.put(runs: runs, x: rect.x, y: rect.y, limit: rect.width)
+            return
+        case let .search(text):
+            screen.put(runs: [Run("Search: ", theme.label), Run(text), Run(" ", theme.selection),
+                              Run("  Enter: find · Esc: cancel", theme.hint)], x: rect.x, y: rect.y, limit: rect.width)
+            return
+        default:
+            break
+        }
+        if let status = model.status {
+            screen.put(TextWidth.truncated(status.text, toWidth: rect.width), x: rect.x, y: rect.y,
+                       style: status.isError ? theme.error : theme.info)
+        } else if let writing = model.writing {
+            screen.put(writing.progressText + "…", x: rect.x, y: rect.y, style: theme.info)
+        }
+    }
+
+    func footer(_ screen: inout Screen) {
+        let rect = layout.footer
+        guard rect.height > 0 else { return }
+        var runs: [Run] = []
+        var used = 0
+        // Whole hints only, as many as fit; `?` (first) always does.
+        for (key, action) in KeyBindings.hints(focus: model.focus, readOnly: model.settings.readOnly) {
+            let gap = runs.isEmpty ? "" : "  "
+            let width = gap.count + TextWidth.width(of: key) + 1 + TextWidth.width(of: action)
+            if used + width > rect.width { continue }
+            used += width
+            runs += [Run(gap), Run(key, theme.hintKey), Run(" " + action, theme.hint)]
+        }
+        screen.put(runs: runs, x: rect.x, y: rect.y, limit: rect.width)
+    }
+}

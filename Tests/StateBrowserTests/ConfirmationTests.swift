@@ -1,0 +1,154 @@
+import Testing
+
+@testable import StateBrowser
+
+@Suite("Confirmations name what is destroyed and default to No")
+struct ConfirmationTests {
+    @Test("d: clear asks, names the ID, and Enter cancels")
+    func clearDefaultNo() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        harness.press(.character("d"))
+        assertSnapshot(harness.screen, named: "confirm-clear")
+        harness.press(.enter)
+        #expect(backend.writes.isEmpty)
+        #expect(harness.text.contains("Cancelled: nothing was changed."))
+        harness.press(.character("d"), .character("n"))
+        harness.press(.character("d"), .escape)
+        #expect(backend.writes.isEmpty)
+    }
+
+    @Test("d then y clears, reports it and reloads around the place")
+    func clearYes() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        harness.press(.character("j"), .character("d"), .character("y"))
+        #expect(backend.writes == [.clear(stateID: "dev:tap-gitlab-to-target-postgres")])
+        #expect(harness.text.contains("Cleared 'dev:tap-gitlab-to-target-postgres' (journaled)."))
+        #expect(harness.model.list.selectedRow?.stateID == "dev:tap-jira-to-target-snowflake")
+        #expect(harness.text.contains("2 of 11"))
+    }
+
+    @Test("Clearing a locked state warns about the lock")
+    func clearLocked() {
+        var harness = Harness(backend: Samples.backend())
+        for _ in 0..<10 { harness.press(.character("j")) }
+        #expect(harness.model.list.selectedRow?.stateID == "prod:tap-stripe-to-target-postgres")
+        harness.press(.character("d"))
+        #expect(harness.text.contains("It is locked now"))
+    }
+
+    @Test("u on a stale lock: lock ID, taken at, age, STALE")
+    func releaseStale() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        harness.press(.character("L"), .character("u"))
+        assertSnapshot(harness.screen, named: "confirm-release-stale")
+        harness.press(.character("y"))
+        #expect(backend.writes == [.release(stateID: "prod:tap-github-to-target-postgres", lockID: "3f9a1c2e-5b7d-4e21-9c0a-8d6f4b2e1a37")])
+        #expect(harness.model.locks.rows.count == 1)
+        #expect(harness.text.contains("Released lock 3f9a1c2e"))
+    }
+
+    @Test("u on a fresh lock says it may belong to a running pipeline")
+    func releaseFresh() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("L"), .character("j"), .character("u"))
+        assertSnapshot(harness.screen, named: "confirm-release-running")
+        #expect(harness.text.contains("may belong to a running pipeline"))
+    }
+
+    @Test("u in the list acts on the selected state's lock, or says it has none")
+    func releaseFromList() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("u"))
+        #expect(harness.text.contains("is not locked"))
+        #expect(harness.model.mode == .browse)
+        harness.press(.character("j"), .character("j"), .character("j"), .character("u"))
+        guard case let .confirm(confirmation) = harness.model.mode else { Issue.record("no confirmation"); return }
+        #expect(confirmation.action == .release(stateID: "prod:tap-github-to-target-postgres", lockID: "3f9a1c2e-5b7d-4e21-9c0a-8d6f4b2e1a37"))
+    }
+
+    @Test("c: prompt for the target, then a confirmation that says it overwrites")
+    func copyOverwrite() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        harness.press(.character("c"))
+        assertSnapshot(harness.screen, named: "prompt-copy")
+        harness.press(.control("u"))
+        harness.type("prod:tap-github-to-target-postgres")
+        harness.press(.enter)
+        assertSnapshot(harness.screen, named: "confirm-copy-overwrite")
+        harness.press(.character("y"))
+        #expect(backend.writes == [.copy(from: "dev:tap-github-to-target-postgres", to: "prod:tap-github-to-target-postgres")])
+    }
+
+    @Test("m: move to a new ID says it is created and the source cleared")
+    func moveNew() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        harness.press(.character("m"))
+        harness.press(.control("w"))
+        harness.type("dev:tap-github-to-target-duckdb")
+        harness.press(.enter)
+        assertSnapshot(harness.screen, named: "confirm-move-new")
+        harness.press(.character("y"))
+        #expect(backend.writes == [.move(from: "dev:tap-github-to-target-postgres", to: "dev:tap-github-to-target-duckdb")])
+        #expect(harness.model.list.rows.contains { $0.stateID == "dev:tap-github-to-target-duckdb" })
+    }
+
+    @Test("The prompt refuses an empty or unchanged target")
+    func promptRefuses() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("c"), .enter)
+        #expect(harness.text.contains("same state ID"))
+        harness.press(.control("u"), .enter)
+        #expect(harness.text.contains("cannot be empty"))
+        harness.press(.escape)
+        #expect(harness.model.mode == .browse)
+    }
+
+    @Test("H: journal history, Enter asks before restoring")
+    func historyRestore() {
+        let backend = Samples.backend()
+        backend.history["dev:tap-github-to-target-postgres"] = [
+            HistoryRow(id: "20231114T221000Z-3f9a1c", time: "2023-11-14T22:10:00Z", action: "edit", stateID: "dev:tap-github-to-target-postgres",
+                       note: nil, hadRow: true, bytes: 180),
+            HistoryRow(id: "20231113T080000Z-77aa01", time: "2023-11-13T08:00:00Z", action: "clear", stateID: "dev:tap-github-to-target-postgres",
+                       note: nil, hadRow: true, bytes: 2048),
+            HistoryRow(id: "20231112T080000Z-0000aa", time: "2023-11-12T08:00:00Z", action: "copy", stateID: "dev:tap-github-to-target-postgres",
+                       note: "from prod:tap-github-to-target-postgres", hadRow: false),
+        ]
+        var harness = Harness(backend: backend)
+        harness.press(.character("H"))
+        assertSnapshot(harness.screen, named: "history")
+        harness.press(.character("j"), .enter)
+        assertSnapshot(harness.screen, named: "confirm-restore")
+        harness.press(.character("y"))
+        #expect(backend.writes == [.restore(entryID: "20231113T080000Z-77aa01", stateID: "dev:tap-github-to-target-postgres")])
+    }
+
+    @Test("Only one write at a time; Esc cancels a lock wait")
+    func oneWriteAtATime() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        // Hold the write: the fake answers nothing until told.
+        var held: [Message] = []
+        backend.writeOutcome = { _ in .failed("Cancelled: gave up waiting for the lock of 'x'; nothing was changed.") }
+        let (model, commands) = update(harness.model, .key(.character("d")))
+        harness.model = model
+        harness.run(commands)
+        let (model2, commands2) = update(harness.model, .key(.character("y")))
+        harness.model = model2
+        #expect(commands2.map(\.name) == ["write(clear(stateID: \"dev:tap-github-to-target-postgres\"))"])
+        held.append(.writeFinished(.clear(stateID: "dev:tap-github-to-target-postgres"), .failed("Cancelled: gave up waiting.")))
+        harness.press(.character("d"))
+        #expect(harness.text.contains("Busy: clearing"))
+        let (model3, commands3) = update(harness.model, .key(.escape))
+        harness.model = model3
+        #expect(commands3.map(\.name) == ["cancelWrite"])
+        for message in held { harness.send(message) }
+        #expect(harness.model.writing == nil)
+        #expect(harness.text.contains("Cancelled: gave up waiting."))
+    }
+}

@@ -1,0 +1,81 @@
+import Testing
+
+@testable import StateBrowser
+
+@Suite("Keyset paging")
+struct PagingTests {
+    static let small = BrowserSettings(location: "u@h:5432/db", pageSize: 50, maxRows: 150)
+
+    @Test("The first screen asks for one page and a count, never the whole list")
+    func firstPageOnly() {
+        let backend = Samples.manyIDs(1000)
+        let harness = Harness(backend: backend, settings: Self.small)
+        #expect(harness.model.list.rows.count == 50)
+        #expect(backend.commandLog.filter { $0.hasPrefix("loadPage") } == ["loadPage(first)"])
+        #expect(harness.text.contains("1 of 1,000"))
+    }
+
+    @Test("Scrolling to the end keeps at most maxRows in memory and the position right")
+    func scrollToEndBounded() {
+        var harness = Harness(backend: Samples.manyIDs(1000), settings: Self.small)
+        var largest = 0
+        for _ in 0..<1200 {
+            harness.press(.character("j"))
+            largest = max(largest, harness.model.list.rows.count)
+        }
+        #expect(largest <= 150 + 50)
+        #expect(harness.model.list.selectedRow?.stateID == "state-000999")
+        #expect(harness.text.contains("1,000 of 1,000"))
+        #expect(harness.model.list.atEnd)
+        // and back up again, a page at a time
+        for _ in 0..<100 { harness.press(.pageUp) }
+        #expect(harness.model.list.selectedRow?.stateID == "state-000000")
+        #expect(harness.text.contains("1 of 1,000"))
+    }
+
+    @Test("G jumps to the last page with one query; g back to the first")
+    func jumpEnds() {
+        let backend = Samples.manyIDs(1000)
+        var harness = Harness(backend: backend, settings: Self.small)
+        harness.press(.character("G"))
+        #expect(harness.model.list.selectedRow?.stateID == "state-000999")
+        #expect(harness.text.contains("1,000 of 1,000"))
+        #expect(backend.commandLog.contains("loadPage(last)"))
+        assertSnapshot(harness.screen, named: "paging-last")
+        harness.press(.character("k"), .character("k"))
+        #expect(harness.text.contains("998 of 1,000"))
+        harness.press(.character("g"))
+        #expect(harness.model.list.selectedRow?.stateID == "state-000000")
+        #expect(harness.text.contains("1 of 1,000"))
+    }
+
+    @Test("PgDn moves a screenful")
+    func pageDown() {
+        var harness = Harness(backend: Samples.manyIDs(1000), settings: Self.small)
+        harness.press(.pageDown)
+        #expect(harness.model.list.selected == harness.model.layout.listRows)
+        #expect(harness.model.list.top == 1)
+    }
+
+    @Test("Enter on a lock jumps to its state, wherever it is in the list")
+    func jumpToLockedState() {
+        let backend = Samples.manyIDs(1000)
+        backend.locks = [LockRow(stateID: "state-000777", lockID: "aaaa", lockedAt: "2023-11-14 22:00:00", ageSeconds: 800, fetchedAt: testNow, isStale: true)]
+        var harness = Harness(backend: backend, settings: Self.small)
+        harness.press(.character("L"), .enter)
+        #expect(harness.model.focus == .list)
+        #expect(harness.model.list.selectedRow?.stateID == "state-000777")
+        #expect(harness.model.detail.stateID == "state-000777")
+        #expect(harness.screen.text.contains("! state-000777"))
+    }
+
+    @Test("A page that fails shows the error and keeps the rows")
+    func pageError() {
+        let backend = Samples.manyIDs(100)
+        var harness = Harness(backend: backend, settings: Self.small)
+        backend.failing[.page] = "Could not list state IDs: permission denied for table meltano_state"
+        harness.press(.character("r"))
+        #expect(harness.model.list.rows.count == 50)
+        #expect(harness.text.contains("permission denied"))
+    }
+}
