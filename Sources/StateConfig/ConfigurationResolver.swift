@@ -313,7 +313,9 @@ struct Resolution {
         return raw == "$\(name)" || raw == "${\(name)}"
     }
 
-    /// Every value any source gives `key`, expanded where that source expands.
+    /// Every value any source gives `key`, expanded where that source expands. A YAML
+    /// value that is nothing but a reference (`${STATE_DB_PASSWORD}`) is not itself a
+    /// secret, so only its expansion is returned.
     func allValues(_ key: String, shortFlag: String?) -> [String] {
         var values: [String] = []
         let variable = SettingKey.meltanoEnvVar(key)
@@ -323,10 +325,9 @@ struct Resolution {
         if let value = dotenv?[variable]?.value { values.append(value) }
         for file in [meltanoFile, configFile].compactMap({ $0 }) {
             guard let raw = file[key]?.text else { continue }
-            values.append(raw)
-            if let expanded = try? MeltanoExpansion.expand(raw, environment: expansionEnvironment, strict: false).value {
-                values.append(expanded)
-            }
+            let expansion = try? MeltanoExpansion.expand(raw, environment: expansionEnvironment, strict: false)
+            if expansion?.wholeReference == nil { values.append(raw) }
+            if let expanded = expansion?.value { values.append(expanded) }
         }
         return values
     }
@@ -342,8 +343,7 @@ struct Resolution {
         }
         if let password = inputs.environment["PGPASSWORD"] { found.append(password) }
         var seen = Set<String>()
-        secrets = found.filter { !$0.isEmpty && !$0.contains("$") && seen.insert($0).inserted }
-            + found.filter { $0.contains("$") && seen.insert($0).inserted }
+        secrets = found.filter { !$0.isEmpty && seen.insert($0).inserted }
     }
 
     // MARK: Resolving

@@ -10,7 +10,9 @@ extension ResolvedConfiguration {
     /// .passwordRequired`) and none can be asked for: every place it can be set, highest
     /// precedence first, named for this backend. Never contains a password.
     public func passwordRequiredMessage() -> String {
-        var lines = ["The server asked for a password for \(target), and none was configured."]
+        var lines = [hasPassword
+            ? "The server asked for a password for \(target), and the configured one was not sent."
+            : "The server asked for a password for \(target), and none was configured."]
         let project = meltanoProjectRoot.map { abbreviateHome($0, home: homeDirectory) }
         switch backend {
         case .postgres, .postgresql:

@@ -536,6 +536,15 @@ import Testing
         #expect(!text.contains("hunter2-but-longer"))
     }
 
+    @Test func aReferenceIsShownButNotWhatItExpandsTo() throws {
+        let sandbox = Sandbox()
+        sandbox.write("project/meltano.yml", "state_backend:\n  uri: postgres://u@h/db\n  postgres:\n    password: ${STATE_DB_PASSWORD}\n")
+        let config = try sandbox.resolve(environment: ["STATE_DB_PASSWORD": "expanded-secret-value"])
+        let text = config.render()
+        #expect(text.contains("meltano.yml:4; via ${STATE_DB_PASSWORD}"))
+        #expect(!text.contains("expanded-secret-value"))
+    }
+
     @Test func jsonCarriesTheSameFacts() throws {
         let sandbox = Sandbox()
         sandbox.write("project/meltano.yml", "state_backend:\n  uri: postgres://meltano:pw-in-uri-123@db/warehouse\n")
