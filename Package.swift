@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "StateJSONTests", dependencies: ["StateJSON", "TestSupport"]),
         .testTarget(name: "StateConfigTests", dependencies: ["StateConfig", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"]),
-        .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "TestSupport"]),
+        .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "TestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "CLITests", dependencies: ["StateStore", "TestSupport"]),
     ]
 )
