@@ -146,9 +146,9 @@ public enum LocalWork {
             if let merged = state.mergedText, let document = try? JSONDocument(text: merged) { return .json(document) }
             // No merged view: say why, then both columns with their errors marked.
             let problem = state.mergedProblem ?? "The merged view cannot be computed."
-            var sections = [section("completed_state", state.completedRaw), section("partial_state", state.partialRaw)]
-            sections[0].notes.insert([Run("✗ ", theme.error), Run(problem, theme.error)], at: 0)
-            return .raw(RawDocument(sections: sections, wrapWidth: wrapWidth))
+            let sections = [section("completed_state", state.completedRaw), section("partial_state", state.partialRaw)]
+            return .raw(RawDocument(sections: sections, wrapWidth: wrapWidth,
+                                    preamble: [[Run("✗ No merged view: ", theme.error), Run(problem, theme.error)]]))
         case .completed:
             return jsonOrRaw("completed_state", state.completedRaw)
         case .partial:

@@ -36,12 +36,15 @@ public final class RawDocument: @unchecked Sendable {
 
     public var rowCount: Int { starts.count }
 
-    public init(sections: [Section], wrapWidth: Int) {
+    /// `preamble`: lines above the sections (why there is no JSON view).
+    public init(sections: [Section], wrapWidth: Int, preamble: [[Run]] = []) {
         self.wrapWidth = max(8, wrapWidth)
         var all: [UInt8] = []
         for section in sections { all += Array((section.text ?? "").utf8) }
         bytes = all
         var base = 0
+        for line in preamble { addLabel(line) }
+        if !preamble.isEmpty { addLabel([]) }
         for (number, section) in sections.enumerated() {
             if number > 0 { addLabel([]) }
             addLabel(section.title)
@@ -67,11 +70,14 @@ public final class RawDocument: @unchecked Sendable {
         }
     }
 
+    /// Adds a line of words (wrapped to the width).
     private func addLabel(_ runs: [Run]) {
-        labels.append(runs)
-        labelIndex.append(Int32(labels.count - 1))
-        starts.append(0)
-        ends.append(0)
+        for line in runs.isEmpty ? [[]] : wrapRuns(runs, width: wrapWidth) {
+            labels.append(line)
+            labelIndex.append(Int32(labels.count - 1))
+            starts.append(0)
+            ends.append(0)
+        }
     }
 
     private func addRow(_ start: Int, _ end: Int) {

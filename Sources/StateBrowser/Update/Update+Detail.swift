@@ -33,7 +33,7 @@ extension Model {
         clampDetail()
         if let raw = document.raw, let errorRow = raw.errorRows.first, detail.cursor == 0 {
             detail.cursor = errorRow
-            detail.top = max(0, errorRow - layout.detailRows / 2)
+            detail.top = errorRow < layout.detailRows ? 0 : errorRow - layout.detailRows / 2
         }
         ensureDetailVisible()
     }

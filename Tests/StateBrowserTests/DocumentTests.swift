@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+
+@testable import StateBrowser
+
+@Suite("JSON and raw documents")
+struct DocumentTests {
+    @Test("Pretty layout keeps literals exactly as stored")
+    func layout() throws {
+        let document = try JSONDocument(text: #"{"a": [1, 1e+16, -0.0, 100000.0, NaN, -Infinity], "b": {}, "c": [], "d": {"e": null, "f": true}, "big": 12345678901234567890}"#)
+        #expect(document.prettyText() == """
+            {
+              "a": [
+                1,
+                1e+16,
+                -0.0,
+                100000.0,
+                NaN,
+                -Infinity
+              ],
+              "b": {},
+              "c": [],
+              "d": {
+                "e": null,
+                "f": true
+              },
+              "big": 12345678901234567890
+            }
+            """)
+        #expect(document.lineCount == 17)
+        #expect(document.partner(0) == 16)
+        #expect(document.partner(1) == 8)
+        #expect(document.memberCount(0) == 5)
+        #expect(document.memberCount(1) == 6)
+    }
+
+    @Test("Paths and values")
+    func paths() throws {
+        let document = try JSONDocument(text: #"{"singer_state": {"bookmarks": {"tap-x:stream": [{"k": "v\n\u00e9"}]}}, "9lives": 1}"#)
+        #expect(document.path(0) == ".")
+        #expect(document.path(3) == #".singer_state.bookmarks["tap-x:stream"]"#)
+        #expect(document.path(5) == #".singer_state.bookmarks["tap-x:stream"][0].k"#)
+        #expect(document.valueText(5) == "v\né")
+        #expect(document.path(10) == #"["9lives"]"#)
+        #expect(document.valueText(3) == #"[{"k": "v\n\u00e9"}]"#)
+        #expect(document.ancestors(5) == [4, 3, 2, 1, 0])
+    }
+
+    @Test("Strings: escapes decoded, unsafe ones shown as JSON escapes, surrogates paired")
+    func strings() throws {
+        let document = try JSONDocument(text: #"["\ud83d\ude00 \u00e9 \u001b \"q\" \\ \ud800 \/"]"#)
+        let runs = document.runs(1, folded: false, columns: 80, theme: .standard)
+        #expect(runs.map(\.text).joined() == #"  "😀 é \u001b \"q\" \\ \ud800 /""#)
+    }
+
+    @Test("Deep nesting does not overflow the stack")
+    func deep() throws {
+        let depth = 100_000
+        let text = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        let document = try JSONDocument(text: text)
+        #expect(document.lineCount == 2 * depth - 1)
+        #expect(document.depth(depth - 1) == depth - 1)
+    }
+
+    @Test("Folding walks visible lines")
+    func visible() throws {
+        let document = Document.json(try JSONDocument(text: #"{"a": {"b": 1, "c": 2}, "d": [3]}"#))
+        // 0 {  1 "a": {  2 b  3 c  4 }  5 "d": [  6 3  7 ]  8 }
+        let folds: Set<Int> = [1]
+        #expect(document.nextVisible(1, folds: folds) == 5)
+        #expect(document.previousVisible(5, folds: folds) == 1)
+        #expect(document.visibleAncestor(3, folds: folds) == 1)
+        #expect(document.lastVisible(folds: [0]) == 0)
+        #expect(document.move(0, by: 3, folds: folds) == 6)
+        #expect(document.distance(from: 0, to: 6, folds: folds, limit: 10) == 3)
+    }
+
+    @Test("Raw text wraps by cells, breaks at line feeds, and marks an error")
+    func raw() {
+        let raw = RawDocument(sections: [RawDocument.Section(title: [Run("t")], text: "漢字漢字漢\nabc\u{1b}def", errorOffset: 19)], wrapWidth: 8)
+        let texts = (0..<raw.rowCount).map { raw.rowText($0) }
+        #expect(texts == ["t", "漢字漢字", "漢", "abc\u{1b}d", "ef"])
+        #expect(raw.errorRows == [3])
+        let marked = raw.runs(3, theme: .standard)
+        #expect(marked.map(\.text) == ["abc", "\u{1b}", "d"])
+    }
+
+    @Test("Search is case-insensitive unless the term has capitals, and wraps")
+    func search() throws {
+        let document = Document.json(try JSONDocument(text: #"{"Alpha": "x", "beta": "ALPHA", "gamma": 1}"#))
+        #expect(LocalWork.search(document, term: "alpha", from: 0, forward: true) == 1)
+        #expect(LocalWork.search(document, term: "alpha", from: 1, forward: true) == 2)
+        #expect(LocalWork.search(document, term: "alpha", from: 2, forward: true) == 1)
+        #expect(LocalWork.search(document, term: "ALPHA", from: 0, forward: true) == 2)
+        #expect(LocalWork.search(document, term: "alpha", from: 1, forward: false) == 2)
+        #expect(LocalWork.search(document, term: "zzz", from: 0, forward: true) == nil)
+    }
+
+    @Test("A large state: laid out once, then each screen costs a screenful")
+    func large() throws {
+        // About 8 MB: 100k streams of bookmarks.
+        var text = #"{"singer_state": {"bookmarks": {"#
+        for index in 0..<100_000 {
+            if index > 0 { text += ", " }
+            text += #""stream_\#(index)": {"replication_key": "updated_at", "replication_key_value": "2023-11-14T21:00:00.\#(index)Z", "version": \#(1_700_000_000_000 + index)}"#
+        }
+        text += "}}}"
+        let clock = ContinuousClock()
+        var document: Document?
+        let build = clock.measure {
+            document = LocalWork.document(for: LoadedState(stateID: "big", completedRaw: text, partialRaw: nil, mergedText: text),
+                                          mode: .merged, wrapWidth: 80)
+        }
+        #expect(document?.lineCount == 500_006)
+        var model = Model(settings: BrowserSettings(), size: Size(width: 200, height: 60), now: testNow)
+        model.list.rows = [StateRow(stateID: "big")]
+        model.list.loaded = true
+        model.list.reloading = false
+        model.detail.stateID = "big"
+        model.detail.loaded = LoadedState(stateID: "big", completedRaw: text, partialRaw: nil, mergedText: text)
+        model.detail.documents[.merged] = document
+        model.focus = .detail
+        var screen = Screen(width: 0, height: 0)
+        let draw = clock.measure {
+            for _ in 0..<10 {
+                (model, _) = update(model, .key(.pageDown))
+                screen = view(model)
+            }
+        }
+        (model, _) = update(model, .key(.end))
+        screen = view(model)
+        #expect(screen.text.contains("}"))
+        // Generous bounds for a debug build on a small machine.
+        #expect(build < .seconds(30))
+        #expect(draw < .seconds(2), "ten page-downs of an 8 MB state took \(draw)")
+    }
+}
+
+@Suite("Diff")
+struct DiffTests {
+    @Test("Unified hunks with context")
+    func hunks() {
+        let old = (1...20).map { "line \($0)" }.joined(separator: "\n") + "\n"
+        var lines = (1...20).map { "line \($0)" }
+        lines[4] = "changed 5"
+        lines.insert("new", at: 15)
+        let new = lines.joined(separator: "\n") + "\n"
+        let diff = Diff.lines(old: old, new: new, context: 1)
+        #expect(diff.map(\.text) == ["@@ -4,3 +4,3 @@", " line 4", "-line 5", "+changed 5", " line 6",
+                                     "@@ -15,2 +15,3 @@", " line 15", "+new", " line 16"])
+    }
+
+    @Test("No difference, no lines")
+    func same() {
+        #expect(Diff.lines(old: "a\nb\n", new: "a\nb\n").isEmpty)
+    }
+}
