@@ -67,27 +67,41 @@ public struct ConnectionConfiguration: Sendable, Equatable {
     var secrets: [String] {
         var found: [String] = []
         if let password, !password.isEmpty { found.append(password) }
-        if let uri, let fromURI = Self.passwordInURI(uri), !fromURI.isEmpty { found.append(fromURI) }
-        if let fromExtra = extra["password"], !fromExtra.isEmpty { found.append(fromExtra) }
-        if let fromURI = uri.flatMap(Self.passwordInURI), let decoded = fromURI.removingPercentEncoding,
-           decoded != fromURI, !decoded.isEmpty {
-            found.append(decoded)
-        }
+        if let uri { found += passwordsInURI(uri) }
+        for key in ["password", "sslpassword"] { if let value = extra[key], !value.isEmpty { found.append(value) } }
         return found.sorted { $0.count > $1.count }
     }
-
-    /// The text between `user:` and the last `@` of the authority, as written.
-    static func passwordInURI(_ uri: String) -> String? {
-        guard let schemeEnd = uri.range(of: "://") else { return nil }
-        let rest = uri[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@") else { return nil }
-        let userInfo = authority[..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return nil }
-        return String(userInfo[userInfo.index(after: colon)...])
-    }
 }
+
+/// Every way a password could appear in the given URI, for the redactor: the user-info
+/// password by both rules (literal and percent-decoded), and `password=` parameters.
+public func passwordsInURI(_ uri: String) -> [String] {
+    var found: [String] = []
+    func add(_ value: String?) {
+        guard let value, !value.isEmpty else { return }
+        found.append(value)
+        if let decoded = value.removingPercentEncoding, decoded != value { found.append(decoded) }
+    }
+    guard let schemeEnd = uri.range(of: "://") else { return [] }
+    let rest = uri[schemeEnd.upperBound...]
+    for endSet in [Set<Character>(["/", "?", "#"]), Set<Character>(["/"])] {
+        let end = rest.firstIndex(where: { endSet.contains($0) }) ?? rest.endIndex
+        let authority = rest[..<end]
+        for at in [authority.lastIndex(of: "@"), authority.firstIndex(of: "@")].compactMap({ $0 }) {
+            if let colon = authority[..<at].firstIndex(of: ":") {
+                add(String(authority[authority.index(after: colon)..<at]))
+            }
+        }
+    }
+    if let question = rest.firstIndex(of: "?") {
+        for pair in rest[rest.index(after: question)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, ["password", "sslpassword"].contains(parts[0].lowercased()) { add(String(parts[1])) }
+        }
+    }
+    return found
+}
+
 
 extension ConnectionConfiguration: CustomStringConvertible {
     /// A one-line summary for headers and messages; never the password.

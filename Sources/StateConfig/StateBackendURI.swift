@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// A problem with a URI, described without quoting any part of it that could hold a
 /// password. The resolver adds the setting name and where it was set.
@@ -411,31 +412,3 @@ func redactURI(_ uri: String) -> String {
     return prefix + rest
 }
 
-/// Every way a password could appear in the given URI, for the redactor: the user-info
-/// password by both rules (literal and percent-decoded), and `password=` parameters.
-func passwordsInURI(_ uri: String) -> [String] {
-    var found: [String] = []
-    func add(_ value: String?) {
-        guard let value, !value.isEmpty else { return }
-        found.append(value)
-        if let decoded = value.removingPercentEncoding, decoded != value { found.append(decoded) }
-    }
-    guard let schemeEnd = uri.range(of: "://") else { return [] }
-    let rest = uri[schemeEnd.upperBound...]
-    for endSet in [Set<Character>(["/", "?", "#"]), Set<Character>(["/"])] {
-        let end = rest.firstIndex(where: { endSet.contains($0) }) ?? rest.endIndex
-        let authority = rest[..<end]
-        for at in [authority.lastIndex(of: "@"), authority.firstIndex(of: "@")].compactMap({ $0 }) {
-            if let colon = authority[..<at].firstIndex(of: ":") {
-                add(String(authority[authority.index(after: colon)..<at]))
-            }
-        }
-    }
-    if let question = rest.firstIndex(of: "?") {
-        for pair in rest[rest.index(after: question)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, ["password", "sslpassword"].contains(parts[0].lowercased()) { add(String(parts[1])) }
-        }
-    }
-    return found
-}

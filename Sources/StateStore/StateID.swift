@@ -39,16 +39,24 @@ public enum StateID {
 /// A PostgreSQL array literal of text (`{"a","b\"c"}`), for sending many values as one
 /// parameter (`$1::text[]`).
 func arrayLiteral(_ values: [String]) -> String {
-    var text = "{"
+    arrayLiteral(values.map(Optional.some))
+}
+
+/// The same, where nil elements are SQL NULL. Works on UTF-8 bytes: a million-row
+/// import sends a few hundred megabytes through here.
+func arrayLiteral(_ values: [String?]) -> String {
+    var bytes: [UInt8] = [UInt8(ascii: "{")]
+    bytes.reserveCapacity(values.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
     for (index, value) in values.enumerated() {
-        if index > 0 { text.append(",") }
-        text.append("\"")
-        for character in value {
-            if character == "\"" || character == "\\" { text.append("\\") }
-            text.append(character)
+        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        guard let value else { bytes.append(contentsOf: "NULL".utf8); continue }
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+            bytes.append(byte)
         }
-        text.append("\"")
+        bytes.append(UInt8(ascii: "\""))
     }
-    text.append("}")
-    return text
+    bytes.append(UInt8(ascii: "}"))
+    return String(decoding: bytes, as: UTF8.self)
 }

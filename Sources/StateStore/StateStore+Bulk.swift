@@ -86,19 +86,12 @@ extension StateStore {
             for row in rows { try upsertSystemDB(row.0, row.1, row.2) }
             return
         }
-        // NULL elements in a text[] literal are written as the bare word NULL.
-        func literal(_ values: [String?]) -> String {
-            "{" + values.map { value in
-                guard let value else { return "NULL" }
-                return String(arrayLiteral([value]).dropFirst().dropLast())
-            }.joined(separator: ",") + "}"
-        }
         try connection.query("""
             INSERT INTO \(tables.state) (state_id, partial_state, completed_state)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
             ON CONFLICT (state_id) DO UPDATE SET partial_state = EXCLUDED.partial_state,
             completed_state = EXCLUDED.completed_state, updated_at = CURRENT_TIMESTAMP
-            """, [arrayLiteral(rows.map(\.0)), literal(rows.map(\.1)), literal(rows.map(\.2))])
+            """, [arrayLiteral(rows.map(\.0)), arrayLiteral(rows.map(\.1)), arrayLiteral(rows.map(\.2))])
     }
 
     /// Journals the current rows of `ids` (in chunks) as one batch. With

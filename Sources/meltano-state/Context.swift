@@ -37,11 +37,9 @@ final class Context {
         do {
             connection = try Connection(configuration.connection)
         } catch let error as PostgresError where error.kind == .passwordRequired {
-            guard isInteractive, let password = readPassword("Password for \(configuration.target): "), !password.isEmpty else {
-                throw CommandFailure("""
-                    The server at \(configuration.target) asks for a password and none was found. \
-                    Set \(passwordVariable(configuration)) or PGPASSWORD, add it to ~/.pgpass, or run in a terminal to be asked.
-                    """)
+            guard TerminalPassword.isAvailable, let password = TerminalPassword.read(prompt: configuration.passwordPrompt),
+                  !password.isEmpty else {
+                throw CommandFailure(configuration.passwordRequiredMessage())
             }
             configuration = configuration.withPassword(password)
             connection = try Connection(configuration.connection)
@@ -57,10 +55,6 @@ final class Context {
             schema: schema, layout: layout, table: table, lockTimeout: configuration.lockTimeout,
             staleLockAfter: configuration.staleLockAfter, readOnly: configuration.readOnly,
             journal: Journal(path: configuration.journalPath)))
-    }
-
-    static func passwordVariable(_ configuration: ResolvedConfiguration) -> String {
-        configuration.entry(configuration.passwordKey)?.environmentVariable ?? "MELTANO_STATE_BACKEND_POSTGRES_PASSWORD"
     }
 
     /// Progress of long operations on stderr, one line rewritten in place on a terminal.
@@ -93,19 +87,4 @@ final class Context {
         }
         return try body()
     }
-}
-
-/// Reads a line from the terminal without echo (termios), as psql does.
-func readPassword(_ prompt: String) -> String? {
-    FileHandle.standardError.write(Data(prompt.utf8))
-    var old = termios()
-    guard tcgetattr(STDIN_FILENO, &old) == 0 else { return readLine() }
-    var quiet = old
-    quiet.c_lflag &= ~tcflag_t(ECHO)
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)
-    defer {
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old)
-        FileHandle.standardError.write(Data("\n".utf8))
-    }
-    return readLine(strippingNewline: true)
 }
