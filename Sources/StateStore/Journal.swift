@@ -135,17 +135,7 @@ public final class Journal: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw StoreError.journal("cannot create \(directory): \(error.localizedDescription)")
-            }
-        }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError.journal("cannot open \(path): \(String(cString: strerror(errno)))") }
+        let fd = try openForAppending()
         defer { close(fd) }
         // Another meltano-state process may append at the same time.
         guard flock(fd, LOCK_EX) == 0 else { throw StoreError.journal("cannot lock \(path): \(String(cString: strerror(errno)))") }
@@ -165,6 +155,36 @@ public final class Journal: @unchecked Sendable {
             if start >= 0 { _ = ftruncate(fd, start) }  // no torn line left behind
             throw StoreError.journal("cannot write \(path): \(reason)")
         }
+    }
+
+    /// Checks that entries can be appended (the directory exists or can be made, the
+    /// file opens for writing), so a write can be refused before the database is
+    /// touched. A full disk shows only when writing: `append` refuses then, before the
+    /// change it would describe.
+    public func checkWritable() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        close(try openForAppending())
+    }
+
+    /// Creates the directory (mode 0700) when missing and opens the file for
+    /// appending, creating it with mode 0600.
+    private func openForAppending() throws -> Int32 {
+        let directory = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError.journal("cannot create the directory \(directory): \(error.localizedDescription)")
+            }
+        } else if !directory.isEmpty && !isDirectory.boolValue {
+            throw StoreError.journal("cannot create \(path): \(directory) is a file, not a directory")
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.journal("cannot open \(path): \(String(cString: strerror(errno)))") }
+        return fd
     }
 
     /// Every entry, oldest first. Lines that cannot be read are skipped and counted.

@@ -26,7 +26,7 @@ extension StateStore {
             try journalRows(lockedIDs, action: "clear-all", batch: batch, progress: progress)
             if cancellation.isCancelled { throw StoreError.cancelled("nothing was deleted; the journal holds a copy of the rows.") }
             progress?("deleting", 0, lockedIDs.count)
-            let deleted = try database("clear all states") {
+            let deleted = try bulkStatement("clear all states", outcome: "The rows were deleted all or none (one statement): `meltano-state list` shows which. The journal holds every row (batch \(batch)); `meltano-state restore \(batch)` puts them back.") {
                 try connection.query("DELETE FROM \(tables.state) WHERE state_id = ANY($1::text[])", [arrayLiteral(lockedIDs)]).affectedRows
             }
             progress?("deleting", deleted, lockedIDs.count)
@@ -64,7 +64,7 @@ extension StateStore {
         return try withBulkLock(batch: batch, stateIDs: ids) { lockedIDs in
             try journalRows(lockedIDs, action: "import", batch: batch, includeMissing: true, progress: progress)
             if cancellation.isCancelled { throw StoreError.cancelled("nothing was imported.") }
-            return try database("import states") {
+            return try bulkStatement("import states", outcome: "The import is one transaction: every state was written or none was (`meltano-state list` shows which). The journal holds the rows as they were (batch \(batch)).") {
                 try connection.transaction {
                     let chunk = 5000
                     var written = 0
@@ -78,6 +78,16 @@ extension StateStore {
                     return written
                 }
             }
+        }
+    }
+
+    /// Runs the statement (or transaction) that changes many rows at once. A broken
+    /// connection leaves the outcome unknown: the error says so and what to do.
+    func bulkStatement<T>(_ action: String, outcome: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as PostgresError where error.kind == .connectionLost {
+            throw StoreError.interrupted(action: action, outcome: outcome, error)
+        } catch let error as PostgresError {
+            return try database(action) { throw error }
         }
     }
 
@@ -134,6 +144,10 @@ extension StateStore {
         switch layout {
         case .twoTables:
             let lockID = UUID().uuidString.lowercased()
+            let release = "DELETE FROM \(tables.locks!) WHERE lock_id = $1"
+            func leftOver(_ count: Int) -> String {
+                "the locks this tool took on \(count) state ID(s) (all with lock ID \(lockID)) may remain; once the server is reachable, `meltano-state locks` lists them and `meltano-state unlock ID \(lockID)` releases each."
+            }
             let inserted: [String] = try database("lock every state ID") {
                 do {
                     if let stateIDs {
@@ -148,12 +162,25 @@ extension StateStore {
                     let held = (try? locks()) ?? []
                     let wanted = stateIDs.map(Set.init)
                     throw StoreError.locksHeld(held.filter { wanted?.contains($0.stateID) ?? true }, action: "change these states")
+                } catch let error as PostgresError where error.kind == .connectionLost {
+                    // The INSERT may have committed: remove whatever it took, by our lock ID.
+                    let outcome = releaseRows(release, [lockID]) ? "Nothing was changed." : "Nothing was changed, but \(leftOver(stateIDs?.count ?? 0))"
+                    throw StoreError.interrupted(action: "lock every state ID", outcome: outcome, error)
                 }
             }
-            defer {
-                _ = try? connection.query("DELETE FROM \(tables.locks!) WHERE lock_id = $1", [lockID])
+            heldLocks.add(lockID: lockID, stateID: nil, count: inserted.count)
+            let value: T
+            do {
+                value = try body(inserted)
+            } catch {
+                let error = translatingCancellation(error, "stopped; the statement was rolled back, nothing was changed.")
+                guard releaseRows(release, [lockID]) else { throw StoreError.adding("And \(leftOver(inserted.count))", to: error) }
+                heldLocks.remove(lockID: lockID)
+                throw error
             }
-            return try body(inserted)
+            guard releaseRows(release, [lockID]) else { throw StoreError.lockNotReleased("The change was made, but \(leftOver(inserted.count))") }
+            heldLocks.remove(lockID: lockID)
+            return value
         case .singleTable, .systemDB:
             return try database("lock the state table") {
                 try connection.transaction {
@@ -189,29 +216,41 @@ extension StateStore {
             throw StoreError.other("Journal entry \(entry.id) was recorded for schema '\(entry.schema)', but this store uses '\(tables.schema)'; pass --schema \(shellQuote(entry.schema)) to restore it there.")
         }
         try createTablesIfMissing()
-        for entry in selected {
-            if let run = entry.run {
-                try restoreRun(run)
-                continue
-            }
-            if let lock = entry.lock {
-                try restoreLock(lock, entry: entry)
-                continue
-            }
-            try withLock(entry.stateID, action: "restore '\(entry.stateID)'") { held in
-                let current = try readRow(entry.stateID)
-                try options.journal.append([journalEntry(action: "restore", stateID: entry.stateID, before: current?.snapshot,
-                                                         note: "restoring journal entry \(entry.id)")])
-                try writeStatement("restore '\(entry.stateID)'", lock: held) {
-                    if let before = entry.before {
-                        try upsertRaw(entry.stateID, before.partialState, before.completedState)
-                    } else {
-                        try connection.query("DELETE FROM \(tables.state) WHERE state_id = $1", [entry.stateID])
-                    }
-                }
+        for (index, entry) in selected.enumerated() {
+            do {
+                try checkCancelled("nothing was restored.")
+                try restoreOne(entry)
+            } catch where selected.count > 1 {
+                // Each entry is restored under its own lock: say how far a batch got.
+                let done = selected[..<index].map { StoreError.quoted($0.stateID) }
+                throw StoreError.adding("Restoring batch \(entryID) stopped at entry \(index + 1) of \(selected.count) (\(StoreError.quoted(entry.stateID))); "
+                    + (done.isEmpty ? "none was restored before it." : "restored before it: \(done.prefix(10).joined(separator: ", "))\(done.count > 10 ? ", …" : "")."),
+                    to: error)
             }
         }
         return selected
+    }
+
+    private func restoreOne(_ entry: JournalEntry) throws {
+        if let run = entry.run {
+            return try restoreRun(run)
+        }
+        if let lock = entry.lock {
+            return try restoreLock(lock, entry: entry)
+        }
+        try withLock(entry.stateID, action: "restore '\(entry.stateID)'") { held in
+            let current = try readRow(entry.stateID)
+            try options.journal.append([journalEntry(action: "restore", stateID: entry.stateID, before: current?.snapshot,
+                                                     note: "restoring journal entry \(entry.id)")])
+            try checkCancelled("\(StoreError.quoted(entry.stateID)) was not restored.")
+            try writeStatement("restore '\(entry.stateID)'", lock: held) {
+                if let before = entry.before {
+                    try upsertRaw(entry.stateID, before.partialState, before.completedState)
+                } else {
+                    try connection.query("DELETE FROM \(tables.state) WHERE state_id = $1", [entry.stateID])
+                }
+            }
+        }
     }
 
     /// Writes raw column texts back exactly as they were, byte for byte.

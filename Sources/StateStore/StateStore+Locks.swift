@@ -7,7 +7,59 @@ public struct HeldLock: Sendable {
     public let lockID: String
 }
 
+/// The lock rows a store holds at this moment, readable from any thread: what a
+/// process that must exit at once (a second Ctrl-C) can still tell the user.
+final class HeldLockRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    /// By lock ID: the state ID (nil for a bulk lock) and how many rows it covers.
+    private var entries: [(lockID: String, stateID: String?, count: Int)] = []
+
+    func add(lockID: String, stateID: String?, count: Int = 1) {
+        lock.lock(); defer { lock.unlock() }
+        entries.append((lockID, stateID, count))
+    }
+
+    func remove(lockID: String) {
+        lock.lock(); defer { lock.unlock() }
+        entries.removeAll { $0.lockID == lockID }
+    }
+
+    var summary: String? {
+        lock.lock(); defer { lock.unlock() }
+        guard !entries.isEmpty else { return nil }
+        return entries.map { entry in
+            if let stateID = entry.stateID {
+                return "the lock on \(StoreError.quoted(stateID)) (lock ID \(entry.lockID)) may remain; release it with: meltano-state unlock \(shellQuote(stateID)) \(entry.lockID)"
+            }
+            return "the locks on \(entry.count) state ID(s) (all with lock ID \(entry.lockID)) may remain; `meltano-state locks` lists them and `meltano-state unlock ID \(entry.lockID)` releases each"
+        }.joined(separator: "; ")
+    }
+}
+
 extension StateStore {
+    /// What to tell the user about this store's lock rows if the process ended now
+    /// (nil when it holds none). Safe from any thread, e.g. a signal handler's queue.
+    public var heldLocksSummary: String? { heldLocks.summary }
+
+    /// Delays between tries to release our own lock after the connection broke: long
+    /// enough to outlast a server restart (about a second), short enough to give up
+    /// on a server that is gone and say which lock is left.
+    static let releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2]
+
+    /// Stops at a safe point (before a change is made) when cancellation was asked for.
+    func checkCancelled(_ what: String) throws {
+        if cancellation.isCancelled { throw StoreError.cancelled(what) }
+    }
+
+    /// A statement cancelled on request (`Connection.cancel()` from a signal handler or
+    /// a UI key) as the cancellation it is; anything else unchanged.
+    func translatingCancellation(_ error: Error, _ what: String) -> Error {
+        if let error = error as? PostgresError, error.kind == .cancelled, cancellation.isCancelled {
+            return StoreError.cancelled(what)
+        }
+        return error
+    }
+
     /// Takes the state ID's lock the way Meltano does, runs `body`, and releases
     /// exactly that lock, also when `body` throws.
     func withLock<T>(_ stateID: String, action: String, _ body: (HeldLock) throws -> T) throws -> T {
@@ -16,8 +68,9 @@ extension StateStore {
         do {
             value = try body(lock)
         } catch {
+            let error = translatingCancellation(error, "stopped while trying to \(action); the statement was rolled back, nothing was changed.")
             if let releaseProblem = releaseOwn(lock) {
-                throw StoreError.other("\(error) \(releaseProblem)")
+                throw StoreError.adding(releaseProblem, to: error)
             }
             throw error
         }
@@ -37,10 +90,11 @@ extension StateStore {
             lock = HeldLock(stateID: stateID, lockID: String(advisoryLockKey(stateID)))
         }
         while true {
-            if cancellation.isCancelled {
-                throw StoreError.cancelled("gave up waiting for the lock of '\(stateID)'; nothing was changed.")
+            try checkCancelled("gave up waiting for the lock of \(StoreError.quoted(stateID)); nothing was changed.")
+            if try tryLock(lock, action: action) {
+                if layout == .twoTables { heldLocks.add(lockID: lock.lockID, stateID: stateID) }
+                return lock
             }
-            if try tryLock(lock, action: action) { return lock }
             let waited = Date().timeIntervalSince(start)
             if waited >= options.lockTimeout {
                 let holder = try? locks().first { $0.stateID == stateID }
@@ -64,11 +118,16 @@ extension StateStore {
         } catch let error as PostgresError where error.kind == .connectionLost {
             // The INSERT may have committed before the connection broke: clean up our
             // own row (it has our fresh lock_id) once reconnected, then fail.
-            try? connection.reconnect()
+            var outcome = "Nothing was changed."
             if layout == .twoTables {
-                _ = try? connection.query("DELETE FROM \(tables.locks!) WHERE state_id = $1 AND lock_id = $2", [lock.stateID, lock.lockID])
+                heldLocks.add(lockID: lock.lockID, stateID: lock.stateID)
+                if let problem = releaseOwn(lock) { outcome += " But \(problem)" }
+            } else {
+                try? connection.reconnect()
             }
-            throw StoreError.interrupted(action: action, outcome: "Nothing was changed.", error)
+            throw StoreError.interrupted(action: action, outcome: outcome, error)
+        } catch let error as PostgresError where error.kind == .cancelled && cancellation.isCancelled {
+            throw StoreError.cancelled("gave up waiting for the lock of \(StoreError.quoted(lock.stateID)); nothing was changed.")
         } catch let error as PostgresError {
             throw StoreError.database(action: "take the lock for '\(lock.stateID)'", error)
         }
@@ -76,24 +135,38 @@ extension StateStore {
 
     /// Releases our own lock; returns a sentence for the user when that failed.
     /// Deleting by state ID and lock ID is idempotent, so after a broken connection it
-    /// is safe to reconnect and try again.
+    /// is safe to reconnect and try again, for a few seconds (a server restart).
     func releaseOwn(_ lock: HeldLock) -> String? {
-        func attempt() throws {
-            switch layout {
-            case .twoTables:
-                try connection.query("DELETE FROM \(tables.locks!) WHERE state_id = $1 AND lock_id = $2", [lock.stateID, lock.lockID])
-            case .singleTable, .systemDB:
-                try connection.query("SELECT pg_advisory_unlock($1::bigint)", [lock.lockID])
-            }
-        }
-        do { try attempt(); return nil } catch {
-            if layout == .twoTables {
-                if (try? connection.reconnect()) != nil, (try? attempt()) != nil { return nil }
-                return "Our lock on '\(lock.stateID)' may remain (lock ID \(lock.lockID)); once the server is reachable, release it with: meltano-state unlock \(shellQuote(lock.stateID)) \(lock.lockID)"
-            }
-            // An advisory lock dies with its session.
+        switch layout {
+        case .twoTables:
+            let released = releaseRows("DELETE FROM \(tables.locks!) WHERE state_id = $1 AND lock_id = $2", [lock.stateID, lock.lockID])
+            if released { heldLocks.remove(lockID: lock.lockID); return nil }
+            return "our lock on \(StoreError.quoted(lock.stateID)) may remain (lock ID \(lock.lockID)); once the server is reachable, release it with: meltano-state unlock \(shellQuote(lock.stateID)) \(lock.lockID)"
+        case .singleTable, .systemDB:
+            // An advisory lock dies with its session: a broken connection released it.
+            _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [lock.lockID])
             return nil
         }
+    }
+
+    /// Runs an idempotent DELETE of our own lock rows, reconnecting and retrying while
+    /// the connection is broken (`releaseRetryDelays`). True when it ran.
+    func releaseRows(_ sql: String, _ parameters: [String?]) -> Bool {
+        do { try connection.query(sql, parameters); return true } catch {}
+        for delay in StateStore.releaseRetryDelays {
+            if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+            do {
+                try connection.reconnect()
+                try connection.query(sql, parameters)
+                return true
+            } catch let error as PostgresError where error.kind == .connectionFailed || error.kind == .connectionLost
+                        || ["57P01", "57P02", "57P03"].contains(error.sqlState ?? "") {
+                continue  // the server is restarting or unreachable: wait a little
+            } catch {
+                return false  // refused for another reason (privilege, …): retrying will not help
+            }
+        }
+        return false
     }
 
     // MARK: - Showing and releasing other holders' locks
@@ -149,6 +222,28 @@ extension StateStore {
         }
     }
 
+    /// The lock row of a state ID, if any.
+    private func lockRow(_ stateID: String) throws -> LockInfo? {
+        guard let row = try connection.query("""
+            SELECT state_id, lock_id, locked_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - locked_at))::float8
+            FROM \(tables.locks!) WHERE state_id = $1
+            """, [stateID], idempotent: true).rows.first else { return nil }
+        let age = row[3].flatMap(Double.init)
+        return LockInfo(stateID: stateID, lockID: row[1] ?? "", lockedAt: row[2] ?? "",
+                        ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter)
+    }
+
+    /// Refuses a release the role may not make, before the journal is written, naming
+    /// the missing privilege (the DELETE would fail with a bare "permission denied").
+    private func requireLockDeletePrivilege(_ action: String) throws {
+        let row = try database(action) {
+            try connection.query("SELECT has_table_privilege($1, 'DELETE'), current_user", [tables.locks!], idempotent: true).rows.first
+        }
+        guard row?[0] == "f" else { return }
+        let role = row?[1] ?? "?"
+        throw StoreError.other("Cannot \(action): the database role \(StoreError.quoted(role)) lacks the DELETE privilege on \(tables.locks!). Nothing was changed. Ask the database administrator for: GRANT DELETE ON \(tables.locks!) TO \(quoteIdentifier(role));")
+    }
+
     /// Removes exactly the lock the user was shown, journaled first. Another holder's
     /// lock taken since is left alone and reported.
     ///
@@ -160,22 +255,33 @@ extension StateStore {
         try requireTables()
         switch layout {
         case .twoTables:
-            return try database("release the lock of '\(stateID)'") {
-                try connection.transaction {
-                    let rows = try connection.query("""
-                        SELECT state_id, lock_id, locked_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - locked_at))::float8
-                        FROM \(tables.locks!) WHERE state_id = $1 FOR UPDATE
-                        """, [stateID]).rows
-                    guard let row = rows.first else { return .alreadyGone }
-                    let age = row[3].flatMap(Double.init)
-                    let info = LockInfo(stateID: stateID, lockID: row[1] ?? "", lockedAt: row[2] ?? "",
-                                        ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter)
-                    guard info.lockID == lockID else { return .retaken(by: info) }
-                    try options.journal.append([journalEntry(action: "unlock", stateID: stateID, before: nil, lock: info)])
-                    try connection.query("DELETE FROM \(tables.locks!) WHERE state_id = $1 AND lock_id = $2", [stateID, lockID])
-                    return .released(info)
+            // No SELECT … FOR UPDATE: that needs the UPDATE privilege, which a role set up
+            // for Meltano (SELECT, INSERT, DELETE on the locks table) does not have. The
+            // DELETE by state ID *and* lock ID is what guarantees that only the lock shown
+            // is removed, whatever happened in between.
+            let action = "release the lock of \(StoreError.quoted(stateID))"
+            guard let info = try database(action, { try lockRow(stateID) }) else { return .alreadyGone }
+            guard info.lockID == lockID else { return .retaken(by: info) }
+            try requireLockDeletePrivilege(action)
+            try options.journal.append([journalEntry(action: "unlock", stateID: stateID, before: nil, lock: info)])
+            let deleted: Int
+            do {
+                deleted = try connection.query("DELETE FROM \(tables.locks!) WHERE state_id = $1 AND lock_id = $2",
+                                               [stateID, lockID]).affectedRows
+            } catch let error as PostgresError where error.kind == .connectionLost {
+                throw StoreError.interrupted(action: action, outcome: "The lock row may or may not have been removed (a single statement is applied whole or not at all): check with `meltano-state locks`.", error)
+            } catch let error as PostgresError {
+                if error.kind == .cancelled && cancellation.isCancelled {
+                    throw StoreError.cancelled("the lock of \(StoreError.quoted(stateID)) was not released.")
                 }
+                throw StoreError.database(action: action, error)
             }
+            if deleted == 0 {
+                // Released, or released and re-taken, between our read and the DELETE.
+                if let now = try database(action, { try lockRow(stateID) }) { return .retaken(by: now) }
+                return .alreadyGone
+            }
+            return .released(info)
         case .singleTable, .systemDB:
             guard let held = try advisoryLocks().first(where: { $0.stateID == stateID }) else { return .alreadyGone }
             guard held.lockID == lockID || held.pid.map(String.init) == lockID else { return .retaken(by: held) }

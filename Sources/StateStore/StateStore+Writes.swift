@@ -46,8 +46,23 @@ extension StateStore {
         try StateID.validate(destination)
         guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
         let value = try record.merged.get()
-        try set(destination, to: value, validate: true, action: "move", note: "from \(source)")
-        try clear(source, action: "move", note: "moved to \(destination)")
+        do {
+            try set(destination, to: value, validate: true, action: "move", note: "from \(source)")
+        } catch {
+            // A refusal (lock held, invalid state, cancelled) already says nothing changed
+            // and keeps its own exit code; a broken write gets told what was not touched.
+            switch error as? StoreError {
+            case .interrupted?, .database?, .other?, nil:
+                throw StoreError.adding("Moving stopped at its first step (writing \(StoreError.quoted(destination))); \(StoreError.quoted(source)) was left as it is.", to: error)
+            default:
+                throw error
+            }
+        }
+        do {
+            try clear(source, action: "move", note: "moved to \(destination)")
+        } catch {
+            throw StoreError.adding("Moving stopped at its second step: \(StoreError.quoted(destination)) already holds the state of \(StoreError.quoted(source)), but \(StoreError.quoted(source)) was not cleared; clear it to finish the move.", to: error)
+        }
     }
 
     /// `meltano state clear ID`: deletes the row under the lock. Returns whether a row
@@ -60,6 +75,7 @@ extension StateStore {
         return try withLock(stateID, action: "clear '\(stateID)'") { lock in
             guard let before = try readRow(stateID) else { return false }
             try options.journal.append([journalEntry(action: action, stateID: stateID, before: before.snapshot, note: note)])
+            try checkCancelled("\(StoreError.quoted(stateID)) was not cleared.")
             try writeStatement("clear '\(stateID)'", lock: lock) {
                 try connection.query("DELETE FROM \(tables.state) WHERE state_id = $1", [stateID])
             }
@@ -129,6 +145,7 @@ extension StateStore {
         }
         let partialText = storedText(newPartial), completedText = storedText(newCompleted)
         try options.journal.append([journalEntry(action: action, stateID: stateID, before: before?.snapshot, note: note)])
+        try checkCancelled("the state of \(StoreError.quoted(stateID)) was not changed.")
         try writeStatement("\(action) '\(stateID)'", lock: lock) {
             try upsert(stateID, partialText, completedText)
         }
@@ -159,6 +176,8 @@ extension StateStore {
     func writeStatement(_ action: String, lock: HeldLock, _ body: () throws -> Void) throws {
         do { try body() } catch let error as PostgresError where error.kind == .connectionLost {
             throw StoreError.interrupted(action: action, outcome: "The change may or may not have been applied (PostgreSQL commits a single statement whole or not at all): read the state again before retrying.", error)
+        } catch let error as PostgresError where error.kind == .cancelled && cancellation.isCancelled {
+            throw StoreError.cancelled("stopped while trying to \(action); the statement was rolled back, nothing was changed.")
         } catch let error as PostgresError {
             throw StoreError.database(action: action, error)
         }

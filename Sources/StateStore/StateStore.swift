@@ -52,6 +52,7 @@ public final class StateStore: @unchecked Sendable {
     public let options: StoreOptions
     let tables: Tables
     public let cancellation = CancellationFlag()
+    let heldLocks = HeldLockRegistry()
 
     public init(connection: Connection, options: StoreOptions) {
         self.connection = connection
@@ -99,7 +100,7 @@ public final class StateStore: @unchecked Sendable {
     /// write). Returns whether anything was created.
     @discardableResult
     public func createTablesIfMissing() throws -> Bool {
-        try requireWritable("create the state tables")
+        try requireWritable("create the state tables", journaled: false)
         if try tablesExist() { return false }
         if try !schemaExists() { throw StoreError.noSchema(tables.schema) }
         if layout == .systemDB {
@@ -111,8 +112,12 @@ public final class StateStore: @unchecked Sendable {
         return true
     }
 
-    func requireWritable(_ action: String) throws {
+    /// Refuses a write in read-only mode, and (for writes that journal, i.e. all but
+    /// creating the tables) one whose journal cannot be opened: before the database is
+    /// touched, so not even Meltano's lock is taken for a write that would be refused.
+    func requireWritable(_ action: String, journaled: Bool = true) throws {
         if options.readOnly { throw StoreError.readOnly(action: action) }
+        if journaled { try options.journal.checkWritable() }
     }
 
     /// Runs database work, turning a `PostgresError` into a `StoreError` that names the
@@ -121,6 +126,9 @@ public final class StateStore: @unchecked Sendable {
         do { return try body() } catch let error as PostgresError {
             if error.isUndefinedTable {
                 throw StoreError.noTables(schema: tables.schema, database: connection.configuration.database ?? "(default)", layout: layout)
+            }
+            if error.kind == .cancelled && cancellation.isCancelled {
+                throw StoreError.cancelled("stopped while trying to \(action); that statement was rolled back.")
             }
             throw StoreError.database(action: action, error)
         }

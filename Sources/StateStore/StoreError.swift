@@ -108,3 +108,24 @@ public func shellQuote(_ word: String) -> String {
     if !word.isEmpty && word.unicodeScalars.allSatisfy({ plain.contains($0) }) { return word }
     return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
+
+extension StoreError {
+    /// The same failure with a sentence added, keeping its kind (and so the CLI's exit
+    /// code) where the case has room for text.
+    func adding(_ sentence: String) -> StoreError {
+        switch self {
+        case let .cancelled(message): return .cancelled(message + " " + sentence)
+        case let .interrupted(action, outcome, error): return .interrupted(action: action, outcome: outcome + " " + sentence, error)
+        case let .lockNotReleased(message): return .lockNotReleased(message + " " + sentence)
+        case let .invalidState(message): return .invalidState(message + " " + sentence)
+        case let .other(message): return .other(message + " " + sentence)
+        default: return .other(description + " " + sentence)
+        }
+    }
+
+    /// Any error of a store operation as a `StoreError`, with a sentence added.
+    static func adding(_ sentence: String, to error: Error) -> StoreError {
+        if let error = error as? StoreError { return error.adding(sentence) }
+        return .other("\(error) \(sentence)")
+    }
+}
