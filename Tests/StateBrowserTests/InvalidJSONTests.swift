@@ -48,3 +48,13 @@ struct InvalidJSONTests {
         #expect(offset(#"{"big": 12345678901234567890123}"#) == nil)
     }
 }
+
+@Suite("Store errors in the pane")
+struct ProblemTextTests {
+    @Test("A parser excerpt with a caret is dropped; the rest reads as one line")
+    func oneLine() {
+        let text = "The stored completed state of 'dev:broken' is not valid JSON (Expecting value: line 1 column 38 (char 37)\n{\"singer_state\": {\"x\": \n                     ^); fix it with `meltano-state set` or `edit`, or clear it."
+        #expect(LocalWork.oneLine(text) == "The stored completed state of 'dev:broken' is not valid JSON (Expecting value: line 1 column 38 (char 37)); fix it with `meltano-state set` or `edit`, or clear it.")
+        #expect(LocalWork.oneLine("plain") == "plain")
+    }
+}

@@ -13,6 +13,7 @@ static inline WINDOW *ms_stdscr(void) { return stdscr; }
 static inline int ms_lines(void) { return LINES; }
 static inline int ms_cols(void) { return COLS; }
 static inline int ms_colors(void) { return COLORS; }
+static inline int ms_color_pairs(void) { return COLOR_PAIRS; }
 static inline attr_t ms_a_bold(void) { return A_BOLD; }
 static inline attr_t ms_a_dim(void) { return A_DIM; }
 static inline attr_t ms_a_reverse(void) { return A_REVERSE; }
@@ -22,6 +23,15 @@ static inline int ms_color_pair(int n) { return (int)COLOR_PAIR(n); }
 static inline int ms_key_resize(void) { return KEY_RESIZE; }
 static inline int ms_key_f(int n) { return KEY_F(n); }
 static inline int ms_err(void) { return ERR; }
+
+static inline int ms_key_code_yes(void) { return KEY_CODE_YES; }
+static inline int ms_getcurx(void) { return getcurx(stdscr); }
+static inline WINDOW *ms_curscr(void) { return curscr; }
+
+/* newterm on the process's stdin/stdout: unlike initscr it returns NULL instead of
+   exiting when the terminal cannot be set up. (stdin/stdout are C globals Swift 6
+   will not touch.) */
+static inline SCREEN *ms_newterm(void) { return newterm(NULL, stdout, stdin); }
 
 /* Draws one cell: a wide character string (one grapheme's scalars) with attributes
    and a colour pair. */

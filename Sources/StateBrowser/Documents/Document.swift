@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the right pane shows: a JSON layout (foldable) or wrapped raw text.
 public enum Document: Sendable {
     case json(JSONDocument)
@@ -145,7 +147,7 @@ public enum LocalWork {
         case .merged:
             if let merged = state.mergedText, let document = try? JSONDocument(text: merged) { return .json(document) }
             // No merged view: say why, then both columns with their errors marked.
-            let problem = state.mergedProblem ?? "The merged view cannot be computed."
+            let problem = oneLine(state.mergedProblem ?? "The merged view cannot be computed.")
             let sections = [section("completed_state", state.completedRaw), section("partial_state", state.partialRaw)]
             return .raw(RawDocument(sections: sections, wrapWidth: wrapWidth,
                                     preamble: [[Run("✗ No merged view: ", theme.error), Run(problem, theme.error)]]))
@@ -157,6 +159,25 @@ public enum LocalWork {
             return .raw(RawDocument(sections: [section("completed_state", state.completedRaw),
                                                section("partial_state", state.partialRaw)], wrapWidth: wrapWidth))
         }
+    }
+
+    /// A multi-line error as one line: an excerpt with a caret under it (the parser's
+    /// way of pointing) is dropped, since the raw text below marks the position.
+    static func oneLine(_ text: String) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var kept: [String] = []
+        for (index, line) in lines.enumerated() {
+            let isCaret = line.trimmingCharacters(in: .whitespaces).hasPrefix("^")
+            let beforeCaret = index + 1 < lines.count && lines[index + 1].trimmingCharacters(in: .whitespaces).hasPrefix("^")
+            if isCaret {
+                let rest = line.trimmingCharacters(in: .whitespaces).dropFirst()
+                if !rest.isEmpty { kept.append(String(rest)) }
+                continue
+            }
+            if beforeCaret { continue }
+            kept.append(line)
+        }
+        return kept.joined(separator: " ").replacingOccurrences(of: " )", with: ")")
     }
 
     static func errorNote(_ error: JSONTextError, in text: String, theme: Theme) -> [Run] {

@@ -9,7 +9,7 @@ public func view(_ model: Model, size: Size) -> Screen {
         return screen
     }
     let layout = Layout(size)
-    var painter = Painter(model: model, layout: layout, theme: model.theme)
+    let painter = Painter(model: model, layout: layout, theme: model.theme)
     painter.header(&screen)
     painter.listPane(&screen)
     painter.separator(&screen)

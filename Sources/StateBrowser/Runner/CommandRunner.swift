@@ -1,0 +1,105 @@
+import Foundation
+import StateStore
+
+/// Runs `update`'s commands against `StateStore`, off the UI thread, and posts each
+/// result back as a `Message`. The UI thread only ever enqueues: it never waits for
+/// the database, so keys and resizes are handled while a query or a lock wait runs.
+///
+/// Three workers, each with its own store (connection): reads, the lock refresh, and
+/// writes. Laying out and searching big states runs on a separate queue. Commands the
+/// terminal itself must run (`openEditor`, `copyToClipboard`, `quit`) are left to the
+/// host and ignored here.
+public final class CommandRunner: @unchecked Sendable {
+    private let reads: Worker
+    private let lockRefresh: Worker
+    private let writes: Worker
+    private let compute = DispatchQueue(label: "meltano-state.compute", qos: .userInitiated, attributes: .concurrent)
+    private let post: @Sendable (Message) -> Void
+    private let clock: @Sendable () -> Double
+
+    /// - Parameters:
+    ///   - makeStore: opens a store (a new connection) for each worker, and again to
+    ///     reconnect.
+    ///   - post: delivers a message to the UI thread (called from any thread).
+    public init(makeStore: @escaping @Sendable () throws -> StateStore,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                post: @escaping @Sendable (Message) -> Void) {
+        self.post = post
+        self.clock = clock
+        let monitor = ConnectionMonitor(post: post)
+        reads = Worker(name: "reads", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
+        lockRefresh = Worker(name: "locks", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
+        writes = Worker(name: "writes", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
+    }
+
+    /// Stops the workers (their connections close once the running statement ends).
+    public func stop() {
+        reads.stop()
+        lockRefresh.stop()
+        writes.stop()
+    }
+
+    public func execute(_ command: Command) {
+        let clock = self.clock
+        switch command {
+        case let .loadPage(request):
+            let reload: Bool
+            switch request.anchor {
+            case .first, .last, .around: reload = true
+            case .after, .before: reload = false
+            }
+            reads.enqueue(Worker.Job(key: reload ? "reload" : nil, retries: true, run: { store in
+                .pageLoaded(try StoreReads.page(store, request, clock: clock))
+            }, failed: { .readFailed(.page, requestID: request.generation, $0) }))
+        case let .count(generation, glob):
+            reads.enqueue(Worker.Job(key: "count", retries: true, run: { store in
+                .counted(generation: generation, total: try store.count(matching: glob))
+            }, failed: { _ in nil }))
+        case let .loadState(requestID, stateID):
+            reads.enqueue(Worker.Job(key: "state", retries: true, run: { store in
+                .stateLoaded(requestID: requestID, try StoreReads.state(store, stateID, clock: clock))
+            }, failed: { .readFailed(.state, requestID: requestID, $0) }))
+        case let .buildDocument(request):
+            let post = self.post
+            compute.async {
+                let document = LocalWork.document(for: request.state, mode: request.mode, wrapWidth: request.wrapWidth)
+                post(.documentBuilt(requestID: request.id, mode: request.mode, document))
+            }
+        case let .search(request):
+            let post = self.post
+            compute.async {
+                let line = LocalWork.search(request.document, term: request.term, from: request.from, forward: request.forward)
+                post(.searchFinished(requestID: request.id, line: line))
+            }
+        case .loadLocks:
+            lockRefresh.enqueue(Worker.Job(key: "locks", retries: true, run: { store in
+                let now = clock()
+                return .locksLoaded(try store.locks().map { StoreReads.lockRow($0, fetchedAt: now) }, at: now)
+            }, failed: { .readFailed(.locks, requestID: 0, $0) }))
+        case let .prepareEdit(stateID):
+            reads.enqueue(Worker.Job(key: "edit", retries: true, run: { store in
+                .editPrepared(try StoreReads.editSession(store, stateID))
+            }, failed: { .readFailed(.edit, requestID: 0, $0) }))
+        case let .checkTarget(action):
+            reads.enqueue(Worker.Job(key: "target", retries: true, run: { store in
+                .targetChecked(action: action, exists: try store.get(action.focusStateID) != nil)
+            }, failed: { .readFailed(.target, requestID: 0, $0) }))
+        case let .loadHistory(stateID):
+            reads.enqueue(Worker.Job(key: "history", retries: true, run: { store in
+                .historyLoaded(stateID: stateID, try store.history(stateID: stateID).map(StoreReads.historyRow))
+            }, failed: { .readFailed(.history, requestID: 0, $0) }))
+        case let .write(action):
+            writes.enqueue(Worker.Job(key: nil, retries: false, run: { store in
+                store.cancellation.reset()
+                return .writeFinished(action, StoreWrites.perform(action, store))
+            }, failed: { .writeFinished(action, .failed($0)) }))
+        case .cancelWrite:
+            writes.cancelCurrent()
+        case let .after(seconds, message):
+            let post = self.post
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { post(message) }
+        case .openEditor, .copyToClipboard, .quit:
+            break
+        }
+    }
+}

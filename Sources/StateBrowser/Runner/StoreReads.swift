@@ -1,0 +1,179 @@
+import Foundation
+import StateStore
+
+/// Reads against the store, turned into the browser's plain values.
+enum StoreReads {
+    /// A page of state IDs for an anchor, by keyset (never OFFSET).
+    static func page(_ store: StateStore, _ request: PageRequest, clock: () -> Double) throws -> PageResult {
+        let glob = request.glob
+        let limit = request.limit
+        var rows: [StateSummary]
+        var anchorIndex = 0, reachedStart = false, reachedEnd = false
+        switch request.anchor {
+        case .first:
+            rows = try store.list(matching: glob, limit: limit)
+        case let .after(id):
+            rows = try store.list(matching: glob, after: id, limit: limit)
+        case let .before(id):
+            rows = try store.list(matching: glob, before: id, limit: limit)
+        case .last:
+            rows = try lastPage(store, glob: glob, limit: limit)
+        case let .around(id, context):
+            let before = try store.list(matching: glob, before: id, limit: context)
+            let after = try store.list(matching: glob, after: before.last?.stateID, limit: limit)
+            rows = before + after
+            anchorIndex = before.count
+            reachedStart = before.count < context
+            reachedEnd = after.count < limit
+        }
+        let now = clock()
+        return PageResult(request: request, rows: rows.map { row($0, fetchedAt: now) }, anchorIndex: anchorIndex,
+                          reachedStart: reachedStart, reachedEnd: reachedEnd)
+    }
+
+    /// The last `limit` IDs. The store pages backwards from an ID (`before:`), so this
+    /// asks for the IDs before a key that sorts after every real one, then checks that
+    /// nothing follows (a collation could sort that key elsewhere) and, if something
+    /// does, walks forward from there a page at a time.
+    static func lastPage(_ store: StateStore, glob: String?, limit: Int) throws -> [StateSummary] {
+        let sentinel = String(repeating: "\u{10FFFD}", count: 4)
+        var rows = try store.list(matching: glob, before: sentinel, limit: limit)
+        while let last = rows.last?.stateID {
+            let more = try store.list(matching: glob, after: last, limit: limit)
+            if more.isEmpty { break }
+            rows = Array((rows + more).suffix(limit))
+        }
+        if rows.isEmpty { rows = try store.list(matching: glob, limit: limit) }
+        return rows
+    }
+
+    static func row(_ summary: StateSummary, fetchedAt: Double) -> StateRow {
+        StateRow(stateID: summary.stateID, updatedAt: summary.updatedAt, ageSeconds: summary.ageSeconds, fetchedAt: fetchedAt,
+                 isLocked: summary.isLocked, lockIsStale: summary.lockIsStale, isInvalidJSON: summary.isInvalidJSON)
+    }
+
+    static func lockRow(_ lock: LockInfo, fetchedAt: Double) -> LockRow {
+        var holder: [String] = []
+        if let pid = lock.pid { holder.append("pid \(pid)") }
+        if let user = lock.user { holder.append("user \(user)") }
+        if let client = lock.clientAddress { holder.append("from \(client)") }
+        if let application = lock.applicationName, !application.isEmpty { holder.append(application) }
+        return LockRow(stateID: lock.stateID, lockID: lock.lockID, lockedAt: lock.lockedAt, ageSeconds: lock.ageSeconds,
+                       fetchedAt: fetchedAt, isStale: lock.isStale, ageIsImplausible: lock.ageIsImplausible,
+                       holder: holder.isEmpty ? nil : holder.joined(separator: ", "))
+    }
+
+    /// Text for the browser to show and lay out. The merged view keeps the stored text
+    /// when there is no partial state (the common case: Meltano's `set` stores
+    /// completed only), so literals show exactly as stored.
+    static func state(_ store: StateStore, _ stateID: String, clock: () -> Double) throws -> LoadedState {
+        let now = clock()
+        guard let record = try store.get(stateID) else {
+            return LoadedState(stateID: stateID, exists: false, fetchedAt: now, completedRaw: nil, partialRaw: nil, mergedText: nil)
+        }
+        var mergedText: String?
+        var problem: String?
+        switch record.merged {
+        case let .success(value):
+            if partIsEmpty(record.partial), record.completed.value != nil {
+                mergedText = record.completed.raw ?? "{}"
+            } else {
+                mergedText = value.text(JSONWriteOptions(layout: .compact, asciiOnly: false, preserveNumberLiterals: true))
+            }
+        case let .failure(error):
+            problem = error.description
+        }
+        return LoadedState(stateID: stateID, exists: true, updatedAt: record.updatedAt, ageSeconds: record.ageSeconds, fetchedAt: now,
+                           completedRaw: record.completed.raw, partialRaw: record.partial.raw, mergedText: mergedText,
+                           mergedProblem: problem)
+    }
+
+    static func partIsEmpty(_ part: StatePart) -> Bool {
+        guard let raw = part.raw else { return true }
+        if case let .object(object)? = part.value, object.isEmpty { return true }
+        return raw.isEmpty
+    }
+
+    /// What `$EDITOR` opens: the merged view, indented by 2 (as Meltano's `edit`). A
+    /// row whose text is not JSON opens as its raw text under a comment saying why, so
+    /// it can be repaired here.
+    static func editSession(_ store: StateStore, _ stateID: String) throws -> EditSession {
+        guard let record = try store.get(stateID) else {
+            throw StoreError.notFound(stateID: stateID)
+        }
+        switch record.merged {
+        case let .success(value):
+            let text = value.prettyText(indent: 2) + "\n"
+            return EditSession(stateID: stateID, original: text, text: text)
+        case let .failure(error):
+            let raw = record.completed.error != nil ? record.completed.raw ?? "" : record.partial.raw ?? ""
+            let comments = ["meltano-state: the stored state is not valid JSON; its raw text is below.",
+                            "Fix it and save to write it back (as Meltano's set: completed = it, partial = empty)."]
+                + Model.wrapComment(error.description)
+            return EditSession(stateID: stateID, original: raw, text: Model.withComments(comments, raw))
+        }
+    }
+
+    static func historyRow(_ entry: JournalEntry) -> HistoryRow {
+        let bytes = (entry.before?.completedState?.utf8.count ?? 0) + (entry.before?.partialState?.utf8.count ?? 0)
+        var note = entry.note
+        if let lock = entry.lock { note = "lock \(lock.lockID)" + (note.map { "; " + $0 } ?? "") }
+        if let batch = entry.batch { note = (note.map { $0 + "; " } ?? "") + "batch \(batch)" }
+        return HistoryRow(id: entry.id, time: entry.time, action: entry.action, stateID: entry.stateID, note: note,
+                          hadRow: entry.before != nil, isLock: entry.lock != nil, bytes: bytes)
+    }
+}
+
+/// Writes, each worded for the status line.
+enum StoreWrites {
+    static func perform(_ action: WriteAction, _ store: StateStore) -> WriteOutcome {
+        do {
+            switch action {
+            case let .set(stateID, text, original):
+                let value: JSONValue
+                do { value = try JSONParser.parse(text) } catch { return .rejected(error.description) }
+                // Someone (a pipeline) wrote the state while the editor was open?
+                if let record = try store.get(stateID), case let .success(current) = record.merged {
+                    let currentText = current.prettyText(indent: 2) + "\n"
+                    if JSONCanonical.compact(currentText) != JSONCanonical.compact(original),
+                       JSONCanonical.compact(record.completed.raw ?? "") != JSONCanonical.compact(original) {
+                        return .conflict(current: currentText)
+                    }
+                }
+                do {
+                    try store.set(stateID, to: value, validate: true, action: "edit", note: "edited in the browser")
+                } catch let error as StoreError {
+                    if case .invalidState = error { return .rejected(error.description) }
+                    throw error
+                }
+                return .done("Wrote the state of \(quoted(stateID)) (the previous value is in the journal; H restores it).")
+            case let .clear(stateID):
+                let existed = try store.clear(stateID)
+                return .done(existed ? "Cleared \(quoted(stateID)) (saved to the journal first; H restores it)."
+                                     : "\(quoted(stateID)) had no row any more: nothing to clear.")
+            case let .copy(from, to):
+                try store.copy(from: from, to: to)
+                return .done("Copied the state of \(quoted(from)) to \(quoted(to)).")
+            case let .move(from, to):
+                try store.move(from: from, to: to)
+                return .done("Moved the state of \(quoted(from)) to \(quoted(to)); \(quoted(from)) was cleared.")
+            case let .release(stateID, lockID):
+                switch try store.release(stateID: stateID, lockID: lockID) {
+                case .released:
+                    return .done("Released lock \(lockID) of \(quoted(stateID)) (journaled).")
+                case .alreadyGone:
+                    return .done("The lock of \(quoted(stateID)) was already gone: nothing was removed.")
+                case let .retaken(by):
+                    return .failed("\(quoted(stateID)) is locked again, by another holder (lock \(by.lockID) since \(by.lockedAt)); it was left alone.")
+                case let .terminated(info):
+                    return .done("Ended the session\(info.pid.map { " (pid \($0))" } ?? "") that held the advisory lock of \(quoted(stateID)).")
+                }
+            case let .restore(entryID, stateID):
+                let entries = try store.restore(entryID: entryID)
+                return .done("Restored \(quoted(stateID)) from journal entry \(entryID)\(entries.count > 1 ? " (\(entries.count) rows of its batch)" : "").")
+            }
+        } catch {
+            return .failed(RunnerErrors.describe(error))
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import StateStore
+
+/// One background thread with its own `StateStore` (so its own connection): the
+/// browser has one for reads, one for the lock refresh and one for writes, so a
+/// write waiting 30 s for a lock never delays the list, and the lock pane keeps
+/// refreshing while a big state loads.
+///
+/// Jobs with the same key replace each other while waiting (holding `j` asks for
+/// many states; only the last is read). A read that loses the connection waits with
+/// backoff, reconnects and runs again; a write never runs twice.
+final class Worker: @unchecked Sendable {
+    struct Job: Sendable {
+        /// Jobs with the same key replace a waiting one.
+        var key: String?
+        /// Reads retry after reconnecting; writes report and stop.
+        var retries: Bool
+        var run: @Sendable (StateStore) throws -> Message?
+        var failed: @Sendable (String) -> Message?
+    }
+
+    let name: String
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var stopped = false
+    private var store: StateStore?
+    private let makeStore: @Sendable () throws -> StateStore
+    private let post: @Sendable (Message) -> Void
+    private let monitor: ConnectionMonitor
+    private let clock: @Sendable () -> Double
+
+    init(name: String, makeStore: @escaping @Sendable () throws -> StateStore, monitor: ConnectionMonitor,
+         clock: @escaping @Sendable () -> Double, post: @escaping @Sendable (Message) -> Void) {
+        self.name = name
+        self.makeStore = makeStore
+        self.monitor = monitor
+        self.clock = clock
+        self.post = post
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "meltano-state.\(name)"
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    func enqueue(_ job: Job) {
+        condition.lock()
+        if let key = job.key { jobs.removeAll { $0.key == key } }
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Asks the running job to stop at its next safe point (a lock wait).
+    func cancelCurrent() {
+        condition.lock()
+        let store = self.store
+        condition.unlock()
+        store?.cancellation.cancel()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        jobs.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func hasNewer(key: String?) -> Bool {
+        guard let key else { return false }
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.contains { $0.key == key }
+    }
+
+    /// Sleeps up to `seconds`, waking early when stopped. Returns false when stopped.
+    private func sleep(_ seconds: Double) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !stopped, Date() < deadline { _ = condition.wait(until: deadline) }
+        return !stopped
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopped { condition.wait() }
+            if stopped {
+                condition.unlock()
+                store?.connection.close()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            run(job)
+        }
+    }
+
+    private func run(_ job: Job) {
+        var attempt = 0
+        while true {
+            do {
+                let store = try connectedStore()
+                let message = try job.run(store)
+                monitor.report(worker: name, .connected)
+                if let message { post(message) }
+                return
+            } catch where RunnerErrors.isConnectionProblem(error) {
+                dropStore()
+                let reason = RunnerErrors.describe(error)
+                guard job.retries else {
+                    monitor.report(worker: name, .disconnected(reason: reason, retryAt: nil))
+                    if let message = job.failed(reason) { post(message) }
+                    return
+                }
+                attempt += 1
+                // 1, 2, 4, 8, 16, 30, 30 … seconds.
+                let delay = min(30, pow(2, Double(attempt - 1)))
+                monitor.report(worker: name, .disconnected(reason: reason, retryAt: clock() + delay))
+                guard sleep(delay) else { return }
+                if hasNewer(key: job.key) { return }  // a newer request will run instead
+            } catch {
+                if let message = job.failed(RunnerErrors.describe(error)) { post(message) }
+                return
+            }
+        }
+    }
+
+    private func connectedStore() throws -> StateStore {
+        condition.lock()
+        let existing = store
+        condition.unlock()
+        if let existing { return existing }
+        let made = try makeStore()
+        condition.lock()
+        store = made
+        condition.unlock()
+        return made
+    }
+
+    private func dropStore() {
+        condition.lock()
+        let old = store
+        store = nil
+        condition.unlock()
+        old?.connection.close()
+    }
+}
+
+/// The header shows one connection status for the three workers: disconnected while
+/// any of them is, connected once all that have run something are.
+final class ConnectionMonitor: @unchecked Sendable {
+    private let lock = NSLock()
+    private var states: [String: ConnectionStatus] = [:]
+    private var last: ConnectionStatus = .connecting
+    private let post: @Sendable (Message) -> Void
+
+    init(post: @escaping @Sendable (Message) -> Void) {
+        self.post = post
+    }
+
+    func report(worker: String, _ status: ConnectionStatus) {
+        lock.lock()
+        states[worker] = status
+        var combined: ConnectionStatus = .connected
+        for state in states.values {
+            if case .disconnected = state { combined = state }
+        }
+        let changed = combined != last
+        last = combined
+        lock.unlock()
+        if changed { post(.connection(combined)) }
+    }
+}
+
+/// Sorting errors into "the connection is gone" (retry) and everything else (say it).
+enum RunnerErrors {
+    static func isConnectionProblem(_ error: Error) -> Bool {
+        if let error = error as? PostgresError { return isConnectionProblem(error) }
+        if let error = error as? StoreError {
+            switch error {
+            case let .database(_, postgres): return isConnectionProblem(postgres)
+            case .interrupted: return true
+            default: return false
+            }
+        }
+        return false
+    }
+
+    static func isConnectionProblem(_ error: PostgresError) -> Bool {
+        switch error.kind {
+        case .connectionLost, .connectionFailed, .passwordRequired: return true
+        default: return ["57P01", "57P02", "57P03", "08000", "08003", "08006"].contains(error.sqlState ?? "")
+        }
+    }
+
+    /// The sentence to show: the store's own wording, which never holds a password.
+    static func describe(_ error: Error) -> String {
+        if let error = error as? StoreError { return error.description }
+        if let error = error as? PostgresError {
+            return error.message + (error.fix.map { " " + $0 } ?? "")
+        }
+        if let error = error as? JSONParseError { return error.description }
+        return String(describing: error)
+    }
+}

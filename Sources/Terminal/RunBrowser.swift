@@ -1,0 +1,145 @@
+import Foundation
+import StateBrowser
+import StateStore
+
+/// How the CLI starts the browser.
+public struct BrowserOptions: Sendable {
+    /// Hide and refuse every write.
+    public var readOnly: Bool
+    /// Seconds between lock refreshes (default 2).
+    public var refreshInterval: Double
+    /// A lock older than this many seconds is stale (default 300, Meltano's 5 min).
+    public var staleLockAfter: Double
+    public var colorMode: ColorMode
+    /// The editor command for `e` (`$VISUAL`, else `$EDITOR`, else `vi`).
+    public var editor: String
+    /// For tests and benchmarks: draw once with the first page, the first state and
+    /// the locks loaded, print the timing to standard error, exit 0.
+    public var exitAfterFirstPaint: Bool
+    /// Header: user@host:port/database (never a password), schema, layout name.
+    public var location: String
+    public var schema: String
+    public var layout: String
+    /// IDs per page.
+    public var pageSize: Int
+
+    public init(readOnly: Bool = false, refreshInterval: Double = 2, staleLockAfter: Double = 300,
+                colorMode: ColorMode = .auto, editor: String? = nil, exitAfterFirstPaint: Bool = false,
+                location: String, schema: String, layout: String, pageSize: Int = 200,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.readOnly = readOnly
+        self.refreshInterval = refreshInterval
+        self.staleLockAfter = staleLockAfter
+        self.colorMode = colorMode
+        self.editor = editor ?? [environment["VISUAL"], environment["EDITOR"]].compactMap { $0 }.first { !$0.isEmpty } ?? "vi"
+        self.exitAfterFirstPaint = exitAfterFirstPaint
+        self.location = location
+        self.schema = schema
+        self.layout = layout
+        self.pageSize = pageSize
+    }
+}
+
+/// Set from signal handlers (SIGTERM, SIGHUP, SIGINT when it arrives as a signal):
+/// the loop sees it, restores the terminal and leaves.
+nonisolated(unsafe) private var pendingSignal: Int32 = 0
+nonisolated(unsafe) private var wakeDescriptor: Int32 = -1
+
+/// Runs the browser until `q` (or a signal); returns the exit code. The terminal is
+/// restored on every way out: `q`, Ctrl-C, SIGTERM, SIGHUP, and errors.
+///
+/// `makeStore` is called on background threads, once per worker (reads, lock
+/// refresh, writes) and again to reconnect; it must not prompt.
+public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, options: BrowserOptions) throws -> Int32 {
+    let started = Date()
+    let environment = ProcessInfo.processInfo.environment
+    let terminal: CursesTerminal
+    do {
+        terminal = try CursesTerminal(colorMode: options.colorMode, environment: environment)
+    } catch let error as TerminalUnavailable {
+        FileHandle.standardError.write(Data(("meltano-state: " + error.description + "\n").utf8))
+        return 1
+    }
+    defer { terminal.end() }
+
+    // A self-pipe: background results and signals wake the loop's poll().
+    var pipeEnds: [Int32] = [0, 0]
+    guard pipe(&pipeEnds) == 0 else { throw TerminalUnavailable(description: "could not create a pipe") }
+    defer { close(pipeEnds[0]); close(pipeEnds[1]) }
+    for end in pipeEnds { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
+    wakeDescriptor = pipeEnds[1]
+    let writeEnd = pipeEnds[1]
+    let handler: @convention(c) (Int32) -> Void = { signal in
+        pendingSignal = signal
+        var byte: UInt8 = 1
+        _ = write(wakeDescriptor, &byte, 1)
+    }
+    let previousHandlers = [SIGTERM, SIGHUP, SIGINT, SIGQUIT].map { ($0, signal($0, handler)) }
+    defer { for (number, previous) in previousHandlers { signal(number, previous) } }
+
+    let settings = BrowserSettings(location: options.location, schema: options.schema, layout: options.layout,
+                                   readOnly: options.readOnly, refreshInterval: options.refreshInterval,
+                                   staleLockAfter: options.staleLockAfter, pageSize: options.pageSize)
+    let host = BrowserHost(
+        openEditor: { session in
+            terminal.suspend()
+            let (text, problem) = Editor.edit(session.text, command: options.editor, stateID: session.stateID)
+            terminal.resume()
+            return .editorFinished(session, text: text, problem: problem)
+        },
+        copyToClipboard: { text, description in
+            .clipboardWritten(description: description, problem: Clipboard.copy(text, environment: environment))
+        })
+    let program = BrowserProgram(settings: settings, size: terminal.size, makeStore: makeStore, host: host, wake: {
+        var byte: UInt8 = 1
+        _ = write(writeEnd, &byte, 1)
+    })
+    defer { program.stop() }
+
+    var lastTick = Date()
+    var firstPaint: Date?
+    terminal.draw(view(program.model))
+    while true {
+        if pendingSignal != 0 || program.quitRequested { break }
+        var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: pipeEnds[0], events: Int16(POLLIN), revents: 0)]
+        _ = poll(&fds, 2, 250)
+        var drain = [UInt8](repeating: 0, count: 256)
+        while read(pipeEnds[0], &drain, drain.count) > 0 {}
+        while let input = terminal.read() {
+            switch input {
+            case let .key(key):
+                if key == .control("z") {
+                    terminal.suspend()
+                    raise(SIGTSTP)
+                    terminal.resume()
+                    continue
+                }
+                program.send(.key(key))
+            case let .resize(size):
+                program.send(.resize(size))
+            }
+        }
+        program.processPending()
+        if Date().timeIntervalSince(lastTick) >= 1 {
+            lastTick = Date()
+            program.send(.tick(lastTick.timeIntervalSince1970))
+        }
+        if program.quitRequested { break }
+        terminal.draw(view(program.model))
+        if options.exitAfterFirstPaint, firstPaint == nil, program.model.initialLoadComplete {
+            firstPaint = Date()
+            break
+        }
+    }
+    terminal.end()
+    if let firstPaint {
+        let model = program.model
+        let milliseconds = Int(firstPaint.timeIntervalSince(started) * 1000)
+        FileHandle.standardError.write(Data("meltano-state: first paint with data after \(milliseconds) ms (\(model.list.rows.count) IDs loaded of \(model.list.total.map(String.init) ?? "?"), \(model.locks.rows.count) locks, \(model.size.width)x\(model.size.height))\n".utf8))
+    }
+    if pendingSignal != 0 {
+        // The conventional status of a process ended by a signal.
+        return 128 + pendingSignal
+    }
+    return 0
+}

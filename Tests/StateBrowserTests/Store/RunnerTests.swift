@@ -1,0 +1,220 @@
+import Foundation
+import StateStore
+import Testing
+import TestSupport
+
+@testable import StateBrowser
+
+/// A schema of the test server with Meltano's tables, for the browser's runner.
+final class BrowserFixture: @unchecked Sendable {
+    let admin: Connection
+    let schema: String
+    let journalPath: String
+
+    init() throws {
+        admin = try TestDatabase.connect()
+        schema = try TestDatabase.freshSchema("tui", on: admin)
+        journalPath = NSTemporaryDirectory() + "meltano-state-tui-\(UUID().uuidString)/journal.jsonl"
+        try makeStore().createTablesIfMissing()
+    }
+
+    deinit {
+        TestDatabase.dropSchema(schema, on: admin)
+        try? FileManager.default.removeItem(atPath: (journalPath as NSString).deletingLastPathComponent)
+    }
+
+    func makeStore(lockTimeout: Double = 5) throws -> StateStore {
+        var configuration = try TestDatabase.configuration()
+        configuration.applicationName = "meltano-state-tui-\(schema)"
+        return StateStore(connection: try Connection(configuration), options: StoreOptions(
+            schema: schema, lockTimeout: lockTimeout, lockRetryInterval: 0.05, journal: Journal(path: journalPath)))
+    }
+
+    var makeStoreClosure: @Sendable () throws -> StateStore { { [self] in try self.makeStore() } }
+
+    func insert(_ id: String, completed: String?, partial: String? = nil) throws {
+        try admin.query("INSERT INTO \(quoteIdentifier(schema)).meltano_state (state_id, completed_state, partial_state) VALUES ($1, $2, $3)",
+                        [id, completed, partial])
+    }
+
+    func insertMany(_ count: Int) throws {
+        try admin.query("""
+            INSERT INTO \(quoteIdentifier(schema)).meltano_state (state_id, completed_state)
+            SELECT format('state-%s', lpad(n::text, 7, '0')), format('{"singer_state": {"n": %s}}', n) FROM generate_series(0, \(count - 1)) n
+            """)
+    }
+
+    func lock(_ id: String, lockID: String, minutesAgo: Int) throws {
+        try admin.query("INSERT INTO \(quoteIdentifier(schema)).meltano_state_locks (state_id, lock_id, locked_at) VALUES ($1, $2, LOCALTIMESTAMP - make_interval(mins => $3::int))",
+                        [id, lockID, String(minutesAgo)])
+    }
+
+    func program(settings: BrowserSettings = BrowserSettings(location: "test", refreshInterval: 0.3),
+                 makeStore: (@Sendable () throws -> StateStore)? = nil) -> BrowserProgram {
+        BrowserProgram(settings: settings, size: Size(width: 100, height: 30), makeStore: makeStore ?? makeStoreClosure,
+                       host: BrowserHost(openEditor: { .editorFinished($0, text: nil, problem: "no editor") },
+                                         copyToClipboard: { _, description in .clipboardWritten(description: description, problem: nil) }))
+    }
+}
+
+@Suite("The runner against PostgreSQL", .serialized)
+struct RunnerTests {
+    @Test("Opens: first page, count, selected state laid out, locks")
+    func opens() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {"n": 1e+16}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {"x": 1}}"#, partial: #"{"singer_state": {"y": 2}}"#)
+        try fixture.insert("dev:broken", completed: #"{"singer_state": "#)
+        try fixture.lock("dev:b", lockID: "11111111-2222-4333-8444-555555555555", minutesAgo: 12)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        let model = program.model
+        #expect(model.list.rows.map(\.stateID) == ["dev:a", "dev:b", "dev:broken"])
+        #expect(model.list.total == 3)
+        #expect(model.list.rows[2].isInvalidJSON)
+        #expect(model.connection == .connected)
+        #expect(model.locks.rows.map(\.stateID) == ["dev:b"])
+        #expect(model.locks.rows[0].isStale)
+        let text = view(model).text
+        #expect(text.contains(#""n": 1e+16"#))  // the stored literal, not re-formatted
+        #expect(text.contains("! dev:b"))
+        #expect(text.contains("? dev:broken"))
+        // The merged view of a row with a partial part.
+        program.send(.key(.character("j")))
+        #expect(program.run(until: { $0.detail.document != nil && $0.detail.stateID == "dev:b" }, timeout: 10))
+        #expect(view(program.model).text.contains(#""y": 2"#))
+        #expect(view(program.model).text.contains(#""x": 1"#))
+    }
+
+    @Test("A million-ID-style list opens with one page: 20,000 IDs, G, g")
+    func paging() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insertMany(20_000)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete && $0.list.total != nil }, timeout: 20))
+        #expect(program.model.list.rows.count == 200)
+        #expect(view(program.model).text.contains("1 of 20,000"))
+        program.send(.key(.character("G")))
+        #expect(program.run(until: { $0.list.selectedRow?.stateID == "state-0019999" }, timeout: 20))
+        #expect(view(program.model).text.contains("20,000 of 20,000"))
+        program.send(.key(.character("g")))
+        #expect(program.run(until: { $0.list.selectedRow?.stateID == "state-0000000" }, timeout: 20))
+    }
+
+    @Test("Filter on the server")
+    func filter() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insertMany(500)
+        try fixture.insert("prod:tap_x%y", completed: #"{"singer_state": {}}"#)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("/")))
+        for character in "x%y" { program.send(.key(.character(character))) }
+        program.send(.key(.enter))
+        #expect(program.run(until: { $0.list.total == 1 && $0.list.rows.count == 1 }, timeout: 10))
+        #expect(program.model.list.rows.first?.stateID == "prod:tap_x%y")
+    }
+
+    @Test("Keys are answered while a write waits for a lock; Esc cancels the wait")
+    func neverBlocks() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:held", completed: #"{"singer_state": {}}"#)
+        try fixture.insert("dev:other", completed: #"{"singer_state": {"o": 1}}"#)
+        try fixture.lock("dev:held", lockID: "99999999-2222-4333-8444-555555555555", minutesAgo: 0)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("d")))
+        program.send(.key(.character("y")))
+        #expect(program.model.writing != nil)
+        // While the write waits (up to 5 s) for the lock, the list and the locks keep working.
+        let started = Date()
+        program.send(.key(.character("j")))
+        #expect(program.run(until: { $0.detail.stateID == "dev:other" && $0.detail.document != nil }, timeout: 3))
+        #expect(Date().timeIntervalSince(started) < 3)
+        #expect(program.model.writing != nil)
+        program.send(.key(.escape))
+        #expect(program.run(until: { $0.writing == nil }, timeout: 3))
+        #expect(program.model.status?.text.contains("Cancelled") == true)
+        let count = try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state").scalar
+        #expect(count == "2")
+    }
+
+    @Test("Release a stale lock: exactly that lock row goes")
+    func release() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:stuck", completed: #"{"singer_state": {}}"#)
+        try fixture.lock("dev:stuck", lockID: "aaaaaaaa-2222-4333-8444-555555555555", minutesAgo: 45)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("u")))
+        guard case .confirm = program.model.mode else { Issue.record("no confirmation"); return }
+        program.send(.key(.character("y")))
+        #expect(program.run(until: { $0.writing == nil && $0.locks.rows.isEmpty }, timeout: 10))
+        #expect(program.model.status?.text.contains("Released lock aaaaaaaa") == true)
+        let locks = try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar
+        #expect(locks == "0")
+    }
+
+    @Test("Edit through the host's editor, confirm the diff, written with set")
+    func edit() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:e", completed: #"{"singer_state": {"since": "2023-01-01"}}"#)
+        let program = fixture.program()
+        program.host.openEditor = { session in
+            .editorFinished(session, text: session.text.replacingOccurrences(of: "2023-01-01", with: "2024-02-02"), problem: nil)
+        }
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("e")))
+        #expect(program.run(until: { if case .diff = $0.mode { return true } else { return false } }, timeout: 10))
+        program.send(.key(.character("y")))
+        #expect(program.run(until: { $0.writing == nil && $0.status?.text.contains("Wrote") == true }, timeout: 10))
+        let row = try fixture.admin.query("SELECT completed_state, partial_state FROM \(quoteIdentifier(fixture.schema)).meltano_state WHERE state_id = 'dev:e'").rows.first
+        #expect(row?[0] == #"{"singer_state": {"since": "2024-02-02"}}"#)
+        #expect(row?[1] == nil)
+    }
+
+    @Test("A lost connection shows in the header, the data stays, and it reconnects")
+    func reconnects() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        let failures = Counter()
+        let down = Flag()
+        let program = fixture.program(makeStore: { [fixture] in
+            if down.isSet {
+                failures.increment()
+                throw PostgresError(kind: .connectionFailed, message: "connection to server at \"127.0.0.1\" failed: Connection refused")
+            }
+            return try fixture.makeStore()
+        })
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        // Cut the browser's sessions and refuse new ones.
+        down.set()
+        _ = try fixture.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                                    ["meltano-state-tui-\(fixture.schema)"])
+        program.send(.key(.character("r")))
+        #expect(program.run(until: { if case .disconnected = $0.connection { return true } else { return false } }, timeout: 10))
+        let text = view(program.model).text
+        #expect(text.contains("DISCONNECTED"))
+        #expect(text.contains("dev:a"))
+        program.send(.key(.tab))  // keys still work
+        #expect(program.model.focus == .detail)
+        down.clear()
+        #expect(program.run(until: { $0.connection == .connected }, timeout: 15))
+        #expect(failures.value >= 1)
+    }
+}
+
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+    func clear() { lock.lock(); value = false; lock.unlock() }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+}
