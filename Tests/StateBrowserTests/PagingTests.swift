@@ -66,7 +66,7 @@ struct PagingTests {
         #expect(harness.model.focus == .list)
         #expect(harness.model.list.selectedRow?.stateID == "state-000777")
         #expect(harness.model.detail.stateID == "state-000777")
-        #expect(harness.screen.text.contains("! state-000777"))
+        #expect(harness.screen.text.contains("!  state-000777"))
     }
 
     @Test("A page that fails shows the error and keeps the rows")

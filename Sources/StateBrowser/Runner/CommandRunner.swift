@@ -90,8 +90,7 @@ public final class CommandRunner: @unchecked Sendable {
             }, failed: { .readFailed(.history, requestID: 0, $0) }))
         case let .write(action):
             writes.enqueue(Worker.Job(key: nil, retries: false, run: { store in
-                store.cancellation.reset()
-                return .writeFinished(action, StoreWrites.perform(action, store))
+                .writeFinished(action, StoreWrites.perform(action, store))
             }, failed: { .writeFinished(action, .failed($0)) }))
         case .cancelWrite:
             writes.cancelCurrent()

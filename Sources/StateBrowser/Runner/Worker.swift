@@ -24,6 +24,9 @@ final class Worker: @unchecked Sendable {
     private var jobs: [Job] = []
     private var stopped = false
     private var store: StateStore?
+    /// Esc arrived while a job was queued or connecting: cancel it once it runs.
+    private var cancelPending = false
+    private var busy = false
     private let makeStore: @Sendable () throws -> StateStore
     private let post: @Sendable (Message) -> Void
     private let monitor: ConnectionMonitor
@@ -50,10 +53,11 @@ final class Worker: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Asks the running job to stop at its next safe point (a lock wait).
+    /// Asks the running (or next) job to stop at its next safe point (a lock wait).
     func cancelCurrent() {
         condition.lock()
         let store = self.store
+        if busy || !jobs.isEmpty { cancelPending = true }
         condition.unlock()
         store?.cancellation.cancel()
     }
@@ -83,6 +87,8 @@ final class Worker: @unchecked Sendable {
     }
 
     private func loop() {
+        // Connect ahead of the first job; a failure here is reported by that job.
+        _ = try? connectedStore()
         while true {
             condition.lock()
             while jobs.isEmpty && !stopped { condition.wait() }
@@ -92,8 +98,13 @@ final class Worker: @unchecked Sendable {
                 return
             }
             let job = jobs.removeFirst()
+            busy = true
             condition.unlock()
             run(job)
+            condition.lock()
+            busy = false
+            cancelPending = false
+            condition.unlock()
         }
     }
 
@@ -102,6 +113,10 @@ final class Worker: @unchecked Sendable {
         while true {
             do {
                 let store = try connectedStore()
+                condition.lock()
+                store.cancellation.reset()
+                if cancelPending { store.cancellation.cancel() }
+                condition.unlock()
                 let message = try job.run(store)
                 monitor.report(worker: name, .connected)
                 if let message { post(message) }

@@ -108,7 +108,9 @@ extension Painter {
         } else {
             title.append(Run("\(locks.rows.count) held", locks.rows.isEmpty ? theme.hint : theme.lockMark))
             if locks.staleCount > 0 { title += [Run(", "), Run("\(locks.staleCount) stale", theme.stale)] }
-            title.append(Run(" · oldest first · refreshed every \(Format.longAge(model.settings.refreshInterval)) ", theme.hint))
+            let interval = model.settings.refreshInterval
+            let every = interval < 1 ? "\(Int(interval * 1000)) ms" : Format.longAge(interval)
+            title.append(Run(" · oldest first · refreshed every \(every) ", theme.hint))
         }
         if let error = locks.error { title.append(Run(" ✖ " + error + " ", theme.error)) }
         screen.put(runs: title, x: rect.x + 2, y: rect.y, limit: rect.width)

@@ -136,8 +136,8 @@ struct Painter {
             let age = model.age(item.ageSeconds, fetchedAt: item.fetchedAt).map(Format.shortAge) ?? ""
             let ageWidth = 4
             let idLimit = rect.x + rect.width - ageWidth - 1
-            let idWidth = idLimit - (rect.x + 2)
-            screen.put(TextWidth.truncated(item.stateID, toWidth: idWidth), x: rect.x + 2, y: y, limit: idLimit)
+            let idWidth = idLimit - (rect.x + 3)
+            screen.put(TextWidth.truncated(item.stateID, toWidth: idWidth), x: rect.x + 3, y: y, limit: idLimit)
             screen.put(age, x: rect.x + rect.width - TextWidth.width(of: age), y: y,
                        style: (item.ageSeconds ?? 0) < 0 ? theme.error : theme.age)
             if index == list.selected {

@@ -77,8 +77,8 @@ struct RunnerTests {
         #expect(model.locks.rows[0].isStale)
         let text = view(model).text
         #expect(text.contains(#""n": 1e+16"#))  // the stored literal, not re-formatted
-        #expect(text.contains("! dev:b"))
-        #expect(text.contains("? dev:broken"))
+        #expect(text.contains("!  dev:b"))
+        #expect(text.contains(" ? dev:broken"))
         // The merged view of a row with a partial part.
         program.send(.key(.character("j")))
         #expect(program.run(until: { $0.detail.document != nil && $0.detail.stateID == "dev:b" }, timeout: 10))
@@ -177,20 +177,21 @@ struct RunnerTests {
     func reconnects() throws {
         let fixture = try BrowserFixture()
         try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
-        let failures = Counter()
-        let down = Flag()
+        // A role of its own, so the test can refuse its logins like a server that is down.
+        let role = "tui_\(UUID().uuidString.prefix(8).lowercased())"
+        try fixture.admin.query("CREATE ROLE \(role) LOGIN SUPERUSER")
+        defer { _ = try? fixture.admin.query("DROP ROLE IF EXISTS \(role)") }
         let program = fixture.program(makeStore: { [fixture] in
-            if down.isSet {
-                failures.increment()
-                throw PostgresError(kind: .connectionFailed, message: "connection to server at \"127.0.0.1\" failed: Connection refused")
-            }
-            return try fixture.makeStore()
+            var configuration = try TestDatabase.configuration()
+            configuration.user = role
+            configuration.connectTimeout = 2
+            return StateStore(connection: try Connection(configuration), options: StoreOptions(
+                schema: fixture.schema, lockTimeout: 2, journal: Journal(path: fixture.journalPath)))
         })
         #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
-        // Cut the browser's sessions and refuse new ones.
-        down.set()
-        _ = try fixture.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-                                    ["meltano-state-tui-\(fixture.schema)"])
+        // Refuse new sessions, end the browser's: as a server restart looks.
+        try fixture.admin.query("ALTER ROLE \(role) NOLOGIN")
+        _ = try fixture.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [role])
         program.send(.key(.character("r")))
         #expect(program.run(until: { if case .disconnected = $0.connection { return true } else { return false } }, timeout: 10))
         let text = view(program.model).text
@@ -198,9 +199,12 @@ struct RunnerTests {
         #expect(text.contains("dev:a"))
         program.send(.key(.tab))  // keys still work
         #expect(program.model.focus == .detail)
-        down.clear()
+        try fixture.admin.query("ALTER ROLE \(role) LOGIN")
         #expect(program.run(until: { $0.connection == .connected }, timeout: 15))
-        #expect(failures.value >= 1)
+        #expect(view(program.model).text.contains("● connected"))
+        program.stop()
+        Thread.sleep(forTimeInterval: 0.2)
+        _ = try fixture.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [role])
     }
 }
 
