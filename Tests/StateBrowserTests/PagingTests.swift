@@ -79,3 +79,21 @@ struct PagingTests {
         #expect(harness.text.contains("permission denied"))
     }
 }
+
+@Suite("Never blocked")
+struct NeverBlockedTests {
+    @Test("Moving while a refresh is in flight: the new page keeps the row the user moved to")
+    func moveDuringReload() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        // Ask for a refresh but hold its answers.
+        let (model, commands) = update(harness.model, .key(.character("r")))
+        harness.model = model
+        harness.press(.character("j"), .character("j"))
+        #expect(harness.model.list.selectedRow?.stateID == "dev:tap-jira-to-target-snowflake")
+        #expect(harness.text.contains("… 3 of …"))
+        harness.run(commands)
+        #expect(harness.model.list.selectedRow?.stateID == "dev:tap-jira-to-target-snowflake")
+        #expect(harness.text.contains("3 of 12"))
+    }
+}

@@ -113,15 +113,9 @@ public enum LocalWork {
         }
         func section(_ name: String, _ text: String?) -> RawDocument.Section {
             guard let text else { return RawDocument.Section(title: title(name, nil), text: nil) }
-            do {
-                _ = try JSONDocument(text: text)
-                return RawDocument.Section(title: title(name, text), text: text)
-            } catch let error as JSONTextError {
-                return RawDocument.Section(title: title(name, text), text: text, errorOffset: error.offset,
-                                           notes: [errorNote(error, in: text, theme: theme)])
-            } catch {
-                return RawDocument.Section(title: title(name, text), text: text)
-            }
+            guard let error = JSONDocument.validate(text) else { return RawDocument.Section(title: title(name, text), text: text) }
+            return RawDocument.Section(title: title(name, text), text: text, errorOffset: error.offset,
+                                       notes: [errorNote(error, in: text, theme: theme)])
         }
         func jsonOrRaw(_ name: String, _ text: String?) -> Document {
             guard let text else {

@@ -49,6 +49,17 @@ public final class JSONDocument: @unchecked Sendable {
         }
     }
 
+    /// Checks that `text` is JSON (as `init` would accept it) without laying it out:
+    /// nil, or where and why not. For views that show text raw.
+    public static func validate(_ text: String) -> JSONTextError? {
+        var text = text
+        return text.withUTF8 { buffer in
+            var parser = LayoutParser(bytes: buffer, document: nil)
+            do { try parser.parse() } catch let error as JSONTextError { return error } catch { return JSONTextError(offset: 0, message: "\(error)") }
+            return nil
+        }
+    }
+
     // MARK: - Building (used by LayoutParser only)
 
     fileprivate func appendLine(kind: LineKind, depth: Int, key: Range<Int>?, value: Range<Int>, parent: Int, position: Int) -> Int {
@@ -258,8 +269,10 @@ public struct JSONTextError: Error, Sendable, Equatable, CustomStringConvertible
 /// scanner that emits one line per value, bracket and close.
 private struct LayoutParser {
     let bytes: UnsafeBufferPointer<UInt8>
-    let document: JSONDocument
+    /// nil: only validate.
+    let document: JSONDocument?
     var index = 0
+    var lastLine = -1
 
     struct Frame {
         var open: Int
@@ -267,7 +280,7 @@ private struct LayoutParser {
         var members: Int
     }
 
-    init(bytes: UnsafeBufferPointer<UInt8>, document: JSONDocument) {
+    init(bytes: UnsafeBufferPointer<UInt8>, document: JSONDocument?) {
         self.bytes = bytes
         self.document = document
     }
@@ -295,7 +308,7 @@ private struct LayoutParser {
             }
             let byte = bytes[index]
             if byte == UInt8(ascii: ",") {
-                document.markComma(line: document.lineCount - 1)
+                document?.markComma(line: lastLine)
                 index += 1
                 skipSpace()
                 key = frame.isObject ? try objectKey() : nil
@@ -303,11 +316,11 @@ private struct LayoutParser {
                 stack[stack.count - 1] = frame
                 needValue = true
             } else if byte == UInt8(ascii: frame.isObject ? "}" : "]") {
-                let closeLine = document.appendLine(kind: frame.isObject ? .closeObject : .closeArray, depth: stack.count - 1,
-                                                    key: nil, value: index..<(index + 1),
-                                                    parent: document.parent(frame.open) ?? -1, position: 0)
+                let closeLine = line(kind: frame.isObject ? .closeObject : .closeArray, depth: stack.count - 1,
+                                     key: nil, value: index..<(index + 1),
+                                     parent: document?.parent(frame.open) ?? -1, position: 0)
                 index += 1
-                document.close(open: frame.open, closeLine: closeLine, members: frame.members + 1)
+                document?.close(open: frame.open, closeLine: closeLine, members: frame.members + 1)
                 stack.removeLast()
             } else {
                 throw JSONTextError(offset: index, message: "expected \(frame.isObject ? "',' or '}'" : "',' or ']'")")
@@ -332,6 +345,13 @@ private struct LayoutParser {
         return range
     }
 
+    @discardableResult
+    mutating func line(kind: JSONDocument.LineKind, depth: Int, key: Range<Int>?, value: Range<Int>, parent: Int, position: Int) -> Int {
+        lastLine += 1
+        guard let document else { return lastLine }
+        return document.appendLine(kind: kind, depth: depth, key: key, value: value, parent: parent, position: position)
+    }
+
     struct Opened {
         var memberKey: Range<Int>?
     }
@@ -352,20 +372,20 @@ private struct LayoutParser {
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: isObject ? "}" : "]") {
                 index += 1
-                _ = document.appendLine(kind: isObject ? .emptyObject : .emptyArray, depth: depth, key: key,
-                                        value: start..<index, parent: parent, position: position)
+                line(kind: isObject ? .emptyObject : .emptyArray, depth: depth, key: key,
+                     value: start..<index, parent: parent, position: position)
                 return nil
             }
-            let open = document.appendLine(kind: isObject ? .openObject : .openArray, depth: depth, key: key,
-                                           value: start..<(start + 1), parent: parent, position: position)
+            let open = line(kind: isObject ? .openObject : .openArray, depth: depth, key: key,
+                            value: start..<(start + 1), parent: parent, position: position)
             stack.append(Frame(open: open, isObject: isObject, members: 0))
             return Opened(memberKey: isObject ? try objectKey() : nil)
         case UInt8(ascii: "\""):
             let range = try string()
-            _ = document.appendLine(kind: .scalar, depth: depth, key: key, value: range, parent: parent, position: position)
+            line(kind: .scalar, depth: depth, key: key, value: range, parent: parent, position: position)
         default:
             let range = try literal()
-            _ = document.appendLine(kind: .scalar, depth: depth, key: key, value: range, parent: parent, position: position)
+            line(kind: .scalar, depth: depth, key: key, value: range, parent: parent, position: position)
         }
         return nil
     }

@@ -185,6 +185,8 @@ public struct Model: Sendable {
     /// Where the list should put the anchor of an `.around` reload (its position in the
     /// whole list), when known.
     var pendingAnchorOffset: Int?
+    /// The ID selected (or asked for) when the reload started.
+    var reloadAnchorID: String?
 
     public init(settings: BrowserSettings, size: Size, now: Double) {
         self.settings = settings

@@ -38,9 +38,7 @@ extension Model {
             setStatus("Empty file: nothing was changed.")
             return
         }
-        do {
-            _ = try JSONDocument(text: body)
-        } catch let error as JSONTextError {
+        if let error = JSONDocument.validate(body) {
             let (line, column) = error.lineAndColumn(in: Array(body.utf8))
             let comments = ["meltano-state: this is not valid JSON, so nothing was written:",
                             "\(error.message) at line \(line), column \(column) of the JSON below."]
@@ -48,8 +46,6 @@ extension Model {
             again.text = Model.withComments(comments, body)
             setStatus("Not valid JSON: back to the editor.", error: true)
             commands.append(.openEditor(again))
-            return
-        } catch {
             return
         }
         if JSONCanonical.compact(body) == JSONCanonical.compact(session.original) {

@@ -148,6 +148,7 @@ extension Model {
         guard let document = detail.document else { return }
         let id = newRequestID()
         detail.searchRequest = id
+        if document.lineCount > 100_000 { setStatus("Searching \(Format.thousands(document.lineCount)) lines for \(quoted(detail.searchTerm))…") }
         commands.append(.search(SearchRequest(id: id, document: document, term: detail.searchTerm,
                                               from: detail.cursor, forward: forward)))
     }
@@ -155,6 +156,7 @@ extension Model {
     mutating func searchFinished(_ requestID: Int, _ line: Int?) {
         guard requestID == detail.searchRequest else { return }
         detail.searchRequest = nil
+        if status?.text.hasPrefix("Searching") == true { status = nil }
         guard let line else {
             setStatus("No match for \(quoted(detail.searchTerm)).", error: true)
             return

@@ -10,6 +10,7 @@ extension Model {
         list.loadingPrevious = false
         list.appliedGlob = list.glob
         pendingAnchorOffset = anchorOffset
+        if case let .around(id, _) = anchor { reloadAnchorID = id } else { reloadAnchorID = list.selectedRow?.stateID }
         if counting { list.total = nil }
         commands.append(.loadPage(PageRequest(id: newRequestID(), generation: list.generation, glob: list.glob,
                                               anchor: anchor, limit: settings.pageSize)))
@@ -21,6 +22,7 @@ extension Model {
         guard request.generation == list.generation else { return }
         let rows = result.rows
         let full = rows.count >= request.limit
+        let previousSelection = list.selectedRow?.stateID
         list.error = nil
         switch request.anchor {
         case .first:
@@ -66,9 +68,24 @@ extension Model {
         }
         list.loaded = true
         fixOffset()
+        keepUserSelection(request.anchor, previous: previousSelection)
         ensureListVisible()
         prefetch(&commands)
         selectionChanged(&commands)
+    }
+
+    /// The user moved while a reload ran (keys are never blocked): stay on the row
+    /// they moved to when the new page has it, instead of jumping back.
+    mutating func keepUserSelection(_ anchor: PageAnchor, previous: String?) {
+        switch anchor {
+        case .first, .around: break
+        default: return
+        }
+        guard let previous, previous != reloadAnchorID,
+              let index = list.rows.firstIndex(where: { $0.stateID == previous }) else { return }
+        let delta = index - list.selected
+        list.selected = index
+        list.top = max(0, list.top + delta)
     }
 
     /// Drops rows far above the selection once the window is over its size.
