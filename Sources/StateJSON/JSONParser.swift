@@ -218,10 +218,23 @@ func makeUTF8String(_ base: UnsafePointer<UInt8>, _ length: Int) -> String {
     }
 }
 
+/// An open array or object. Its elements sit on the parser's shared stacks (so small
+/// containers are built with exact capacity) until there are many of them: then the
+/// frame takes them over and grows them itself ("direct"), so a huge container is not
+/// held twice (on the stacks and in the result) at its close.
 private struct Frame {
     var isObject: Bool
     var valueBase: Int
     var keyBase: Int
+    var direct = false
+    var object = JSONObject()
+    var elements: [JSONValue] = []
+
+    init(isObject: Bool, valueBase: Int, keyBase: Int) {
+        self.isObject = isObject
+        self.valueBase = valueBase
+        self.keyBase = keyBase
+    }
 }
 
 /// Interns object keys longer than the small-string size, so the thousands of
@@ -352,17 +365,34 @@ private struct Parser {
 
             // A value is complete: attach it to the open container, closing as many as end here.
             while true {
-                guard let top = frames.last else {
+                guard !frames.isEmpty else {
                     skipWhitespace()
                     if i != n { throw error("Extra data", at: i) }
                     return value
                 }
-                values.append(value)
+                // Only plain fields are read from the frame: a copy of it would share (and
+                // so copy on write) a direct container's storage.
+                let t = frames.count - 1
+                let isObject = frames[t].isObject
+                if frames[t].direct {
+                    if isObject {
+                        frames[t].object.setParsed(keys.removeLast(), value)
+                    } else {
+                        frames[t].elements.append(value)
+                    }
+                } else {
+                    values.append(value)
+                    if values.count - frames[t].valueBase >= Parser.directThreshold { goDirect(t) }
+                }
                 skipWhitespace()
-                if top.isObject {
+                if isObject {
                     if i < n && p[i] == UInt8(ascii: "}") {
                         i += 1
-                        value = .object(closeObject(top))
+                        if frames[t].direct {
+                            value = .object(frames[t].object)
+                        } else {
+                            value = .object(closeObject(valueBase: frames[t].valueBase, keyBase: frames[t].keyBase))
+                        }
                         frames.removeLast()
                     } else if i < n && p[i] == UInt8(ascii: ",") {
                         i += 1
@@ -375,7 +405,11 @@ private struct Parser {
                 } else {
                     if i < n && p[i] == UInt8(ascii: "]") {
                         i += 1
-                        value = .array(closeArray(top))
+                        if frames[t].direct {
+                            value = .array(frames[t].elements)
+                        } else {
+                            value = .array(closeArray(valueBase: frames[t].valueBase))
+                        }
                         frames.removeLast()
                     } else if i < n && p[i] == UInt8(ascii: ",") {
                         i += 1
@@ -406,8 +440,7 @@ private struct Parser {
     }
 
     /// Moves the open array's elements off the value stack.
-    mutating func closeArray(_ frame: Frame) -> [JSONValue] {
-        let base = frame.valueBase
+    mutating func closeArray(valueBase base: Int) -> [JSONValue] {
         let count = values.count - base
         let result = [JSONValue](unsafeUninitializedCapacity: count) { out, initialized in
             values.withUnsafeMutableBufferPointer { stack in
@@ -423,55 +456,45 @@ private struct Parser {
 
     /// Moves the open object's keys and values off the stacks; a repeated key keeps its
     /// first position and takes the last value (Python's dict).
-    mutating func closeObject(_ frame: Frame) -> JSONObject {
-        let vb = frame.valueBase, kb = frame.keyBase
+    mutating func closeObject(valueBase: Int, keyBase: Int) -> JSONObject {
+        var object = JSONObject()
+        moveObjectEntries(valueBase: valueBase, keyBase: keyBase, into: &object)
+        return object
+    }
+
+    mutating func moveObjectEntries(valueBase vb: Int, keyBase kb: Int, into object: inout JSONObject) {
         let count = values.count - vb
-        var entries = ContiguousArray<JSONObject.Element>()
-        entries.reserveCapacity(count)
-        var index: [JSONString: Int]? = nil
-        if count > JSONObject.indexThreshold {
-            index = [JSONString: Int](minimumCapacity: count)
-        }
+        object.entries.reserveCapacity(object.entries.count + count)
         keys.withUnsafeMutableBufferPointer { keyStack in
             values.withUnsafeMutableBufferPointer { valueStack in
                 let kp = keyStack.baseAddress! + kb
                 let vp = valueStack.baseAddress! + vb
                 for j in 0..<count {
-                    let key = (kp + j).move()
-                    let value = (vp + j).move()
-                    if index != nil {
-                        if let existing = index![key] {
-                            entries[existing].value = value
-                        } else {
-                            index![key] = entries.count
-                            entries.append((key, value))
-                        }
-                    } else {
-                        var duplicate = -1
-                        for e in entries.indices where entries[e].key == key {
-                            duplicate = e
-                            break
-                        }
-                        if duplicate >= 0 {
-                            entries[duplicate].value = value
-                        } else {
-                            entries.append((key, value))
-                        }
-                    }
+                    object.setParsed((kp + j).move(), (vp + j).move())
                 }
-                kp.initialize(repeating: JSONString(""), count: count)
+                kp.initialize(repeating: JSONString(""), count: count)  // trivial placeholders
                 vp.initialize(repeating: .null, count: count)
             }
         }
         keys.removeLast(count)
         values.removeLast(count)
-        if let i = index, entries.count <= JSONObject.indexThreshold || i.count != entries.count {
-            // Duplicates made it small again: rebuild to keep the invariant simple.
-            var object = JSONObject(uniqueEntries: entries, index: nil)
-            object.rebuildIndex()
-            return object
+    }
+
+    static let directThreshold = 512
+
+    /// The container at `t` takes its elements off the shared stacks.
+    mutating func goDirect(_ t: Int) {
+        let vb = frames[t].valueBase, kb = frames[t].keyBase
+        frames[t].direct = true
+        if frames[t].isObject {
+            var object = JSONObject()
+            moveObjectEntries(valueBase: vb, keyBase: kb, into: &object)
+            frames[t].object = object
+        } else {
+            var elements = closeArray(valueBase: vb)
+            elements.reserveCapacity(elements.count * 2)
+            frames[t].elements = elements
         }
-        return JSONObject(uniqueEntries: entries, index: index)
     }
 
     // MARK: Numbers
@@ -549,7 +572,7 @@ private struct Parser {
                 return JSONString(makeUTF8String(p + start, length))
             }
             if b == UInt8(ascii: "\\") {
-                return try scanEscapedString(quote: quote, start: start)
+                return try scanEscapedString(quote: quote, start: start, high: high)
             }
             if b < 0x20 {
                 throw error("Invalid control character at", at: i)
@@ -562,11 +585,11 @@ private struct Parser {
 
     /// The slow path: the string has escapes. Decodes into `scratch` as WTF-8
     /// (UTF-8 that may hold lone surrogates); a lone surrogate makes a UTF-16 string.
-    mutating func scanEscapedString(quote: Int, start: Int) throws(JSONParseError) -> JSONString {
+    mutating func scanEscapedString(quote: Int, start: Int, high: UInt8) throws(JSONParseError) -> JSONString {
         scratch.removeAll(keepingCapacity: true)
         var loneSurrogate = false
         var runStart = start
-        var runHigh: UInt8 = 0
+        var runHigh = high  // what the fast scan saw of [start, i)
 
         func hex4(_ k: Int) -> UInt32? {
             var v: UInt32 = 0

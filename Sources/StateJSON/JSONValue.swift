@@ -132,8 +132,12 @@ extension JSONNumber: ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral {
 // MARK: - JSONString
 
 /// A JSON string: a sequence of UTF-16 code units, as in Python (which allows lone
-/// surrogates such as `"\ud800"`). Well-formed text is stored as a Swift `String`;
-/// text with a lone surrogate as its UTF-16 code units.
+/// surrogates such as `"\ud800"`), in 16 bytes.
+///
+/// Storage is one Swift `String`: the text itself when it is well-formed (the usual
+/// case), otherwise a private encoding (U+10FFFF, then one scalar per UTF-16 code unit,
+/// surrogates moved to plane 15), also used for the rare text that itself starts with
+/// U+10FFFF, so that every code-unit sequence has exactly one storage form.
 ///
 /// Equality and hashing compare code units exactly (no Unicode normalisation:
 /// "é" and "e\u{301}" are different keys, as in Python).
@@ -141,79 +145,93 @@ public struct JSONString: Sendable, Hashable, CustomStringConvertible, CustomDeb
     ExpressibleByStringLiteral
 {
     @usableFromInline
-    enum Storage: Sendable {
-        case text(String)
-        /// Only used when the units contain a lone surrogate.
-        case utf16([UInt16])
-    }
+    var storage: String
 
-    @usableFromInline
-    var storage: Storage
+    static let marker: Unicode.Scalar = "\u{10FFFF}"
 
     public init(_ text: String) {
-        storage = .text(text)
+        if JSONString.startsWithMarker(text) {
+            storage = JSONString.encode(Array(text.utf16))
+        } else {
+            storage = text
+        }
     }
 
     public init(stringLiteral value: String) {
-        storage = .text(value)
+        self.init(value)
     }
 
     /// From UTF-16 code units; lone surrogates are kept.
     public init<S: Sequence>(utf16CodeUnits units: S) where S.Element == UInt16 {
         let array = Array(units)
-        if JSONString.isWellFormed(array) {
-            storage = .text(String(decoding: array, as: UTF16.self))
+        let text = String(decoding: array, as: UTF16.self)
+        if JSONString.isWellFormed(array) && !JSONString.startsWithMarker(text) {
+            storage = text
         } else {
-            storage = .utf16(array)
+            storage = JSONString.encode(array)
+        }
+    }
+
+    /// True when `storage` is the private encoding.
+    @inline(__always)
+    var isEncoded: Bool {
+        storage.utf8.first == 0xF4 && JSONString.startsWithMarker(storage)
+    }
+
+    static func startsWithMarker(_ s: String) -> Bool {
+        s.utf8.first == 0xF4 && s.unicodeScalars.first == marker
+    }
+
+    static func encode(_ units: [UInt16]) -> String {
+        var scalars = String.UnicodeScalarView()
+        scalars.append(marker)
+        for u in units {
+            scalars.append(Unicode.Scalar(u & 0xF800 == 0xD800 ? 0xF0000 + UInt32(u) - 0xD800 : UInt32(u))!)
+        }
+        return String(scalars)
+    }
+
+    /// The code units of an encoded storage.
+    var decodedUnits: [UInt16] {
+        storage.unicodeScalars.dropFirst().map { c in
+            c.value >= 0xF0000 ? UInt16(c.value - 0xF0000 + 0xD800) : UInt16(c.value)
         }
     }
 
     /// The text; a lone surrogate becomes U+FFFD.
     public var text: String {
-        switch storage {
-        case .text(let s): return s
-        case .utf16(let units): return String(decoding: units, as: UTF16.self)
-        }
+        isEncoded ? String(decoding: decodedUnits, as: UTF16.self) : storage
     }
 
     /// The text when it is well-formed Unicode, nil when it holds a lone surrogate.
     public var string: String? {
-        if case .text(let s) = storage { return s }
-        return nil
+        isWellFormed ? text : nil
     }
 
     /// False when the string holds a lone surrogate.
     public var isWellFormed: Bool {
-        if case .text = storage { return true }
-        return false
+        isEncoded ? JSONString.isWellFormed(decodedUnits) : true
     }
 
     /// The UTF-16 code units (what Python's str holds).
     public var utf16CodeUnits: [UInt16] {
-        switch storage {
-        case .text(let s): return Array(s.utf16)
-        case .utf16(let units): return units
-        }
+        isEncoded ? decodedUnits : Array(storage.utf16)
     }
 
     /// Python's `needle in self` (substring search over code points).
     public func contains(_ needle: String) -> Bool {
         if needle.isEmpty { return true }
-        switch storage {
-        case .text(let s):
-            return JSONString.utf8Contains(s, needle)
-        case .utf16(let units):
-            let n = Array(needle.utf16)
-            if n.count > units.count { return false }
-            // Code-unit search is exact: a well-formed needle never matches half a pair
-            // that is not also a match in code points.
-            var i = 0
-            while i + n.count <= units.count {
-                if units[i] == n[0] && units[i..<i + n.count].elementsEqual(n) { return true }
-                i += 1
-            }
-            return false
+        if !isEncoded { return JSONString.utf8Contains(storage, needle) }
+        let units = decodedUnits
+        let n = Array(needle.utf16)
+        if n.count > units.count { return false }
+        // Code-unit search is exact here: a well-formed needle cannot match half a pair.
+        var i = 0
+        while i + n.count <= units.count {
+            if units[i] == n[0] && units[i..<i + n.count].elementsEqual(n) { return true }
+            i += 1
         }
+        return false
     }
 
     public var description: String { text }
@@ -223,25 +241,12 @@ public struct JSONString: Sendable, Hashable, CustomStringConvertible, CustomDeb
     }
 
     public static func == (a: JSONString, b: JSONString) -> Bool {
-        switch (a.storage, b.storage) {
-        case (.text(let x), .text(let y)):
-            return JSONString.utf8Equal(x, y)
-        case (.utf16(let x), .utf16(let y)):
-            return x == y
-        default:
-            return false  // well-formed and ill-formed text are never equal
-        }
+        utf8Equal(a.storage, b.storage)  // one storage form per code-unit sequence
     }
 
     public func hash(into hasher: inout Hasher) {
-        switch storage {
-        case .text(let s):
-            var s = s
-            s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        case .utf16(let units):
-            hasher.combine(0xFFFF as UInt16)
-            units.withUnsafeBytes { hasher.combine(bytes: $0) }
-        }
+        var s = storage
+        s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     @inline(__always)
@@ -314,9 +319,11 @@ public struct JSONObject: Sendable, RandomAccessCollection, ExpressibleByDiction
 
     @usableFromInline
     var entries: ContiguousArray<Element>
-    /// Key → position, kept only for objects with many keys (small ones are scanned).
+    /// For objects with many keys, an open-addressing hash table of entry positions + 1
+    /// (0 = empty slot), at most half full: 4 bytes a slot instead of a Dictionary's 24.
+    /// Small objects have none and are scanned.
     @usableFromInline
-    var index: [JSONString: Int]?
+    var index: [Int32]?
 
     static let indexThreshold = 12
 
@@ -336,10 +343,11 @@ public struct JSONObject: Sendable, RandomAccessCollection, ExpressibleByDiction
         self.init(elements)
     }
 
-    /// Entries that are known to have distinct keys (the parser's fast path).
-    init(uniqueEntries: ContiguousArray<Element>, index: [JSONString: Int]?) {
+    /// Entries whose keys are known to be distinct.
+    init(uniqueEntries: ContiguousArray<Element>) {
         entries = uniqueEntries
-        self.index = index
+        index = nil
+        rebuildIndex()
     }
 
     public var startIndex: Int { 0 }
@@ -356,9 +364,20 @@ public struct JSONObject: Sendable, RandomAccessCollection, ExpressibleByDiction
 
     /// The position of `key`, if present.
     public func index(forKey key: JSONString) -> Int? {
-        if let index { return index[key] }
-        for i in entries.indices where entries[i].key == key { return i }
-        return nil
+        guard let index else {
+            for i in entries.indices where entries[i].key == key { return i }
+            return nil
+        }
+        return index.withUnsafeBufferPointer { table in
+            let mask = table.count - 1
+            var slot = key.hashValue & mask
+            while true {
+                let e = Int(table[slot])
+                if e == 0 { return nil }
+                if entries[e - 1].key == key { return e - 1 }
+                slot = (slot + 1) & mask
+            }
+        }
     }
 
     public func index(forKey key: String) -> Int? {
@@ -382,12 +401,7 @@ public struct JSONObject: Sendable, RandomAccessCollection, ExpressibleByDiction
                     rebuildIndex()
                 }
             } else if let newValue {
-                entries.append((key, newValue))
-                if index != nil {
-                    index![key] = entries.count - 1
-                } else if entries.count > JSONObject.indexThreshold {
-                    rebuildIndex()
-                }
+                appendNew(key, newValue)
             }
         }
     }
@@ -409,14 +423,49 @@ public struct JSONObject: Sendable, RandomAccessCollection, ExpressibleByDiction
         removeValue(forKey: JSONString(key))
     }
 
-    mutating func rebuildIndex() {
-        if entries.count > JSONObject.indexThreshold {
-            var d = [JSONString: Int](minimumCapacity: entries.count)
-            for i in entries.indices { d[entries[i].key] = i }
-            index = d
+    /// `self[key] = value` for the parser (the last value wins at the first position).
+    @inline(__always)
+    mutating func setParsed(_ key: JSONString, _ value: JSONValue) {
+        if let i = index(forKey: key) {
+            entries[i].value = value
         } else {
-            index = nil
+            appendNew(key, value)
         }
+    }
+
+    /// Appends a key that is not present.
+    mutating func appendNew(_ key: JSONString, _ value: JSONValue) {
+        entries.append((key, value))
+        if index == nil {
+            if entries.count > JSONObject.indexThreshold { rebuildIndex() }
+        } else if entries.count * 2 > index!.count {
+            rebuildIndex()
+        } else {
+            JSONObject.insert(position: entries.count - 1, hash: key.hashValue, into: &index!)
+        }
+    }
+
+    static func insert(position: Int, hash: Int, into table: inout [Int32]) {
+        table.withUnsafeMutableBufferPointer { t in
+            let mask = t.count - 1
+            var slot = hash & mask
+            while t[slot] != 0 { slot = (slot + 1) & mask }
+            t[slot] = Int32(position + 1)
+        }
+    }
+
+    mutating func rebuildIndex() {
+        guard entries.count > JSONObject.indexThreshold else {
+            index = nil
+            return
+        }
+        var size = 32
+        while size < entries.count * 3 { size <<= 1 }  // rebuilt again at half full
+        var table = [Int32](repeating: 0, count: size)
+        for i in entries.indices {
+            JSONObject.insert(position: i, hash: entries[i].key.hashValue, into: &table)
+        }
+        index = table
     }
 }
 

@@ -314,11 +314,11 @@ extension ByteWriter {
     }
 
     func writeString(_ s: JSONString, asciiOnly: Bool) {
-        switch s.storage {
-        case .text(var text):
+        if s.isEncoded {
+            writeUTF16String(s.decodedUnits, asciiOnly: asciiOnly)
+        } else {
+            var text = s.storage
             text.withUTF8 { writeUTF8String($0, asciiOnly: asciiOnly) }
-        case .utf16(let units):
-            writeUTF16String(units, asciiOnly: asciiOnly)
         }
     }
 

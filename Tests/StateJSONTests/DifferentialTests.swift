@@ -14,6 +14,7 @@ import Testing
         for _ in 0..<Self.validCount { texts.append(generator.document()) }
         // Every boundary literal alone and inside an array, whatever the dice said.
         for n in DocumentGenerator.boundaryNumbers { texts.append(n); texts.append("[\(n), -\(n)]") }
+        texts += Self.largeContainers(&generator)
         let oracle = try PythonOracle.run(texts)
         var compared = 0
         var mismatches: [String] = []
@@ -88,6 +89,25 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.count) differences:\n\(mismatches.prefix(20).joined(separator: "\n"))")
         #expect(rejected > texts.count / 3)
         print("DifferentialTests: \(texts.count) texts (\(rejected) invalid) agree with Python on accept/reject\(oracle.comparesMessages ? ", message and position" : "")")
+    }
+
+    /// Containers past the parser's switch to building them in place (512 elements),
+    /// with duplicate keys on both sides of it.
+    static func largeContainers(_ generator: inout DocumentGenerator) -> [String] {
+        var docs: [String] = []
+        for size in [511, 512, 513, 3000] {
+            var object = "{"
+            for i in 0..<size {
+                let key = i % 7 == 3 ? i / 2 : i  // repeats of earlier keys, before and after 512
+                object += (i > 0 ? ", " : "") + "\"k\(key)\": " + generator.value(depth: 5)
+            }
+            docs.append(object + ", \"k1\": \"last\", \"k2999\": 0}")
+            var array = "["
+            for i in 0..<size { array += (i > 0 ? "," : "") + generator.value(depth: 5) }
+            docs.append(array + "]")
+            docs.append("[" + array + "], " + object + "}]")
+        }
+        return docs
     }
 
     static let invalidCorpus: [String] = [

@@ -44,6 +44,25 @@ import Testing
         #expect(!JSONString(utf16CodeUnits: [0xDC00] + Array("singer_stat".utf16)).contains("singer_state"))
     }
 
+    @Test func textStartingWithTheStorageMarkerRoundTrips() throws {
+        // U+10FFFF marks the private storage form, so text starting with it must survive too.
+        let raw = try JSONParser.parse("[\"\u{10FFFF}abc\", \"\\udbff\\udfffabc\", \"\u{10FFFF}\\ud800\", \"x\u{10FFFF}\"]")
+        let strings = try #require(raw.arrayValue).map { $0.stringValue! }
+        #expect(strings[0] == strings[1])
+        #expect(strings[0] == JSONString("\u{10FFFF}abc"))
+        #expect(strings[0].text == "\u{10FFFF}abc" && strings[0].isWellFormed && strings[0].string == "\u{10FFFF}abc")
+        #expect(strings[0].utf16CodeUnits == [0xDBFF, 0xDFFF, 0x61, 0x62, 0x63])
+        #expect(!strings[2].isWellFormed && strings[2].utf16CodeUnits == [0xDBFF, 0xDFFF, 0xD800])
+        #expect(strings[3].text == "x\u{10FFFF}")
+        #expect(raw.meltanoText == #"["\udbff\udfffabc", "\udbff\udfffabc", "\udbff\udfff\ud800", "x\udbff\udfff"]"#)
+        #expect(raw.prettyText(indent: 0) == "[\n\"\u{10FFFF}abc\",\n\"\u{10FFFF}abc\",\n\"\u{10FFFF}\\ud800\",\n\"x\u{10FFFF}\"\n]")
+        #expect(try JSONParser.parse(raw.meltanoText) == raw)
+        var o = JSONObject()
+        o["\u{10FFFF}k"] = 1
+        #expect(o[JSONString(utf16CodeUnits: [0xDBFF, 0xDFFF, 0x6B])] == 1)
+        #expect(strings[0].contains("abc") && !strings[0].contains("abd"))
+    }
+
     @Test func valueAccessors() throws {
         let v = try JSONParser.parse(#"{"a": [true, null, "s", 1.5], "b": {}}"#)
         #expect(v["a"]?[0]?.boolValue == true)

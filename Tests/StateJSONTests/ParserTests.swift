@@ -213,6 +213,9 @@ import Testing
             ([0x5B, 0x31, 0x2C, 0x7B, 0x7D, 0x5D, 0x80], 6),  // after the document
             ([0x5B, 0x22, 0x5C, 0x6E, 0xE9, 0x22, 0x5D], 4),  // after an escape (Latin-1 'é')
             ([0x5B, 0x5D, 0x20, 0x78, 0xFF], 4),              // invalid UTF-8 wins over the earlier "Extra data"
+            ([0x22, 0xE2, 0xE2, 0x5C, 0x6E, 0x22], 1),        // before an escape (found by libFuzzer)
+            ([0x22] + Array(repeating: 0x61, count: 20) + [0xE2, 0xE2] + Array(repeating: 0x61, count: 20)
+                + Array(#"\ud800""#.utf8), 21),                // the same past the 8-byte scan, with a lone surrogate
         ]
         for (bytes, offset) in cases {
             let error = try #require(parseError(bytes: bytes), "\(bytes)")
