@@ -13,6 +13,7 @@ import Testing
         do {
             let value = try JSONParser.parse(bytes)
             stats.accepted += 1
+            guard String(validating: bytes, as: UTF8.self) != nil else { return "accepted invalid UTF-8: \(bytes)" }
             let meltano = value.meltanoText
             for written in [meltano, value.compactText, value.prettyText()] {
                 guard let again = try? JSONParser.parse(written), again.meltanoText == meltano else {
