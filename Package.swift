@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "StateBrowser", dependencies: ["StateStore"]),
         .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser"]),
         .executableTarget(name: "meltano-state", dependencies: [
-            "StateStore",
+            "StateStore", "StateBrowser", "Terminal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["Postgres"]),
