@@ -238,9 +238,10 @@ private struct Frame {
 }
 
 /// Interns object keys longer than the small-string size, so the thousands of
-/// "replication_key_value" keys of a state document share one allocation.
+/// "replication_key_value" keys of a state document share one allocation. Allocated on
+/// the first such key; a slot keeps the last key that hashed to it.
 private struct KeyCache {
-    var slots: [(hash: UInt64, bytes: [UInt8], key: JSONString)?] = Array(repeating: nil, count: 1024)
+    var slots: [(hash: UInt64, key: JSONString)?] = []
 
     @inline(__always)
     static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
@@ -250,14 +251,17 @@ private struct KeyCache {
     }
 
     mutating func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, make: () -> JSONString) -> JSONString {
+        if slots.isEmpty { slots = Array(repeating: nil, count: 256) }
         let h = KeyCache.hash(p, n)
         let slot = Int(truncatingIfNeeded: h >> 7) & (slots.count - 1)
-        if let entry = slots[slot], entry.hash == h, entry.bytes.count == n,
-           entry.bytes.withUnsafeBufferPointer({ memcmpEqual($0.baseAddress!, p, n) }) {
-            return entry.key
+        if let entry = slots[slot], entry.hash == h {
+            let utf8 = entry.key.storage.utf8
+            if utf8.count == n, utf8.withContiguousStorageIfAvailable({ memcmpEqual($0.baseAddress!, p, n) }) == true {
+                return entry.key
+            }
         }
         let key = make()
-        slots[slot] = (h, Array(UnsafeBufferPointer(start: p, count: n)), key)
+        slots[slot] = (h, key)
         return key
     }
 }
