@@ -1,0 +1,236 @@
+import Foundation
+import StateStore
+import Testing
+import TestSupport
+
+/// The real binary in a real terminal: tmux runs `$MELTANO_STATE_BIN tui` against the
+/// test server; the test types with `send-keys` and reads the screen with
+/// `capture-pane`, waiting for what a user would wait for (as lazygit's integration
+/// tests do). Needs MELTANO_STATE_BIN and MELTANO_STATE_TEST_DSN (scripts/test sets
+/// both) and tmux; without them the tests fail, they do not skip.
+@Suite("End to end in tmux", .serialized)
+struct TmuxEndToEndTests {
+    @Test("Open: IDs, header, the selected state, the locks; q restores the terminal")
+    func open() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:tap-github-to-target-postgres", completed: #"{"singer_state": {"bookmarks": {"issues": {"since": "2023-11-14"}}}}"#)
+        try fixture.insert("prod:tap-stripe-to-target-postgres", completed: #"{"singer_state": {"bookmarks": {"charges": {"created": 1700000000}}}}"#)
+        try fixture.lock("prod:tap-stripe-to-target-postgres", lockID: "3f9a1c2e-5b7d-4e21-9c0a-8d6f4b2e1a37", minutesAgo: 40)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 2")
+        try tmux.waitFor(#""since": "2023-11-14""#)
+        try tmux.waitFor("locks 1, 1 stale")
+        try tmux.waitFor("STALE")
+        #expect(tmux.capture().contains("schema \(fixture.schema)"))
+        tmux.send("q")
+        try tmux.waitFor("EXIT=0")
+        // Back to a normal screen: nothing of the browser is left on it.
+        #expect(!tmux.capture().contains("State IDs"))
+    }
+
+    @Test("Filter on the server, open a state, fold it")
+    func filterOpenFold() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insertMany(3000)
+        try fixture.insert("prod:tap-zendesk-to-target", completed: #"{"singer_state": {"bookmarks": {"tickets": {"updated_at": "2023-11-14"}, "users": {}}}}"#)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 3,001")
+        tmux.send("/")
+        tmux.type("zendesk")
+        try tmux.waitFor("1 match")
+        tmux.send("Enter")
+        try tmux.waitFor("1 of 1")
+        try tmux.waitFor(#""tickets": {"#)
+        tmux.send("Tab", "j", "j", "Enter")
+        try tmux.waitFor(#""bookmarks": {…}  2 keys"#)
+        tmux.send("Enter")
+        try tmux.waitFor(#""tickets": {"#)
+    }
+
+    @Test("Edit through an EDITOR script: invalid JSON goes back, then diff, y writes")
+    func edit() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:edit-me", completed: #"{"singer_state": {"page": 17}}"#)
+        // First save breaks the JSON (trailing comma); the second run of the editor
+        // sees the error comment and fixes it.
+        let editor = try Tmux.script("""
+            #!/bin/sh
+            if grep -q "not valid JSON" "$1"; then
+              sed -i -e 's/"page": 18,/"page": 18/' "$1"
+            else
+              sed -i -e 's/"page": 17/"page": 18,/' "$1"
+            fi
+            """)
+        let tmux = try Tmux(fixture: fixture, environment: ["EDITOR": editor, "VISUAL": editor])
+        defer { tmux.kill() }
+        try tmux.waitFor(#""page": 17"#)
+        tmux.send("e")
+        try tmux.waitFor("Write the edited state of dev:edit-me?")
+        try tmux.waitFor(#"+    "page": 18"#)
+        tmux.send("y")
+        try tmux.waitFor("Wrote the state of 'dev:edit-me'")
+        let row = try fixture.admin.query("SELECT completed_state FROM \(quoteIdentifier(fixture.schema)).meltano_state WHERE state_id = 'dev:edit-me'").scalar
+        #expect(row == #"{"singer_state": {"page": 18}}"#)
+    }
+
+    @Test("Clear asks first (Enter keeps it), y clears")
+    func clear() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {}}"#)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 2")
+        tmux.send("d")
+        try tmux.waitFor("Clear the state of")
+        tmux.send("Enter")
+        try tmux.waitFor("Cancelled: nothing was changed.")
+        tmux.send("d")
+        try tmux.waitFor("Clear the state of")
+        tmux.send("y")
+        try tmux.waitFor("Cleared 'dev:a'")
+        try tmux.waitFor("1 of 1")
+        let count = try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state").scalar
+        #expect(count == "1")
+    }
+
+    @Test("Release a lock left by a pipeline that died (Meltano's lock protocol, another process)")
+    func releaseDeadLock() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("prod:tap-x-to-y", completed: #"{"singer_state": {}}"#)
+        // The reference implementation of the add-on takes the lock and exits without
+        // releasing it, as a killed `meltano run` does.
+        let reference = ProcessInfo.processInfo.environment["MELTANO_STATE_REFERENCE"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
+        let taken = try runProcess("python3", [reference, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
+                                               "crash-lock", "prod:tap-x-to-y"])
+        #expect(taken.status == 0, "\(taken.stderr)")
+        let lockID = try #require(try fixture.admin.query("SELECT lock_id FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("locks 1")
+        tmux.send("L", "u")
+        try tmux.waitFor("Release the lock of")
+        try tmux.waitFor(lockID)
+        try tmux.waitFor("may belong to a running pipeline")  // fresh: not stale yet
+        tmux.send("y")
+        try tmux.waitFor("Released lock \(lockID)")
+        try tmux.waitFor("No locks held")
+        let left = try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar
+        #expect(left == "0")
+    }
+
+    @Test("Resize reflows the layout")
+    func resize() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a-rather-long-state-id-for-a-narrow-terminal", completed: #"{"singer_state": {}}"#)
+        let tmux = try Tmux(fixture: fixture, width: 160, height: 40)
+        defer { tmux.kill() }
+        try tmux.waitFor("dev:a-rather-long-state-id-for-a-narrow-terminal")
+        tmux.resize(80, 24)
+        try tmux.waitFor("   dev:a-rather-long-state…   ")
+        let lines = tmux.capture().split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.allSatisfy { $0.count <= 80 })
+        tmux.resize(200, 50)
+        try tmux.waitFor("dev:a-rather-long-state-id-for-a-narrow-terminal")
+    }
+
+    @Test("Keys are answered while the server is stalled")
+    func stalledServer() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {"b": 1}}"#)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 2")
+        // Another session locks the table: every query of the browser waits.
+        let blocker = try TestDatabase.connect()
+        try blocker.query("BEGIN")
+        try blocker.query("LOCK TABLE \(quoteIdentifier(fixture.schema)).meltano_state IN ACCESS EXCLUSIVE MODE")
+        tmux.send("r")
+        tmux.send("j")
+        try tmux.waitFor("Loading dev:b…", timeout: 3)
+        tmux.send("?")
+        try tmux.waitFor("Keys", timeout: 2)  // help opens while the queries wait
+        tmux.send("Escape")
+        tmux.send("Tab")
+        try tmux.waitFor("Enter fold", timeout: 2)  // the footer follows the focus
+        try blocker.query("COMMIT")
+        try tmux.waitFor(#""b": 1"#)
+    }
+}
+
+/// One tmux session on a socket of the tests' own, running the browser.
+final class Tmux {
+    static let socket = "meltano-state-e2e"
+    let name: String
+
+    init(fixture: BrowserFixture, width: Int = 100, height: Int = 30, environment: [String: String] = [:]) throws {
+        guard let binary = ProcessInfo.processInfo.environment["MELTANO_STATE_BIN"], !binary.isEmpty else {
+            throw Missing(description: "MELTANO_STATE_BIN is not set: run the tests through scripts/test, which builds the binary and sets it.")
+        }
+        name = "e2e-\(UUID().uuidString.prefix(8))"
+        let configuration = try TestDatabase.configuration()
+        var arguments = ["tui", "--host", configuration.host ?? "127.0.0.1", "--port", String(configuration.port ?? 5432),
+                         "--user", configuration.user ?? "postgres", "--database", configuration.database ?? "postgres",
+                         "--schema", fixture.schema]
+        arguments = [binary] + arguments
+        var env = ["MELTANO_STATE_JOURNAL": fixture.journalPath, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                   "NO_COLOR": "", "HOME": NSTemporaryDirectory()]
+        for (key, value) in environment { env[key] = value }
+        let assignments = env.sorted { $0.key < $1.key }.map { "\($0.key)=\(Tmux.shellQuote($0.value))" }.joined(separator: " ")
+        let command = "env \(assignments) \(arguments.map(Tmux.shellQuote).joined(separator: " ")); echo EXIT=$?; sleep 600"
+        let result = try runProcess("tmux", ["-L", Tmux.socket, "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
+                                             "sh", "-c", command])
+        guard result.status == 0 else { throw Missing(description: "tmux could not start: \(result.stderr)") }
+    }
+
+    struct Missing: Error, CustomStringConvertible { var description: String }
+
+    static func shellQuote(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    /// An executable script in a temporary file (an EDITOR for the test).
+    static func script(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "meltano-state-e2e-\(UUID().uuidString.prefix(8)).sh"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// Keys by tmux's names ("Enter", "Tab", "Escape", "C-c") or literal text.
+    func send(_ keys: String...) {
+        _ = try? runProcess("tmux", ["-L", Tmux.socket, "send-keys", "-t", name] + keys)
+    }
+
+    func type(_ text: String) {
+        _ = try? runProcess("tmux", ["-L", Tmux.socket, "send-keys", "-t", name, "-l", text])
+    }
+
+    func capture() -> String {
+        (try? runProcess("tmux", ["-L", Tmux.socket, "capture-pane", "-p", "-t", name]))?.stdout ?? ""
+    }
+
+    func resize(_ width: Int, _ height: Int) {
+        _ = try? runProcess("tmux", ["-L", Tmux.socket, "resize-window", "-t", name, "-x", String(width), "-y", String(height)])
+    }
+
+    /// Waits until the screen shows `text`; fails with the screen when it does not.
+    func waitFor(_ text: String, timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        var screen = ""
+        while Date() < deadline {
+            screen = capture()
+            if screen.contains(text) { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        Issue.record("Waited \(timeout) s for \"\(text)\"; the screen shows:\n\(screen)", sourceLocation: sourceLocation)
+        throw Missing(description: "timed out waiting for \(text)")
+    }
+
+    func kill() {
+        _ = try? runProcess("tmux", ["-L", Tmux.socket, "kill-session", "-t", name])
+    }
+}
