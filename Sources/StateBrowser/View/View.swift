@@ -132,7 +132,7 @@ struct Painter {
                 lockStyle = stale ? theme.staleMark : theme.lockMark
             }
             screen.put(lockMark, x: rect.x, y: y, style: lockStyle)
-            screen.put(item.isInvalidJSON ? "?" : " ", x: rect.x + 1, y: y, style: theme.invalidMark)
+            screen.put(item.isInvalidJSON ? "?" : " ", x: rect.x + 1, y: y, style: item.isInvalidJSON ? theme.invalidMark : .plain)
             let age = model.age(item.ageSeconds, fetchedAt: item.fetchedAt).map(Format.shortAge) ?? ""
             let ageWidth = 4
             let idLimit = rect.x + rect.width - ageWidth - 1
