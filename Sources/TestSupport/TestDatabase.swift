@@ -92,3 +92,13 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: Data?
                          stderr: String(decoding: errData, as: UTF8.self),
                          stdoutData: outData)
 }
+
+/// The real Python interpreter behind `python3` on the PATH. A version manager's shim
+/// (pyenv) may run Python as a child of its own, so a signal sent to a process started
+/// as `python3` would reach the shim and leave Python running: tests that stop a
+/// background Python process start this path directly.
+public let python3Executable: String = {
+    let output = try? runProcess("python3", ["-c", "import sys; print(sys.executable)"])
+    let path = output?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    return path.isEmpty ? "/usr/bin/python3" : path
+}()

@@ -69,8 +69,8 @@ enum Reference {
     /// Starts the reference in the background (for hold-lock, crash-lock, hammer).
     static func start(_ arguments: [String], schema: String, layout: String = "two-tables") throws -> (Process, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--dsn", try TestDatabase.dsn, "--schema", schema, "--layout", layout] + arguments
+        process.executableURL = URL(fileURLWithPath: python3Executable)
+        process.arguments = [script, "--dsn", try TestDatabase.dsn, "--schema", schema, "--layout", layout] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
