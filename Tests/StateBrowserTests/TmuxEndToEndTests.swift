@@ -163,6 +163,72 @@ struct TmuxEndToEndTests {
     }
 }
 
+@Suite("Terminal set-up in tmux", .serialized)
+struct TerminalSetupTests {
+    @Test("NO_COLOR: no colour reaches the terminal; marks and attributes still do")
+    func noColor() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        try fixture.lock("dev:a", lockID: "aaaaaaaa-2222-4333-8444-555555555555", minutesAgo: 30)
+        let tmux = try Tmux(fixture: fixture, environment: ["NO_COLOR": "1"])
+        defer { tmux.kill() }
+        try tmux.waitFor("STALE")
+        let ansi = tmux.capture(escapes: true)
+        #expect(ansi.range(of: #"\x1b\[[0-9;]*(3[0-7]|38;|4[0-7]|48;)"#, options: .regularExpression) == nil)
+        #expect(ansi.contains("\u{1b}[1m") || ansi.contains(";1m") || ansi.contains("[1;"))  // bold is kept
+        #expect(tmux.capture().contains("!  dev:a"))
+    }
+
+    @Test("Colour by default")
+    func color() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {"n": 1}}"#)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor(#""n": 1"#)
+        #expect(tmux.capture(escapes: true).range(of: #"\x1b\[[0-9;]*3[0-7]m"#, options: .regularExpression) != nil)
+    }
+
+    @Test("LC_ALL=C: ASCII stand-ins for box drawing")
+    func asciiLocale() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        let tmux = try Tmux(fixture: fixture, environment: ["LC_ALL": "C", "LANG": "C"])
+        defer { tmux.kill() }
+        try tmux.waitFor("State IDs")
+        try tmux.waitFor("-- Locks")
+        #expect(tmux.capture().contains("|"))
+        #expect(!tmux.capture().contains("│"))
+    }
+
+    @Test("No TERM: a message that says what to do, exit 1, no ncurses error")
+    func noTerm() throws {
+        let fixture = try BrowserFixture()
+        let tmux = try Tmux(fixture: fixture, environment: ["TERM": ""])
+        defer { tmux.kill() }
+        try tmux.waitFor("EXIT=1")
+        let screen = tmux.capture()
+        #expect(screen.contains("TERM is not set"))
+        #expect(!screen.contains("Error opening terminal"))
+    }
+
+    @Test("SIGTERM restores the terminal and exits 143")
+    func sigterm() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 1")
+        // The browser is the only child of the pane's shell.
+        let shell = try #require(tmux.panePID())
+        let children = try runProcess("pgrep", ["-P", String(shell)]).stdout.split(separator: "\n").compactMap { Int32($0) }
+        let pid = try #require(children.first)
+        #expect(kill(pid, SIGTERM) == 0)
+        try tmux.waitFor("EXIT=143")
+        #expect(!tmux.capture().contains("State IDs"))
+    }
+}
+
 /// One tmux session on a socket of the tests' own, running the browser.
 final class Tmux {
     static let socket = "meltano-state-e2e"
@@ -181,8 +247,12 @@ final class Tmux {
         var env = ["MELTANO_STATE_JOURNAL": fixture.journalPath, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                    "NO_COLOR": "", "HOME": NSTemporaryDirectory()]
         for (key, value) in environment { env[key] = value }
-        let assignments = env.sorted { $0.key < $1.key }.map { "\($0.key)=\(Tmux.shellQuote($0.value))" }.joined(separator: " ")
-        let command = "env \(assignments) \(arguments.map(Tmux.shellQuote).joined(separator: " ")); echo EXIT=$?; sleep 600"
+        // An empty value removes the variable (TERM="" tests a missing TERM).
+        let unset = env.filter { $0.value.isEmpty && $0.key != "NO_COLOR" }.keys.sorted().map { "-u \($0)" }.joined(separator: " ")
+        let assignments = env.filter { !$0.value.isEmpty || $0.key == "NO_COLOR" }.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\(Tmux.shellQuote($0.value))" }.joined(separator: " ")
+        let program = "env \(unset) \(assignments) \(arguments.map(Tmux.shellQuote).joined(separator: " "))"
+        let command = "\(program); echo EXIT=$?; sleep 600"
         let result = try runProcess("tmux", ["-L", Tmux.socket, "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
                                              "sh", "-c", command])
         guard result.status == 0 else { throw Missing(description: "tmux could not start: \(result.stderr)") }
@@ -209,8 +279,15 @@ final class Tmux {
         _ = try? runProcess("tmux", ["-L", Tmux.socket, "send-keys", "-t", name, "-l", text])
     }
 
-    func capture() -> String {
-        (try? runProcess("tmux", ["-L", Tmux.socket, "capture-pane", "-p", "-t", name]))?.stdout ?? ""
+    /// The screen as text; with `escapes`, with tmux's SGR sequences for colours and
+    /// attributes.
+    func capture(escapes: Bool = false) -> String {
+        (try? runProcess("tmux", ["-L", Tmux.socket, "capture-pane", "-p"] + (escapes ? ["-e"] : []) + ["-t", name]))?.stdout ?? ""
+    }
+
+    func panePID() -> Int32? {
+        let output = (try? runProcess("tmux", ["-L", Tmux.socket, "display-message", "-p", "-t", name, "#{pane_pid}"]))?.stdout ?? ""
+        return Int32(output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     func resize(_ width: Int, _ height: Int) {
