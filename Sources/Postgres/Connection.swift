@@ -191,7 +191,7 @@ public final class Connection: @unchecked Sendable {
             PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
         }
         guard let result else {
-            let message = scrubbed(handle)
+            let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
             throw PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
                                 message: message.isEmpty ? "The server returned no result." : message)
         }
@@ -216,7 +216,7 @@ public final class Connection: @unchecked Sendable {
         if lost || sqlState == nil {
             // libpq's own failures (a broken socket, a terminated backend) come without
             // a SQLSTATE, or with 57P01 and a connection that is now bad.
-            let message = primary ?? scrubbed(conn)
+            let message = PostgresError.summarizeConnectionMessage(primary ?? scrubbed(conn))
             return PostgresError(kind: lost ? .connectionLost : .server, sqlState: sqlState,
                                  message: message.isEmpty ? "The connection to the server was lost." : message,
                                  detail: field(Int32(MS_PG_DIAG_MESSAGE_DETAIL)))

@@ -84,9 +84,7 @@ public struct PostgresError: Error, Sendable, Equatable {
             if text.contains("no pg_hba.conf entry") {
                 return "The server's pg_hba.conf has no entry for this user, host and database (or requires SSL); ask the database administrator, or try another sslmode."
             }
-            if text.contains("ssl") || text.contains("certificate") {
-                return "An SSL problem: check sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert."
-            }
+            if let fix = sslFix(text) { return fix }
             if text.contains("no such file or directory") && text.contains("socket") {
                 return "No server at that Unix socket: check that PostgreSQL is running, or set the host to an address."
             }
@@ -94,6 +92,46 @@ public struct PostgresError: Error, Sendable, Equatable {
         default:
             return nil
         }
+    }
+}
+
+extension PostgresError {
+    /// What to do about libpq's TLS failures, from the words of its message.
+    static func sslFix(_ text: String) -> String? {
+        if text.contains("does not match host name") {
+            return "The server's certificate is not issued for the host name connected to (the message lists the names it holds): connect with one of those names, or use sslmode=verify-ca to check the CA without the host name."
+        }
+        if text.contains("certificate verify failed") {
+            return "The server's certificate is not signed by a CA in sslrootcert: point sslrootcert (PGSSLROOTCERT, or ?sslrootcert= in a postgresql:// URI) at the CA that signed it, or use sslmode=require to encrypt without verifying."
+        }
+        if text.contains("root certificate file") && text.contains("does not exist") {
+            return "sslmode verify-ca and verify-full need the CA certificate that signed the server's: set PGSSLROOTCERT (or ?sslrootcert= in a postgresql:// URI) to its file, or put it at ~/.postgresql/root.crt; sslmode=require encrypts without verifying."
+        }
+        if text.contains("server does not support ssl") {
+            return "The server does not accept SSL connections: use sslmode=prefer (or disable), or turn ssl on in the server's configuration."
+        }
+        if text.contains("ssl") || text.contains("certificate") {
+            return "An SSL problem: check sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert (PGSSLROOTCERT)."
+        }
+        return nil
+    }
+
+    /// libpq's text for a connection that broke, as one line: "FATAL:  terminating
+    /// connection due to administrator command", its CONTEXT lines and the indented
+    /// explanation after "server closed the connection unexpectedly" become
+    /// "terminating connection due to administrator command; server closed the
+    /// connection unexpectedly".
+    static func summarizeConnectionMessage(_ text: String) -> String {
+        var parts: [String] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("\t") || line.hasPrefix(" ") || line.hasPrefix("CONTEXT:") || line.hasPrefix("PL/pgSQL") { continue }
+            var part = String(line)
+            for severity in ["FATAL:", "ERROR:", "PANIC:"] where part.hasPrefix(severity) {
+                part = String(part.dropFirst(severity.count)).trimmingCharacters(in: .whitespaces)
+            }
+            if !part.isEmpty && !parts.contains(part) { parts.append(part) }
+        }
+        return parts.isEmpty ? text : parts.joined(separator: "; ")
     }
 }
 

@@ -190,6 +190,10 @@ public final class Journal: @unchecked Sendable {
     /// Every entry, oldest first. Lines that cannot be read are skipped and counted.
     public func entries() throws -> (entries: [JournalEntry], unreadableLines: Int) {
         guard FileManager.default.fileExists(atPath: path) else { return ([], 0) }
+        // A device (/dev/null to keep no journal, /dev/full) holds no entries, and
+        // reading one like /dev/full would never end.
+        var info = stat()
+        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG { return ([], 0) }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw StoreError.other("Cannot read the backup journal \(path): \(error.localizedDescription)")

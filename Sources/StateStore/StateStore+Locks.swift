@@ -41,11 +41,6 @@ extension StateStore {
     /// (nil when it holds none). Safe from any thread, e.g. a signal handler's queue.
     public var heldLocksSummary: String? { heldLocks.summary }
 
-    /// Delays between tries to release our own lock after the connection broke: long
-    /// enough to outlast a server restart (about a second), short enough to give up
-    /// on a server that is gone and say which lock is left.
-    static let releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2]
-
     /// Stops at a safe point (before a change is made) when cancellation was asked for.
     func checkCancelled(_ what: String) throws {
         if cancellation.isCancelled { throw StoreError.cancelled(what) }
@@ -153,7 +148,9 @@ extension StateStore {
     /// the connection is broken (`releaseRetryDelays`). True when it ran.
     func releaseRows(_ sql: String, _ parameters: [String?]) -> Bool {
         do { try connection.query(sql, parameters); return true } catch {}
-        for delay in StateStore.releaseRetryDelays {
+        // Long enough to outlast a server restart (about a second), short enough to
+        // give up on a server that is gone and say which lock is left.
+        for delay in options.releaseRetryDelays {
             if delay > 0 { Thread.sleep(forTimeInterval: delay) }
             do {
                 try connection.reconnect()

@@ -14,10 +14,14 @@ public struct StoreOptions: Sendable {
     public var staleLockAfter: Double
     public var readOnly: Bool
     public var journal: Journal
+    /// Delays (seconds) between tries to release our own lock after the connection
+    /// broke: the default outlasts a server restart, then the error names the lock.
+    public var releaseRetryDelays: [Double]
 
     public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
                 lockTimeout: Double = 30, lockRetryInterval: Double = 0.1, staleLockAfter: Double = 300,
-                readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath())) {
+                readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath()),
+                releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2]) {
         self.schema = schema
         self.layout = layout
         self.table = table
@@ -26,6 +30,7 @@ public struct StoreOptions: Sendable {
         self.staleLockAfter = staleLockAfter
         self.readOnly = readOnly
         self.journal = journal
+        self.releaseRetryDelays = releaseRetryDelays
     }
 }
 
