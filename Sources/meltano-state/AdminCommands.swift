@@ -11,7 +11,8 @@ struct ConfigCommand: ParsableCommand {
         let context = try Context(global, connect: false)
         let text = json ? context.configuration.renderJSON() : context.configuration.render()
         // Belt and braces: the renderers redact already.
-        writeOut(context.configuration.redactor.scrub(text) + (text.hasSuffix("\n") ? "" : "\n"))
+        let safe = context.configuration.redactor.scrub(text) + (text.hasSuffix("\n") ? "" : "\n")
+        if json { writeData(safe, json: true) } else { writeHuman(safe) }
     }
 }
 
@@ -41,7 +42,7 @@ struct CheckCommand: ParsableCommand {
             }
         }
         out += "Journal: \(context.configuration.journalPath)\n"
-        writeOut(out)
+        writeHuman(out)
     }
 }
 
@@ -51,7 +52,7 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        let created = try context.store.createTablesIfMissing()
+        let created = try context.withInterruptHandler { try context.store.createTablesIfMissing() }
         printNote(created ? "Created the state tables (\(context.store.layout.tableDescription)) in schema '\(context.store.schema)'."
                           : "The state tables already exist in schema '\(context.store.schema)'; nothing changed.", quiet: global.quiet)
     }

@@ -66,25 +66,69 @@ final class Context {
         }
     }
 
-    /// Runs a long operation with Ctrl-C (and SIGTERM) turned into a cancellation the
-    /// store honours at its next safe point: locks released, nothing half-written.
+    /// Runs a write with Ctrl-C (and SIGTERM) turned into a cancellation the store
+    /// honours at its next safe point: a lock wait stops, a running statement is
+    /// cancelled (and so rolled back), our lock is released, and the command exits
+    /// with 130. A second signal exits at once (a server that does not answer the
+    /// cancel request must not keep the user hostage), naming any lock left behind.
     func withInterruptHandler<T>(_ body: () throws -> T) throws -> T {
         let store = self.store
-        let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+        let quiet = global.quiet
+        let count = InterruptCount()
+        // A signal ignored when we started (`nohup`, a background job of a script) stays
+        // ignored, as shells and Python do.
+        let handled = [SIGINT, SIGTERM].filter { !isIgnored($0) }
+        let sources = handled.map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
+                // Signals that arrive together are coalesced into one event: count them.
+                if count.add(max(1, Int(source.data))) >= 2 {
+                    var text = "meltano-state: interrupted again: exiting now, without waiting for the database."
+                    if let held = store.heldLocksSummary { text += " Warning: " + held + "." }
+                    writeToStandardError(terminalSafe(text) + "\n")
+                    _exit(Exit.interrupted)
+                }
                 store.cancellation.cancel()
-                store.connection.cancel()
+                if !quiet {
+                    writeToStandardError("meltano-state: interrupted: stopping safely (press Ctrl-C again to exit at once)…\n")
+                }
+                // PQcancel opens a connection of its own; off this queue, so a stalled
+                // network cannot delay the handling of a second signal.
+                Thread.detachNewThread { store.connection.cancel() }
             }
             source.resume()
             return source
         }
         defer {
             for source in sources { source.cancel() }
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
+            for signalNumber in handled { signal(signalNumber, SIG_DFL) }
         }
         return try body()
+    }
+}
+
+/// Signals received while a write runs; read and written from signal handlers' queue.
+final class InterruptCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func add(_ n: Int) -> Int { lock.lock(); defer { lock.unlock() }; value += n; return value }
+}
+
+/// Whether a signal's disposition is SIG_IGN.
+func isIgnored(_ signalNumber: Int32) -> Bool {
+    var current = sigaction()
+    guard sigaction(signalNumber, nil, &current) == 0 else { return false }
+    return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+}
+
+/// Straight to file descriptor 2, unbuffered: usable just before `_exit`.
+func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { break }
+        offset += n
     }
 }

@@ -21,7 +21,7 @@ struct EditCommand: ParsableCommand {
             current = .object(JSONObject())
         }
         let original = current.prettyText(indent: 2) + "\n"
-        guard let edited = try EditSession(editor: context.editor).edit(original, name: stateID) else {
+        guard let edited = try EditSession(editor: context.editor, secrets: context.configuration.redactor.secrets).edit(original, name: stateID) else {
             printNote("Edit cancelled (no changes); nothing was written.", quiet: global.quiet)
             return
         }
@@ -30,9 +30,9 @@ struct EditCommand: ParsableCommand {
             return
         }
         let diff = unifiedDiff(old: original, new: edited.prettyText(indent: 2) + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (edited)")
-        FileHandle.standardError.write(Data(diff.utf8))
+        FileHandle.standardError.write(Data(terminalSafe(diff).utf8))
         try confirm("Write this state to '\(stateID)'?", assumeYes: force || yes, flagHint: "--yes")
-        try context.store.set(stateID, to: edited, validate: true, action: "edit")
+        try context.withInterruptHandler { try context.store.set(stateID, to: edited, validate: true, action: "edit") }
         printNote("State of '\(stateID)' updated.", quiet: global.quiet)
     }
 }
@@ -41,6 +41,9 @@ struct EditCommand: ParsableCommand {
 /// comes back; on invalid JSON reopen it with the error as `#` comments at the top.
 struct EditSession {
     let editor: String
+    /// The database password(s): environment variables holding one are not passed to
+    /// the editor, which has no use for them (nor its plugins, nor what it spawns).
+    var secrets: [String] = []
     static let errorMarker = "# meltano-state:"
 
     /// The edited value, or nil when the user left it unchanged or emptied it.
@@ -75,6 +78,10 @@ struct EditSession {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // The editor setting may carry arguments ("code --wait"): let the shell split it.
         process.arguments = ["-c", "\(editor) \"$1\"", "meltano-state-editor", path]
+        let secrets = self.secrets.filter { !$0.isEmpty }
+        process.environment = ProcessInfo.processInfo.environment.filter { name, value in
+            name != "PGPASSWORD" && !secrets.contains { value.contains($0) }
+        }
         process.standardInput = FileHandle.standardInput
         process.standardOutput = FileHandle.standardOutput
         process.standardError = FileHandle.standardError

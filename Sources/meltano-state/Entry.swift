@@ -26,6 +26,9 @@ struct CommandFailure: Error {
 @main
 enum Entry {
     static func main() {
+        // A file-size limit (ulimit -f) hit while appending to the journal must be an
+        // error that releases Meltano's lock, not a SIGXFSZ that kills us holding it.
+        signal(SIGXFSZ, SIG_IGN)
         var arguments = Array(CommandLine.arguments.dropFirst())
         // No arguments on a terminal opens the browser, as k9s and lazygit do.
         if arguments.isEmpty && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1 { arguments = ["tui"] }
@@ -87,9 +90,10 @@ enum Entry {
     }
 }
 
-/// One message on stderr, prefixed like psql's, every line of it.
+/// One message on stderr, prefixed like psql's, every line of it. Messages quote
+/// state IDs and stored text: control characters are shown escaped, never sent.
 func printError(_ message: String) {
-    var text = message
+    var text = terminalSafe(message)
     if !text.hasPrefix("meltano-state:") { text = "meltano-state: " + text }
     if !text.hasSuffix("\n") { text += "\n" }
     FileHandle.standardError.write(Data(text.utf8))
@@ -97,7 +101,7 @@ func printError(_ message: String) {
 
 func printNote(_ message: String, quiet: Bool = false) {
     guard !quiet else { return }
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    FileHandle.standardError.write(Data((terminalSafe(message) + "\n").utf8))
 }
 
 /// Data goes to stdout, written in one piece (large exports included).

@@ -13,14 +13,14 @@ struct LocksCommand: ParsableCommand {
         var locks = try context.store.locks()
         if stale { locks = locks.filter(\.isStale) }
         if json {
-            writeOut(JSONValue.array(locks.map(lockJSON)).compactText + "\n")
+            writeData(JSONValue.array(locks.map(lockJSON)).compactText + "\n", json: true)
             return
         }
         if locks.isEmpty {
             printNote(stale ? "No stale locks." : "No locks are held.", quiet: global.quiet)
             return
         }
-        writeOut(lockTable(locks))
+        writeHuman(lockTable(locks))
     }
 }
 
@@ -87,11 +87,16 @@ struct UnlockCommand: ParsableCommand {
             guard stateID == nil else { throw CommandFailure("Give either STATE_ID LOCK_ID or --stale, not both.", code: Exit.usage) }
             let locks = try context.store.locks().filter(\.isStale)
             if locks.isEmpty { printNote("No stale locks.", quiet: global.quiet); return }
-            FileHandle.standardError.write(Data(lockTable(locks).utf8))
+            FileHandle.standardError.write(Data(terminalSafe(lockTable(locks)).utf8))
             try confirm("Release these \(locks.count) stale lock(s)?", assumeYes: yes)
             var failures = 0
-            for lock in locks {
-                failures += report(try context.store.release(stateID: lock.stateID, lockID: lock.lockID), expected: lock.lockID) ? 0 : 1
+            try context.withInterruptHandler {
+                for lock in locks {
+                    if context.store.cancellation.isCancelled {
+                        throw StoreError.cancelled("stopped before releasing the lock on '\(lock.stateID)' (those before it are reported above).")
+                    }
+                    failures += report(try context.store.release(stateID: lock.stateID, lockID: lock.lockID), expected: lock.lockID) ? 0 : 1
+                }
             }
             if failures > 0 { throw CommandFailure("\(failures) lock(s) were not released (see above).") }
             return
@@ -105,7 +110,7 @@ struct UnlockCommand: ParsableCommand {
         guard lock.lockID == lockID || lock.pid.map(String.init) == lockID else {
             throw CommandFailure("The lock on '\(stateID)' is \(lock.lockID), not \(lockID): it was re-taken or the ID is wrong. Nothing was removed. Check `meltano-state locks`.", code: Exit.lockHeld)
         }
-        FileHandle.standardError.write(Data(lockTable([lock]).utf8))
+        FileHandle.standardError.write(Data(terminalSafe(lockTable([lock])).utf8))
         let warning: String
         if let pid = lock.pid {
             warning = "This terminates database session \(pid) (\(lock.applicationName ?? "?") from \(lock.clientAddress ?? "local socket")), which holds the lock; its open transaction is rolled back."
@@ -115,7 +120,7 @@ struct UnlockCommand: ParsableCommand {
             warning = "The lock is only \(lock.ageSeconds.map(formatAge) ?? "?") old: it may belong to a running pipeline."
         }
         try confirm("\(warning) Release the lock on '\(stateID)'?", assumeYes: yes)
-        if !report(try context.store.release(stateID: stateID, lockID: lock.lockID), expected: lock.lockID) {
+        if !report(try context.withInterruptHandler { try context.store.release(stateID: stateID, lockID: lock.lockID) }, expected: lock.lockID) {
             throw CommandFailure("Nothing was removed.", code: Exit.lockHeld)
         }
     }
@@ -155,7 +160,7 @@ struct HistoryCommand: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             var out = ""
             for entry in entries { out += String(decoding: try encoder.encode(entry), as: UTF8.self) + "\n" }
-            writeOut(out)
+            writeData(out, json: true)
             return
         }
         if entries.isEmpty {
@@ -171,7 +176,7 @@ struct HistoryCommand: ParsableCommand {
             } else { before = "no previous row" }
             out += "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: 9, withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\n"
         }
-        writeOut(out)
+        writeHuman(out)
     }
 }
 
@@ -189,7 +194,7 @@ struct RestoreCommand: ParsableCommand {
         }
         let ids = matching.prefix(5).map { "'\($0.stateID)'" }.joined(separator: ", ")
         try confirm("Restore \(matching.count) state(s) (\(ids)\(matching.count > 5 ? ", …" : "")) to the value saved in \(entryID)? Their current values go to the journal first.", assumeYes: yes)
-        let restored = try context.store.restore(entryID: entryID)
+        let restored = try context.withInterruptHandler { try context.store.restore(entryID: entryID) }
         printNote("Restored \(restored.count) entr\(restored.count == 1 ? "y" : "ies") from \(entryID).", quiet: global.quiet)
     }
 }

@@ -28,7 +28,7 @@ struct RunsCommand: ParsableCommand {
                 object["stale"] = .bool(run.isStale)
                 return .object(object)
             }
-            writeOut(JSONValue.array(items).compactText + "\n")
+            writeData(JSONValue.array(items).compactText + "\n", json: true)
             return
         }
         if runs.isEmpty { printNote(stale ? "No stale runs." : "No runs are marked RUNNING.", quiet: global.quiet); return }
@@ -36,7 +36,7 @@ struct RunsCommand: ParsableCommand {
         for run in runs {
             out += "\(run.id)  \(displayExcerpt(run.jobName))  \(run.startedAt ?? "-")  \(run.lastHeartbeatAt ?? "never")  \(run.silentForSeconds.map(formatAge) ?? "?")\(run.isStale ? "  STALE" : "")\n"
         }
-        writeOut(out)
+        writeHuman(out)
     }
 }
 
@@ -56,7 +56,7 @@ struct FailRunCommand: ParsableCommand {
             throw CommandFailure("Run \(id) (\(run.jobName)) was heard from \(run.silentForSeconds.map(formatAge) ?? "recently") ago: it may still be running. Nothing was changed.")
         }
         try confirm("Mark run \(id) of '\(run.jobName)' (last heartbeat \(run.lastHeartbeatAt ?? "never")) as FAIL?", assumeYes: yes)
-        _ = try context.store.failStaleRun(id: id)
+        _ = try context.withInterruptHandler { try context.store.failStaleRun(id: id) }
         printNote("Run \(id) marked FAIL: \(run.staleReason)", quiet: global.quiet)
     }
 }

@@ -30,14 +30,16 @@ struct ListCommand: ParsableCommand {
                 }
                 after = page.count == 5000 ? page.last?.stateID : nil
             } while after != nil
-            writeOut(JSONValue.array(items).compactText + "\n")
+            writeData(JSONValue.array(items).compactText + "\n", json: true)
             return
         }
         let ids = try context.store.allStateIDs(matching: pattern)
         if ids.isEmpty { printNote("No state IDs found.", quiet: global.quiet); return }
         var out = ""
         out.reserveCapacity(ids.count * 48)
-        for id in ids { out += id; out += "\n" }
+        // Byte for byte Meltano's output for scripts; one visible line per ID on a terminal.
+        let onTerminal = standardOutputIsTerminal
+        for id in ids { out += onTerminal ? terminalSafe(id, keepingLineBreaks: false) : id; out += "\n" }
         writeOut(out)
     }
 }
@@ -64,12 +66,12 @@ struct GetCommand: ParsableCommand {
             object["partial_state"] = record.partial.raw.map { .string(JSONString($0)) } ?? .null
             object["completed_state"] = record.completed.raw.map { .string(JSONString($0)) } ?? .null
             object["updated_at"] = record.updatedAt.map { .string(JSONString($0)) } ?? .null
-            writeOut(JSONValue.object(object).prettyText(indent: 2) + "\n")
+            writeData(JSONValue.object(object).prettyText(indent: 2) + "\n", json: true)
             return
         }
         switch record.merged {
         case let .success(value):
-            writeOut((pretty ? value.prettyText(indent: 2) : value.compactText) + "\n")
+            writeData((pretty ? value.prettyText(indent: 2) : value.compactText) + "\n", json: true)
         case let .failure(error):
             var message = error.description
             for (name, part) in [("partial", record.partial), ("completed", record.completed)] {
@@ -132,7 +134,7 @@ struct SetCommand: ParsableCommand {
         let value = try readStateInput(json: state, inputFile: inputFile)
         let context = try Context(global)
         try confirm("Overwrite the state of '\(stateID)'? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
-        try context.store.set(stateID, to: value, validate: !noValidate)
+        try context.withInterruptHandler { try context.store.set(stateID, to: value, validate: !noValidate) }
         printNote("State of '\(stateID)' set.", quiet: global.quiet)
     }
 }
@@ -152,11 +154,11 @@ struct MergeCommand: ParsableCommand {
                 throw CommandFailure("Give exactly one of: the JSON, --input-file, --from-state-id.", code: Exit.usage)
             }
             context = try Context(global)
-            try context.store.merge(stateID, fromStateID: fromStateId)
+            try context.withInterruptHandler { try context.store.merge(stateID, fromStateID: fromStateId) }
         } else {
             let value = try readStateInput(json: state, inputFile: inputFile, what: "Invalid JSON")
             context = try Context(global)
-            try context.store.merge(stateID, with: value)
+            try context.withInterruptHandler { try context.store.merge(stateID, with: value) }
         }
         printNote("Merged into the state of '\(stateID)'.", quiet: global.quiet)
     }
@@ -173,7 +175,7 @@ struct CopyCommand: ParsableCommand {
     func run() throws {
         let context = try Context(global)
         try confirm("Overwrite the state of '\(destination)' with that of '\(source)'?", assumeYes: force || yes, flagHint: "--force")
-        try context.store.copy(from: source, to: destination)
+        try context.withInterruptHandler { try context.store.copy(from: source, to: destination) }
         printNote("Copied '\(source)' to '\(destination)'.", quiet: global.quiet)
     }
 }
@@ -189,7 +191,7 @@ struct MoveCommand: ParsableCommand {
     func run() throws {
         let context = try Context(global)
         try confirm("Move the state of '\(source)' to '\(destination)' (overwriting it) and clear '\(source)'?", assumeYes: force || yes, flagHint: "--force")
-        try context.store.move(from: source, to: destination)
+        try context.withInterruptHandler { try context.store.move(from: source, to: destination) }
         printNote("Moved '\(source)' to '\(destination)'.", quiet: global.quiet)
     }
 }
@@ -209,7 +211,7 @@ struct ClearCommand: ParsableCommand {
         let context = try Context(global)
         if let stateID {
             try confirm("Clear the state of '\(stateID)'? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
-            let existed = try context.store.clear(stateID)
+            let existed = try context.withInterruptHandler { try context.store.clear(stateID) }
             printNote(existed ? "State of '\(stateID)' cleared." : "No state for '\(stateID)'; nothing to clear.", quiet: global.quiet)
         } else {
             let count = try context.store.count()
@@ -236,7 +238,7 @@ struct ExportCommand: ParsableCommand {
             entry["partial"] = state.partial
             object[state.stateID] = .object(entry)
         }
-        writeOut(JSONValue.object(object).compactText + "\n")
+        writeData(JSONValue.object(object).compactText + "\n", json: true)
         if !unreadable.isEmpty {
             let names = unreadable.prefix(10).map { "'\($0.0)': \($0.1)" }.joined(separator: "\n  ")
             throw CommandFailure("\(unreadable.count) state(s) were left out because their stored text is not JSON:\n  \(names)\nSee them with `meltano-state get --raw ID`.")
