@@ -152,3 +152,19 @@ struct ConfirmationTests {
         #expect(harness.text.contains("Cancelled: gave up waiting."))
     }
 }
+
+@Suite("Advisory locks")
+struct AdvisoryLockTests {
+    @Test("Releasing an advisory lock says it ends the holder's session")
+    func advisory() {
+        let backend = Samples.backend()
+        backend.locks = [LockRow(stateID: "prod:tap-github-to-target-postgres", lockID: "-3872158263847155034", lockedAt: "2023-11-14 21:41:02",
+                                 ageSeconds: 1938, fetchedAt: testNow, isStale: true, holder: "pid 4242, user meltano, from 10.0.0.7",
+                                 isAdvisory: true)]
+        var harness = Harness(backend: backend)
+        harness.press(.character("L"), .character("u"))
+        assertSnapshot(harness.screen, named: "confirm-release-advisory")
+        #expect(harness.text.contains("pid 4242"))
+        #expect(harness.text.contains("pg_terminate_backend"))
+    }
+}

@@ -41,9 +41,11 @@ public struct LockRow: Sendable, Equatable {
     public var ageIsImplausible: Bool
     /// Advisory locks: who holds it (pid, user, client), when known.
     public var holder: String?
+    /// A PostgreSQL advisory lock (single-table layout): only ending its session frees it.
+    public var isAdvisory: Bool
 
     public init(stateID: String, lockID: String, lockedAt: String, ageSeconds: Double?, fetchedAt: Double = 0,
-                isStale: Bool = false, ageIsImplausible: Bool = false, holder: String? = nil) {
+                isStale: Bool = false, ageIsImplausible: Bool = false, holder: String? = nil, isAdvisory: Bool = false) {
         self.stateID = stateID
         self.lockID = lockID
         self.lockedAt = lockedAt
@@ -52,6 +54,7 @@ public struct LockRow: Sendable, Equatable {
         self.isStale = isStale
         self.ageIsImplausible = ageIsImplausible
         self.holder = holder
+        self.isAdvisory = isAdvisory
     }
 }
 

@@ -60,7 +60,7 @@ enum StoreReads {
         if let application = lock.applicationName, !application.isEmpty { holder.append(application) }
         return LockRow(stateID: lock.stateID, lockID: lock.lockID, lockedAt: lock.lockedAt, ageSeconds: lock.ageSeconds,
                        fetchedAt: fetchedAt, isStale: lock.isStale, ageIsImplausible: lock.ageIsImplausible,
-                       holder: holder.isEmpty ? nil : holder.joined(separator: ", "))
+                       holder: holder.isEmpty ? nil : holder.joined(separator: ", "), isAdvisory: lock.pid != nil)
     }
 
     /// Text for the browser to show and lay out. The merged view keeps the stored text

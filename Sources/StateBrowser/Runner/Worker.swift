@@ -125,7 +125,9 @@ final class Worker: @unchecked Sendable {
                 dropStore()
                 let reason = RunnerErrors.describe(error)
                 guard job.retries else {
-                    monitor.report(worker: name, .disconnected(reason: reason, retryAt: nil))
+                    // A write is never re-run; its failure says what happened. The
+                    // readers notice the outage (or not) on their own next query.
+                    monitor.forget(worker: name)
                     if let message = job.failed(reason) { post(message) }
                     return
                 }
@@ -173,6 +175,12 @@ final class ConnectionMonitor: @unchecked Sendable {
 
     init(post: @escaping @Sendable (Message) -> Void) {
         self.post = post
+    }
+
+    func forget(worker: String) {
+        lock.lock()
+        states[worker] = nil
+        lock.unlock()
     }
 
     func report(worker: String, _ status: ConnectionStatus) {

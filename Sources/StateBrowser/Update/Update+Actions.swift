@@ -212,7 +212,12 @@ extension Model {
             lines.append([Run("NOT STALE", theme.danger), Run(": it may belong to a running pipeline. Releasing it", theme.danger)])
             lines.append([Run("lets another run write this state at the same time.", theme.danger)])
         }
-        lines.append([Run("Only this lock (state ID and lock ID) is removed; it is journaled.", theme.hint)])
+        if lock.isAdvisory {
+            lines.append([Run("An advisory lock is freed only by ending the session that holds it:", theme.danger)])
+            lines.append([Run("that backend is terminated (pg_terminate_backend), if it still holds this key.", theme.danger)])
+        } else {
+            lines.append([Run("Only this lock (state ID and lock ID) is removed; it is journaled.", theme.hint)])
+        }
         mode = .confirm(Confirmation(action: .release(stateID: lock.stateID, lockID: lock.lockID), title: "Release lock",
                                      lines: lines, yes: "release it"))
     }
