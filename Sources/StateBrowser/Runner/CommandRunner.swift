@@ -5,12 +5,14 @@ import StateStore
 /// result back as a `Message`. The UI thread only ever enqueues: it never waits for
 /// the database, so keys and resizes are handled while a query or a lock wait runs.
 ///
-/// Three workers, each with its own store (connection): reads, the lock refresh, and
-/// writes. Laying out and searching big states runs on a separate queue. Commands the
+/// Four workers, each with its own store (connection): reads, counts, the lock refresh
+/// and writes. Laying out and searching big states runs on a separate queue. Commands the
 /// terminal itself must run (`openEditor`, `copyToClipboard`, `quit`) are left to the
 /// host and ignored here.
 public final class CommandRunner: @unchecked Sendable {
     private let reads: Worker
+    /// Counting a million filtered IDs can take a while: never ahead of a page or a state.
+    private let counts: Worker
     private let lockRefresh: Worker
     private let writes: Worker
     private let compute = DispatchQueue(label: "meltano-state.compute", qos: .userInitiated, attributes: .concurrent)
@@ -28,6 +30,7 @@ public final class CommandRunner: @unchecked Sendable {
         self.clock = clock
         let monitor = ConnectionMonitor(post: post)
         reads = Worker(name: "reads", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
+        counts = Worker(name: "counts", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
         lockRefresh = Worker(name: "locks", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
         writes = Worker(name: "writes", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
     }
@@ -35,6 +38,7 @@ public final class CommandRunner: @unchecked Sendable {
     /// Stops the workers (their connections close once the running statement ends).
     public func stop() {
         reads.stop()
+        counts.stop()
         lockRefresh.stop()
         writes.stop()
     }
@@ -52,7 +56,7 @@ public final class CommandRunner: @unchecked Sendable {
                 .pageLoaded(try StoreReads.page(store, request, clock: clock))
             }, failed: { .readFailed(.page, requestID: request.generation, $0) }))
         case let .count(generation, glob):
-            reads.enqueue(Worker.Job(key: "count", retries: true, run: { store in
+            counts.enqueue(Worker.Job(key: "count", retries: true, run: { store in
                 .counted(generation: generation, total: try store.count(matching: glob))
             }, failed: { _ in nil }))
         case let .loadState(requestID, stateID):

@@ -2,9 +2,9 @@ import Foundation
 import StateStore
 
 /// One background thread with its own `StateStore` (so its own connection): the
-/// browser has one for reads, one for the lock refresh and one for writes, so a
-/// write waiting 30 s for a lock never delays the list, and the lock pane keeps
-/// refreshing while a big state loads.
+/// browser has one for reads, one for counts, one for the lock refresh and one for
+/// writes, so a write waiting 30 s for a lock never delays the list, a slow count
+/// never delays a page, and the lock pane keeps refreshing while a big state loads.
 ///
 /// Jobs with the same key replace each other while waiting (holding `j` asks for
 /// many states; only the last is read). A read that loses the connection waits with
@@ -165,7 +165,7 @@ final class Worker: @unchecked Sendable {
     }
 }
 
-/// The header shows one connection status for the three workers: disconnected while
+/// The header shows one connection status for all the workers: disconnected while
 /// any of them is, connected once all that have run something are.
 final class ConnectionMonitor: @unchecked Sendable {
     private let lock = NSLock()
