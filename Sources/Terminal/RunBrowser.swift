@@ -1,3 +1,4 @@
+import CNCurses
 import Foundation
 import StateBrowser
 import StateStore
@@ -75,7 +76,17 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
         _ = write(wakeDescriptor, &byte, 1)
     }
     let previousHandlers = [SIGTERM, SIGHUP, SIGINT, SIGQUIT].map { ($0, signal($0, handler)) }
-    defer { for (number, previous) in previousHandlers { signal(number, previous) } }
+    // A crash cannot be cleaned up properly, but the terminal can still be put back
+    // (best effort: endwin is not async-signal-safe) before the default action runs.
+    let crash: @convention(c) (Int32) -> Void = { signal in
+        endwin()
+        _ = Glibc.signal(signal, SIG_DFL)
+        raise(signal)
+    }
+    let previousCrashHandlers = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE].map { ($0, signal($0, crash)) }
+    defer {
+        for (number, previous) in previousHandlers + previousCrashHandlers { signal(number, previous) }
+    }
 
     let settings = BrowserSettings(location: options.location, schema: options.schema, layout: options.layout,
                                    readOnly: options.readOnly, refreshInterval: options.refreshInterval,
@@ -98,6 +109,7 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
 
     var lastTick = Date()
     var firstPaint: Date?
+    var gaveUp = false
     terminal.draw(view(program.model))
     while true {
         if pendingSignal != 0 || program.quitRequested { break }
@@ -126,9 +138,15 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
         }
         if program.quitRequested { break }
         terminal.draw(view(program.model))
-        if options.exitAfterFirstPaint, firstPaint == nil, program.model.initialLoadComplete {
-            firstPaint = Date()
-            break
+        if options.exitAfterFirstPaint, firstPaint == nil {
+            if program.model.initialLoadComplete {
+                firstPaint = Date()
+                break
+            }
+            if Date().timeIntervalSince(started) > 30 {
+                gaveUp = true
+                break
+            }
         }
     }
     terminal.end()
@@ -136,6 +154,11 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
         let model = program.model
         let milliseconds = Int(firstPaint.timeIntervalSince(started) * 1000)
         FileHandle.standardError.write(Data("meltano-state: first paint with data after \(milliseconds) ms (\(model.list.rows.count) IDs loaded of \(model.list.total.map(String.init) ?? "?"), \(model.locks.rows.count) locks, \(model.size.width)x\(model.size.height))\n".utf8))
+    }
+    if gaveUp {
+        let status = program.model.status?.text ?? program.model.list.error ?? "\(program.model.connection)"
+        FileHandle.standardError.write(Data("meltano-state: no data within 30 s; \(status)\n".utf8))
+        return 1
     }
     if pendingSignal != 0 {
         // The conventional status of a process ended by a signal.
