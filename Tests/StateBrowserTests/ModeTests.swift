@@ -89,3 +89,28 @@ struct ModeTests {
         assertSnapshot(harness.screen, named: "read-only-help")
     }
 }
+
+@Suite("Styles")
+struct StyleTests {
+    @Test("Stale locks in red, JSON syntax colours, selection in reverse")
+    func styles() {
+        let harness = Harness(backend: Samples.backend())
+        let screen = harness.screen
+        let y = harness.model.layout.locks.y + 2  // the oldest lock: stale
+        #expect(screen.line(y).contains("STALE"))
+        // (selected but not focused: bold and underlined as well)
+        #expect(screen.styleLine(y).hasPrefix(String(repeating: "R", count: 78)))
+        #expect(!screen.styleLine(y + 1).contains { $0 == "r" || $0 == "R" })  // the fresh lock is not red
+        // `"updated_at": "2023-…"`: key blue and bold, string green.
+        let jsonRow = harness.model.layout.detail.y + 2 + 4
+        let text = screen.line(jsonRow)
+        let styles = screen.styleLine(jsonRow)
+        let keyStart = text.distance(from: text.startIndex, to: text.range(of: "\"updated_at\"")!.lowerBound)
+        let chars = Array(styles)
+        #expect(chars[keyStart] == "B")
+        let valueStart = text.distance(from: text.startIndex, to: text.range(of: "\"2023-11-14T21:00:00Z\"")!.lowerBound)
+        #expect(chars[valueStart] == "g")
+        // The selected ID (focused list) is in reverse video.
+        #expect(screen.styleLine(harness.model.layout.list.y + 1).hasPrefix("################################"))
+    }
+}
