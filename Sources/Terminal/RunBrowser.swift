@@ -54,6 +54,7 @@ nonisolated(unsafe) private var wakeDescriptor: Int32 = -1
 public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, options: BrowserOptions) throws -> Int32 {
     let started = Date()
     let environment = ProcessInfo.processInfo.environment
+    let timing = TimingLog(environment: environment, started: started)  // MELTANO_STATE_TIMING_LOG, for scripts/bench
     let terminal: CursesTerminal
     do {
         terminal = try CursesTerminal(colorMode: options.colorMode, environment: environment)
@@ -126,6 +127,7 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
                     terminal.resume()
                     continue
                 }
+                timing?.key(key)
                 program.send(.key(key))
             case let .resize(size):
                 program.send(.resize(size))
@@ -138,6 +140,7 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
         }
         if program.quitRequested { break }
         terminal.draw(view(program.model))
+        timing?.painted(program.model)
         if options.exitAfterFirstPaint, firstPaint == nil {
             if program.model.initialLoadComplete {
                 firstPaint = Date()
