@@ -1,0 +1,132 @@
+import Foundation
+import StateStore
+import Testing
+import TestSupport
+
+/// A CLI process started in the background, to be signalled or watched while it runs.
+final class RunningCLI: @unchecked Sendable {
+    let process = Process()
+    private let group = DispatchGroup()
+    nonisolated(unsafe) private var out = Data()
+    nonisolated(unsafe) private var err = Data()
+
+    init(_ fixture: CLIFixture, _ arguments: [String], stdin: String? = nil, extraEnvironment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: CLIFixture.binary)
+        process.arguments = arguments
+        process.environment = fixture.environment.merging(extraEnvironment) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: fixture.directory)
+        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = inPipe
+        try process.run()
+        group.enter()
+        DispatchQueue.global().async { self.out = outPipe.fileHandleForReading.readDataToEndOfFile(); self.group.leave() }
+        group.enter()
+        DispatchQueue.global().async { self.err = errPipe.fileHandleForReading.readDataToEndOfFile(); self.group.leave() }
+        if let stdin { inPipe.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try? inPipe.fileHandleForWriting.close()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the exit (killing the process after `timeout` seconds, recorded as a
+    /// failure); the exit status, or 128 + the signal that ended it.
+    func finish(timeout: Double = 20) -> FinishedCLI {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning {
+            Issue.record("meltano-state \(process.arguments ?? []) still ran after \(timeout) s")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        group.wait()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return FinishedCLI(status: status, stdout: String(decoding: out, as: UTF8.self),
+                           stderr: String(decoding: err, as: UTF8.self))
+    }
+}
+
+struct FinishedCLI {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Waits until a backend of the CLI (application_name meltano-state) runs, or last ran,
+/// a statement mentioning `marker` and containing `fragment`: proof that the CLI got as
+/// far as that statement (e.g. its first try at Meltano's lock).
+func waitForStatement(_ admin: Connection, marker: String, containing fragment: String, timeout: Double = 10) throws -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let pid = try admin.query("""
+            SELECT pid FROM pg_stat_activity
+            WHERE application_name = 'meltano-state' AND position($1 in query) > 0 AND position($2 in query) > 0
+            LIMIT 1
+            """, [marker, fragment], idempotent: true).scalar
+        if let pid, let value = Int32(pid) { return value }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return nil
+}
+
+/// Every write verb of the CLI, with what it needs before it runs.
+struct CLIWriteVerb: Sendable, CustomStringConvertible {
+    let name: String
+    /// The state ID whose lock the verb waits for (nil: a bulk verb or unlock, which
+    /// refuse instead of waiting).
+    var waitsForLockOf: String?
+    /// The state IDs the verb reads or writes (a dead lock on any of them blocks it).
+    let arguments: @Sendable (CLIFixture) throws -> [String]
+    var stdin: String? = nil
+    var needsEditor = false
+    let prepare: @Sendable (CLIFixture) throws -> Void
+
+    var description: String { name }
+
+    static func setTwo(_ fixture: CLIFixture) throws {
+        for (id, v) in [("a", 1), ("b", 2)] {
+            let result = try fixture.run(["set", "--force", id, #"{"singer_state": {"v": \#(v)}}"#])
+            guard result.status == 0 else { throw StoreError.other("prepare: \(result.stderr)") }
+        }
+    }
+
+    static let all: [CLIWriteVerb] = [
+        CLIWriteVerb(name: "set", waitsForLockOf: "a", arguments: { _ in ["set", "--force", "a", #"{"singer_state": {"v": "new"}}"#] }, prepare: setTwo),
+        CLIWriteVerb(name: "merge", waitsForLockOf: "a", arguments: { _ in ["merge", "a", #"{"singer_state": {"w": 1}}"#] }, prepare: setTwo),
+        CLIWriteVerb(name: "copy", waitsForLockOf: "b", arguments: { _ in ["copy", "--force", "a", "b"] }, prepare: setTwo),
+        CLIWriteVerb(name: "move", waitsForLockOf: "b", arguments: { _ in ["move", "--force", "a", "b"] }, prepare: setTwo),
+        CLIWriteVerb(name: "edit", waitsForLockOf: "a", arguments: { _ in ["edit", "--yes", "a"] }, needsEditor: true, prepare: setTwo),
+        CLIWriteVerb(name: "clear", waitsForLockOf: "a", arguments: { _ in ["clear", "--force", "a"] }, prepare: setTwo),
+        CLIWriteVerb(name: "clear --all", arguments: { _ in ["clear", "--all", "--force"] }, prepare: setTwo),
+        CLIWriteVerb(name: "import", arguments: { _ in ["import", "-"] },
+                     stdin: #"{"a": {"completed": {"singer_state": {"v": "imported"}}, "partial": {}}, "c": {"completed": {}, "partial": {"singer_state": {}}}}"#,
+                     prepare: setTwo),
+        CLIWriteVerb(name: "unlock", arguments: { _ in ["unlock", "--yes", "a", "dead-holder"] }, prepare: { fixture in
+            try setTwo(fixture)
+            try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('a', 'dead-holder')")
+        }),
+        CLIWriteVerb(name: "restore", waitsForLockOf: "a", arguments: { fixture in
+            // The newest entry of 'a' is the second set's, which saved the first value.
+            let history = try fixture.run(["history", "--json", "a"])
+            guard let line = history.stdout.split(separator: "\n").first,
+                  case let .object(entry) = try JSONParser.parse(String(line)), case let .string(id)? = entry["id"] else {
+                throw StoreError.other("no journal entry: \(history.stdout) \(history.stderr)")
+            }
+            return ["restore", "--yes", id.text]
+        }, prepare: { fixture in
+            try setTwo(fixture)
+            _ = try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": "second"}}"#])
+        }),
+    ]
+
+    /// An editor (a shell script) that writes a new state, for `edit`.
+    static func editor(in fixture: CLIFixture) throws -> [String: String] {
+        let path = fixture.directory + "/editor.sh"
+        try "#!/bin/sh\nprintf '{\"singer_state\": {\"v\": \"edited\"}}' > \"$1\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return ["EDITOR": path]
+    }
+}
