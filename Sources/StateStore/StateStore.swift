@@ -159,7 +159,7 @@ public final class StateStore: @unchecked Sendable {
     /// One page of state IDs in order, after `after` (keyset pagination: a page deep
     /// in a million IDs costs what the first does).
     public func list(matching glob: String? = nil, after: String? = nil, before: String? = nil,
-                     limit: Int = 200) throws -> [StateSummary] {
+                     fromEnd: Bool = false, limit: Int = 200) throws -> [StateSummary] {
         try requireTables()
         var conditions: [String] = []
         var parameters: [String?] = []
@@ -176,8 +176,8 @@ public final class StateStore: @unchecked Sendable {
             conditions.append("s.state_id < $\(parameters.count)")
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        // Paging backwards reads the page in reverse and flips it.
-        let order = before != nil && after == nil ? "DESC" : "ASC"
+        // Paging backwards (and the last page) reads in reverse and flips it.
+        let order = (before != nil || fromEnd) && after == nil ? "DESC" : "ASC"
         parameters.append(String(max(limit, 0)))
         let lockColumns: String
         switch layout {
@@ -227,6 +227,32 @@ public final class StateStore: @unchecked Sendable {
             }
             if order == "DESC" { rows.reverse() }
             return rows
+        }
+    }
+
+    /// How many matching IDs sort before `stateID`: its 0-based position in the list.
+    public func position(of stateID: String, matching glob: String? = nil) throws -> Int {
+        try requireTables()
+        return try database("find the position of '\(stateID)'") {
+            var sql = "SELECT count(*) FROM \(tables.state) WHERE state_id < $1"
+            var parameters: [String?] = [stateID]
+            if let glob, glob != "*" {
+                sql += " AND state_id LIKE $2 ESCAPE '\\'"
+                parameters.append(StateID.likePattern(forGlob: glob))
+            }
+            return Int(try connection.query(sql, parameters, idempotent: true).scalar ?? "0") ?? 0
+        }
+    }
+
+    /// The stored texts of a row without parsing them (a 100 MB state is parsed by the
+    /// caller, once, into whatever it needs), or nil when there is no row.
+    public func getRaw(_ stateID: String) throws -> RowSnapshot? {
+        try requireTables()
+        return try database("read the state of '\(stateID)'") {
+            try connection.query("SELECT partial_state, completed_state, updated_at::text FROM \(tables.state) WHERE state_id = $1",
+                                 [stateID], idempotent: true).rows.first.map {
+                RowSnapshot(partialState: $0[0], completedState: $0[1], updatedAt: $0[2])
+            }
         }
     }
 

@@ -206,3 +206,24 @@ struct StoreVerbTests {
         #expect(try fixture.lockRows() == [["a", "someone-else"]])
     }
 }
+
+@Suite("Paging helpers for the browser")
+struct PagingHelperTests {
+    @Test func lastPagePositionAndRawRead() throws {
+        let fixture = try StoreFixture()
+        try fixture.admin.query("""
+            INSERT INTO \(fixture.stateTable) (state_id, completed_state)
+            SELECT 'id-' || lpad(i::text, 4, '0'), '{"singer_state": {"i": ' || i || '}}' FROM generate_series(1, 250) i
+            """)
+        let last = try fixture.store.list(fromEnd: true, limit: 3)
+        #expect(last.map(\.stateID) == ["id-0248", "id-0249", "id-0250"])
+        #expect(try fixture.store.position(of: "id-0001") == 0)
+        #expect(try fixture.store.position(of: "id-0100") == 99)
+        #expect(try fixture.store.position(of: "id-0100", matching: "id-00*") == 99)
+        #expect(try fixture.store.position(of: "id-0100", matching: "id-01*") == 0)
+        let raw = try #require(try fixture.store.getRaw("id-0007"))
+        #expect(raw.completedState == #"{"singer_state": {"i": 7}}"#)
+        #expect(raw.partialState == nil)
+        #expect(try fixture.store.getRaw("nope") == nil)
+    }
+}
