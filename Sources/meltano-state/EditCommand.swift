@@ -25,14 +25,24 @@ struct EditCommand: ParsableCommand {
             printNote("Edit cancelled (no changes); nothing was written.", quiet: global.quiet)
             return
         }
-        if edited == current {
+        // Unchanged as Meltano compares it: parsed JSON, Python's equality.
+        if edited.isEquivalent(to: current) {
             printNote("No changes; nothing was written.", quiet: global.quiet)
             return
         }
         let diff = unifiedDiff(old: original, new: edited.prettyText(indent: 2) + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (edited)")
         FileHandle.standardError.write(Data(terminalSafe(diff).utf8))
         try confirm("Write this state to '\(stateID)'?", assumeYes: force || yes, flagHint: "--yes")
-        try context.withInterruptHandler { try context.store.set(stateID, to: edited, validate: true, action: "edit") }
+        // Written only if nobody changed the state while the editor was open (checked
+        // under the lock, so no pipeline can slip in between).
+        try context.withInterruptHandler {
+            try context.store.update(stateID, action: "edit") { now in
+                guard now.isEquivalent(to: current) else {
+                    throw CommandFailure("The state of '\(stateID)' changed while it was being edited (a pipeline wrote it?); nothing was written. Run `meltano-state edit` again to edit the new value.")
+                }
+                return edited
+            }
+        }
         printNote("State of '\(stateID)' updated.", quiet: global.quiet)
     }
 }

@@ -238,3 +238,32 @@ struct CLIVerbTests {
         }
     }
 }
+
+@Suite("edit and concurrent writers")
+struct EditConcurrencyTests {
+    @Test func editRefusesWhenTheStateChangedWhileTheEditorWasOpen() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)
+        let editor = fixture.directory + "/editor.sh"
+        // The "pipeline" writes while the editor is open; then the editor saves its change.
+        let config = try TestDatabase.configuration()
+        try """
+            #!/bin/sh
+            psql -X -q -h \(config.host!) -p \(config.port!) -U \(config.user!) -d \(config.database!) \\
+              -c "UPDATE \(fixture.stateTable.replacingOccurrences(of: "\"", with: "\\\""))  SET completed_state = '{\\"singer_state\\": {\\"v\\": 99}}'" >/dev/null
+            printf '{"singer_state": {"v": 2}}' > "$1"
+
+            """.write(toFile: editor, atomically: true, encoding: .utf8)
+        chmod(editor, 0o755)
+        let result = try fixture.run(["edit", "a", "--yes"], extraEnvironment: ["EDITOR": editor])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("changed while it was being edited"), "\(result.stderr)")
+        #expect(try fixture.rows().first?[2] == #"{"singer_state": {"v": 99}}"#)
+        // Equal as parsed JSON (1.0 == 1, other spacing) counts as unchanged.
+        try "#!/bin/sh\nprintf '{ \"singer_state\" : { \"v\" : 99.0 } }' > \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
+        chmod(editor, 0o755)
+        let unchanged = try fixture.run(["edit", "a", "--yes"], extraEnvironment: ["EDITOR": editor])
+        #expect(unchanged.status == 0)
+        #expect(unchanged.stderr.contains("No changes"), "\(unchanged.stderr)")
+    }
+}
