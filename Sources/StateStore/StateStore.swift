@@ -127,6 +127,7 @@ public final class StateStore: @unchecked Sendable {
 
     /// Runs database work, turning a `PostgresError` into a `StoreError` that names the
     /// action.
+    @discardableResult
     func database<T>(_ action: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as PostgresError {
             if error.isUndefinedTable {
