@@ -14,7 +14,7 @@ struct MeltanoState: ParsableCommand {
             Examples:
               meltano-state list --pattern 'prod:*'
               meltano-state get prod:tap-github-to-target-postgres
-              meltano-state set --force dev:tap-x-to-y '{"singer_state": {"bookmarks": {}}}'
+              meltano-state set --force dev:tap-x-to-y '{"singer_state": {}}'
               meltano-state locks --stale
               meltano-state unlock prod:tap-x-to-y 3f1c…   (the lock ID from `locks`)
 
