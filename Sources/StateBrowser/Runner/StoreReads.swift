@@ -17,7 +17,7 @@ enum StoreReads {
         case let .before(id):
             rows = try store.list(matching: glob, before: id, limit: limit)
         case .last:
-            rows = try lastPage(store, glob: glob, limit: limit)
+            rows = try store.list(matching: glob, fromEnd: true, limit: limit)
         case let .around(id, context):
             let before = try store.list(matching: glob, before: id, limit: context)
             let after = try store.list(matching: glob, after: before.last?.stateID, limit: limit)
@@ -29,22 +29,6 @@ enum StoreReads {
         let now = clock()
         return PageResult(request: request, rows: rows.map { row($0, fetchedAt: now) }, anchorIndex: anchorIndex,
                           reachedStart: reachedStart, reachedEnd: reachedEnd)
-    }
-
-    /// The last `limit` IDs. The store pages backwards from an ID (`before:`), so this
-    /// asks for the IDs before a key that sorts after every real one, then checks that
-    /// nothing follows (a collation could sort that key elsewhere) and, if something
-    /// does, walks forward from there a page at a time.
-    static func lastPage(_ store: StateStore, glob: String?, limit: Int) throws -> [StateSummary] {
-        let sentinel = String(repeating: "\u{10FFFD}", count: 4)
-        var rows = try store.list(matching: glob, before: sentinel, limit: limit)
-        while let last = rows.last?.stateID {
-            let more = try store.list(matching: glob, after: last, limit: limit)
-            if more.isEmpty { break }
-            rows = Array((rows + more).suffix(limit))
-        }
-        if rows.isEmpty { rows = try store.list(matching: glob, limit: limit) }
-        return rows
     }
 
     static func row(_ summary: StateSummary, fetchedAt: Double) -> StateRow {

@@ -101,6 +101,31 @@ struct RunnerTests {
         #expect(program.run(until: { $0.list.selectedRow?.stateID == "state-0000000" }, timeout: 20))
     }
 
+    @Test("G asks the store for the last page (fromEnd): right even for IDs past any sentinel key")
+    func lastPage() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insertMany(30)
+        // Sorted after "\u{10FFFD}" x 4, the key the browser used to page back from.
+        for id in ["\u{10FFFD}\u{10FFFD}\u{10FFFD}\u{10FFFD}z", "\u{10FFFF}", "\u{10FFFF}\u{10FFFF}"] {
+            try fixture.insert(id, completed: #"{"singer_state": {}}"#)
+        }
+        let store = try fixture.makeStore()
+        let all = try store.allStateIDs()
+        let request = PageRequest(id: 1, generation: 1, glob: nil, anchor: .last, limit: 10)
+        let page = try StoreReads.page(store, request, clock: { testNow })
+        #expect(page.rows.map(\.stateID) == Array(all.suffix(10)))
+        // Fewer IDs than a page: all of them, in order.
+        let filtered = try StoreReads.page(store, PageRequest(id: 2, generation: 1, glob: "state-000000?", anchor: .last, limit: 50),
+                                           clock: { testNow })
+        #expect(filtered.rows.map(\.stateID) == (0..<10).map { "state-000000\($0)" })
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete && $0.list.total != nil }, timeout: 10))
+        program.send(.key(.character("G")))
+        #expect(program.run(until: { $0.list.selectedRow?.stateID == all.last }, timeout: 10))
+        #expect(program.model.list.atEnd)
+        #expect(view(program.model).text.contains("33 of 33"))
+    }
+
     @Test("Filter on the server")
     func filter() throws {
         let fixture = try BrowserFixture()
