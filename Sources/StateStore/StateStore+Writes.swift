@@ -31,21 +31,23 @@ extension StateStore {
     /// `meltano state copy`: DST set to SRC's merged view. Refused (as Meltano) when
     /// that view has no top-level `singer_state`.
     public func copy(from source: String, to destination: String) throws {
-        try requireWritable("copy")
+        try set(destination, to: try viewToCopy(from: source, to: destination, action: "copy"),
+                validate: true, action: "copy", note: "from \(source)")
+    }
+
+    /// SRC's merged view, for copy and move: both IDs checked first; a missing SRC is
+    /// "not found" rather than Meltano's validation error on `{}`.
+    private func viewToCopy(from source: String, to destination: String, action: String) throws -> JSONValue {
+        try requireWritable(action)
         try StateID.validate(source)
         try StateID.validate(destination)
         guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
-        let value = try record.merged.get()
-        try set(destination, to: value, validate: true, action: "copy", note: "from \(source)")
+        return try record.merged.get()
     }
 
     /// `meltano state move`: copy, then clear SRC, each under its own lock.
     public func move(from source: String, to destination: String) throws {
-        try requireWritable("move")
-        try StateID.validate(source)
-        try StateID.validate(destination)
-        guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
-        let value = try record.merged.get()
+        let value = try viewToCopy(from: source, to: destination, action: "move")
         do {
             try set(destination, to: value, validate: true, action: "move", note: "from \(source)")
         } catch {
