@@ -1,0 +1,50 @@
+import Foundation
+import StateStore
+import Testing
+import TestSupport
+
+/// A Meltano project as users have it: meltano.yml with `$VAR` references, the password
+/// in `.env`, `meltano-state` run from a subdirectory.
+@Suite("A Meltano project directory")
+struct ProjectConfigTests {
+    @Test func checkConnectsWithMeltanoYMLAndDotEnvFromASubdirectory() throws {
+        let fixture = try CLIFixture(schemaPrefix: "proj")
+        let role = "proj_\(UUID().uuidString.prefix(6).lowercased())"
+        let password = "Dot-Env-P4ss-\(UUID().uuidString.prefix(4))"
+        try fixture.admin.query("CREATE ROLE \(quoteIdentifier(role)) LOGIN PASSWORD '\(password)' IN ROLE password_users")
+        defer { _ = try? fixture.admin.query("DROP OWNED BY \(quoteIdentifier(role))"); _ = try? fixture.admin.query("DROP ROLE \(quoteIdentifier(role))") }
+        try fixture.admin.query("GRANT ALL ON SCHEMA \(quoteIdentifier(fixture.schema)) TO \(quoteIdentifier(role))")
+        let config = try TestDatabase.configuration()
+        let project = fixture.directory + "/project"
+        try FileManager.default.createDirectory(atPath: project + "/transform/models", withIntermediateDirectories: true)
+        try """
+            version: 1
+            default_environment: dev
+            project_id: proj
+            state_backend:
+              uri: postgres://${STATE_USER}@\(config.host!):\(config.port!)/\(config.database!)/\(fixture.schema)
+            environments:
+            - name: dev
+
+            """.write(toFile: project + "/meltano.yml", atomically: true, encoding: .utf8)
+        try """
+            # the state backend's credentials
+            STATE_USER=\(role)
+            export MELTANO_STATE_BACKEND_POSTGRES_PASSWORD="\(password)"
+
+            """.write(toFile: project + "/.env", atomically: true, encoding: .utf8)
+        var environment = fixture.environment
+        environment["MELTANO_STATE_BACKEND_URI"] = nil
+        let check = try runProcess(CLIFixture.binary, ["check"], environment: environment, currentDirectory: project + "/transform/models")
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("as \(role)"), "\(check.stdout)")
+        #expect(!check.stdout.contains(password) && !check.stderr.contains(password))
+        let init_ = try runProcess(CLIFixture.binary, ["init"], environment: environment, currentDirectory: project)
+        #expect(init_.status == 0, "\(init_.stderr)")
+        let shown = try runProcess(CLIFixture.binary, ["config"], environment: environment, currentDirectory: project + "/transform")
+        #expect(shown.stdout.contains("meltano.yml:5"), "\(shown.stdout)")
+        #expect(shown.stdout.contains(".env:3"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("********"))
+        #expect(!shown.stdout.contains(password))
+    }
+}
