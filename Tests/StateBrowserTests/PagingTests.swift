@@ -67,6 +67,59 @@ struct PagingTests {
         #expect(harness.model.list.selectedRow?.stateID == "state-000777")
         #expect(harness.model.detail.stateID == "state-000777")
         #expect(harness.screen.text.contains("!  state-000777"))
+        // The store placed the window: the real position, not "?".
+        #expect(backend.commandLog.contains { $0.hasPrefix("locate(") })
+        #expect(harness.text.contains("778 of 1,000"))
+    }
+
+    @Test("After a jump the position reads ? until the store answers, then N of TOTAL, and follows the selection")
+    func positionAfterJump() {
+        let backend = Samples.manyIDs(1000)
+        backend.locks = [LockRow(stateID: "state-000500", lockID: "bbbb", lockedAt: "2023-11-14 22:00:00", ageSeconds: 10, fetchedAt: testNow)]
+        var harness = Harness(backend: backend, settings: Self.small)
+        harness.hold = { if case .locate = $0 { return true } else { return false } }
+        harness.press(.character("L"), .enter)
+        #expect(harness.model.list.selectedRow?.stateID == "state-000500")
+        #expect(harness.text.contains("? of 1,000"))
+        #expect(harness.held.map(\.name) == ["locate(state-000500)"])
+        harness.hold = nil
+        harness.releaseHeld()
+        #expect(harness.text.contains("501 of 1,000"))
+        harness.press(.character("j"), .character("j"))
+        #expect(harness.text.contains("503 of 1,000"))
+        // Paging back past the window's start keeps counting right.
+        for _ in 0..<10 { harness.press(.pageUp) }
+        let selected = harness.model.list.selectedRow!.stateID
+        #expect(harness.text.contains("\(Int(selected.dropFirst("state-".count))! + 1) of 1,000"))
+    }
+
+    @Test("A position that arrives after the list was reloaded again is dropped")
+    func stalePosition() {
+        let backend = Samples.manyIDs(1000)
+        backend.locks = [LockRow(stateID: "state-000500", lockID: "bbbb", lockedAt: "2023-11-14 22:00:00", ageSeconds: 10, fetchedAt: testNow)]
+        var harness = Harness(backend: backend, settings: Self.small)
+        harness.hold = { if case .locate = $0 { return true } else { return false } }
+        harness.press(.character("L"), .enter)
+        let late = harness.held
+        harness.hold = nil
+        harness.press(.character("g"))
+        #expect(harness.text.contains("1 of 1,000"))
+        harness.held = late
+        harness.releaseHeld()
+        #expect(harness.text.contains("1 of 1,000"))
+        #expect(harness.model.list.offset == 0)
+    }
+
+    @Test("r after IDs were added before the selection: the position is corrected by the store")
+    func positionAfterRefresh() {
+        let backend = Samples.manyIDs(1000)
+        var harness = Harness(backend: backend, settings: Self.small)
+        for _ in 0..<300 { harness.press(.character("j")) }
+        #expect(harness.text.contains("301 of 1,000"))
+        for index in 0..<5 { backend.add("state-000000-new\(index)", completed: "{}") }
+        harness.press(.character("r"))
+        #expect(harness.model.list.selectedRow?.stateID == "state-000300")
+        #expect(harness.text.contains("306 of 1,005"))
     }
 
     @Test("A page that fails shows the error and keeps the rows")

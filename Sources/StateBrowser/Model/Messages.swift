@@ -126,6 +126,8 @@ public enum Message: Sendable {
 
     case pageLoaded(PageResult)
     case counted(generation: Int, total: Int)
+    /// `position`: how many IDs (matching the list's glob) sort before `stateID`.
+    case located(generation: Int, stateID: String, position: Int)
     case stateLoaded(requestID: Int, LoadedState)
     case documentBuilt(requestID: Int, mode: ViewMode, Document)
     case searchFinished(requestID: Int, line: Int?)
@@ -165,6 +167,9 @@ public struct SearchRequest: Sendable {
 public enum Command: Sendable {
     case loadPage(PageRequest)
     case count(generation: Int, glob: String?)
+    /// The position of a listed ID in the whole (filtered) list, for "N of TOTAL"
+    /// after a jump.
+    case locate(generation: Int, stateID: String, glob: String?)
     case loadState(requestID: Int, stateID: String)
     case buildDocument(DocumentRequest)
     case search(SearchRequest)
@@ -195,6 +200,7 @@ public enum Command: Sendable {
             case let .around(id, _): return "loadPage(around \(id))"
             }
         case let .count(_, glob): return "count(\(glob ?? "*"))"
+        case let .locate(_, id, _): return "locate(\(id))"
         case let .loadState(_, id): return "loadState(\(id))"
         case let .buildDocument(request): return "buildDocument(\(request.state.stateID), \(request.mode.rawValue))"
         case let .search(request): return "search(\(request.term), from \(request.from), \(request.forward ? "forward" : "backward"))"

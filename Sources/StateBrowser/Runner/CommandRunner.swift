@@ -59,6 +59,11 @@ public final class CommandRunner: @unchecked Sendable {
             counts.enqueue(Worker.Job(key: "count", retries: true, run: { store in
                 .counted(generation: generation, total: try store.count(matching: glob))
             }, failed: { _ in nil }))
+        case let .locate(generation, stateID, glob):
+            // Beside the count: a jump's page is never held up by it ("?" until then).
+            counts.enqueue(Worker.Job(key: "locate", retries: true, run: { store in
+                .located(generation: generation, stateID: stateID, position: try store.position(of: stateID, matching: glob))
+            }, failed: { _ in nil }))
         case let .loadState(requestID, stateID):
             reads.enqueue(Worker.Job(key: "state", retries: true, run: { store in
                 .stateLoaded(requestID: requestID, try StoreReads.state(store, stateID, clock: clock))

@@ -310,8 +310,9 @@ extension Model {
             default: focusID = action.focusStateID
             }
             if case .release = action {} else {
-                reloadList(.around(focusID, context: layout.listRows / 3), counting: true, &commands,
-                           anchorOffset: list.offset.map { $0 + list.selected })
+                // The old position is a fair guess only for the row that was selected.
+                let guess = list.selectedRow?.stateID == focusID ? list.offset.map { $0 + list.selected } : nil
+                reloadList(.around(focusID, context: layout.listRows / 3), counting: true, &commands, anchorOffset: guess)
                 if detail.stateID == focusID {
                     reloadState(focusID, &commands)
                 } else {

@@ -50,6 +50,11 @@ extension Model {
             // Keep the selection where it was on screen when possible.
             list.top = max(0, list.selected - layout.listRows / 3)
             list.reloading = false
+            // Where the window is in the whole list: guessed (a refresh) or unknown (a
+            // jump) until the store says; "?" meanwhile.
+            if !list.atStart, list.rows.indices.contains(list.selected) {
+                commands.append(.locate(generation: list.generation, stateID: list.rows[list.selected].stateID, glob: list.appliedGlob))
+            }
         case .after:
             guard list.loadingNext else { return }
             list.loadingNext = false
@@ -107,6 +112,12 @@ extension Model {
         guard removable > 0 else { return }
         list.rows.removeLast(removable)
         list.atEnd = false
+    }
+
+    /// The store counted the IDs before one of the window's: the window's real place.
+    mutating func located(_ generation: Int, _ stateID: String, _ position: Int) {
+        guard generation == list.generation, let index = list.rows.firstIndex(where: { $0.stateID == stateID }) else { return }
+        list.offset = max(0, position - index)
     }
 
     /// The position is known when the window touches either end of the list.

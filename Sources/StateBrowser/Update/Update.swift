@@ -34,6 +34,8 @@ extension Model {
                 list.total = total
                 fixOffset()
             }
+        case let .located(generation, stateID, position):
+            located(generation, stateID, position)
         case let .stateLoaded(requestID, state):
             stateLoaded(requestID, state, &commands)
         case let .documentBuilt(requestID, mode, document):

@@ -126,6 +126,28 @@ struct RunnerTests {
         #expect(view(program.model).text.contains("33 of 33"))
     }
 
+    @Test("A jump from the locks pane shows the real position (the store's position), with and without a filter")
+    func positionAfterJump() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insertMany(20_000)
+        try fixture.lock("state-0012345", lockID: "12345678-2222-4333-8444-555555555555", minutesAgo: 1)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete && $0.list.total != nil && !$0.locks.rows.isEmpty }, timeout: 20))
+        program.send(.key(.character("L")))
+        program.send(.key(.enter))
+        #expect(program.run(until: { $0.list.selectedRow?.stateID == "state-0012345" && $0.list.offset != nil }, timeout: 20))
+        #expect(view(program.model).text.contains("12,346 of 20,000"))
+        // Under a filter that hides it, the jump drops the filter and still places it.
+        program.send(.key(.character("/")))
+        for character in "state-00000" { program.send(.key(.character(character))) }
+        program.send(.key(.enter))
+        #expect(program.run(until: { $0.list.total == 100 && !$0.list.reloading }, timeout: 20))
+        program.send(.key(.character("L")))
+        program.send(.key(.enter))
+        #expect(program.run(until: { $0.list.selectedRow?.stateID == "state-0012345" && $0.list.offset != nil && $0.list.total != nil }, timeout: 20))
+        #expect(view(program.model).text.contains("12,346 of 20,000"))
+    }
+
     @Test("Filter on the server")
     func filter() throws {
         let fixture = try BrowserFixture()

@@ -85,6 +85,11 @@ final class FakeBackend {
                                             reachedStart: reachedStart, reachedEnd: reachedEnd))], [], false)
         case let .count(generation, glob):
             return ([.counted(generation: generation, total: sortedIDs.filter { matches($0, glob: glob) }.count)], [], false)
+        case let .locate(generation, id, glob):
+            if failing[.count] != nil { return ([], [], false) }
+            func less(_ a: String, _ b: String) -> Bool { Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) }
+            let position = sortedIDs.filter { matches($0, glob: glob) && less($0, id) }.count
+            return ([.located(generation: generation, stateID: id, position: position)], [], false)
         case let .loadState(requestID, id):
             if let failure = failing[.state] { return ([.readFailed(.state, requestID: requestID, failure)], [], false) }
             let state = states[id] ?? LoadedState(stateID: id, exists: false, completedRaw: nil, partialRaw: nil, mergedText: nil)
@@ -155,6 +160,10 @@ struct Harness {
     let backend: FakeBackend
     var timers: [Message] = []
     var quit = false
+    /// Commands this says yes to are kept in `held` instead of run (answers that
+    /// arrive late); `releaseHeld` runs them.
+    var hold: ((Command) -> Bool)?
+    var held: [Command] = []
 
     init(backend: FakeBackend, size: Size = Size(width: 80, height: 24), settings: BrowserSettings = Harness.settings) {
         self.backend = backend
@@ -177,6 +186,10 @@ struct Harness {
         var queue = commands
         while !queue.isEmpty {
             let command = queue.removeFirst()
+            if hold?(command) == true {
+                held.append(command)
+                continue
+            }
             let (messages, newTimers, quits) = backend.execute(command)
             timers += newTimers
             if quits { quit = true }
@@ -186,6 +199,12 @@ struct Harness {
                 queue += more
             }
         }
+    }
+
+    mutating func releaseHeld() {
+        let commands = held
+        held = []
+        run(commands)
     }
 
     mutating func press(_ keys: Key...) {
