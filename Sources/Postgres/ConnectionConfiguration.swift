@@ -82,21 +82,24 @@ public func passwordsInURI(_ uri: String) -> [String] {
         found.append(value)
         if let decoded = value.removingPercentEncoding, decoded != value { found.append(decoded) }
     }
+    // Scalars, not Characters: a combining mark after `@`, `?`, `&` or `=` would make
+    // one Character of it and the delimiter, hiding it (libpq reads bytes).
     guard let schemeEnd = uri.range(of: "://") else { return [] }
-    let rest = uri[schemeEnd.upperBound...]
-    for endSet in [Set<Character>(["/", "?", "#"]), Set<Character>(["/"])] {
+    let rest = Array(uri.unicodeScalars[schemeEnd.upperBound...])
+    func text(_ scalars: ArraySlice<Unicode.Scalar>) -> String { String(String.UnicodeScalarView(scalars)) }
+    for endSet in [Set<Unicode.Scalar>(["/", "?", "#"]), Set<Unicode.Scalar>(["/"])] {
         let end = rest.firstIndex(where: { endSet.contains($0) }) ?? rest.endIndex
         let authority = rest[..<end]
         for at in [authority.lastIndex(of: "@"), authority.firstIndex(of: "@")].compactMap({ $0 }) {
             if let colon = authority[..<at].firstIndex(of: ":") {
-                add(String(authority[authority.index(after: colon)..<at]))
+                add(text(authority[(colon + 1)..<at]))
             }
         }
     }
     if let question = rest.firstIndex(of: "?") {
-        for pair in rest[rest.index(after: question)...].split(separator: "&") {
+        for pair in rest[(question + 1)...].split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, ["password", "sslpassword"].contains(parts[0].lowercased()) { add(String(parts[1])) }
+            if parts.count == 2, ["password", "sslpassword"].contains(text(parts[0]).lowercased()) { add(text(parts[1])) }
         }
     }
     return found

@@ -48,11 +48,17 @@ struct AddOnURI: Equatable {
     static let form = "postgres://USER:PASSWORD@HOST:PORT/DATABASE/SCHEMA"
 
     static func parse(_ uri: String) throws(URIProblem) -> AddOnURI {
-        guard let schemeEnd = uri.range(of: ":"), uriScheme(uri) == "postgres" else {
+        // Python splits on code points: work on Unicode scalars, never Characters (a
+        // combining mark after `?` or `@` would otherwise hide the delimiter, and the
+        // query, or a password, would become part of the database name).
+        typealias Scalars = ArraySlice<Unicode.Scalar>
+        func text(_ scalars: Scalars) -> String { String(String.UnicodeScalarView(scalars)) }
+        let all = Array(uri.unicodeScalars)[...]
+        guard let schemeEnd = all.firstIndex(of: ":"), uriScheme(uri) == "postgres" else {
             throw URIProblem(problem: "is not a postgres:// URI", fix: "Write it as \(form).")
         }
-        var rest = Substring(uri[schemeEnd.upperBound...])
-        guard rest.hasPrefix("//") else {
+        var rest = all[(schemeEnd + 1)...]
+        guard rest.starts(with: ["/", "/"]) else {
             throw URIProblem(problem: "has no // after postgres:", fix: "Write it as \(form).")
         }
         rest = rest.dropFirst(2)
@@ -66,11 +72,11 @@ struct AddOnURI: Equatable {
         }
         var result = AddOnURI()
         if let hash = remainder.firstIndex(of: "#") {
-            result.fragment = String(remainder[remainder.index(after: hash)...])
+            result.fragment = text(remainder[(hash + 1)...])
             remainder = remainder[..<hash]
         }
         if let question = remainder.firstIndex(of: "?") {
-            result.query = String(remainder[remainder.index(after: question)...])
+            result.query = text(remainder[(question + 1)...])
             remainder = remainder[..<question]
         }
         let path = remainder
@@ -79,59 +85,61 @@ struct AddOnURI: Equatable {
             throw URIProblem(problem: "has an unbalanced [ or ] in its host part (Python: Invalid IPv6 URL)",
                              fix: "Put an IPv6 address in brackets, like postgres://USER:PASSWORD@[::1]:5432/DATABASE/SCHEMA.")
         }
-        let userInfo: Substring?
-        let hostInfo: Substring
+        let userInfo: Scalars?
+        let hostInfo: Scalars
         if let at = netloc.lastIndex(of: "@") {
             userInfo = netloc[..<at]
-            hostInfo = netloc[netloc.index(after: at)...]
+            hostInfo = netloc[(at + 1)...]
         } else {
             userInfo = nil
             hostInfo = netloc
         }
         if let userInfo {
             if let colon = userInfo.firstIndex(of: ":") {
-                result.username = String(userInfo[..<colon])
-                result.password = String(userInfo[userInfo.index(after: colon)...])
+                result.username = text(userInfo[..<colon])
+                result.password = text(userInfo[(colon + 1)...])
             } else {
-                result.username = String(userInfo)
+                result.username = text(userInfo)
             }
         }
-        let host: Substring
-        let portText: Substring
+        let host: Scalars
+        let portText: Scalars
         if let open = hostInfo.firstIndex(of: "[") {
-            let bracketed = hostInfo[hostInfo.index(after: open)...]
+            let bracketed = hostInfo[(open + 1)...]
             let close = bracketed.firstIndex(of: "]") ?? bracketed.endIndex
             host = bracketed[..<close]
-            let after = close < bracketed.endIndex ? bracketed[bracketed.index(after: close)...] : ""
-            portText = after.firstIndex(of: ":").map { after[after.index(after: $0)...] } ?? ""
-            if !isIPv6Address(String(host)) {
+            let after = close < bracketed.endIndex ? bracketed[(close + 1)...] : []
+            portText = after.firstIndex(of: ":").map { after[($0 + 1)...] } ?? []
+            if !isIPv6Address(text(host)) {
                 throw URIProblem(problem: "has something other than an IPv6 address in brackets",
                                  fix: "Put only an IPv6 address in brackets ([::1]); write host names and IPv4 addresses without them.")
             }
         } else if let colon = hostInfo.firstIndex(of: ":") {
             host = hostInfo[..<colon]
-            portText = hostInfo[hostInfo.index(after: colon)...]
+            portText = hostInfo[(colon + 1)...]
         } else {
             host = hostInfo
-            portText = ""
+            portText = []
         }
         if !host.isEmpty {
             // Python lower-cases the host but not an IPv6 zone after %.
             if let percent = host.firstIndex(of: "%") {
-                result.hostname = host[..<percent].lowercased() + host[percent...]
+                result.hostname = text(host[..<percent]).lowercased() + text(host[percent...])
             } else {
-                result.hostname = host.lowercased()
+                result.hostname = text(host).lowercased()
             }
         }
         if !portText.isEmpty {
-            guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText), port <= 65535 else {
+            guard portText.allSatisfy({ ("0"..."9").contains($0) }), let port = Int(text(portText)), port <= 65535 else {
                 throw URIProblem(problem: "has a port that is not a number from 0 to 65535",
                                  fix: "Write the port as digits after the host (HOST:5432), or drop it and set state_backend.postgres.port.")
             }
             result.port = port
         }
-        let segments = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-            .split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var trimmed = path
+        while trimmed.first == "/" { trimmed = trimmed.dropFirst() }
+        while trimmed.last == "/" { trimmed = trimmed.dropLast() }
+        let segments = trimmed.split(separator: "/", omittingEmptySubsequences: false).map(text)
         if segments.count > 2 {
             throw URIProblem(problem: "has \(segments.count) path segments; a postgres:// URI has at most two, /DATABASE/SCHEMA (the add-on would silently ignore the rest)",
                              fix: "Remove the extra segments: \(form).")
@@ -381,11 +389,13 @@ func isIPv6Address(_ text: String) -> Bool {
 /// last `@` of the host part), every other scheme libpq's (up to the first `@` before
 /// any `/`).
 func redactURI(_ uri: String) -> String {
+    // Scalars, not Characters, as the parsers read it: a combining mark after `@` or
+    // `?` makes one Character of the two, and the delimiter would not be found.
     guard let schemeEnd = uri.range(of: "://") else { return uri }
-    let prefix = uri[..<schemeEnd.upperBound]
-    var rest = String(uri[schemeEnd.upperBound...])
+    let prefix = String(uri.unicodeScalars[..<schemeEnd.upperBound])
+    var rest = uri.unicodeScalars[schemeEnd.upperBound...].map { $0 }
     let addOnRule = uriScheme(uri) == "postgres"
-    let authorityEnd: String.Index
+    let authorityEnd: Int
     if addOnRule {
         authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
     } else {
@@ -394,21 +404,21 @@ func redactURI(_ uri: String) -> String {
     let authority = rest[..<authorityEnd]
     let at = addOnRule ? authority.lastIndex(of: "@") : authority.firstIndex(of: "@")
     if let at, let colon = authority[..<at].firstIndex(of: ":") {
-        rest.replaceSubrange(rest.index(after: colon)..<at, with: "********")
+        rest.replaceSubrange((colon + 1)..<at, with: "********".unicodeScalars)
     }
     // password=… in the query.
     if let question = rest.firstIndex(of: "?") {
-        let query = rest[rest.index(after: question)...]
-        let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
-            let lower = pair.lowercased()
+        let query = rest[(question + 1)...]
+        let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> [Unicode.Scalar] in
+            let lower = String(String.UnicodeScalarView(pair)).lowercased()
             if lower.hasPrefix("password=") || lower.hasPrefix("password%3d") || lower.hasPrefix("sslpassword=") {
-                let equals = pair.firstIndex(of: "=") ?? pair.index(pair.startIndex, offsetBy: min(pair.count, "password%3d".count))
-                return pair[...equals] + "********"
+                let equals = pair.firstIndex(of: "=") ?? (pair.startIndex + min(pair.count, "password%3d".count) - 1)
+                return Array(pair[...equals]) + Array("********".unicodeScalars)
             }
-            return String(pair)
+            return Array(pair)
         }
-        rest = rest[...question] + pairs.joined(separator: "&")
+        rest = Array(rest[...question]) + Array(pairs.joined(separator: ["&"]))
     }
-    return prefix + rest
+    return prefix + String(String.UnicodeScalarView(rest))
 }
 
