@@ -9,8 +9,8 @@ import Foundation
 /// statement runs.
 public final class Connection: @unchecked Sendable {
     public let configuration: ConnectionConfiguration
-    private var handle: OpaquePointer?
-    private let lock = NSLock()
+    var handle: OpaquePointer?
+    let lock = NSLock()
     private let cancelLock = NSLock()
     private var cancelHandle: OpaquePointer?
     private let redactor: Redactor
@@ -69,7 +69,7 @@ public final class Connection: @unchecked Sendable {
         cancelHandle = handle.flatMap { PQgetCancel($0) }
     }
 
-    private func scrubbed(_ conn: OpaquePointer) -> String {
+    func scrubbed(_ conn: OpaquePointer) -> String {
         let raw = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
         return redactor.scrub(raw)
     }
@@ -159,7 +159,7 @@ public final class Connection: @unchecked Sendable {
         try reconnectLocked()
     }
 
-    private func reconnectLocked() throws {
+    func reconnectLocked() throws {
         if let handle {
             PQreset(handle)
             if PQstatus(handle) == CONNECTION_OK {
@@ -205,7 +205,7 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    private func makeError(_ result: OpaquePointer, _ conn: OpaquePointer) -> PostgresError {
+    func makeError(_ result: OpaquePointer, _ conn: OpaquePointer) -> PostgresError {
         func field(_ code: Int32) -> String? {
             guard let value = PQresultErrorField(result, code) else { return nil }
             return redactor.scrub(String(cString: value))

@@ -1,0 +1,133 @@
+import CLibPQ
+import Foundation
+
+/// One row of a streamed result (`Connection.forEachRow`), read in place from libpq's
+/// buffer: nothing is copied unless asked for. Valid only inside the callback that
+/// received it; do not keep it or the buffers it hands out.
+public struct StreamedRow {
+    private let result: OpaquePointer
+    private let row: Int32
+    public let columnCount: Int
+
+    init(_ result: OpaquePointer, row: Int32) {
+        self.result = result
+        self.row = row
+        columnCount = Int(PQnfields(result))
+    }
+
+    public func isNull(_ column: Int) -> Bool {
+        PQgetisnull(result, row, Int32(column)) == 1
+    }
+
+    /// The text of a column as bytes (empty for NULL; ask `isNull`), pointing into
+    /// libpq's buffer: valid only inside the callback.
+    public func bytes(_ column: Int) -> UnsafeRawBufferPointer {
+        let length = Int(PQgetlength(result, row, Int32(column)))
+        guard let pointer = PQgetvalue(result, row, Int32(column)) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: pointer, count: length)
+    }
+
+    /// The text of a column as a `String` (a copy; invalid UTF-8 replaced, as
+    /// `QueryResult` does), nil for NULL.
+    public func string(_ column: Int) -> String? {
+        if isNull(column) { return nil }
+        return String(decoding: bytes(column), as: UTF8.self)
+    }
+}
+
+extension Connection {
+    /// Runs one statement and hands each row to `body` as it arrives from the server
+    /// (libpq's single-row mode), so a million rows never sit in memory at once and
+    /// the caller works while the server still sends. Returns the number of rows.
+    ///
+    /// The connection stays busy until the last row: `body` must not use this
+    /// connection. When `body` throws, the statement is cancelled, the rest of the
+    /// result is discarded and the error is rethrown.
+    ///
+    /// - Parameter idempotent: a read that may be re-run: if the connection is found
+    ///   broken before the first row was handed out, it reconnects once and runs it
+    ///   again. After a row was handed out, a lost connection is an error.
+    @discardableResult
+    public func forEachRow(_ sql: String, _ parameters: [String?] = [], idempotent: Bool = false,
+                           _ body: (StreamedRow) throws -> Void) throws -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        var delivered = 0
+        do {
+            return try stream(sql, parameters, delivered: &delivered, body)
+        } catch let error as PostgresError where error.kind == .connectionLost && idempotent && delivered == 0 {
+            try reconnectLocked()
+            return try stream(sql, parameters, delivered: &delivered, body)
+        }
+    }
+
+    private func stream(_ sql: String, _ parameters: [String?], delivered: inout Int,
+                        _ body: (StreamedRow) throws -> Void) throws -> Int {
+        guard let handle else {
+            throw PostgresError(kind: .connectionLost, message: "The connection is closed.")
+        }
+        if PQstatus(handle) != CONNECTION_OK {
+            throw PostgresError(kind: .connectionLost, message: "The connection to the server was lost.")
+        }
+        for (index, value) in parameters.enumerated() where value?.utf8.contains(0) == true {
+            throw PostgresError(kind: .invalidInput,
+                                message: "Parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold.")
+        }
+        let cValues = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { cValues.forEach { free($0) } }
+        var pointers = cValues.map { UnsafePointer($0) }
+        let sent = pointers.withUnsafeMutableBufferPointer { buffer in
+            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        }
+        guard sent == 1 else {
+            let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
+            throw PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
+                                message: message.isEmpty ? "The statement could not be sent." : message)
+        }
+        // Without single-row mode (it cannot fail right after a send, but if it did)
+        // the rows arrive in one result, which the loop below handles as well.
+        _ = PQsetSingleRowMode(handle)
+        var failure: (any Error)?
+        // The server's error is read once the result is drained: only then does libpq
+        // know whether the connection died with it (a terminated backend).
+        var errorResult: OpaquePointer?
+        var count = 0
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            if status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK
+                && status != PGRES_EMPTY_QUERY && failure == nil && errorResult == nil {
+                errorResult = result
+                continue
+            }
+            defer { PQclear(result) }
+            switch status {
+            case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK:
+                guard failure == nil else { continue }
+                let rows = PQntuples(result)
+                var row: Int32 = 0
+                while row < rows {
+                    do {
+                        try body(StreamedRow(result, row: row))
+                    } catch {
+                        failure = error
+                        cancel()  // stop the server sending the rest; what still comes is dropped
+                        break
+                    }
+                    count += 1
+                    delivered += 1
+                    row += 1
+                }
+            case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                break
+            default:
+                break
+            }
+        }
+        if let errorResult {
+            failure = makeError(errorResult, handle)
+            PQclear(errorResult)
+        }
+        if let failure { throw failure }
+        return count
+    }
+}
