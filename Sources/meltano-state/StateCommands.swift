@@ -33,14 +33,12 @@ struct ListCommand: ParsableCommand {
             writeData(JSONValue.array(items).compactText + "\n", json: true)
             return
         }
-        let ids = try context.store.allStateIDs(matching: pattern)
-        if ids.isEmpty { printNote("No state IDs found.", quiet: global.quiet); return }
-        var out = ""
-        out.reserveCapacity(ids.count * 48)
         // Byte for byte Meltano's output for scripts; one visible line per ID on a terminal.
-        let onTerminal = standardOutputIsTerminal
-        for id in ids { out += onTerminal ? terminalSafe(id, keepingLineBreaks: false) : id; out += "\n" }
-        writeOut(out)
+        guard let out = try listOutput(context.store, pattern: pattern, onTerminal: standardOutputIsTerminal) else {
+            printNote("No state IDs found.", quiet: global.quiet)
+            return
+        }
+        writeOut(bytes: out)
     }
 }
 
@@ -55,6 +53,26 @@ struct GetCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
+        if !raw {
+            // The common case without copies: parsed from libpq's buffer, written out in
+            // chunks (a 100 MB state is never also a 100 MB String).
+            let read = try context.store.readMerged(stateID)
+            if !read.exists {
+                if strict { throw StoreError.notFound(stateID: stateID) }
+                writeOut("{}\n")
+                return
+            }
+            if let value = read.value {
+                let options: JSONWriteOptions = pretty ? .pretty(indent: 2) : .compact
+                if standardOutputIsTerminal {
+                    writeData(value.text(options) + "\n", json: true)
+                } else {
+                    writeOut(json: value, options)
+                }
+                return
+            }
+            // Not JSON, or parts that do not merge: read the texts to say why, below.
+        }
         guard let record = try context.store.get(stateID) else {
             if strict { throw StoreError.notFound(stateID: stateID) }
             writeOut(pretty ? "{}\n" : "{}\n")
@@ -230,15 +248,12 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        let (states, unreadable) = try context.withInterruptHandler { try context.store.exportAll() }
-        var object = JSONObject()
-        for state in states {
-            var entry = JSONObject()
-            entry["completed"] = state.completed
-            entry["partial"] = state.partial
-            object[state.stateID] = .object(entry)
+        let (out, unreadable) = try context.withInterruptHandler { try exportOutput(context.store) }
+        if standardOutputIsTerminal {
+            writeData(String(decoding: out, as: UTF8.self), json: true)
+        } else {
+            writeOut(bytes: out)
         }
-        writeData(JSONValue.object(object).compactText + "\n", json: true)
         if !unreadable.isEmpty {
             let names = unreadable.prefix(10).map { "'\($0.0)': \($0.1)" }.joined(separator: "\n  ")
             throw CommandFailure("\(unreadable.count) state(s) were left out because their stored text is not JSON:\n  \(names)\nSee them with `meltano-state get --raw ID`.")

@@ -1,0 +1,73 @@
+import Foundation
+import StateStore
+
+// `list` and `export` of a million state IDs: rows are streamed from the server and
+// written straight into one byte buffer (no array of rows, no `String` per ID, no
+// `JSONObject` of every state), which goes to stdout in one write at the end — so, as
+// before, a failure half-way prints nothing.
+
+/// Bytes to stdout, in one piece, as `writeOut` does with text.
+func writeOut(bytes: [UInt8]) {
+    bytes.withUnsafeBytes { buffer in
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        FileHandle.standardOutput.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none))
+    }
+}
+
+/// A JSON value and a newline to stdout, written in chunks as it is serialised.
+func writeOut(json value: JSONValue, _ options: JSONWriteOptions) {
+    let out = FileHandle.standardOutput
+    try? value.write(options, chunkSize: 1 << 20) { chunk in  // the sink never throws
+        guard let base = chunk.baseAddress, chunk.count > 0 else { return }
+        out.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: chunk.count, deallocator: .none))
+    }
+    out.write(Data([0x0A]))
+}
+
+/// Appends text from the server as `String(decoding:as:)` would make it: bytes that
+/// are not UTF-8 become U+FFFD; valid text (all of it, in practice) is copied as is.
+@inline(__always)
+func appendDecoded(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    var ascii = true
+    for byte in bytes where byte >= 0x80 { ascii = false; break }
+    if ascii {
+        out.append(contentsOf: bytes)
+    } else {
+        out.append(contentsOf: String(decoding: bytes, as: UTF8.self).utf8)
+    }
+}
+
+/// `list`'s output: one ID per line, byte for byte Meltano's; on a terminal each ID is
+/// made one visible line. Nil when there is no ID.
+func listOutput(_ store: StateStore, pattern: String?, onTerminal: Bool) throws -> [UInt8]? {
+    var out: [UInt8] = []
+    let count = try store.forEachStateID(matching: pattern) { id in
+        if onTerminal {
+            out.append(contentsOf: terminalSafe(String(decoding: id, as: UTF8.self), keepingLineBreaks: false).utf8)
+        } else {
+            appendDecoded(id, to: &out)
+        }
+        out.append(UInt8(ascii: "\n"))
+    }
+    return count == 0 ? nil : out
+}
+
+/// `export`'s output, `{"ID":{"completed":…,"partial":…},…}` and a newline: the bytes
+/// `JSONValue.object(…).compactText` gives for the same states, written a state at a
+/// time. Returns the states left out because their text is not JSON.
+func exportOutput(_ store: StateStore) throws -> (bytes: [UInt8], unreadable: [(String, String)]) {
+    var out: [UInt8] = [UInt8(ascii: "{")]
+    var first = true
+    let unreadable = try store.forEachExportedState { stateID, completed, partial in
+        if !first { out.append(UInt8(ascii: ",")) }
+        first = false
+        JSONValue.string(JSONString(stateID)).write(.compact, into: &out)
+        out.append(contentsOf: #":{"completed":"#.utf8)
+        completed.write(.compact, into: &out)
+        out.append(contentsOf: #","partial":"#.utf8)
+        partial.write(.compact, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+    out.append(contentsOf: "}\n".utf8)
+    return (out, unreadable)
+}
