@@ -104,8 +104,19 @@ public final class Journal: @unchecked Sendable {
         var parts = tm()
         gmtime_r(&t, &parts)
         let random = UInt32.random(in: 0...0xFFFFFF)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ-%06x", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, random)
+        // "%04d%02d%02dT%02d%02d%02dZ-%06x", without String(format:) (a CVarArg cast per field).
+        var out: [UInt8] = []
+        out.reserveCapacity(23)
+        JournalEncoding.digits(Int(parts.tm_year) + 1900, width: 4, &out)
+        JournalEncoding.digits(Int(parts.tm_mon) + 1, width: 2, &out)
+        JournalEncoding.digits(Int(parts.tm_mday), width: 2, &out)
+        out.append(UInt8(ascii: "T"))
+        JournalEncoding.digits(Int(parts.tm_hour), width: 2, &out)
+        JournalEncoding.digits(Int(parts.tm_min), width: 2, &out)
+        JournalEncoding.digits(Int(parts.tm_sec), width: 2, &out)
+        out.append(contentsOf: "Z-".utf8)
+        JournalEncoding.hex(random, width: 6, &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func timestamp(_ date: Date = Date()) -> String {
@@ -114,8 +125,16 @@ public final class Journal: @unchecked Sendable {
         var parts = tm()
         gmtime_r(&t, &parts)
         let millis = Int((seconds - seconds.rounded(.down)) * 1000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, millis)
+        // "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", by hand as in newID.
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        for (value, width, separator) in [(Int(parts.tm_year) + 1900, 4, "-"), (Int(parts.tm_mon) + 1, 2, "-"), (Int(parts.tm_mday), 2, "T"),
+                                          (Int(parts.tm_hour), 2, ":"), (Int(parts.tm_min), 2, ":"), (Int(parts.tm_sec), 2, "."),
+                                          (millis, 3, "Z")] as [(Int, Int, Unicode.Scalar)] {
+            JournalEncoding.digits(value, width: width, &out)
+            out.append(UInt8(ascii: separator))
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Appends entries and flushes them to disk, or throws `StoreError.journal` having
@@ -124,10 +143,10 @@ public final class Journal: @unchecked Sendable {
         guard !entries.isEmpty else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var data = Data()
+        var data: [UInt8] = []
         do {
             for entry in entries {
-                data.append(try encoder.encode(entry))
+                if !JournalEncoding.append(entry, to: &data) { data.append(contentsOf: try encoder.encode(entry)) }
                 data.append(0x0A)
             }
         } catch {
