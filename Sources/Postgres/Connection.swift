@@ -57,9 +57,20 @@ public final class Connection: @unchecked Sendable {
             throw PostgresError(kind: needsPassword ? .passwordRequired : .connectionFailed,
                                 message: message.isEmpty ? "Could not connect." : message)
         }
-        PQsetNoticeProcessor(conn, { _, _ in }, nil)  // warnings are not the user's output
+        Connection.configureSession(conn)
         handle = conn
         refreshCancelHandle()
+    }
+
+    /// Once connected (again): notices are not the user's output, and a database in
+    /// SQL_ASCII, which holds bytes rather than text, is read as bytes. Asked for UTF8,
+    /// the server refuses every result holding a byte that is not UTF-8, so one such
+    /// row would fail every listing; `QueryResult` decodes leniently instead.
+    static func configureSession(_ conn: OpaquePointer) {
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        if let encoding = PQparameterStatus(conn, "server_encoding"), String(cString: encoding) == "SQL_ASCII" {
+            _ = PQsetClientEncoding(conn, "SQL_ASCII")
+        }
     }
 
     private func refreshCancelHandle() {
@@ -163,7 +174,7 @@ public final class Connection: @unchecked Sendable {
         if let handle {
             PQreset(handle)
             if PQstatus(handle) == CONNECTION_OK {
-                PQsetNoticeProcessor(handle, { _, _ in }, nil)
+                Connection.configureSession(handle)
                 refreshCancelHandle()
                 return
             }
