@@ -41,6 +41,16 @@ public struct BrowserOptions: Sendable {
     }
 }
 
+/// The most memory this process has had resident (VmHWM), where /proc says.
+func peakResidentBytes() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }
+    }
+    return nil
+}
+
 /// Set from signal handlers (SIGTERM, SIGHUP, SIGINT when it arrives as a signal):
 /// the loop sees it, restores the terminal and leaves.
 nonisolated(unsafe) private var pendingSignal: Int32 = 0
@@ -156,7 +166,8 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
     if let firstPaint {
         let model = program.model
         let milliseconds = Int(firstPaint.timeIntervalSince(started) * 1000)
-        FileHandle.standardError.write(Data("meltano-state: first paint with data after \(milliseconds) ms (\(model.list.rows.count) IDs loaded of \(model.list.total.map(String.init) ?? "?"), \(model.locks.rows.count) locks, \(model.size.width)x\(model.size.height))\n".utf8))
+        let peak = peakResidentBytes().map { ", peak RSS \(($0 + (1 << 19)) >> 20) MB" } ?? ""
+        FileHandle.standardError.write(Data("meltano-state: first paint with data after \(milliseconds) ms (\(model.list.rows.count) IDs loaded of \(model.list.total.map(String.init) ?? "?"), \(model.locks.rows.count) locks, \(model.size.width)x\(model.size.height)\(peak))\n".utf8))
     }
     if gaveUp {
         let status = program.model.status?.text ?? program.model.list.error ?? "\(program.model.connection)"

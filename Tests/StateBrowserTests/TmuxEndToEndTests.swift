@@ -212,6 +212,50 @@ struct TerminalSetupTests {
         #expect(!screen.contains("Error opening terminal"))
     }
 
+    @Test("A 16 MB state opens with peak memory under 3.5 times its size above an empty browser's, and stays so on r")
+    func bigStateMemory() throws {
+        func firstPaintPeak(_ fixture: BrowserFixture) throws -> Int {
+            let tmux = try Tmux(fixture: fixture, width: 120, height: 40, arguments: ["--exit-after-first-paint"])
+            defer { tmux.kill() }
+            try tmux.waitFor("EXIT=0", timeout: 60)
+            let screen = tmux.capture()
+            guard let range = screen.range(of: #"peak RSS \d+ MB"#, options: .regularExpression),
+                  let megabytes = Int(screen[range].split(separator: " ")[2]) else {
+                Issue.record("no peak RSS in: \(screen)")
+                return 0
+            }
+            return megabytes << 20
+        }
+        let empty = try BrowserFixture()
+        try empty.insert("dev:small", completed: #"{"singer_state": {}}"#)
+        let base = try firstPaintPeak(empty)
+        let fixture = try BrowserFixture()
+        let text = BigState.text(streams: 140_000)
+        try fixture.insert("dev:big", completed: text)
+        let size = text.utf8.count
+        let peak = try firstPaintPeak(fixture)
+        #expect(base > 0 && peak > base)
+        #expect(Double(peak - base) < 3.5 * Double(size), "peak \(peak >> 20) MB, empty \(base >> 20) MB, state \(size >> 20) MB")
+
+        // Browsing: r reads it again without holding the old copy meanwhile.
+        let tmux = try Tmux(fixture: fixture, width: 120, height: 40)
+        defer { tmux.kill() }
+        try tmux.waitFor(#""replication_key_value": "2024-05-01T00:00:00+00:00","#, timeout: 60)
+        let shell = try #require(tmux.panePID())
+        let children = try runProcess("pgrep", ["-P", String(shell)]).stdout.split(separator: "\n").compactMap { Int32($0) }
+        let pid = try #require(children.first)
+        func highWater() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+            return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])) * 1024
+        }
+        tmux.send("r")
+        try tmux.waitFor("Loading dev:big…", timeout: 10)
+        try tmux.waitFor(#""replication_key_value": "2024-05-01T00:00:00+00:00","#, timeout: 60)
+        let afterRefresh = try highWater()
+        #expect(Double(afterRefresh - base) < 3.5 * Double(size), "after r: \(afterRefresh >> 20) MB")
+    }
+
     @Test("SIGTERM restores the terminal and exits 143")
     func sigterm() throws {
         let fixture = try BrowserFixture()
@@ -234,7 +278,8 @@ final class Tmux {
     static let socket = "meltano-state-e2e"
     let name: String
 
-    init(fixture: BrowserFixture, width: Int = 100, height: Int = 30, environment: [String: String] = [:]) throws {
+    init(fixture: BrowserFixture, width: Int = 100, height: Int = 30, environment: [String: String] = [:],
+         arguments extra: [String] = []) throws {
         guard let binary = ProcessInfo.processInfo.environment["MELTANO_STATE_BIN"], !binary.isEmpty else {
             throw Missing(description: "MELTANO_STATE_BIN is not set: run the tests through scripts/test, which builds the binary and sets it.")
         }
@@ -242,7 +287,7 @@ final class Tmux {
         let configuration = try TestDatabase.configuration()
         var arguments = ["tui", "--host", configuration.host ?? "127.0.0.1", "--port", String(configuration.port ?? 5432),
                          "--user", configuration.user ?? "postgres", "--database", configuration.database ?? "postgres",
-                         "--schema", fixture.schema]
+                         "--schema", fixture.schema] + extra
         arguments = [binary] + arguments
         var env = ["MELTANO_STATE_JOURNAL": fixture.journalPath, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                    "NO_COLOR": "", "HOME": NSTemporaryDirectory()]

@@ -1,4 +1,5 @@
 import Foundation
+import StateStore
 
 /// What the right pane shows: a JSON layout (foldable) or wrapped raw text.
 public enum Document: Sendable {
@@ -139,12 +140,23 @@ public enum LocalWork {
         }
         switch mode {
         case .merged:
-            if let merged = state.mergedText, let document = try? JSONDocument(text: merged) { return .json(document) }
+            var problem = state.mergedProblem
+            if let merged = state.mergedText {
+                do {
+                    let document = try JSONDocument(text: merged)
+                    if let tooDeep = nestingProblem(document.nesting) { problem = tooDeep } else { return .json(document) }
+                } catch let error as JSONTextError where state.mergedIsCompleted {
+                    // Meltano reads the completed state as it is: not JSON, no merged view.
+                    let (line, column) = error.lineAndColumn(in: merged)
+                    problem = StoreError.unreadableState(stateID: state.stateID, part: "completed",
+                                                         error: "\(error.message) at line \(line), column \(column)").description
+                } catch {}
+            }
             // No merged view: say why, then both columns with their errors marked.
-            let problem = oneLine(state.mergedProblem ?? "The merged view cannot be computed.")
+            let why = oneLine(problem ?? "The merged view cannot be computed.")
             let sections = [section("completed_state", state.completedRaw), section("partial_state", state.partialRaw)]
             return .raw(RawDocument(sections: sections, wrapWidth: wrapWidth,
-                                    preamble: [[Run("✗ No merged view: ", theme.error), Run(problem, theme.error)]]))
+                                    preamble: [[Run("✗ No merged view: ", theme.error), Run(why, theme.error)]]))
         case .completed:
             return jsonOrRaw("completed_state", state.completedRaw)
         case .partial:
@@ -174,8 +186,15 @@ public enum LocalWork {
         return kept.joined(separator: " ").replacingOccurrences(of: " )", with: ")")
     }
 
+    /// Python's json (so Meltano) gives up on arrays and objects nested deeper than
+    /// this; the store's parser refuses them too, so there is no merged view.
+    static func nestingProblem(_ nesting: Int) -> String? {
+        guard nesting > JSONParser.maximumDepth else { return nil }
+        return "The state nests arrays and objects \(nesting) levels deep, more than the \(JSONParser.maximumDepth) Meltano (Python's json) can read."
+    }
+
     static func errorNote(_ error: JSONTextError, in text: String, theme: Theme) -> [Run] {
-        let (line, column) = error.lineAndColumn(in: Array(text.utf8))
+        let (line, column) = error.lineAndColumn(in: text)
         return [Run("✗ not JSON: ", theme.error),
                 Run("\(error.message) at line \(line), column \(column) (byte \(error.offset))", theme.error)]
     }

@@ -1,113 +1,204 @@
 /// JSON text laid out as pretty-printed lines, built once off the UI thread and then
 /// only read: the right pane renders just the lines on screen from it.
 ///
-/// The document keeps the text's bytes and, per line, a few integers (kind, depth,
-/// where the key and the value are in the bytes, the matching bracket, the parent);
-/// a line's text is decoded only when it is drawn, so a 100 MB state costs its bytes
-/// plus about 40 bytes a line, and drawing a screenful costs a screenful. Literals are
-/// shown exactly as stored (`1e+16`, `100000.0`, `NaN` stay as written), strings
-/// decoded and re-escaped only where showing them raw would be unsafe.
+/// The document keeps the text itself (the string the store read: no copy is made)
+/// and, per line, 13 bytes: its kind (with key and comma bits), its depth, where it
+/// starts in the text and its matching bracket. The rest is found in the text when
+/// asked: where a key ends and its value starts (a scan of the key), a line's parent
+/// and position (a walk back over its earlier siblings, each container skipped whole),
+/// a container's member count (stored for big containers, counted for small ones). A
+/// line's text is decoded only when it is drawn, so a 100 MB state costs its text plus
+/// about 13 bytes a line, and drawing a screenful costs a screenful. Literals are shown
+/// exactly as stored (`1e+16`, `100000.0`, `NaN` stay as written), strings decoded and
+/// re-escaped only where showing them raw would be unsafe.
 public final class JSONDocument: @unchecked Sendable {
     public enum LineKind: UInt8, Sendable {
         case scalar, openObject, openArray, closeObject, closeArray, emptyObject, emptyArray
     }
 
-    public let bytes: [UInt8]
+    /// The JSON text as given.
+    public let text: String
+    /// The kind (low bits), `keyBit` and `commaBit` of each line.
     private var kinds: [UInt8] = []
     private var depths: [Int32] = []
-    private var keyStarts: [Int32] = []
-    private var keyEnds: [Int32] = []
-    private var valueStarts: [Int32] = []
-    private var valueEnds: [Int32] = []
+    /// The byte where a line starts: its key's opening quote, else its value or bracket.
+    private var starts: [Int32] = []
     /// open ↔ close line; -1 for other lines.
     private var partners: [Int32] = []
-    /// The open line of the enclosing container; -1 at the top.
-    private var parents: [Int32] = []
-    /// Position among the parent's members; for open lines, the number of members.
-    private var positions: [Int32] = []
-    private var childCounts: [Int32] = []
+    /// Member counts of containers with at least `countedAbove` members; smaller ones
+    /// are counted when asked (at most that many steps).
+    private var largeCounts: [Int32: Int32] = [:]
+    private static let countedAbove = 32
+    /// The deepest nesting of arrays and objects (`{"a": [1]}`: 2).
+    public private(set) var nesting = 0
 
     public var lineCount: Int { kinds.count }
 
+    /// Bytes the layout itself holds (the text aside), for tests and benchmarks.
+    var layoutBytes: Int {
+        kinds.count + 4 * (depths.count + starts.count + partners.count) + 8 * largeCounts.count
+    }
+
     private static let commaBit: UInt8 = 0x80
+    private static let keyBit: UInt8 = 0x40
+    private static let kindMask: UInt8 = 0x0F
 
     /// Lays out `text`; throws `JSONTextError` (with the byte offset) when it is not
     /// JSON. Accepts RFC 8259 plus `NaN`, `Infinity` and `-Infinity`, which Python's
     /// `json.dumps` writes and Meltano therefore stores.
-    public convenience init(text: String) throws {
-        try self.init(bytes: Array(text.utf8))
-    }
-
-    public init(bytes: [UInt8]) throws {
-        self.bytes = bytes
-        guard bytes.count < Int32.max else { throw JSONTextError(offset: 0, message: "text larger than 2 GiB") }
-        let estimate = min(bytes.count / 6 + 16, 1 << 22)
+    public init(text: String) throws {
+        var text = text
+        text.makeContiguousUTF8()  // a no-op for the store's strings
+        self.text = text
+        let count = text.utf8.count
+        guard count < Int32.max else { throw JSONTextError(offset: 0, message: "text larger than 2 GiB") }
+        // Reserved address space is not memory until a line is written there.
+        let estimate = min(count / 8 + 16, 1 << 25)
         kinds.reserveCapacity(estimate)
-        try bytes.withUnsafeBufferPointer { buffer in
+        depths.reserveCapacity(estimate)
+        starts.reserveCapacity(estimate)
+        partners.reserveCapacity(estimate)
+        try withBytes { buffer in
             var parser = LayoutParser(bytes: buffer, document: self)
             try parser.parse()
+            nesting = parser.nesting
         }
     }
 
     /// Checks that `text` is JSON (as `init` would accept it) without laying it out:
     /// nil, or where and why not. For views that show text raw.
     public static func validate(_ text: String) -> JSONTextError? {
-        var text = text
-        return text.withUTF8 { buffer in
+        withBytes(of: text) { buffer in
             var parser = LayoutParser(bytes: buffer, document: nil)
             do { try parser.parse() } catch let error as JSONTextError { return error } catch { return JSONTextError(offset: 0, message: "\(error)") }
             return nil
         }
     }
 
+    /// The text's UTF-8 bytes, in place.
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try JSONDocument.withBytes(of: text, body)
+    }
+
+    @inline(__always)
+    static func withBytes<R>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        if let result = try text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        return try Array(text.utf8).withUnsafeBufferPointer(body)
+    }
+
     // MARK: - Building (used by LayoutParser only)
 
-    fileprivate func appendLine(kind: LineKind, depth: Int, key: Range<Int>?, value: Range<Int>, parent: Int, position: Int) -> Int {
-        kinds.append(kind.rawValue)
-        depths.append(Int32(depth))
-        keyStarts.append(Int32(key?.lowerBound ?? -1))
-        keyEnds.append(Int32(key?.upperBound ?? -1))
-        valueStarts.append(Int32(value.lowerBound))
-        valueEnds.append(Int32(value.upperBound))
+    fileprivate func appendLine(kind: LineKind, depth: Int, start: Int, hasKey: Bool) -> Int {
+        kinds.append(kind.rawValue | (hasKey ? Self.keyBit : 0))
+        depths.append(Int32(truncatingIfNeeded: depth))
+        starts.append(Int32(start))
         partners.append(-1)
-        parents.append(Int32(parent))
-        positions.append(Int32(position))
-        childCounts.append(0)
         return kinds.count - 1
     }
 
     fileprivate func close(open: Int, closeLine: Int, members: Int) {
         partners[open] = Int32(closeLine)
         partners[closeLine] = Int32(open)
-        childCounts[open] = Int32(members)
-        valueEnds[open] = valueEnds[closeLine]
+        if members >= Self.countedAbove { largeCounts[Int32(open)] = Int32(members) }
     }
 
     fileprivate func markComma(line: Int) { kinds[line] |= Self.commaBit }
 
     // MARK: - Reading lines
 
-    public func kind(_ line: Int) -> LineKind { LineKind(rawValue: kinds[line] & ~Self.commaBit)! }
+    public func kind(_ line: Int) -> LineKind { LineKind(rawValue: kinds[line] & Self.kindMask)! }
     public func depth(_ line: Int) -> Int { Int(depths[line]) }
     public func hasComma(_ line: Int) -> Bool { kinds[line] & Self.commaBit != 0 }
+    func hasKey(_ line: Int) -> Bool { kinds[line] & Self.keyBit != 0 }
     /// For an open line, its close line; for a close line, its open line.
     public func partner(_ line: Int) -> Int? { partners[line] >= 0 ? Int(partners[line]) : nil }
-    public func parent(_ line: Int) -> Int? { parents[line] >= 0 ? Int(parents[line]) : nil }
-    public func memberCount(_ line: Int) -> Int { Int(childCounts[line]) }
-    public func isOpen(_ line: Int) -> Bool { [.openObject, .openArray].contains(kind(line)) }
-    public func isClose(_ line: Int) -> Bool { [.closeObject, .closeArray].contains(kind(line)) }
+    public func isOpen(_ line: Int) -> Bool {
+        let raw = kinds[line] & Self.kindMask
+        return raw == LineKind.openObject.rawValue || raw == LineKind.openArray.rawValue
+    }
+    public func isClose(_ line: Int) -> Bool {
+        let raw = kinds[line] & Self.kindMask
+        return raw == LineKind.closeObject.rawValue || raw == LineKind.closeArray.rawValue
+    }
+
+    /// The open line of the enclosing container (nil at the top).
+    public func parent(_ line: Int) -> Int? { walkBack(line).parent }
+
+    /// The enclosing open line and the line's position among its members, found by
+    /// walking back over the siblings before it (a container skipped whole by its
+    /// partner): as many steps as there are earlier siblings.
+    private func walkBack(_ line: Int) -> (parent: Int?, position: Int) {
+        var current = line
+        if isClose(current), let open = partner(current) { current = open }
+        var position = 0
+        var index = current - 1
+        while index >= 0 {
+            switch kind(index) {
+            case .closeObject, .closeArray:
+                index = Int(partners[index]) - 1
+                position += 1
+            case .openObject, .openArray:
+                return (index, position)
+            default:
+                index -= 1
+                position += 1
+            }
+        }
+        return (nil, position)
+    }
+
+    /// How many members an open line's container has.
+    public func memberCount(_ line: Int) -> Int {
+        guard isOpen(line), let close = partner(line) else { return 0 }
+        if let count = largeCounts[Int32(line)] { return Int(count) }
+        var count = 0
+        var index = line + 1
+        while index < close {
+            count += 1
+            index = isOpen(index) ? Int(partners[index]) + 1 : index + 1
+        }
+        return count
+    }
 
     public func keyRange(_ line: Int) -> Range<Int>? {
-        keyStarts[line] >= 0 ? Int(keyStarts[line])..<Int(keyEnds[line]) : nil
+        guard hasKey(line) else { return nil }
+        let start = Int(starts[line])
+        return withBytes { start..<JSONScan.stringEnd($0, from: start) }
+    }
+
+    /// Where a line's value (or bracket) starts: after its key and colon.
+    private func valueStart(_ line: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        let start = Int(starts[line])
+        guard hasKey(line) else { return start }
+        var index = JSONScan.skipSpace(bytes, from: JSONScan.stringEnd(bytes, from: start))
+        index += 1  // the colon
+        return JSONScan.skipSpace(bytes, from: index)
     }
 
     /// The byte range of a line's value: the literal of a scalar, the whole container
     /// (brackets included) of an open line.
-    public func valueRange(_ line: Int) -> Range<Int> { Int(valueStarts[line])..<Int(valueEnds[line]) }
+    public func valueRange(_ line: Int) -> Range<Int> {
+        withBytes { bytes in
+            let start = valueStart(line, bytes)
+            switch kind(line) {
+            case .scalar:
+                let end = bytes[start] == UInt8(ascii: "\"") ? JSONScan.stringEnd(bytes, from: start) : JSONScan.literalEnd(bytes, from: start)
+                return start..<end
+            case .openObject, .openArray:
+                return start..<(Int(starts[Int(partners[line])]) + 1)
+            case .emptyObject, .emptyArray:
+                return start..<(JSONScan.skipSpace(bytes, from: start + 1) + 1)
+            case .closeObject, .closeArray:
+                return start..<(start + 1)
+            }
+        }
+    }
 
     /// The decoded key of a line (nil for array elements and close lines).
     public func key(_ line: Int) -> String? {
-        keyRange(line).map { JSONStrings.decode(bytes, literal: $0) }
+        guard hasKey(line) else { return nil }
+        return withBytes { JSONStrings.decode($0, quote: Int(starts[line])) }
     }
 
     /// What `y` copies: a string's decoded text, a number or literal as stored, a
@@ -116,10 +207,12 @@ public final class JSONDocument: @unchecked Sendable {
         var l = line
         if isClose(l), let open = partner(l) { l = open }
         let range = valueRange(l)
-        if kind(l) == .scalar, bytes[range.lowerBound] == UInt8(ascii: "\"") {
-            return JSONStrings.decode(bytes, literal: range)
+        return withBytes { bytes in
+            if kind(l) == .scalar, bytes[range.lowerBound] == UInt8(ascii: "\"") {
+                return JSONStrings.decode(bytes, quote: range.lowerBound)
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
         }
-        return String(decoding: bytes[range], as: UTF8.self)
     }
 
     /// The jq path of a line: `.singer_state.bookmarks["tap-x"][0]`.
@@ -127,18 +220,16 @@ public final class JSONDocument: @unchecked Sendable {
         var l = line
         if isClose(l), let open = partner(l) { l = open }
         var components: [String] = []
-        var current: Int? = l
-        while let c = current {
-            if let parent = parent(c) {
-                if let key = key(c) {
-                    components.append(JSONStrings.pathComponent(key))
-                } else {
-                    components.append("[\(positions[c])]")
-                }
-                current = parent
+        var current = l
+        while true {
+            let (parent, position) = walkBack(current)
+            guard let parent else { break }
+            if let key = key(current) {
+                components.append(JSONStrings.pathComponent(key))
             } else {
-                current = nil
+                components.append("[\(position)]")
             }
+            current = parent
         }
         let path = components.reversed().joined()
         return path.isEmpty ? "." : path
@@ -157,17 +248,19 @@ public final class JSONDocument: @unchecked Sendable {
 
     /// The line's key and value as one text, for search (values cut at `limit` bytes).
     public func searchText(_ line: Int, limit: Int = 4096) -> String {
-        var text = key(line) ?? ""
-        if kind(line) == .scalar {
-            var range = valueRange(line)
-            if range.count > limit { range = range.lowerBound..<(range.lowerBound + limit) }
-            if bytes[range.lowerBound] == UInt8(ascii: "\"") {
-                text += "\u{0}" + JSONStrings.decode(bytes, literal: valueRange(line), limit: limit)
-            } else {
-                text += "\u{0}" + String(decoding: bytes[range], as: UTF8.self)
+        withBytes { bytes in
+            var text = hasKey(line) ? JSONStrings.decode(bytes, quote: Int(starts[line]), limit: limit) : ""
+            if kind(line) == .scalar {
+                let start = valueStart(line, bytes)
+                if bytes[start] == UInt8(ascii: "\"") {
+                    text += "\u{0}" + JSONStrings.decode(bytes, quote: start, limit: limit)
+                } else {
+                    let end = JSONScan.literalEnd(bytes, from: start, limit: limit)
+                    text += "\u{0}" + String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+                }
             }
+            return text
         }
-        return text
     }
 
     // MARK: - Drawing
@@ -176,27 +269,31 @@ public final class JSONDocument: @unchecked Sendable {
     /// comma; a folded container as `{…}` with its member count. At most about
     /// `columns` cells are produced (long strings are decoded only that far).
     public func runs(_ line: Int, folded: Bool, columns: Int, theme: Theme) -> [Run] {
+        withBytes { bytes in runs(line, bytes, folded: folded, columns: columns, theme: theme) }
+    }
+
+    private func runs(_ line: Int, _ bytes: UnsafeBufferPointer<UInt8>, folded: Bool, columns: Int, theme: Theme) -> [Run] {
         var runs: [Run] = []
         let indent = min(depth(line) * 2, columns)
         if indent > 0 { runs.append(Run(String(repeating: " ", count: indent))) }
         var budget = columns - indent
-        if let keyRange = keyRange(line) {
-            let keyRuns = JSONStrings.displayRuns(bytes, literal: keyRange, budget: budget, style: theme.key, escapeStyle: theme.escape)
+        if hasKey(line) {
+            let keyRuns = JSONStrings.displayRuns(bytes, quote: Int(starts[line]), budget: budget, style: theme.key, escapeStyle: theme.escape)
             budget -= keyRuns.reduce(0) { $0 + TextWidth.width(of: $1.text, escaping: .json) }
             runs += keyRuns
             runs.append(Run(": ", theme.punctuation))
             budget -= 2
         }
         let kind = self.kind(line)
-        let range = valueRange(line)
         switch kind {
         case .scalar:
-            let first = bytes[range.lowerBound]
+            let start = valueStart(line, bytes)
+            let first = bytes[start]
             if first == UInt8(ascii: "\"") {
-                runs += JSONStrings.displayRuns(bytes, literal: range, budget: max(budget, 0), style: theme.string, escapeStyle: theme.escape)
+                runs += JSONStrings.displayRuns(bytes, quote: start, budget: max(budget, 0), style: theme.string, escapeStyle: theme.escape)
             } else {
-                let shown = range.count > max(budget, 0) + 1 ? range.lowerBound..<(range.lowerBound + max(budget, 0) + 1) : range
-                let literal = String(decoding: bytes[shown], as: UTF8.self)
+                let end = JSONScan.literalEnd(bytes, from: start, limit: max(budget, 0) + 1)
+                let literal = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
                 let style: Style
                 switch first {
                 case UInt8(ascii: "t"), UInt8(ascii: "f"): style = theme.bool
@@ -237,6 +334,51 @@ public final class JSONDocument: @unchecked Sendable {
     }
 }
 
+/// Finding the ends of tokens in text the layout parser has validated.
+enum JSONScan {
+    /// The index after the closing quote of the string literal whose opening quote is
+    /// at `from`.
+    static func stringEnd(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var index = from + 1
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""): return index + 1
+            case UInt8(ascii: "\\"): index += 2
+            default: index += 1
+            }
+        }
+        return bytes.count
+    }
+
+    /// The end of a number or of true, false, null, NaN, Infinity, -Infinity; at most
+    /// `limit` bytes from `from`.
+    static func literalEnd(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, limit: Int = Int.max) -> Int {
+        let stop = from + min(limit, bytes.count - from)
+        var index = from
+        while index < stop {
+            switch bytes[index] {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                index += 1
+            default:
+                return index
+            }
+        }
+        return index
+    }
+
+    static func skipSpace(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var index = from
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return index
+            }
+        }
+        return index
+    }
+}
+
 /// Where a text stops being JSON: byte offset and what was expected there.
 public struct JSONTextError: Error, Sendable, Equatable, CustomStringConvertible {
     public var offset: Int
@@ -249,16 +391,30 @@ public struct JSONTextError: Error, Sendable, Equatable, CustomStringConvertible
 
     public var description: String { "\(message) at byte \(offset)" }
 
-    /// 1-based line and column (in characters) of the offset within `bytes`.
+    /// 1-based line and column (in Unicode scalars, as Python counts) of the offset
+    /// within `bytes`.
     public func lineAndColumn(in bytes: [UInt8]) -> (line: Int, column: Int) {
+        bytes.withUnsafeBufferPointer { lineAndColumn(in: $0) }
+    }
+
+    /// The same for a string, read in place (no copy of a big text).
+    public func lineAndColumn(in text: String) -> (line: Int, column: Int) {
+        JSONDocument.withBytes(of: text) { lineAndColumn(in: $0) }
+    }
+
+    func lineAndColumn(in bytes: UnsafeBufferPointer<UInt8>) -> (line: Int, column: Int) {
         var line = 1
-        var lineStart = 0
+        var column = 1
         let end = min(offset, bytes.count)
-        for index in 0..<end where bytes[index] == UInt8(ascii: "\n") {
-            line += 1
-            lineStart = index + 1
+        for index in 0..<end {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
         }
-        let column = String(decoding: bytes[lineStart..<end], as: UTF8.self).count + 1
         return (line, column)
     }
 }
@@ -273,6 +429,8 @@ private struct LayoutParser {
     let document: JSONDocument?
     var index = 0
     var lastLine = -1
+    /// The deepest nesting of containers seen.
+    var nesting = 0
 
     struct Frame {
         var open: Int
@@ -317,8 +475,7 @@ private struct LayoutParser {
                 needValue = true
             } else if byte == UInt8(ascii: frame.isObject ? "}" : "]") {
                 let closeLine = line(kind: frame.isObject ? .closeObject : .closeArray, depth: stack.count - 1,
-                                     key: nil, value: index..<(index + 1),
-                                     parent: document?.parent(frame.open) ?? -1, position: 0)
+                                     key: nil, start: index)
                 index += 1
                 document?.close(open: frame.open, closeLine: closeLine, members: frame.members + 1)
                 stack.removeLast()
@@ -346,10 +503,10 @@ private struct LayoutParser {
     }
 
     @discardableResult
-    mutating func line(kind: JSONDocument.LineKind, depth: Int, key: Range<Int>?, value: Range<Int>, parent: Int, position: Int) -> Int {
+    mutating func line(kind: JSONDocument.LineKind, depth: Int, key: Range<Int>?, start: Int) -> Int {
         lastLine += 1
         guard let document else { return lastLine }
-        return document.appendLine(kind: kind, depth: depth, key: key, value: value, parent: parent, position: position)
+        return document.appendLine(kind: kind, depth: depth, start: key?.lowerBound ?? start, hasKey: key != nil)
     }
 
     struct Opened {
@@ -360,8 +517,6 @@ private struct LayoutParser {
     /// pushed on the stack (then the first member's key is read and returned).
     mutating func value(key: Range<Int>?, stack: inout [Frame]) throws -> Opened? {
         let depth = stack.count
-        let parent = stack.last?.open ?? -1
-        let position = stack.last?.members ?? 0
         guard index < bytes.count else { throw JSONTextError(offset: index, message: "unexpected end of text, expected a value") }
         let start = index
         let byte = bytes[index]
@@ -372,20 +527,20 @@ private struct LayoutParser {
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: isObject ? "}" : "]") {
                 index += 1
-                line(kind: isObject ? .emptyObject : .emptyArray, depth: depth, key: key,
-                     value: start..<index, parent: parent, position: position)
+                line(kind: isObject ? .emptyObject : .emptyArray, depth: depth, key: key, start: start)
+                nesting = max(nesting, depth + 1)
                 return nil
             }
-            let open = line(kind: isObject ? .openObject : .openArray, depth: depth, key: key,
-                            value: start..<(start + 1), parent: parent, position: position)
+            let open = line(kind: isObject ? .openObject : .openArray, depth: depth, key: key, start: start)
             stack.append(Frame(open: open, isObject: isObject, members: 0))
+            nesting = max(nesting, stack.count)
             return Opened(memberKey: isObject ? try objectKey() : nil)
         case UInt8(ascii: "\""):
-            let range = try string()
-            line(kind: .scalar, depth: depth, key: key, value: range, parent: parent, position: position)
+            _ = try string()
+            line(kind: .scalar, depth: depth, key: key, start: start)
         default:
-            let range = try literal()
-            line(kind: .scalar, depth: depth, key: key, value: range, parent: parent, position: position)
+            _ = try literal()
+            line(kind: .scalar, depth: depth, key: key, start: start)
         }
         return nil
     }

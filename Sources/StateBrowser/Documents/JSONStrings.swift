@@ -1,11 +1,12 @@
 /// Decoding JSON string literals straight from a document's bytes, only as far as
-/// needed, and showing them safely.
+/// needed, and showing them safely. A literal is given by its opening quote; the text
+/// has been validated, so the first unescaped quote after it ends it.
 enum JSONStrings {
-    /// The decoded text of a literal (quotes included in `literal`), at most about
-    /// `limit` bytes of it. A lone surrogate escape decodes to U+FFFD.
-    static func decode(_ bytes: [UInt8], literal: Range<Int>, limit: Int = Int.max) -> String {
+    /// The decoded text of the literal at `quote`, at most `limit` scalars of it. A
+    /// lone surrogate escape decodes to U+FFFD.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, quote: Int, limit: Int = Int.max) -> String {
         var scalars = String.UnicodeScalarView()
-        var decoder = Decoder(bytes: bytes, literal: literal)
+        var decoder = Decoder(bytes: bytes, quote: quote)
         var used = 0
         while let piece = decoder.next() {
             switch piece {
@@ -21,11 +22,11 @@ enum JSONStrings {
     /// Runs that show a literal as JSON: in quotes, `"` and `\` escaped, and every
     /// scalar unsafe for a terminal as its JSON escape in `escapeStyle`. Decodes only
     /// enough for `budget` cells, then ends with `…`.
-    static func displayRuns(_ bytes: [UInt8], literal: Range<Int>, budget: Int, style: Style, escapeStyle: Style) -> [Run] {
+    static func displayRuns(_ bytes: UnsafeBufferPointer<UInt8>, quote: Int, budget: Int, style: Style, escapeStyle: Style) -> [Run] {
         var runs: [Run] = []
         var current = "\""
         var used = 1
-        var decoder = Decoder(bytes: bytes, literal: literal)
+        var decoder = Decoder(bytes: bytes, quote: quote)
         func flush() {
             if !current.isEmpty { runs.append(Run(current, style)) }
             current = ""
@@ -94,21 +95,27 @@ enum JSONStrings {
         case loneSurrogate(UInt32)
     }
 
-    /// Walks a validated literal's bytes, yielding decoded scalars.
+    /// Walks a validated literal's bytes, yielding decoded scalars, up to its closing
+    /// quote.
     struct Decoder {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index: Int
         let end: Int
+        private var finished = false
 
-        init(bytes: [UInt8], literal: Range<Int>) {
+        init(bytes: UnsafeBufferPointer<UInt8>, quote: Int) {
             self.bytes = bytes
-            index = literal.lowerBound + 1
-            end = literal.upperBound - 1
+            index = quote + 1
+            end = bytes.count
         }
 
         mutating func next() -> Piece? {
-            guard index < end else { return nil }
+            guard !finished, index < end else { return nil }
             let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                finished = true
+                return nil
+            }
             if byte == UInt8(ascii: "\\"), index + 1 < end {
                 let escape = bytes[index + 1]
                 index += 2

@@ -21,28 +21,29 @@ public final class RawDocument: @unchecked Sendable {
         }
     }
 
-    public let bytes: [UInt8]
+    /// The sections' texts as given (the store's strings: not copied).
+    public let texts: [String?]
     public let wrapWidth: Int
+    /// Per row: a byte range in its section's text.
     private var starts: [Int32] = []
     private var ends: [Int32] = []
-    /// -1 for a text row, else an index in `labels`.
+    /// >= 0: a label row, an index in `labels`; else a text row of section -1 - value.
     private var labelIndex: [Int32] = []
     private var labels: [[Run]] = []
-    /// Byte offsets (in `bytes`) to mark, and the first row that shows each.
-    public private(set) var errorOffsets: [Int] = []
+    /// Per section: the byte offset to mark (where parsing failed), if any.
+    private var errorOffsetsBySection: [Int?] = []
+    /// The first row that shows each marked offset.
     public private(set) var errorRows: [Int] = []
-    /// The byte range of each section's text in `bytes` (nil when NULL), for copying.
-    public private(set) var sectionRanges: [Range<Int>?] = []
 
     public var rowCount: Int { starts.count }
 
     /// `preamble`: lines above the sections (why there is no JSON view).
     public init(sections: [Section], wrapWidth: Int, preamble: [[Run]] = []) {
         self.wrapWidth = max(8, wrapWidth)
-        var all: [UInt8] = []
-        for section in sections { all += Array((section.text ?? "").utf8) }
-        bytes = all
-        var base = 0
+        texts = sections.map(\.text)
+        errorOffsetsBySection = sections.map { section in
+            section.errorOffset.map { min($0, section.text?.utf8.count ?? 0) }
+        }
         for line in preamble { addLabel(line) }
         if !preamble.isEmpty { addLabel([]) }
         for (number, section) in sections.enumerated() {
@@ -51,24 +52,23 @@ public final class RawDocument: @unchecked Sendable {
             for note in section.notes { addLabel(note) }
             guard let text = section.text else {
                 addLabel([Run("NULL", Theme.standard.folded)])
-                sectionRanges.append(nil)
                 continue
             }
-            let count = text.utf8.count
-            sectionRanges.append(base..<(base + count))
-            if let offset = section.errorOffset { errorOffsets.append(base + min(offset, count)) }
-            if count == 0 {
+            if text.utf8.isEmpty {
                 addLabel([Run("(empty text)", Theme.standard.folded)])
             } else {
-                wrap(from: base, to: base + count)
+                let first = rowCount
+                JSONDocument.withBytes(of: text) { wrap($0, section: number) }
+                if let offset = errorOffsetsBySection[number] {
+                    let row = (first..<rowCount).first { Int(starts[$0]) <= offset && offset <= Int(ends[$0]) }
+                    errorRows.append(row ?? first)
+                }
             }
-            base += count
-        }
-        for offset in errorOffsets {
-            let row = (0..<rowCount).first { labelIndex[$0] < 0 && Int(starts[$0]) <= offset && offset <= Int(ends[$0]) }
-            errorRows.append(row ?? 0)
         }
     }
+
+    /// The total size of the texts, in bytes.
+    public var textByteCount: Int { texts.reduce(0) { $0 + ($1?.utf8.count ?? 0) } }
 
     /// Adds a line of words (wrapped to the width).
     private func addLabel(_ runs: [Run]) {
@@ -80,15 +80,16 @@ public final class RawDocument: @unchecked Sendable {
         }
     }
 
-    private func addRow(_ start: Int, _ end: Int) {
-        labelIndex.append(-1)
+    private func addRow(_ start: Int, _ end: Int, section: Int) {
+        labelIndex.append(Int32(-1 - section))
         starts.append(Int32(start))
         ends.append(Int32(end))
     }
 
     /// Rows of at most `wrapWidth` cells (escapes counted as shown); a line feed ends
     /// a row and is not shown.
-    private func wrap(from start: Int, to end: Int) {
+    private func wrap(_ bytes: UnsafeBufferPointer<UInt8>, section: Int) {
+        let start = 0, end = bytes.count
         var rowStart = start
         var column = 0
         var index = start
@@ -96,7 +97,7 @@ public final class RawDocument: @unchecked Sendable {
         while index < end {
             let byte = bytes[index]
             if byte == 0x0A {
-                addRow(rowStart, index)
+                addRow(rowStart, index, section: section)
                 index += 1
                 rowStart = index
                 column = 0
@@ -106,7 +107,7 @@ public final class RawDocument: @unchecked Sendable {
             let scalar = RawDocument.scalar(bytes, at: index, length: length)
             let cells = RawDocument.cells(scalar)
             if cells > 0, !afterJoiner, column + cells > wrapWidth, index > rowStart {
-                addRow(rowStart, index)
+                addRow(rowStart, index, section: section)
                 rowStart = index
                 column = 0
             }
@@ -114,11 +115,11 @@ public final class RawDocument: @unchecked Sendable {
             column += cells
             index += length
         }
-        if rowStart < end || column > 0 { addRow(rowStart, end) }
-        if let last = bytes[start..<end].last, last == 0x0A { addRow(end, end) }
+        if rowStart < end || column > 0 { addRow(rowStart, end, section: section) }
+        if end > start, bytes[end - 1] == 0x0A { addRow(end, end, section: section) }
     }
 
-    static func scalar(_ bytes: [UInt8], at index: Int, length: Int) -> Unicode.Scalar {
+    static func scalar(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, length: Int) -> Unicode.Scalar {
         var value: UInt32
         switch length {
         case 1: return Unicode.Scalar(bytes[index])
@@ -138,11 +139,19 @@ public final class RawDocument: @unchecked Sendable {
 
     public func isLabel(_ row: Int) -> Bool { labelIndex[row] >= 0 }
 
+    /// The section a text row belongs to.
+    func section(_ row: Int) -> Int { Int(-1 - labelIndex[row]) }
+
+    /// The byte range of a text row within its section's text.
     public func rowRange(_ row: Int) -> Range<Int> { Int(starts[row])..<Int(ends[row]) }
+
+    private func withSection<R>(_ row: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        JSONDocument.withBytes(of: texts[section(row)] ?? "", body)
+    }
 
     public func rowText(_ row: Int) -> String {
         if isLabel(row) { return labels[Int(labelIndex[row])].map(\.text).joined() }
-        return String(decoding: bytes[rowRange(row)], as: UTF8.self)
+        return withSection(row) { String(decoding: UnsafeBufferPointer(rebasing: $0[rowRange(row)]), as: UTF8.self) }
     }
 
     /// The runs of a row; the character at a marked error offset in `errorMark`
@@ -150,17 +159,21 @@ public final class RawDocument: @unchecked Sendable {
     public func runs(_ row: Int, theme: Theme) -> [Run] {
         if isLabel(row) { return labels[Int(labelIndex[row])] }
         let range = rowRange(row)
-        guard let mark = errorOffsets.first(where: { range.contains($0) || ($0 == range.upperBound && isLastRow(row, of: $0)) }) else {
-            return [Run(String(decoding: bytes[range], as: UTF8.self))]
+        let section = self.section(row)
+        return withSection(row) { bytes in
+            func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+            guard let mark = errorOffsetsBySection[section],
+                  range.contains(mark) || (mark == range.upperBound && isLastRow(row, of: mark)) else {
+                return [Run(text(range))]
+            }
+            let before = text(range.lowerBound..<mark)
+            if mark >= range.upperBound {
+                return [Run(before), Run(" ", theme.errorMark), Run(" ◀ here", theme.error)]
+            }
+            var markEnd = mark + 1
+            while markEnd < range.upperBound, bytes[markEnd] & 0xC0 == 0x80 { markEnd += 1 }
+            return [Run(before), Run(text(mark..<markEnd), theme.errorMark), Run(text(markEnd..<range.upperBound))]
         }
-        let before = String(decoding: bytes[range.lowerBound..<mark], as: UTF8.self)
-        if mark >= range.upperBound {
-            return [Run(before), Run(" ", theme.errorMark), Run(" ◀ here", theme.error)]
-        }
-        var markEnd = mark + 1
-        while markEnd < range.upperBound, bytes[markEnd] & 0xC0 == 0x80 { markEnd += 1 }
-        return [Run(before), Run(String(decoding: bytes[mark..<markEnd], as: UTF8.self), theme.errorMark),
-                Run(String(decoding: bytes[markEnd..<range.upperBound], as: UTF8.self))]
     }
 
     private func isLastRow(_ row: Int, of offset: Int) -> Bool {
@@ -169,6 +182,6 @@ public final class RawDocument: @unchecked Sendable {
 
     /// Everything of the text sections, for copying.
     public var allText: String {
-        sectionRanges.compactMap { $0 }.map { String(decoding: bytes[$0], as: UTF8.self) }.joined(separator: "\n")
+        texts.compactMap { $0 }.joined(separator: "\n")
     }
 }

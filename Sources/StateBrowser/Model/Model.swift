@@ -13,10 +13,13 @@ public struct BrowserSettings: Sendable, Equatable {
     public var pageSize: Int
     public var maxRows: Int
     public var filterDebounce: Double
+    /// A state at least this big (bytes) is let go before it is read again, and the
+    /// connection that read it is closed afterwards (libpq keeps a read's buffer).
+    public var bigStateBytes: Int
 
     public init(location: String = "", schema: String = "public", layout: String = "two-tables", readOnly: Bool = false,
                 refreshInterval: Double = 2, staleLockAfter: Double = 300, pageSize: Int = 200, maxRows: Int = 1000,
-                filterDebounce: Double = 0.25) {
+                filterDebounce: Double = 0.25, bigStateBytes: Int = 8 << 20) {
         self.location = location
         self.schema = schema
         self.layout = layout
@@ -26,6 +29,7 @@ public struct BrowserSettings: Sendable, Equatable {
         self.pageSize = pageSize
         self.maxRows = maxRows
         self.filterDebounce = filterDebounce
+        self.bigStateBytes = bigStateBytes
     }
 }
 
@@ -209,5 +213,15 @@ public struct Model: Sendable {
 
     func age(_ seconds: Double?, fetchedAt: Double) -> Double? {
         seconds.map { $0 + max(0, now - fetchedAt) }
+    }
+
+    /// How long ago a loaded state was written. The raw read has no age of its own
+    /// (it is the server's clock against the writer's): the list's row gives it when
+    /// it shows the same write.
+    func stateAge(_ state: LoadedState) -> Double? {
+        if let age = age(state.ageSeconds, fetchedAt: state.fetchedAt) { return age }
+        let row = list.selectedRow?.stateID == state.stateID ? list.selectedRow : list.rows.first { $0.stateID == state.stateID }
+        guard let row, row.updatedAt != nil, row.updatedAt == state.updatedAt else { return nil }
+        return age(row.ageSeconds, fetchedAt: row.fetchedAt)
     }
 }

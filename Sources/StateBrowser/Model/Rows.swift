@@ -96,14 +96,18 @@ public struct LoadedState: Sendable {
     /// Column texts exactly as stored; nil is NULL.
     public var completedRaw: String?
     public var partialRaw: String?
-    /// The merged view as JSON text; nil when it cannot be computed.
+    /// The merged view as JSON text; nil when it cannot be computed. With no partial
+    /// state it is the completed text itself (the same string: not a copy), checked
+    /// when it is laid out.
     public var mergedText: String?
     /// Why there is no merged view (a part is not JSON, an object over a non-object).
     public var mergedProblem: String?
+    /// `mergedText` is `completedRaw` (no partial state): one layout serves both views.
+    public var mergedIsCompleted: Bool
 
     public init(stateID: String, exists: Bool = true, updatedAt: String? = nil, ageSeconds: Double? = nil,
                 fetchedAt: Double = 0, completedRaw: String?, partialRaw: String?, mergedText: String?,
-                mergedProblem: String? = nil) {
+                mergedProblem: String? = nil, mergedIsCompleted: Bool = false) {
         self.stateID = stateID
         self.exists = exists
         self.updatedAt = updatedAt
@@ -113,6 +117,7 @@ public struct LoadedState: Sendable {
         self.partialRaw = partialRaw
         self.mergedText = mergedText
         self.mergedProblem = mergedProblem
+        self.mergedIsCompleted = mergedIsCompleted
     }
 
     /// The size shown in the pane title.

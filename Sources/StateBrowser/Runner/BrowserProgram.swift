@@ -76,7 +76,7 @@ public final class BrowserProgram {
         self.inbox = inbox
         self.host = host
         self.clock = clock
-        runner = CommandRunner(makeStore: makeStore, clock: clock, post: { inbox.post($0) })
+        runner = CommandRunner(makeStore: makeStore, clock: clock, bigStateBytes: settings.bigStateBytes, post: { inbox.post($0) })
         let (model, commands) = StateBrowser.start(settings: settings, size: size, now: clock())
         self.model = model
         run(commands)

@@ -18,16 +18,21 @@ public final class CommandRunner: @unchecked Sendable {
     private let compute = DispatchQueue(label: "meltano-state.compute", qos: .userInitiated, attributes: .concurrent)
     private let post: @Sendable (Message) -> Void
     private let clock: @Sendable () -> Double
+    private let bigStateBytes: Int
 
     /// - Parameters:
     ///   - makeStore: opens a store (a new connection) for each worker, and again to
     ///     reconnect.
     ///   - post: delivers a message to the UI thread (called from any thread).
+    ///   - bigStateBytes: after reading a state this big, the reads worker reconnects,
+    ///     so libpq lets go of the buffer that held it.
     public init(makeStore: @escaping @Sendable () throws -> StateStore,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                bigStateBytes: Int = 8 << 20,
                 post: @escaping @Sendable (Message) -> Void) {
         self.post = post
         self.clock = clock
+        self.bigStateBytes = bigStateBytes
         let monitor = ConnectionMonitor(post: post)
         reads = Worker(name: "reads", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
         counts = Worker(name: "counts", makeStore: makeStore, monitor: monitor, clock: clock, post: post)
@@ -45,6 +50,7 @@ public final class CommandRunner: @unchecked Sendable {
 
     public func execute(_ command: Command) {
         let clock = self.clock
+        let bigStateBytes = self.bigStateBytes
         switch command {
         case let .loadPage(request):
             let reload: Bool
@@ -67,7 +73,10 @@ public final class CommandRunner: @unchecked Sendable {
         case let .loadState(requestID, stateID):
             reads.enqueue(Worker.Job(key: "state", retries: true, run: { store in
                 .stateLoaded(requestID: requestID, try StoreReads.state(store, stateID, clock: clock))
-            }, failed: { .readFailed(.state, requestID: requestID, $0) }))
+            }, failed: { .readFailed(.state, requestID: requestID, $0) }, reconnectAfter: { message in
+                if case let .stateLoaded(_, state) = message { return state.byteCount >= bigStateBytes }
+                return false
+            }))
         case let .buildDocument(request):
             let post = self.post
             compute.async {
@@ -88,10 +97,13 @@ public final class CommandRunner: @unchecked Sendable {
         case let .prepareEdit(stateID):
             reads.enqueue(Worker.Job(key: "edit", retries: true, run: { store in
                 .editPrepared(try StoreReads.editSession(store, stateID))
-            }, failed: { .readFailed(.edit, requestID: 0, $0) }))
+            }, failed: { .readFailed(.edit, requestID: 0, $0) }, reconnectAfter: { message in
+                if case let .editPrepared(session) = message { return session.original.utf8.count >= bigStateBytes }
+                return false
+            }))
         case let .checkTarget(action):
             reads.enqueue(Worker.Job(key: "target", retries: true, run: { store in
-                .targetChecked(action: action, exists: try store.get(action.focusStateID) != nil)
+                .targetChecked(action: action, exists: try store.getRaw(action.focusStateID) != nil)
             }, failed: { .readFailed(.target, requestID: 0, $0) }))
         case let .loadHistory(stateID):
             reads.enqueue(Worker.Job(key: "history", retries: true, run: { store in

@@ -47,50 +47,79 @@ enum StoreReads {
                        holder: holder.isEmpty ? nil : holder.joined(separator: ", "), isAdvisory: lock.pid != nil)
     }
 
-    /// Text for the browser to show and lay out. The merged view keeps the stored text
-    /// when there is no partial state (the common case: Meltano's `set` stores
-    /// completed only), so literals show exactly as stored.
+    /// Text for the browser to show and lay out, read without parsing (`getRaw`).
+    /// The merged view is the stored completed text itself when there is no partial
+    /// state (the common case: Meltano's `set` stores completed only), so literals show
+    /// exactly as stored and a 100 MB state is parsed once, by the layout, off the UI
+    /// thread. Only a row with a partial state is parsed here (both parts, with
+    /// StateJSON, as Meltano merges them) and the trees are dropped once the merged
+    /// text is written.
     static func state(_ store: StateStore, _ stateID: String, clock: () -> Double) throws -> LoadedState {
         let now = clock()
-        guard let record = try store.get(stateID) else {
+        guard let row = try store.getRaw(stateID) else {
             return LoadedState(stateID: stateID, exists: false, fetchedAt: now, completedRaw: nil, partialRaw: nil, mergedText: nil)
         }
-        var mergedText: String?
-        var problem: String?
-        switch record.merged {
-        case let .success(value):
-            if partIsEmpty(record.partial), record.completed.value != nil {
-                mergedText = record.completed.raw ?? "{}"
-            } else {
-                mergedText = value.text(JSONWriteOptions(layout: .compact, asciiOnly: false, preserveNumberLiterals: true))
+        var state = LoadedState(stateID: stateID, exists: true, updatedAt: row.updatedAt, fetchedAt: now,
+                                completedRaw: row.completedState, partialRaw: row.partialState, mergedText: nil)
+        if partialIsEmpty(row.partialState) {
+            state.mergedText = row.completedState ?? "{}"
+            state.mergedIsCompleted = row.completedState != nil
+        } else {
+            switch merged(row, stateID) {
+            case let .success(value):
+                state.mergedText = value.text(JSONWriteOptions(layout: .compact, asciiOnly: false, preserveNumberLiterals: true))
+            case let .failure(problem):
+                state.mergedProblem = problem.description
             }
-        case let .failure(error):
-            problem = error.description
         }
-        return LoadedState(stateID: stateID, exists: true, updatedAt: record.updatedAt, ageSeconds: record.ageSeconds, fetchedAt: now,
-                           completedRaw: record.completed.raw, partialRaw: record.partial.raw, mergedText: mergedText,
-                           mergedProblem: problem)
+        return state
     }
 
-    static func partIsEmpty(_ part: StatePart) -> Bool {
-        guard let raw = part.raw else { return true }
-        if case let .object(object)? = part.value, object.isEmpty { return true }
-        return raw.isEmpty
+    /// NULL, or a partial state that is the empty object: Meltano merges nothing. (A
+    /// partial state is small, or it is parsed for the merge anyway.)
+    static func partialIsEmpty(_ partial: String?) -> Bool {
+        guard let partial else { return true }
+        if partial.utf8.count > 4096 { return false }
+        if case let .object(object)? = try? JSONParser.parse(partial), object.isEmpty { return true }
+        return false
+    }
+
+    /// Meltano's view of a row: partial deep-merged onto completed (NULL parts are {}),
+    /// or why it cannot be read; worded as the store words it.
+    static func merged(_ row: RowSnapshot, _ stateID: String) -> Result<JSONValue, StoreError> {
+        func parse(_ text: String?, part: String) -> Result<JSONValue, StoreError> {
+            guard let text else { return .success(.object(JSONObject())) }
+            do { return .success(try JSONParser.parse(text)) } catch {
+                return .failure(.unreadableState(stateID: stateID, part: part, error: error.description))
+            }
+        }
+        // The partial part first, as the store reports it.
+        let partial: JSONValue
+        switch parse(row.partialState, part: "partial") {
+        case let .success(value): partial = value
+        case let .failure(problem): return .failure(problem)
+        }
+        return parse(row.completedState, part: "completed").flatMap { completed in
+            do { return .success(try deepMerge(partial, onto: completed)) } catch {
+                return .failure(.invalidState("The state of '\(stateID)' cannot be merged as Meltano merges it: \(error). Meltano's own `get` and `list` fail on it; fix it with `meltano-state set`."))
+            }
+        }
     }
 
     /// What `$EDITOR` opens: the merged view, indented by 2 (as Meltano's `edit`). A
     /// row whose text is not JSON opens as its raw text under a comment saying why, so
     /// it can be repaired here.
     static func editSession(_ store: StateStore, _ stateID: String) throws -> EditSession {
-        guard let record = try store.get(stateID) else {
+        guard let row = try store.getRaw(stateID) else {
             throw StoreError.notFound(stateID: stateID)
         }
-        switch record.merged {
+        switch merged(row, stateID) {
         case let .success(value):
             let text = value.prettyText(indent: 2) + "\n"
             return EditSession(stateID: stateID, original: text, text: text)
         case let .failure(error):
-            let raw = record.completed.error != nil ? record.completed.raw ?? "" : record.partial.raw ?? ""
+            let completedIsJSON = row.completedState.map { JSONParser.validate($0) == nil } ?? true
+            let raw = completedIsJSON ? row.partialState ?? "" : row.completedState ?? ""
             let comments = ["meltano-state: the stored state is not valid JSON; its raw text is below.",
                             "Fix it and save to write it back (as Meltano's set: completed = it, partial = empty)."]
                 + Model.wrapComment(error.description)

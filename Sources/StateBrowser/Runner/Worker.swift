@@ -17,6 +17,10 @@ final class Worker: @unchecked Sendable {
         var retries: Bool
         var run: @Sendable (StateStore) throws -> Message?
         var failed: @Sendable (String) -> Message?
+        /// After this answer, close the connection and open a new one: libpq keeps a
+        /// connection's input buffer as big as the biggest row it read (a 100 MB state
+        /// would stay in memory for the whole session otherwise).
+        var reconnectAfter: @Sendable (Message) -> Bool = { _ in false }
     }
 
     let name: String
@@ -120,6 +124,10 @@ final class Worker: @unchecked Sendable {
                 let message = try job.run(store)
                 monitor.report(worker: name, .connected)
                 if let message { post(message) }
+                if let message, job.reconnectAfter(message) {
+                    dropStore()
+                    _ = try? connectedStore()  // ready for the next job; a failure is that job's to report
+                }
                 return
             } catch where RunnerErrors.isConnectionProblem(error) {
                 dropStore()

@@ -39,7 +39,7 @@ extension Model {
             return
         }
         if let error = JSONDocument.validate(body) {
-            let (line, column) = error.lineAndColumn(in: Array(body.utf8))
+            let (line, column) = error.lineAndColumn(in: body)
             let comments = ["meltano-state: this is not valid JSON, so nothing was written:",
                             "\(error.message) at line \(line), column \(column) of the JSON below."]
             var again = session

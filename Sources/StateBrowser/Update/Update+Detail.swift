@@ -3,7 +3,9 @@
 extension Model {
     mutating func stateLoaded(_ requestID: Int, _ state: LoadedState, _ commands: inout [Command]) {
         guard requestID == detail.loadingRequest else { return }
-        let sameState = detail.loaded?.stateID == state.stateID
+        // The same ID again (a refresh, a write): keep the cursor and folds. (Another ID
+        // got a new pane when it was selected.)
+        let sameState = detail.stateID == state.stateID
         detail.loadingRequest = nil
         detail.error = nil
         detail.loaded = state
@@ -20,9 +22,28 @@ extension Model {
 
     mutating func requestDocument(_ commands: inout [Command]) {
         guard let state = detail.loaded, detail.documents[detail.mode] == nil, detail.building[detail.mode] == nil else { return }
+        // With no partial state the merged and completed views are one text: one
+        // layout (and one copy of a big state's lines) serves both.
+        if state.mergedIsCompleted, let shared = sharedLayout(for: detail.mode) {
+            detail.documents[detail.mode] = shared
+            return
+        }
         let id = newRequestID()
         detail.building[detail.mode] = id
         commands.append(.buildDocument(DocumentRequest(id: id, state: state, mode: detail.mode, wrapWidth: layout.wrapWidth)))
+    }
+
+    /// The JSON layout already built for the other of merged and completed.
+    func sharedLayout(for mode: ViewMode) -> Document? {
+        switch mode {
+        case .merged:
+            guard let json = detail.documents[.completed]?.json, LocalWork.nestingProblem(json.nesting) == nil else { return nil }
+            return .json(json)
+        case .completed:
+            return detail.documents[.merged]?.json.map(Document.json)
+        case .partial, .raw:
+            return nil
+        }
     }
 
     mutating func documentBuilt(_ requestID: Int, _ mode: ViewMode, _ document: Document) {
@@ -201,6 +222,11 @@ extension Model {
                     description = "the value at \(TextWidth.truncated(json.path(detail.cursor), toWidth: 40)) (\(text.utf8.count) bytes)"
                 }
             case let .raw(raw):
+                // Sized before it is joined: a 100 MB text is not built just to refuse it.
+                if raw.textByteCount > Model.clipboardLimit {
+                    setStatus("Not copied: the raw text (\(raw.textByteCount) bytes) is over 1 MB, more than terminals accept over OSC 52.", error: true)
+                    return
+                }
                 text = raw.allText
                 description = "the raw text (\(text.utf8.count) bytes)"
             }

@@ -215,6 +215,13 @@ extension Model {
     }
 
     mutating func reloadState(_ stateID: String, _ commands: inout [Command]) {
+        // A big state is let go before it is read again: the old text and layout and
+        // the new read never take memory at the same time. (The cursor and folds stay.)
+        if let loaded = detail.loaded, loaded.stateID == stateID, loaded.byteCount >= settings.bigStateBytes {
+            detail.loaded = nil
+            detail.documents = [:]
+            detail.building = [:]
+        }
         let id = newRequestID()
         detail.loadingRequest = id
         commands.append(.loadState(requestID: id, stateID: stateID))

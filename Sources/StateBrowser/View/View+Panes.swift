@@ -17,7 +17,7 @@ extension Painter {
         // Title: the ID, then when it was written and how big it is.
         var info = ""
         if let state = detail.loaded {
-            if let age = model.age(state.ageSeconds, fetchedAt: state.fetchedAt) { info = "updated \(Format.shortAge(age)) ago · " }
+            if let age = model.stateAge(state) { info = "updated \(Format.shortAge(age)) ago · " }
             info += Format.bytes(state.byteCount)
         }
         let infoWidth = TextWidth.width(of: info)

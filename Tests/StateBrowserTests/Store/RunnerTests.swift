@@ -44,6 +44,12 @@ final class BrowserFixture: @unchecked Sendable {
             """)
     }
 
+    /// The browser's connections (all its workers share one application name).
+    func backendPIDs() throws -> Set<String> {
+        Set(try admin.query("SELECT pid::text FROM pg_stat_activity WHERE application_name = $1", ["meltano-state-tui-\(schema)"])
+            .rows.compactMap { $0[0] })
+    }
+
     func lock(_ id: String, lockID: String, minutesAgo: Int) throws {
         try admin.query("INSERT INTO \(quoteIdentifier(schema)).meltano_state_locks (state_id, lock_id, locked_at) VALUES ($1, $2, LOCALTIMESTAMP - make_interval(mins => $3::int))",
                         [id, lockID, String(minutesAgo)])
@@ -146,6 +152,54 @@ struct RunnerTests {
         program.send(.key(.enter))
         #expect(program.run(until: { $0.list.selectedRow?.stateID == "state-0012345" && $0.list.offset != nil && $0.list.total != nil }, timeout: 20))
         #expect(view(program.model).text.contains("12,346 of 20,000"))
+    }
+
+    @Test("States are read raw: a big one laid out once for merged and completed, its connection renewed; partial and invalid rows as before")
+    func rawReads() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("a:small", completed: #"{"singer_state": {"n": 1e+16}}"#)
+        let big = BigState.text(streams: 80_000)
+        try fixture.insert("b:big", completed: big)
+        try fixture.insert("c:partial", completed: #"{"singer_state": {"x": 1, "keep": [1, 2]}}"#, partial: #"{"singer_state": {"x": 2.50}}"#)
+        try fixture.insert("d:broken", completed: #"{"singer_state": {"a": 1,}}"#)
+        let program = fixture.program(settings: BrowserSettings(location: "test", refreshInterval: 0.3, bigStateBytes: 1 << 20))
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        #expect(view(program.model).text.contains(#""n": 1e+16"#))
+        // The title's age comes from the list row (the raw read has none).
+        #expect(view(program.model).line(2).contains("updated "))
+        let before = try fixture.backendPIDs()
+        program.send(.key(.character("j")))
+        #expect(program.run(until: { $0.detail.stateID == "b:big" && $0.detail.document != nil }, timeout: 30))
+        let document = try #require(program.model.detail.document?.json)
+        #expect(document.lineCount == 80_000 * 5 + 6)
+        #expect(document.text.utf8.count == big.utf8.count)
+        program.send(.key(.character("2")))
+        #expect(program.model.detail.documents[.completed]?.json === document)
+        program.send(.key(.character("4")))
+        #expect(program.run(until: { $0.detail.document?.raw != nil }, timeout: 30))
+        // libpq would keep a buffer as big as the state: the reads connection was renewed.
+        var after = try fixture.backendPIDs()
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while after == before, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            after = try fixture.backendPIDs()
+        }
+        #expect(after.count == before.count)
+        #expect(after.subtracting(before).count == 1)
+        // A partial state: merged as Meltano merges (parsed with StateJSON).
+        program.send(.key(.character("1")))
+        program.send(.key(.character("j")))
+        #expect(program.run(until: { $0.detail.stateID == "c:partial" && $0.detail.document != nil }, timeout: 10))
+        var text = view(program.model).text
+        #expect(text.contains(#""x": 2.50"#))
+        #expect(text.contains(#""keep": ["#))
+        // Not JSON: no merged view, the problem named, the raw text marked.
+        program.send(.key(.character("j")))
+        #expect(program.run(until: { $0.detail.stateID == "d:broken" && $0.detail.document != nil }, timeout: 10))
+        text = view(program.model).text
+        #expect(text.contains("No merged view: The stored completed state of 'd:broken'"))
+        #expect(text.contains("is not valid JSON (expected a key in double quotes at line"))
+        #expect(text.contains("column 26 (byte 25)"))
     }
 
     @Test("Filter on the server")

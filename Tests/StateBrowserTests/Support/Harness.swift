@@ -14,6 +14,8 @@ final class FakeBackend {
     var locks: [LockRow] = []
     var history: [String: [HistoryRow]] = [:]
     var invalid: Set<String> = []
+    /// States read as `getRaw` reads them: without an age (the list row has it).
+    var readsWithoutAge = false
     /// Fails reads of these kinds with this text.
     var failing: [ReadKind: String] = [:]
     /// Answers writes; default: succeed and apply to `states`.
@@ -31,7 +33,8 @@ final class FakeBackend {
         if partial == nil { merged = completed ?? "{}" } else { merged = nil }
         states[id] = LoadedState(stateID: id, updatedAt: updatedAt, ageSeconds: age, fetchedAt: testNow,
                                  completedRaw: completed, partialRaw: partial, mergedText: merged,
-                                 mergedProblem: merged == nil ? "merge not computed by the fake" : nil)
+                                 mergedProblem: merged == nil ? "merge not computed by the fake" : nil,
+                                 mergedIsCompleted: partial == nil && completed != nil)
         if let completed, (try? JSONDocument(text: completed)) == nil { invalid.insert(id) }
     }
 
@@ -92,7 +95,8 @@ final class FakeBackend {
             return ([.located(generation: generation, stateID: id, position: position)], [], false)
         case let .loadState(requestID, id):
             if let failure = failing[.state] { return ([.readFailed(.state, requestID: requestID, failure)], [], false) }
-            let state = states[id] ?? LoadedState(stateID: id, exists: false, completedRaw: nil, partialRaw: nil, mergedText: nil)
+            var state = states[id] ?? LoadedState(stateID: id, exists: false, completedRaw: nil, partialRaw: nil, mergedText: nil)
+            if readsWithoutAge { state.ageSeconds = nil }
             return ([.stateLoaded(requestID: requestID, state)], [], false)
         case let .buildDocument(request):
             let document = LocalWork.document(for: request.state, mode: request.mode, wrapWidth: request.wrapWidth)
