@@ -42,7 +42,9 @@ struct SingleTableLayoutTests {
         let fixture = try fixture(lockTimeout: 0.5)
         try fixture.store.set("prod:x", to: json(#"{"singer_state": {}}"#))
         let (holder, out) = try Reference.start(["crash-lock", "prod:x"], schema: fixture.schema, layout: "single-table")
-        defer { holder.terminate() }
+        // SIGKILL: a child of a test thread inherits its blocked signal mask, so SIGTERM
+        // (terminate()) stays pending and the sleeping holder was left running.
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
         let event = try json(Reference.readLine(out))
         guard case let .object(object) = event, case let .number(pid)? = object["pid"] else {
             Issue.record("no pid in \(event.compactText)"); return
