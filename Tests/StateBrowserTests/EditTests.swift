@@ -25,7 +25,7 @@ struct EditTests {
         assertSnapshot(harness.screen, named: "edit-diff")
         harness.press(.character("y"))
         #expect(backend.writes.count == 1)
-        if case let .set(id, text, _) = backend.writes.first {
+        if case let .set(id, text, _, _) = backend.writes.first {
             #expect(id == "dev:tap-x-to-y")
             #expect(text.contains("2023-06-01"))
         }
@@ -59,10 +59,102 @@ struct EditTests {
         #expect(harness.text.contains("Could not run the editor") || harness.text.contains("Refused"))
     }
 
-    @Test("Comments at the top are stripped, JSON is compared without whitespace")
+    @Test("Comments at the top are stripped; unchanged means equal as Meltano compares states")
     func helpers() {
         #expect(Model.stripComments("// one\n// two\n{\"a\": 1}\n") == "{\"a\": 1}\n")
-        #expect(JSONCanonical.compact("{ \"a b\" : [1, 2] }\n") == JSONCanonical.compact("{\"a b\":[1,2]}"))
-        #expect(JSONCanonical.compact("{\"a b\": 1}") != JSONCanonical.compact("{\"ab\": 1}"))
+        let original = "{\n  \"singer_state\": {\n    \"a b\": [1, 2],\n    \"n\": 1,\n    \"s\": \"x\"\n  }\n}\n"
+        let session = EditSession(stateID: "dev:a", original: original, text: original)
+        func check(_ text: String) -> EditCheck { LocalWork.checkEdit(session, text: text).1 }
+        // Whitespace, key order, 1 and 1.0 (Python's ==) do not count.
+        #expect(check(#"{"singer_state":{"a b":[1,2],"n":1,"s":"x"}}"#) == .unchanged)
+        #expect(check(#"{"singer_state": {"s": "x", "n": 1.0, "a b": [1, 2.0]}}"#) == .unchanged)
+        #expect(check("// a comment\n" + original) == .unchanged)
+        // What Meltano would store differently does.
+        guard case let .changed(lines) = check(#"{"singer_state": {"a b": [2, 1], "n": 1, "s": "x"}}"#) else {
+            Issue.record("a reordered array is a change"); return
+        }
+        #expect(lines.contains(DiffLine(.added, #"+{"singer_state": {"a b": [2, 1], "n": 1, "s": "x"}}"#)))
+        #expect(check(#"{"singer_state": {"a b": [1, 2], "n": 1, "s": "x", "t": null}}"#) != .unchanged)
+        #expect(check(#"{"singer_state": {"a b": [1, 2], "n": 1, "s": "X"}}"#) != .unchanged)
+        #expect(check("// only a comment\n  \n") == .empty)
+        #expect(check("") == .empty)
+        #expect(check("{\"a\": 1,}") == .invalid(["meltano-state: this is not valid JSON, so nothing was written:",
+                                                  "expected a key in double quotes at line 1, column 9 of the JSON below."]))
+        // Valid JSON that Python's json cannot read (too deep) is refused too.
+        let deep = String(repeating: "[", count: 1001) + String(repeating: "]", count: 1001)
+        guard case let .invalid(comments) = check(deep) else { Issue.record("1001 levels accepted"); return }
+        #expect(comments[0] == "meltano-state: Meltano could not read this JSON, so nothing was written:")
+        // A row that was not JSON: its raw text back unchanged is no change.
+        let raw = EditSession(stateID: "dev:b", original: #"{"singer_state": "#, text: "", unreadable: true)
+        #expect(LocalWork.checkEdit(raw, text: #"{"singer_state": "#).1 == .invalid(["meltano-state: this is not valid JSON, so nothing was written:",
+                                                                                   "unexpected end of text, expected a value at line 1, column 18 of the JSON below."]))
+        guard case .changed = LocalWork.checkEdit(raw, text: #"{"singer_state": {}}"#).1 else { Issue.record("a repair is a change"); return }
+    }
+
+    @Test("Reordered keys and 1.0 for 1 in the editor: no changes, nothing written")
+    func noChangeAsMeltano() {
+        let backend = FakeBackend()
+        backend.add("dev:a", completed: #"{"singer_state": {"b": 1, "a": [1, 2]}}"#)
+        backend.editor = { _ in #"{"singer_state": {"a": [1.0, 2], "b": 1}}"# }
+        var harness = Harness(backend: backend)
+        harness.press(.character("e"))
+        #expect(harness.text.contains("No changes: nothing was written."))
+        #expect(backend.writes.isEmpty)
+        #expect(harness.model.mode == .browse)
+    }
+
+    @Test("The check runs off the UI thread: a late answer for an older edit is dropped")
+    func checkedInBackground() {
+        let backend = FakeBackend()
+        backend.add("dev:a", completed: #"{"singer_state": {"n": 1}}"#)
+        var saves = 0
+        backend.editor = { _ in saves += 1; return #"{"singer_state": {"n": \#(saves + 1)}}"# }
+        var harness = Harness(backend: backend)
+        harness.hold = { if case .checkEdit = $0 { return true } else { return false } }
+        harness.press(.character("e"))
+        #expect(harness.model.mode == .browse)
+        #expect(harness.held.map(\.name) == ["checkEdit(dev:a)"])
+        let first = harness.held
+        harness.held = []
+        harness.press(.character("e"))
+        let second = harness.held
+        harness.hold = nil
+        harness.held = first
+        harness.releaseHeld()  // the first edit's answer comes late: dropped
+        #expect(harness.model.mode == .browse)
+        harness.held = second
+        harness.releaseHeld()
+        guard case let .diff(diff) = harness.model.mode else { Issue.record("no diff"); return }
+        #expect(diff.newText.contains(#""n": 3"#))
+    }
+
+    @Test("Changed meanwhile: back to the editor with the current value as the new base; saving again writes")
+    func conflict() {
+        let backend = FakeBackend()
+        backend.add("dev:a", completed: #"{"singer_state": {"n": 1}}"#)
+        var opened: [EditSession] = []
+        backend.editor = { session in
+            opened.append(session)
+            return session.text.replacingOccurrences(of: "\"n\": 1", with: "\"n\": 5").replacingOccurrences(of: "\"n\": 2", with: "\"n\": 5")
+        }
+        let current = "{\n  \"singer_state\": {\n    \"n\": 2\n  }\n}\n"
+        backend.writeOutcome = { action in
+            if backend.writes.count == 1 { return .conflict(current: EditSession(stateID: "dev:a", original: current, text: current)) }
+            return .done("Wrote the state of 'dev:a'.")
+        }
+        var harness = Harness(backend: backend)
+        harness.press(.character("e"), .character("y"))
+        #expect(opened.count == 2)
+        #expect(opened[1].original == current)
+        #expect(opened[1].text.hasPrefix("// meltano-state: dev:a was changed by someone else while you were editing,"))
+        #expect(harness.text.contains("Write the edited state of dev:a?"))
+        guard case let .diff(diff) = harness.model.mode else { Issue.record("no diff"); return }
+        #expect(diff.lines.contains(DiffLine(.removed, #"-    "n": 2"#)))
+        harness.press(.character("y"))
+        #expect(backend.writes.count == 2)
+        if case let .set(_, _, original, unreadable) = backend.writes.last {
+            #expect(original == current)
+            #expect(!unreadable)
+        }
     }
 }

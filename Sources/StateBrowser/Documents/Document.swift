@@ -199,6 +199,30 @@ public enum LocalWork {
                 Run("\(error.message) at line \(line), column \(column) (byte \(error.offset))", theme.error)]
     }
 
+    /// What the editor's text is: its `//` lines at the top removed, then nothing
+    /// (cancelled), not JSON (as the layout reports it, or as Meltano's parser does),
+    /// unchanged as Meltano compares states (parsed, Python's `==`: key order, `1` and
+    /// `1.0`, whitespace do not count), or a change with its diff.
+    public static func checkEdit(_ session: EditSession, text: String) -> (body: String, EditCheck) {
+        let body = Model.stripComments(text)
+        if body.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) { return (body, .empty) }
+        if let error = JSONDocument.validate(body) {
+            let (line, column) = error.lineAndColumn(in: body)
+            return (body, .invalid(["meltano-state: this is not valid JSON, so nothing was written:",
+                                    "\(error.message) at line \(line), column \(column) of the JSON below."]))
+        }
+        let edited: JSONValue
+        do { edited = try JSONParser.parse(body) } catch {
+            return (body, .invalid(["meltano-state: Meltano could not read this JSON, so nothing was written:"]
+                                   + Model.wrapComment(oneLine(error.description))))
+        }
+        if !session.unreadable, let original = try? JSONParser.parse(session.original), edited.isEquivalent(to: original) {
+            return (body, .unchanged)
+        }
+        if session.unreadable, body == session.original { return (body, .unchanged) }
+        return (body, .changed(Diff.lines(old: session.original, new: body)))
+    }
+
     /// The next line (after `from`, or before it when `forward` is false) whose text
     /// contains `term`, wrapping around; case-insensitive unless the term has capitals.
     public static func search(_ document: Document, term: String, from: Int, forward: Bool) -> Int? {

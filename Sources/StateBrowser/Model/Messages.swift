@@ -57,8 +57,9 @@ public struct PageResult: Sendable, Equatable {
 /// A change to the database, always confirmed first (or, for `set`, after a diff).
 public enum WriteAction: Sendable, Equatable {
     /// From the editor: the new text, and the text the editor started from (to notice
-    /// a pipeline writing the state meanwhile).
-    case set(stateID: String, text: String, original: String)
+    /// a pipeline writing the state meanwhile): the merged view, or with `unreadable`
+    /// the raw text of a row that is not JSON.
+    case set(stateID: String, text: String, original: String, unreadable: Bool = false)
     case clear(stateID: String)
     case copy(from: String, to: String)
     case move(from: String, to: String)
@@ -68,7 +69,7 @@ public enum WriteAction: Sendable, Equatable {
     /// The state ID the list should show afterwards.
     var focusStateID: String {
         switch self {
-        case let .set(id, _, _), let .clear(id), let .release(id, _), let .restore(_, id): return id
+        case let .set(id, _, _, _), let .clear(id), let .release(id, _), let .restore(_, id): return id
         case let .copy(_, to), let .move(_, to): return to
         }
     }
@@ -76,7 +77,7 @@ public enum WriteAction: Sendable, Equatable {
     /// "Clearing 'x'" for the status line while it runs.
     var progressText: String {
         switch self {
-        case let .set(id, _, _): return "Writing the state of \(quoted(id))"
+        case let .set(id, _, _, _): return "Writing the state of \(quoted(id))"
         case let .clear(id): return "Clearing \(quoted(id))"
         case let .copy(from, to): return "Copying \(quoted(from)) to \(quoted(to))"
         case let .move(from, to): return "Moving \(quoted(from)) to \(quoted(to))"
@@ -93,9 +94,22 @@ public enum WriteOutcome: Sendable, Equatable {
     case failed(String)
     /// `set` only: the value was refused (validation): back to the editor with this.
     case rejected(String)
-    /// `set` only: the stored state changed while the editor was open; this is the
-    /// current value.
-    case conflict(current: String)
+    /// `set` only: the stored state changed while the editor was open (checked under
+    /// Meltano's lock); `current` is what the editor would open now.
+    case conflict(current: EditSession)
+}
+
+/// What the editor's text turned out to be, checked off the UI thread (a big state's
+/// text is parsed and compared there).
+public enum EditCheck: Sendable, Equatable {
+    /// Nothing but `//` lines and blanks: cancelled.
+    case empty
+    /// Not JSON (Meltano could not read it): why, as comment lines for the editor.
+    case invalid([String])
+    /// Equal to what was opened as Meltano compares states (parsed, Python's `==`).
+    case unchanged
+    /// A change: the diff to confirm.
+    case changed([DiffLine])
 }
 
 /// A text handed to `$EDITOR`, and what it started from.
@@ -105,11 +119,15 @@ public struct EditSession: Sendable, Equatable {
     public var original: String
     /// What the editor opens: the user's text, with any problem as `//` lines on top.
     public var text: String
+    /// The stored state could not be read as JSON: `original` is the raw text of the
+    /// part that is not (a repair writes it as `set` does).
+    public var unreadable: Bool
 
-    public init(stateID: String, original: String, text: String) {
+    public init(stateID: String, original: String, text: String, unreadable: Bool = false) {
         self.stateID = stateID
         self.original = original
         self.text = text
+        self.unreadable = unreadable
     }
 }
 
@@ -142,6 +160,8 @@ public enum Message: Sendable {
     case editPrepared(EditSession)
     /// The editor closed: the file's text, or why it could not run.
     case editorFinished(EditSession, text: String?, problem: String?)
+    /// The editor's text after `checkEdit`: the text without its `//` lines, and what it is.
+    case editChecked(requestID: Int, EditSession, body: String, EditCheck)
     case targetChecked(action: WriteAction, exists: Bool)
     case historyLoaded(stateID: String, [HistoryRow])
     case writeFinished(WriteAction, WriteOutcome)
@@ -153,6 +173,13 @@ public struct DocumentRequest: Sendable {
     public var state: LoadedState
     public var mode: ViewMode
     public var wrapWidth: Int
+}
+
+public struct EditCheckRequest: Sendable {
+    public var id: Int
+    public var session: EditSession
+    /// The file as the editor left it.
+    public var text: String
 }
 
 public struct SearchRequest: Sendable {
@@ -177,6 +204,8 @@ public enum Command: Sendable {
     case prepareEdit(stateID: String)
     /// Run by the terminal host: suspend the screen, run `$EDITOR`, resume.
     case openEditor(EditSession)
+    /// Off the UI thread: strip, parse and compare the editor's text (`editChecked`).
+    case checkEdit(EditCheckRequest)
     case checkTarget(WriteAction)
     case loadHistory(stateID: String)
     case write(WriteAction)
@@ -207,6 +236,7 @@ public enum Command: Sendable {
         case .loadLocks: return "loadLocks"
         case let .prepareEdit(id): return "prepareEdit(\(id))"
         case let .openEditor(session): return "openEditor(\(session.stateID))"
+        case let .checkEdit(request): return "checkEdit(\(request.session.stateID))"
         case let .checkTarget(action): return "checkTarget(\(action.focusStateID))"
         case let .loadHistory(id): return "loadHistory(\(id))"
         case let .write(action): return "write(\(action))"

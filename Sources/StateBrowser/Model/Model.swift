@@ -184,6 +184,8 @@ public struct Model: Sendable {
     public var lastRefresh: Double?
     public var theme: Theme = .standard
     var nextRequestID = 1
+    /// The editor's text being checked; an older check's answer is dropped.
+    var editCheckRequest: Int?
     /// Bumped on every filter keystroke; only the last debounce timer reloads.
     var filterTicket = 0
     /// Where the list should put the anchor of an `.around` reload (its position in the

@@ -83,6 +83,12 @@ public final class CommandRunner: @unchecked Sendable {
                 let document = LocalWork.document(for: request.state, mode: request.mode, wrapWidth: request.wrapWidth)
                 post(.documentBuilt(requestID: request.id, mode: request.mode, document))
             }
+        case let .checkEdit(request):
+            let post = self.post
+            compute.async {
+                let (body, check) = LocalWork.checkEdit(request.session, text: request.text)
+                post(.editChecked(requestID: request.id, request.session, body: body, check))
+            }
         case let .search(request):
             let post = self.post
             compute.async {

@@ -123,7 +123,7 @@ enum StoreReads {
             let comments = ["meltano-state: the stored state is not valid JSON; its raw text is below.",
                             "Fix it and save to write it back (as Meltano's set: completed = it, partial = empty)."]
                 + Model.wrapComment(error.description)
-            return EditSession(stateID: stateID, original: raw, text: Model.withComments(comments, raw))
+            return EditSession(stateID: stateID, original: raw, text: Model.withComments(comments, raw), unreadable: true)
         }
     }
 
@@ -142,22 +142,11 @@ enum StoreWrites {
     static func perform(_ action: WriteAction, _ store: StateStore) -> WriteOutcome {
         do {
             switch action {
-            case let .set(stateID, text, original):
+            case let .set(stateID, text, original, unreadable):
                 let value: JSONValue
                 do { value = try JSONParser.parse(text) } catch { return .rejected(error.description) }
-                // Someone (a pipeline) wrote the state while the editor was open?
-                if let record = try store.get(stateID), case let .success(current) = record.merged {
-                    let currentText = current.prettyText(indent: 2) + "\n"
-                    if JSONCanonical.compact(currentText) != JSONCanonical.compact(original),
-                       JSONCanonical.compact(record.completed.raw ?? "") != JSONCanonical.compact(original) {
-                        return .conflict(current: currentText)
-                    }
-                }
-                do {
-                    try store.set(stateID, to: value, validate: true, action: "edit", note: "edited in the browser")
-                } catch let error as StoreError {
-                    if case .invalidState = error { return .rejected(error.description) }
-                    throw error
+                if let changed = try writeEdit(store, stateID, value, original: original, unreadable: unreadable) {
+                    return .conflict(current: changed)
                 }
                 return .done("Wrote the state of \(quoted(stateID)) (the previous value is in the journal; H restores it).")
             case let .clear(stateID):
@@ -185,8 +174,67 @@ enum StoreWrites {
                 let entries = try store.restore(entryID: entryID)
                 return .done("Restored \(quoted(stateID)) from journal entry \(entryID)\(entries.count > 1 ? " (\(entries.count) rows of its batch)" : "").")
             }
+        } catch let rejected as Rejected {
+            return .rejected(rejected.message)
         } catch {
             return .failed(RunnerErrors.describe(error))
         }
+    }
+
+    struct ChangedMeanwhile: Error {
+        var current: JSONValue
+    }
+
+    /// Writes an edit only if the state is still what the editor opened; else returns
+    /// what the editor would open now. A readable state is compared under Meltano's
+    /// lock (the store's `update`), as Meltano compares states: parsed, Python's `==`.
+    /// A row that was not JSON when opened cannot be read by `update`: its raw text is
+    /// compared just before `set` takes the lock.
+    static func writeEdit(_ store: StateStore, _ stateID: String, _ value: JSONValue, original: String,
+                          unreadable: Bool) throws -> EditSession? {
+        if unreadable {
+            let now: EditSession
+            do { now = try StoreReads.editSession(store, stateID) } catch StoreError.notFound {
+                return EditSession(stateID: stateID, original: "{}\n", text: "{}\n")
+            }
+            guard now.unreadable, now.original == original else { return now }
+            try rejecting { try store.set(stateID, to: value, validate: true, action: "edit", note: "edited in the browser") }
+            return nil
+        }
+        let opened = try JSONParser.parse(original)
+        var transformed = false
+        do {
+            try store.update(stateID, action: "edit") { current in
+                transformed = true
+                guard current.isEquivalent(to: opened) else { throw ChangedMeanwhile(current: current) }
+                return value
+            }
+        } catch let changed as ChangedMeanwhile {
+            let text = changed.current.prettyText(indent: 2) + "\n"
+            return EditSession(stateID: stateID, original: text, text: text)
+        } catch let error as StoreError {
+            switch error {
+            case .unreadableState where !transformed, .invalidState where !transformed:
+                // It stopped being readable while the editor was open.
+                return try StoreReads.editSession(store, stateID)
+            case .invalidState:
+                throw Rejected(message: error.description)
+            default:
+                throw error
+            }
+        }
+        return nil
+    }
+
+    /// A value the store refuses (no singer_state, not an object) goes back to the editor.
+    static func rejecting(_ body: () throws -> Void) throws {
+        do { try body() } catch let error as StoreError {
+            if case .invalidState = error { throw Rejected(message: error.description) }
+            throw error
+        }
+    }
+
+    struct Rejected: Error {
+        var message: String
     }
 }

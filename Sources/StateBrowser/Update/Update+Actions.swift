@@ -33,28 +33,32 @@ extension Model {
             setStatus("Could not run the editor: \(problem)", error: true)
             return
         }
-        let body = Model.stripComments(text ?? "")
-        if body.allSatisfy(\.isWhitespace) {
+        // Parsed and compared off the UI thread: a big state's text takes a while.
+        let id = newRequestID()
+        editCheckRequest = id
+        if (text?.utf8.count ?? 0) > 1_000_000 { setStatus("Checking the edited state…") }
+        commands.append(.checkEdit(EditCheckRequest(id: id, session: session, text: text ?? "")))
+    }
+
+    mutating func editChecked(_ requestID: Int, _ session: EditSession, body: String, _ check: EditCheck, _ commands: inout [Command]) {
+        guard requestID == editCheckRequest else { return }
+        editCheckRequest = nil
+        switch check {
+        case .empty:
             setStatus("Empty file: nothing was changed.")
-            return
-        }
-        if let error = JSONDocument.validate(body) {
-            let (line, column) = error.lineAndColumn(in: body)
-            let comments = ["meltano-state: this is not valid JSON, so nothing was written:",
-                            "\(error.message) at line \(line), column \(column) of the JSON below."]
+        case let .invalid(comments):
             var again = session
             again.text = Model.withComments(comments, body)
             setStatus("Not valid JSON: back to the editor.", error: true)
             commands.append(.openEditor(again))
-            return
-        }
-        if JSONCanonical.compact(body) == JSONCanonical.compact(session.original) {
+        case .unchanged:
             setStatus("No changes: nothing was written.")
-            return
+        case let .changed(lines):
+            if status?.text.hasPrefix("Checking the edited state") == true { status = nil }
+            var edited = session
+            edited.text = body
+            mode = .diff(DiffView(session: edited, newText: body, lines: lines))
         }
-        var edited = session
-        edited.text = body
-        mode = .diff(DiffView(session: edited, newText: body, lines: Diff.lines(old: session.original, new: body)))
     }
 
     mutating func diffKey(_ key: Key, _ diff: DiffView, _ commands: inout [Command]) {
@@ -64,7 +68,8 @@ extension Model {
         switch key {
         case .character("y"), .character("Y"):
             mode = .browse
-            run(.set(stateID: diff.session.stateID, text: diff.newText, original: diff.session.original), &commands)
+            run(.set(stateID: diff.session.stateID, text: diff.newText, original: diff.session.original,
+                     unreadable: diff.session.unreadable), &commands)
         case .character("e"):
             mode = .browse
             commands.append(.openEditor(diff.session))
@@ -324,16 +329,20 @@ extension Model {
             setStatus(text, error: true)
             refreshLocksNow(&commands)
         case let .rejected(text):
-            guard case let .set(id, edited, original) = action else { setStatus(text, error: true); return }
+            guard case let .set(id, edited, original, unreadable) = action else { setStatus(text, error: true); return }
             let comments = ["meltano-state: the value was refused, nothing was written:"] + Model.wrapComment(text)
             setStatus("Refused: back to the editor.", error: true)
-            commands.append(.openEditor(EditSession(stateID: id, original: original, text: Model.withComments(comments, edited))))
+            commands.append(.openEditor(EditSession(stateID: id, original: original, text: Model.withComments(comments, edited),
+                                                    unreadable: unreadable)))
         case let .conflict(current):
-            guard case let .set(id, edited, _) = action else { return }
+            guard case let .set(id, edited, _, _) = action else { return }
             let comments = ["meltano-state: \(id) was changed by someone else while you were editing,",
                             "so nothing was written. Saving again overwrites that change (see the diff next)."]
             setStatus("Changed meanwhile: back to the editor.", error: true)
-            commands.append(.openEditor(EditSession(stateID: id, original: current, text: Model.withComments(comments, edited))))
+            // From now on the edit is against the current value.
+            var again = current
+            again.text = Model.withComments(comments, edited)
+            commands.append(.openEditor(again))
         }
     }
 
@@ -349,29 +358,5 @@ extension Model {
         }
         if !current.isEmpty { lines.append(current) }
         return lines
-    }
-}
-
-/// JSON text without insignificant whitespace, to tell an unchanged edit from a
-/// change (the way Meltano compares parsed values, near enough for text it wrote).
-enum JSONCanonical {
-    static func compact(_ text: String) -> [UInt8] {
-        var result: [UInt8] = []
-        result.reserveCapacity(text.utf8.count)
-        var inString = false
-        var escaped = false
-        for byte in text.utf8 {
-            if inString {
-                result.append(byte)
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case 0x20, 0x09, 0x0A, 0x0D: continue
-            case UInt8(ascii: "\""): inString = true; result.append(byte)
-            default: result.append(byte)
-            }
-        }
-        return result
     }
 }

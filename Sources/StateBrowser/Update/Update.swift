@@ -67,6 +67,8 @@ extension Model {
             commands.append(.openEditor(session))
         case let .editorFinished(session, text, problem):
             editorFinished(session, text: text, problem: problem, &commands)
+        case let .editChecked(requestID, session, body, check):
+            editChecked(requestID, session, body: body, check, &commands)
         case let .targetChecked(action, exists):
             targetChecked(action, exists: exists)
         case let .historyLoaded(stateID, rows):

@@ -73,7 +73,8 @@ struct RunnerTests {
         try fixture.insert("dev:broken", completed: #"{"singer_state": "#)
         try fixture.lock("dev:b", lockID: "11111111-2222-4333-8444-555555555555", minutesAgo: 12)
         let program = fixture.program()
-        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        // The count runs on a worker of its own: it may come after the first state.
+        #expect(program.run(until: { $0.initialLoadComplete && $0.list.total != nil }, timeout: 10))
         let model = program.model
         #expect(model.list.rows.map(\.stateID) == ["dev:a", "dev:b", "dev:broken"])
         #expect(model.list.total == 3)
@@ -272,6 +273,94 @@ struct RunnerTests {
         let row = try fixture.admin.query("SELECT completed_state, partial_state FROM \(quoteIdentifier(fixture.schema)).meltano_state WHERE state_id = 'dev:e'").rows.first
         #expect(row?[0] == #"{"singer_state": {"since": "2024-02-02"}}"#)
         #expect(row?[1] == nil)
+    }
+
+    @Test("Edit: a state written while the editor was open is not overwritten (checked under the lock); saving again writes")
+    func editConflict() throws {
+        let fixture = try BrowserFixture()
+        let table = "\(quoteIdentifier(fixture.schema)).meltano_state"
+        try fixture.insert("dev:e", completed: #"{"singer_state": {"since": "2023-01-01"}}"#)
+        let program = fixture.program()
+        let opened = Counter()
+        program.host.openEditor = { session in
+            opened.increment()
+            if opened.value == 1 {
+                // A pipeline writes the state while the editor is open.
+                _ = try? fixture.admin.query("UPDATE \(table) SET completed_state = $1 WHERE state_id = 'dev:e'",
+                                             [#"{"singer_state": {"since": "2023-06-06"}}"#])
+            }
+            let edited = session.text.replacingOccurrences(of: "2023-01-01", with: "2024-02-02")
+                .replacingOccurrences(of: "2023-06-06", with: "2024-02-02")
+            return .editorFinished(session, text: edited, problem: nil)
+        }
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("e")))
+        #expect(program.run(until: { if case .diff = $0.mode { return true } else { return false } }, timeout: 10))
+        program.send(.key(.character("y")))
+        // Refused: back to the editor (opened a second time) with the new value as its base.
+        #expect(program.run(until: { _ in opened.value == 2 }, timeout: 10))
+        #expect(program.run(until: { if case .diff = $0.mode { return true } else { return false } }, timeout: 10))
+        var stored = try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:e'").scalar
+        #expect(stored == #"{"singer_state": {"since": "2023-06-06"}}"#)
+        guard case let .diff(diff) = program.model.mode else { return }
+        #expect(diff.session.original.contains("2023-06-06"))
+        program.send(.key(.character("y")))
+        #expect(program.run(until: { $0.writing == nil && $0.status?.text.contains("Wrote") == true }, timeout: 10))
+        stored = try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:e'").scalar
+        #expect(stored == #"{"singer_state": {"since": "2024-02-02"}}"#)
+    }
+
+    @Test("Edit: the same state in another form (key order, 1.0, spacing) writes nothing; a row that was not JSON is repaired")
+    func editAsMeltanoCompares() throws {
+        let fixture = try BrowserFixture()
+        let table = "\(quoteIdentifier(fixture.schema)).meltano_state"
+        try fixture.insert("dev:a", completed: #"{"singer_state": {"b": 1, "a": [1, 2]}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {"x": 1,}}"#)
+        let program = fixture.program()
+        program.host.openEditor = { session in
+            if session.stateID == "dev:a" { return .editorFinished(session, text: #"{"singer_state":{"a":[1.0,2],"b":1}}"#, problem: nil) }
+            #expect(session.unreadable)
+            #expect(session.original == #"{"singer_state": {"x": 1,}}"#)
+            return .editorFinished(session, text: #"{"singer_state": {"x": 1}}"#, problem: nil)
+        }
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("e")))
+        #expect(program.run(until: { $0.status?.text.contains("No changes") == true }, timeout: 10))
+        #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:a'").scalar
+                == #"{"singer_state": {"b": 1, "a": [1, 2]}}"#)
+        #expect(!FileManager.default.fileExists(atPath: fixture.journalPath))
+        program.send(.key(.character("j")))
+        #expect(program.run(until: { $0.detail.stateID == "dev:b" && $0.detail.document != nil }, timeout: 10))
+        program.send(.key(.character("e")))
+        #expect(program.run(until: { if case .diff = $0.mode { return true } else { return false } }, timeout: 10))
+        program.send(.key(.character("y")))
+        #expect(program.run(until: { $0.writing == nil && $0.status?.text.contains("Wrote") == true }, timeout: 10))
+        #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:b'").scalar == #"{"singer_state": {"x": 1}}"#)
+    }
+
+    @Test("Edit of a row that was not JSON: repaired by someone else meanwhile, so not overwritten")
+    func editUnreadableConflict() throws {
+        let fixture = try BrowserFixture()
+        let table = "\(quoteIdentifier(fixture.schema)).meltano_state"
+        try fixture.insert("dev:b", completed: #"{"singer_state": {"x": 1,}}"#)
+        let store = try fixture.makeStore()
+        let session = try StoreReads.editSession(store, "dev:b")
+        #expect(session.unreadable)
+        try fixture.admin.query("UPDATE \(table) SET completed_state = $1 WHERE state_id = 'dev:b'", [#"{"singer_state": {"x": 7}}"#])
+        let outcome = StoreWrites.perform(.set(stateID: "dev:b", text: #"{"singer_state": {"x": 1}}"#, original: session.original,
+                                               unreadable: true), store)
+        guard case let .conflict(current) = outcome else { Issue.record("written over: \(outcome)"); return }
+        #expect(!current.unreadable)
+        #expect(current.original.contains(#""x": 7"#))
+        #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:b'").scalar == #"{"singer_state": {"x": 7}}"#)
+        // And a readable state cleared meanwhile: not recreated behind the back of whoever cleared it.
+        try fixture.insert("dev:c", completed: #"{"singer_state": {"y": 1}}"#)
+        let readable = try StoreReads.editSession(store, "dev:c")
+        try fixture.admin.query("DELETE FROM \(table) WHERE state_id = 'dev:c'")
+        let cleared = StoreWrites.perform(.set(stateID: "dev:c", text: #"{"singer_state": {"y": 2}}"#, original: readable.original), store)
+        guard case let .conflict(now) = cleared else { Issue.record("written over: \(cleared)"); return }
+        #expect(now.original == "{}\n")
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(table) WHERE state_id = 'dev:c'").scalar == "0")
     }
 
     @Test("A lost connection shows in the header, the data stays, and it reconnects")

@@ -114,6 +114,9 @@ final class FakeBackend {
         case let .openEditor(session):
             let saved = editor?(session)
             return ([.editorFinished(session, text: saved, problem: saved == nil ? "no editor in this test" : nil)], [], false)
+        case let .checkEdit(request):
+            let (body, check) = LocalWork.checkEdit(request.session, text: request.text)
+            return ([.editChecked(requestID: request.id, request.session, body: body, check)], [], false)
         case let .checkTarget(action):
             return ([.targetChecked(action: action, exists: states[action.focusStateID] != nil)], [], false)
         case let .loadHistory(id):
@@ -136,7 +139,7 @@ final class FakeBackend {
 
     func apply(_ action: WriteAction) -> WriteOutcome {
         switch action {
-        case let .set(id, text, _):
+        case let .set(id, text, _, _):
             add(id, completed: try! JSONDocument(text: text).prettyText())
             return .done("Wrote the state of '\(id)'.")
         case let .clear(id):
