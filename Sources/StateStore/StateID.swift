@@ -51,9 +51,16 @@ func arrayLiteral(_ values: [String?]) -> String {
         if index > 0 { bytes.append(UInt8(ascii: ",")) }
         guard let value else { bytes.append(contentsOf: "NULL".utf8); continue }
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
-            bytes.append(byte)
+        // Runs between the bytes to escape are copied whole.
+        var text = value
+        text.withUTF8 { utf8 in
+            var start = 0
+            for index in utf8.indices where utf8[index] == UInt8(ascii: "\"") || utf8[index] == UInt8(ascii: "\\") {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                bytes.append(UInt8(ascii: "\\"))
+                start = index
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         }
         bytes.append(UInt8(ascii: "\""))
     }

@@ -40,8 +40,9 @@ extension StateStore {
     /// are written in one transaction.
     public func importStates(_ entries: [ImportEntry], progress: ((String, Int, Int) -> Void)? = nil) throws -> Int {
         try requireWritable("import states")
-        var seen = Set<String>()
+        var seen = Set<String>(minimumCapacity: entries.count)
         var plan: [(String, String?, String?)] = []
+        plan.reserveCapacity(entries.count)
         for entry in entries {
             try StateID.validate(entry.stateID)
             for (name, part) in [("completed", entry.completed), ("partial", entry.partial)] where !part.isFalsy && !part.isObject {
@@ -120,13 +121,20 @@ extension StateStore {
             }
             var byID: [String: RowSnapshot] = [:]
             for row in rows { byID[row[0] ?? ""] = RowSnapshot(partialState: row[1], completedState: row[2], updatedAt: row[3]) }
+            // What journalEntry(…) fills in, worked out once per chunk (an entry's ID still
+            // its own): the chunk is written at once, so it has one time.
+            let template = journalEntry(action: action, stateID: "", before: nil, batch: batch)
+            var entryIDs = Journal.newIDs(count: slice.count).makeIterator()
             var entries: [JournalEntry] = []
+            entries.reserveCapacity(slice.count)
             for id in slice {
-                if let snapshot = byID[id] {
-                    entries.append(journalEntry(action: action, stateID: id, before: snapshot, batch: batch))
-                } else if includeMissing {
-                    entries.append(journalEntry(action: action, stateID: id, before: nil, batch: batch))
-                }
+                let snapshot = byID[id]
+                guard snapshot != nil || includeMissing else { continue }
+                var entry = template
+                entry.id = entryIDs.next()!
+                entry.stateID = id
+                entry.before = snapshot
+                entries.append(entry)
             }
             try options.journal.append(entries)
             done += slice.count

@@ -79,4 +79,17 @@ struct JournalEncodingTests {
             #expect(id.count == prefix.count + 6 && id.suffix(6).allSatisfy { "0123456789abcdef".contains($0) }, "\(id)")
         }
     }
+
+    @Test func idsInBulkLookLikeSingleOnes() {
+        let date = Date(timeIntervalSince1970: 1_795_568_693.5)
+        let single = Journal.newID(date: date)
+        let many = Journal.newIDs(count: 1000, date: date)
+        #expect(many.count == 1000)
+        for id in many {
+            #expect(id.count == single.count && id.dropLast(6) == single.dropLast(6), "\(id) vs \(single)")
+            #expect(id.suffix(6).allSatisfy { "0123456789abcdef".contains($0) }, "\(id)")
+        }
+        #expect(Set(many).count > 990, "random parts")
+        #expect(Journal.newIDs(count: 0).isEmpty)
+    }
 }
