@@ -30,7 +30,7 @@ struct CompactLayoutTests {
                 let open = lines.count
                 lines.append(Line(kind: .openObject, depth: depth, key: key, path: path, parent: parent, members: object.count))
                 for (memberKey, member) in object {
-                    let name = memberKey.string!
+                    let name = memberKey.text
                     visit(member, key: name, depth: depth + 1, path: (path == "." ? "" : path) + JSONStrings.pathComponent(name), parent: open)
                 }
                 lines.append(Line(kind: .closeObject, depth: depth, key: nil, path: path, parent: parent, members: 0))
@@ -46,7 +46,7 @@ struct CompactLayoutTests {
             case .array:
                 lines.append(Line(kind: .emptyArray, depth: depth, key: key, path: path, parent: parent, members: 0))
             case let .string(string):
-                lines.append(Line(kind: .scalar, depth: depth, key: key, path: path, parent: parent, members: 0, value: string.string!))
+                lines.append(Line(kind: .scalar, depth: depth, key: key, path: path, parent: parent, members: 0, value: string.text))
             case let .number(number):
                 lines.append(Line(kind: .scalar, depth: depth, key: key, path: path, parent: parent, members: 0, value: number.literal))
             case let .bool(flag):

@@ -19,6 +19,20 @@ enum JSONStrings {
         return String(scalars)
     }
 
+    /// The UTF-16 code units of the literal at `quote`, lone surrogates kept (what
+    /// Python's str holds), for exact comparison with a `JSONString`.
+    static func codeUnits(_ bytes: UnsafeBufferPointer<UInt8>, quote: Int) -> [UInt16] {
+        var units: [UInt16] = []
+        var decoder = Decoder(bytes: bytes, quote: quote)
+        while let piece = decoder.next() {
+            switch piece {
+            case let .scalar(scalar): units.append(contentsOf: UTF16.encode(scalar)!)
+            case let .loneSurrogate(value): units.append(UInt16(value))
+            }
+        }
+        return units
+    }
+
     /// Runs that show a literal as JSON: in quotes, `"` and `\` escaped, and every
     /// scalar unsafe for a terminal as its JSON escape in `escapeStyle`. Decodes only
     /// enough for `budget` cells, then ends with `…`.

@@ -51,9 +51,8 @@ enum StoreReads {
     /// The merged view is the stored completed text itself when there is no partial
     /// state (the common case: Meltano's `set` stores completed only), so literals show
     /// exactly as stored and a 100 MB state is parsed once, by the layout, off the UI
-    /// thread. Only a row with a partial state is parsed here (both parts, with
-    /// StateJSON, as Meltano merges them) and the trees are dropped once the merged
-    /// text is written.
+    /// thread. A row with a partial state is merged here as Meltano merges it: the
+    /// partial state parsed (StateJSON), the completed state merged into on its text.
     static func state(_ store: StateStore, _ stateID: String, clock: () -> Double) throws -> LoadedState {
         let now = clock()
         guard let row = try store.getRaw(stateID) else {
@@ -65,14 +64,43 @@ enum StoreReads {
             state.mergedText = row.completedState ?? "{}"
             state.mergedIsCompleted = row.completedState != nil
         } else {
-            switch merged(row, stateID) {
-            case let .success(value):
-                state.mergedText = value.text(JSONWriteOptions(layout: .compact, asciiOnly: false, preserveNumberLiterals: true))
-            case let .failure(problem):
-                state.mergedProblem = problem.description
+            switch mergedText(row, stateID) {
+            case let .success(text): state.mergedText = text
+            case let .failure(problem): state.mergedProblem = problem.description
             }
         }
         return state
+    }
+
+    /// The merged view's text of a row with a partial state. The partial state is
+    /// parsed (StateJSON); the completed state is laid out and merged into on its text
+    /// (TextMerge), never parsed into a tree, so a big completed state costs its text
+    /// twice (stored and merged) plus a layout for a moment.
+    static func mergedText(_ row: RowSnapshot, _ stateID: String) -> Result<String, StoreError> {
+        let partial: JSONValue
+        do { partial = try JSONParser.parse(row.partialState ?? "{}") } catch {
+            return .failure(.unreadableState(stateID: stateID, part: "partial", error: error.description))
+        }
+        guard let completed = row.completedState else {
+            return merged(row, stateID).map { $0.text(TextMerge.writeOptions) }
+        }
+        let document: JSONDocument
+        do { document = try JSONDocument(text: completed) } catch let error as JSONTextError {
+            let (line, column) = error.lineAndColumn(in: completed)
+            return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error.message) at line \(line), column \(column)"))
+        } catch {
+            return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error)"))
+        }
+        if let tooDeep = LocalWork.nestingProblem(document.nesting) {
+            return .failure(.unreadableState(stateID: stateID, part: "completed", error: tooDeep))
+        }
+        do throws(MergeError) { return .success(try TextMerge.merge(partial, onto: document)) } catch {
+            return .failure(mergeProblem(stateID, error))
+        }
+    }
+
+    static func mergeProblem(_ stateID: String, _ error: MergeError) -> StoreError {
+        .invalidState("The state of '\(stateID)' cannot be merged as Meltano merges it: \(error). Meltano's own `get` and `list` fail on it; fix it with `meltano-state set`.")
     }
 
     /// NULL, or a partial state that is the empty object: Meltano merges nothing. (A
@@ -100,8 +128,8 @@ enum StoreReads {
         case let .failure(problem): return .failure(problem)
         }
         return parse(row.completedState, part: "completed").flatMap { completed in
-            do { return .success(try deepMerge(partial, onto: completed)) } catch {
-                return .failure(.invalidState("The state of '\(stateID)' cannot be merged as Meltano merges it: \(error). Meltano's own `get` and `list` fail on it; fix it with `meltano-state set`."))
+            do throws(MergeError) { return .success(try deepMerge(partial, onto: completed)) } catch {
+                return .failure(mergeProblem(stateID, error))
             }
         }
     }
