@@ -162,6 +162,9 @@ struct AdvisoryLockTests {
                                  ageSeconds: 1938, fetchedAt: testNow, isStale: true, holder: "pid 4242, user meltano, from 10.0.0.7",
                                  isAdvisory: true)]
         var harness = Harness(backend: backend)
+        // The locks pane names the holder, not the numeric key.
+        #expect(harness.text.contains("HOLDER"))
+        #expect(harness.text.contains("pid 4242"))
         harness.press(.character("L"), .character("u"))
         assertSnapshot(harness.screen, named: "confirm-release-advisory")
         #expect(harness.text.contains("pid 4242"))

@@ -118,7 +118,11 @@ extension Painter {
 
         let columns = lockColumns(rect.width)
         let headerY = rect.y + 1
-        for (name, x, _) in [("STATE ID", columns.state.0, 0), ("LOCK ID", columns.lock.0, 0), ("TAKEN AT", columns.taken.0, 0),
+        // Advisory locks (single-table layout) have no lock ID worth reading: who holds
+        // them (pid, user, client, application) is what decides whether to end it.
+        let advisory = locks.rows.contains { $0.isAdvisory }
+        for (name, x, _) in [("STATE ID", columns.state.0, 0), (advisory ? "HOLDER" : "LOCK ID", columns.lock.0, 0),
+                             (advisory ? "SINCE" : "TAKEN AT", columns.taken.0, 0),
                              ("AGE", columns.age.0, 0), ("STATUS", columns.status.0, 0)] {
             screen.put(name, x: x, y: headerY, style: theme.label)
         }
@@ -134,7 +138,8 @@ extension Painter {
             let lock = locks.rows[index]
             let y = headerY + 1 + row
             screen.put(TextWidth.truncated(lock.stateID, toWidth: columns.state.1), x: columns.state.0, y: y)
-            screen.put(TextWidth.truncated(lock.lockID, toWidth: columns.lock.1), x: columns.lock.0, y: y)
+            let holder = lock.isAdvisory ? (lock.holder ?? "key \(lock.lockID)") : lock.lockID
+            screen.put(TextWidth.truncated(holder, toWidth: columns.lock.1), x: columns.lock.0, y: y)
             screen.put(Format.timestamp(lock.lockedAt), x: columns.taken.0, y: y, limit: columns.taken.0 + columns.taken.1)
             if let age = model.age(lock.ageSeconds, fetchedAt: lock.fetchedAt) {
                 screen.put(Format.longAge(age), x: columns.age.0, y: y, style: lock.ageIsImplausible ? theme.error : .plain,
