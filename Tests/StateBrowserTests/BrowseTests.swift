@@ -43,6 +43,15 @@ struct BrowseTests {
         #expect(harness.model.detail.stateID == "dev:a")
         harness.press(.character("v"))  // raw → merged
         #expect(harness.model.detail.mode == .merged)
+        // The partial state merged onto the completed one, as Meltano reads it.
+        #expect(harness.model.detail.document?.json?.prettyText() == """
+            {
+              "singer_state": {
+                "x": 1,
+                "y": 2
+              }
+            }
+            """)
     }
 
     @Test("Ages go on counting between refreshes")

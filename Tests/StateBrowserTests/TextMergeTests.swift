@@ -127,7 +127,7 @@ struct TextMergeTests {
         let big = BigState.text(streams: 20_000)
         let partial = #"{"singer_state": {"bookmarks": {"tenant_7-\u00e9v\u00e9nements": {"lsn": 1}, "brand_new": {"lsn": 2}}}}"#
         let row = RowSnapshot(partialState: partial, completedState: big, updatedAt: nil)
-        let text = try StoreReads.mergedText(row, "big").get()
+        let text = try TextMerge.mergedText(stateID: "big", partial: row.partialState, completed: row.completedState).get()
         let merged = try JSONParser.parse(text)
         let tree = try StoreReads.merged(row, "big").get()
         #expect(merged == tree)
@@ -137,12 +137,12 @@ struct TextMergeTests {
         #expect(bookmarks?.objectValue?.last?.key == "brand_new")
         // Not JSON, or impossible to merge: the problem, worded as the store words it.
         let broken = RowSnapshot(partialState: partial, completedState: #"{"singer_state": "#, updatedAt: nil)
-        #expect(StoreReads.mergedText(broken, "b").failureText?.hasPrefix("The stored completed state of 'b' is not valid JSON") == true)
+        #expect(TextMerge.mergedText(stateID: "b", partial: broken.partialState, completed: broken.completedState).failureText?.hasPrefix("The stored completed state of 'b' is not valid JSON") == true)
         let badPartial = RowSnapshot(partialState: "{", completedState: big, updatedAt: nil)
-        #expect(StoreReads.mergedText(badPartial, "b").failureText?.hasPrefix("The stored partial state of 'b' is not valid JSON") == true)
+        #expect(TextMerge.mergedText(stateID: "b", partial: badPartial.partialState, completed: badPartial.completedState).failureText?.hasPrefix("The stored partial state of 'b' is not valid JSON") == true)
         let clash = RowSnapshot(partialState: #"{"singer_state": {"bookmarks": {"x": 1}}}"#, completedState: #"{"singer_state": 3}"#, updatedAt: nil)
-        #expect(StoreReads.mergedText(clash, "c").failureText?.contains("cannot be merged as Meltano merges it: cannot merge key 'bookmarks' into a int") == true)
-        #expect(StoreReads.mergedText(clash, "c").failureText == StoreReads.merged(clash, "c").failureText)
+        #expect(TextMerge.mergedText(stateID: "c", partial: clash.partialState, completed: clash.completedState).failureText?.contains("cannot be merged as Meltano merges it: cannot merge key 'bookmarks' into a int") == true)
+        #expect(TextMerge.mergedText(stateID: "c", partial: clash.partialState, completed: clash.completedState).failureText == StoreReads.merged(clash, "c").failureText)
     }
 }
 

@@ -141,7 +141,15 @@ public enum LocalWork {
         switch mode {
         case .merged:
             var problem = state.mergedProblem
-            if let merged = state.mergedText {
+            var mergedText = state.mergedText
+            if mergedText == nil, problem == nil, state.partialRaw != nil {
+                // A partial state: merged now, off the UI thread, as Meltano merges it.
+                switch TextMerge.mergedText(stateID: state.stateID, partial: state.partialRaw, completed: state.completedRaw) {
+                case let .success(text): mergedText = text
+                case let .failure(error): problem = error.description
+                }
+            }
+            if let merged = mergedText {
                 do {
                     let document = try JSONDocument(text: merged)
                     if let tooDeep = nestingProblem(document.nesting) { problem = tooDeep } else { return .json(document) }

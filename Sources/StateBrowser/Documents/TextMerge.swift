@@ -14,6 +14,31 @@ import StateStore
 enum TextMerge {
     static let writeOptions = JSONWriteOptions(layout: .spaced, asciiOnly: false, preserveNumberLiterals: true)
 
+    /// The merged view's text of a row with a partial state, or why there is none
+    /// (worded as the store words it). The partial state is parsed (StateJSON); the
+    /// completed state is laid out and merged into on its text, never parsed into a
+    /// tree: a big completed state costs its text twice (stored and merged) and a
+    /// layout for a moment.
+    static func mergedText(stateID: String, partial partialText: String?, completed: String?) -> Result<String, StoreError> {
+        let partial: JSONValue
+        do { partial = try JSONParser.parse(partialText ?? "{}") } catch {
+            return .failure(.unreadableState(stateID: stateID, part: "partial", error: error.description))
+        }
+        let document: JSONDocument
+        do { document = try JSONDocument(text: completed ?? "{}") } catch let error as JSONTextError {
+            let (line, column) = error.lineAndColumn(in: completed ?? "")
+            return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error.message) at line \(line), column \(column)"))
+        } catch {
+            return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error)"))
+        }
+        if let tooDeep = LocalWork.nestingProblem(document.nesting) {
+            return .failure(.unreadableState(stateID: stateID, part: "completed", error: tooDeep))
+        }
+        do throws(MergeError) { return .success(try merge(partial, onto: document)) } catch {
+            return .failure(StoreReads.mergeProblem(stateID, error))
+        }
+    }
+
     static func merge(_ source: JSONValue, onto document: JSONDocument) throws(MergeError) -> String {
         guard case .object(let sourceObject) = source else {
             throw MergeError(reason: .sourceNotObject(pythonType: source.pythonTypeName))
@@ -125,10 +150,11 @@ enum TextMerge {
         func findMember(_ key: JSONString, in open: Int) -> Int? {
             guard let close = document.partner(open) else { return nil }
             let plain: [UInt8]? = key.isWellFormed ? Array(key.text.utf8) : nil
+            let units = key.utf16CodeUnits
             var line = close - 1
             while line > open {
                 let member = document.isClose(line) ? document.partner(line)! : line
-                if matches(member, key, plain: plain) { return member }
+                if matches(member, plain: plain, units: units) { return member }
                 line = member - 1
             }
             return nil
@@ -155,14 +181,29 @@ enum TextMerge {
             return JSONString(utf16CodeUnits: JSONStrings.codeUnits(bytes, quote: range.lowerBound))
         }
 
-        /// Whether a member's key is `key`, code unit for code unit (Python's ==).
-        func matches(_ line: Int, _ key: JSONString, plain: [UInt8]?) -> Bool {
+        /// Whether a member's key is `key`, code unit for code unit (Python's ==):
+        /// the bytes when the literal has no escape, else decoded as far as they agree.
+        func matches(_ line: Int, plain: [UInt8]?, units: [UInt16]) -> Bool {
             guard let range = document.keyRange(line) else { return false }
             let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
             if let plain, !bytes[inner].contains(UInt8(ascii: "\\")) {
                 return inner.count == plain.count && bytes[inner].elementsEqual(plain)
             }
-            return keyString(line) == key
+            var decoder = JSONStrings.Decoder(bytes: bytes, quote: range.lowerBound)
+            var index = 0
+            while let piece = decoder.next() {
+                switch piece {
+                case let .scalar(scalar):
+                    for unit in UTF16.encode(scalar)! {
+                        guard index < units.count, units[index] == unit else { return false }
+                        index += 1
+                    }
+                case let .loneSurrogate(value):
+                    guard index < units.count, units[index] == UInt16(value) else { return false }
+                    index += 1
+                }
+            }
+            return index == units.count
         }
     }
 }

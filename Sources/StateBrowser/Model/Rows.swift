@@ -96,9 +96,9 @@ public struct LoadedState: Sendable {
     /// Column texts exactly as stored; nil is NULL.
     public var completedRaw: String?
     public var partialRaw: String?
-    /// The merged view as JSON text; nil when it cannot be computed. With no partial
-    /// state it is the completed text itself (the same string: not a copy), checked
-    /// when it is laid out.
+    /// The merged view as JSON text. With no partial state it is the completed text
+    /// itself (the same string: not a copy), checked when it is laid out. nil with no
+    /// `mergedProblem`: there is a partial state, merged when the view is laid out.
     public var mergedText: String?
     /// Why there is no merged view (a part is not JSON, an object over a non-object).
     public var mergedProblem: String?

@@ -51,8 +51,8 @@ enum StoreReads {
     /// The merged view is the stored completed text itself when there is no partial
     /// state (the common case: Meltano's `set` stores completed only), so literals show
     /// exactly as stored and a 100 MB state is parsed once, by the layout, off the UI
-    /// thread. A row with a partial state is merged here as Meltano merges it: the
-    /// partial state parsed (StateJSON), the completed state merged into on its text.
+    /// thread. A row with a partial state is merged as Meltano merges it when its
+    /// merged view is laid out (`TextMerge.mergedText`).
     static func state(_ store: StateStore, _ stateID: String, clock: () -> Double) throws -> LoadedState {
         let now = clock()
         guard let row = try store.getRaw(stateID) else {
@@ -63,40 +63,10 @@ enum StoreReads {
         if partialIsEmpty(row.partialState) {
             state.mergedText = row.completedState ?? "{}"
             state.mergedIsCompleted = row.completedState != nil
-        } else {
-            switch mergedText(row, stateID) {
-            case let .success(text): state.mergedText = text
-            case let .failure(problem): state.mergedProblem = problem.description
-            }
         }
+        // Else the merged view is merged when it is laid out (TextMerge, on the compute
+        // queue): this worker's connection lets go of a big read sooner.
         return state
-    }
-
-    /// The merged view's text of a row with a partial state. The partial state is
-    /// parsed (StateJSON); the completed state is laid out and merged into on its text
-    /// (TextMerge), never parsed into a tree, so a big completed state costs its text
-    /// twice (stored and merged) plus a layout for a moment.
-    static func mergedText(_ row: RowSnapshot, _ stateID: String) -> Result<String, StoreError> {
-        let partial: JSONValue
-        do { partial = try JSONParser.parse(row.partialState ?? "{}") } catch {
-            return .failure(.unreadableState(stateID: stateID, part: "partial", error: error.description))
-        }
-        guard let completed = row.completedState else {
-            return merged(row, stateID).map { $0.text(TextMerge.writeOptions) }
-        }
-        let document: JSONDocument
-        do { document = try JSONDocument(text: completed) } catch let error as JSONTextError {
-            let (line, column) = error.lineAndColumn(in: completed)
-            return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error.message) at line \(line), column \(column)"))
-        } catch {
-            return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error)"))
-        }
-        if let tooDeep = LocalWork.nestingProblem(document.nesting) {
-            return .failure(.unreadableState(stateID: stateID, part: "completed", error: tooDeep))
-        }
-        do throws(MergeError) { return .success(try TextMerge.merge(partial, onto: document)) } catch {
-            return .failure(mergeProblem(stateID, error))
-        }
     }
 
     static func mergeProblem(_ stateID: String, _ error: MergeError) -> StoreError {

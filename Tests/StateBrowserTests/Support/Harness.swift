@@ -33,7 +33,6 @@ final class FakeBackend {
         if partial == nil { merged = completed ?? "{}" } else { merged = nil }
         states[id] = LoadedState(stateID: id, updatedAt: updatedAt, ageSeconds: age, fetchedAt: testNow,
                                  completedRaw: completed, partialRaw: partial, mergedText: merged,
-                                 mergedProblem: merged == nil ? "merge not computed by the fake" : nil,
                                  mergedIsCompleted: partial == nil && completed != nil)
         if let completed, (try? JSONDocument(text: completed)) == nil { invalid.insert(id) }
     }
