@@ -250,8 +250,11 @@ struct TerminalSetupTests {
             return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])) * 1024
         }
         tmux.send("r")
-        try tmux.waitFor("Loading dev:big…", timeout: 10)
-        try tmux.waitFor(#""replication_key_value": "2024-05-01T00:00:00+00:00","#, timeout: 60)
+        // The old layout goes at once ("Loading…", then "Laying out…"; brief), then the new one.
+        let shown = #""replication_key_value": "2024-05-01T00:00:00+00:00","#
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while tmux.capture().contains(shown), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        try tmux.waitFor(shown, timeout: 60)
         let afterRefresh = try highWater()
         #expect(Double(afterRefresh - base) < 3.5 * Double(size), "after r: \(afterRefresh >> 20) MB")
     }
