@@ -184,22 +184,34 @@ public final class Connection: @unchecked Sendable {
         try connect()
     }
 
-    private func run(_ sql: String, _ parameters: [String?]) throws -> QueryResult {
+    /// The open connection, or `.connectionLost` (callers hold the lock).
+    func usableHandle() throws -> OpaquePointer {
         guard let handle else {
             throw PostgresError(kind: .connectionLost, message: "The connection is closed.")
         }
         if PQstatus(handle) != CONNECTION_OK {
             throw PostgresError(kind: .connectionLost, message: "The connection to the server was lost.")
         }
+        return handle
+    }
+
+    /// Text parameters as C strings for libpq (`nil` is SQL NULL), refusing NUL, which
+    /// PostgreSQL text cannot hold.
+    func withParameterPointers<T>(_ parameters: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> T) throws -> T {
         for (index, value) in parameters.enumerated() where value?.utf8.contains(0) == true {
             throw PostgresError(kind: .invalidInput,
                                 message: "Parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold.")
         }
         let cValues = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { cValues.forEach { free($0) } }
-        var pointers = cValues.map { UnsafePointer($0) }
-        let result = pointers.withUnsafeMutableBufferPointer { buffer in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        let pointers = cValues.map { UnsafePointer($0) }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
+    private func run(_ sql: String, _ parameters: [String?]) throws -> QueryResult {
+        let handle = try usableHandle()
+        let result = try withParameterPointers(parameters) { values in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         guard let result else {
             let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))

@@ -63,21 +63,9 @@ extension Connection {
 
     private func stream(_ sql: String, _ parameters: [String?], delivered: inout Int,
                         _ body: (StreamedRow) throws -> Void) throws -> Int {
-        guard let handle else {
-            throw PostgresError(kind: .connectionLost, message: "The connection is closed.")
-        }
-        if PQstatus(handle) != CONNECTION_OK {
-            throw PostgresError(kind: .connectionLost, message: "The connection to the server was lost.")
-        }
-        for (index, value) in parameters.enumerated() where value?.utf8.contains(0) == true {
-            throw PostgresError(kind: .invalidInput,
-                                message: "Parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold.")
-        }
-        let cValues = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { cValues.forEach { free($0) } }
-        var pointers = cValues.map { UnsafePointer($0) }
-        let sent = pointers.withUnsafeMutableBufferPointer { buffer in
-            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        let handle = try usableHandle()
+        let sent = try withParameterPointers(parameters) { values in
+            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         guard sent == 1 else {
             let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
