@@ -3,7 +3,8 @@ import PackageDescription
 
 // Arrows point one way: executable → front ends (StateBrowser, Terminal) → StateStore
 // → (Postgres, StateJSON, StateConfig) → CLibPQ. Only Postgres imports libpq and only
-// Terminal imports ncurses.
+// Terminal imports ncurses. Children (the editor; tests' helpers) are started only
+// through ChildProcess (posix_spawn), never Foundation's Process: see ChildProcess.swift.
 let package = Package(
     name: "meltano-state",
     platforms: [.macOS(.v13)],
@@ -20,21 +21,24 @@ let package = Package(
                        providers: [.apt(["libpq-dev"])]),
         .target(name: "CNCurses", linkerSettings: [.linkedLibrary("ncursesw")]),
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "CSpawn"),
+        .target(name: "ChildProcess", dependencies: ["CSpawn"]),
         .target(name: "StateJSON"),
         .target(name: "StateConfig", dependencies: ["Postgres", .product(name: "Yams", package: "Yams")]),
         .target(name: "StateStore", dependencies: ["Postgres", "StateJSON", "StateConfig"]),
         .target(name: "StateBrowser", dependencies: ["StateStore"]),
-        .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser"]),
+        .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser", "ChildProcess"]),
         .executableTarget(name: "meltano-state", dependencies: [
-            "StateStore", "StateBrowser", "Terminal",
+            "StateStore", "StateBrowser", "Terminal", "ChildProcess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "TestSupport", dependencies: ["Postgres"]),
+        .target(name: "TestSupport", dependencies: ["Postgres", "ChildProcess"]),
+        .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "StateJSONTests", dependencies: ["StateJSON", "TestSupport"]),
         .testTarget(name: "StateConfigTests", dependencies: ["StateConfig", "TestSupport"]),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport", "ChildProcess"]),
         .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "TestSupport"], exclude: ["Snapshots"]),
-        .testTarget(name: "CLITests", dependencies: ["StateStore", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["StateStore", "TestSupport", "ChildProcess"]),
     ]
 )

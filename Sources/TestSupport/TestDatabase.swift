@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Postgres
 
@@ -64,33 +65,20 @@ public struct ProcessOutput: Sendable {
 }
 
 public func runProcess(_ executable: String, _ arguments: [String], stdin: Data? = nil,
-                       environment: [String: String]? = nil, currentDirectory: String? = nil) throws -> ProcessOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-    if let environment { process.environment = environment }
-    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    // Read both pipes concurrently so a chatty child never blocks on a full pipe.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var outData = Data()
-    nonisolated(unsafe) var errData = Data()
-    group.enter()
-    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try? input.fileHandleForWriting.close()
-    process.waitUntilExit()
-    group.wait()
-    return ProcessOutput(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self),
-                         stdoutData: outData)
+                       environment: [String: String]? = nil, currentDirectory: String? = nil,
+                       timeout: Double = 300) throws -> ProcessOutput {
+    // ChildProcess, not Foundation's Process: a daemon the program leaves behind (the
+    // tmux server, a postmaster) must not keep this wait going (see ChildProcess).
+    let output = try ChildProcess.run(executable, arguments, input: stdin.map { [UInt8]($0) },
+                                      environment: environment, currentDirectory: currentDirectory, timeout: timeout)
+    var stderr = String(decoding: output.standardError, as: UTF8.self)
+    if output.timedOut {
+        stderr += "\n[test support: \(executable) \(arguments.prefix(3).joined(separator: " ")) was killed after running \(Int(timeout)) s]"
+    }
+    return ProcessOutput(status: output.termination?.code ?? 137,
+                         stdout: String(decoding: output.standardOutput, as: UTF8.self),
+                         stderr: stderr,
+                         stdoutData: Data(output.standardOutput))
 }
 
 /// The real Python interpreter behind `python3` on the PATH. A version manager's shim

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Postgres
 
@@ -72,13 +73,11 @@ public final class ThrowawayServer: @unchecked Sendable {
     }
 
     func stopInBackground() {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Repository.script("test-db"))
-        process.arguments = ["stop", "--name", name]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        if (try? process.run()) == nil { stop() }
+        guard let child = try? ChildProcess(Repository.script("test-db"), ["stop", "--name", name],
+                                            standardInput: .null, standardOutput: .null, standardError: .null) else {
+            return stop()
+        }
+        Thread.detachNewThread { child.wait() }  // reaped, never waited for by the test
     }
 
     @discardableResult

@@ -14,11 +14,11 @@ struct DemoTests {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let session = "demo-\(UUID().uuidString.prefix(8))"
         let command = "cd \(shellQuote(root)) && MELTANO_STATE_DEMO_BIN=\(shellQuote(CLIFixture.binary)) MELTANO_STATE_DB_ROOT=\(shellQuote(scratch)) HOME=\(shellQuote(scratch)) scripts/demo; echo $? > \(shellQuote(scratch))/exit-status"
-        let started = try runProcess("tmux", ["new-session", "-d", "-s", session, "-x", "140", "-y", "40", command])
+        let started = try runProcess("tmux", ["-L", "meltano-state-e2e", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", command])
         #expect(started.status == 0, "\(started.stderr)")
-        defer { _ = try? runProcess("tmux", ["kill-session", "-t", session]) }
+        defer { _ = try? runProcess("tmux", ["-L", "meltano-state-e2e", "kill-session", "-t", session]) }
 
-        func screen() -> String { (try? runProcess("tmux", ["capture-pane", "-p", "-t", session]).stdout) ?? "" }
+        func screen() -> String { (try? runProcess("tmux", ["-L", "meltano-state-e2e", "capture-pane", "-p", "-t", session]).stdout) ?? "" }
         var shown = ""
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -33,7 +33,7 @@ struct DemoTests {
         let serverDirectories = try FileManager.default.contentsOfDirectory(atPath: scratch).filter { $0.hasPrefix("meltano-state-pg-demo-") }
         #expect(serverDirectories.count == 1)
 
-        _ = try runProcess("tmux", ["send-keys", "-t", session, "q"])
+        _ = try runProcess("tmux", ["-L", "meltano-state-e2e", "send-keys", "-t", session, "q"])
         var status: String?
         let exitDeadline = Date().addingTimeInterval(20)
         while Date() < exitDeadline {

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import StateStore
 import Testing
@@ -5,47 +6,41 @@ import TestSupport
 
 /// A CLI process started in the background, to be signalled or watched while it runs.
 final class RunningCLI: @unchecked Sendable {
-    let process = Process()
-    private let group = DispatchGroup()
-    nonisolated(unsafe) private var out = Data()
-    nonisolated(unsafe) private var err = Data()
+    let child: ChildProcess
+    let arguments: [String]
+    private let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) private var output: ChildProcess.Output?
 
     init(_ fixture: CLIFixture, _ arguments: [String], stdin: String? = nil, extraEnvironment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: CLIFixture.binary)
-        process.arguments = arguments
-        process.environment = fixture.environment.merging(extraEnvironment) { $1 }
-        process.currentDirectoryURL = URL(fileURLWithPath: fixture.directory)
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = inPipe
-        try process.run()
-        group.enter()
-        DispatchQueue.global().async { self.out = outPipe.fileHandleForReading.readDataToEndOfFile(); self.group.leave() }
-        group.enter()
-        DispatchQueue.global().async { self.err = errPipe.fileHandleForReading.readDataToEndOfFile(); self.group.leave() }
-        if let stdin { inPipe.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try? inPipe.fileHandleForWriting.close()
+        self.arguments = arguments
+        child = try ChildProcess(CLIFixture.binary, arguments, environment: fixture.environment.merging(extraEnvironment) { $1 },
+                                 currentDirectory: fixture.directory,
+                                 standardInput: .pipe, standardOutput: .pipe, standardError: .pipe)
+        // Output is collected from the start, so a chatty CLI never blocks on a full pipe.
+        let input = stdin.map { Array($0.utf8) }
+        Thread.detachNewThread { [child, done] in
+            self.output = child.communicate(input: input, timeout: 600)
+            done.signal()
+        }
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
+    var isRunning: Bool { child.isRunning }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { child.signal(number) }
 
     /// Waits for the exit (killing the process after `timeout` seconds, recorded as a
     /// failure); the exit status, or 128 + the signal that ended it.
     func finish(timeout: Double = 20) -> FinishedCLI {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning {
-            Issue.record("meltano-state \(process.arguments ?? []) still ran after \(timeout) s")
-            kill(process.processIdentifier, SIGKILL)
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            Issue.record("meltano-state \(arguments) still ran after \(timeout) s")
+            child.signal(SIGKILL)
+            done.wait()
         }
-        process.waitUntilExit()
-        group.wait()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return FinishedCLI(status: status, stdout: String(decoding: out, as: UTF8.self),
-                           stderr: String(decoding: err, as: UTF8.self))
+        let output = self.output!
+        return FinishedCLI(status: output.termination?.code ?? 137,
+                           stdout: String(decoding: output.standardOutput, as: UTF8.self),
+                           stderr: String(decoding: output.standardError, as: UTF8.self))
     }
 }
 

@@ -80,7 +80,7 @@ struct SignalTests {
         defer { kill(pid_t(backend), SIGCONT) }
         cli.signal(SIGINT)
         Thread.sleep(forTimeInterval: 0.5)
-        #expect(cli.process.isRunning, "the first Ctrl-C waits for the server to cancel")
+        #expect(cli.isRunning, "the first Ctrl-C waits for the server to cancel")
         let start = Date()
         cli.signal(SIGINT)
         let result = cli.finish(timeout: 5)

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import StateStore
 import Testing
@@ -44,14 +45,9 @@ struct SoakTests {
         let group = DispatchGroup()
 
         // The add-on's protocol, in a process of its own.
-        let hammer = Process()
-        hammer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        hammer.arguments = ["python3", Reference.script, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
-                            "hammer"] + Self.ids + ["--seconds", String(Self.seconds), "--seed", String(Int.random(in: 0...1_000_000))]
-        let hammerOut = Pipe(), hammerErr = Pipe()
-        hammer.standardOutput = hammerOut
-        hammer.standardError = hammerErr
-        try hammer.run()
+        let hammer = try ChildProcess(python3Executable, [Reference.script, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
+                                      "hammer"] + Self.ids + ["--seconds", String(Self.seconds), "--seed", String(Int.random(in: 0...1_000_000))],
+                                      standardInput: .null, standardOutput: .pipe, standardError: .pipe)
 
         // This store: read-increment-write of the same counter, under Meltano's lock.
         let store = Tally()
@@ -107,10 +103,11 @@ struct SoakTests {
         }
 
         group.wait()
-        hammer.waitUntilExit()
-        let report = String(decoding: hammerOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let hammerErrors = String(decoding: hammerErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(hammer.terminationStatus == 0, "hammer: \(hammerErrors)")
+        // Its report is a few hundred bytes: nothing fills the pipes before this read.
+        let finished = hammer.communicate(timeout: Self.seconds + 120)
+        let report = String(decoding: finished.standardOutput, as: UTF8.self)
+        let hammerErrors = String(decoding: finished.standardError, as: UTF8.self)
+        #expect(finished.termination == Termination(exitStatus: 0), "hammer: \(hammerErrors)")
         guard case let .object(result)? = try? JSONParser.parse(report.split(separator: "\n").last.map(String.init) ?? ""),
               case let .object(hammerWrites)? = result["writes"] else {
             Issue.record("no report from the hammer: \(report) \(hammerErrors)")

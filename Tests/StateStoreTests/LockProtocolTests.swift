@@ -8,9 +8,9 @@ struct LockProtocolTests {
     @Test func writeWaitsForAHeldLockThenProceeds() throws {
         let fixture = try StoreFixture(lockTimeout: 10)
         try fixture.store.createTablesIfMissing()
-        let (holder, out) = try Reference.start(["hold-lock", "a", "1.5"], schema: fixture.schema)
+        let holder = try Reference.start(["hold-lock", "a", "1.5"], schema: fixture.schema)
         defer { holder.terminate() }
-        #expect(Reference.readLine(out).contains("\"locked\""))
+        #expect(holder.readLine().contains("\"locked\""))
         let start = Date()
         try fixture.store.set("a", to: json(#"{"singer_state": {"after": true}}"#))
         let waited = Date().timeIntervalSince(start)
@@ -80,7 +80,7 @@ struct LockProtocolTests {
     @Test func interopUnderContentionLosesNoUpdate() throws {
         let fixture = try StoreFixture(lockTimeout: 20)
         let ids = ["c:1", "c:2", "c:3"]
-        let (hammer, out) = try Reference.start(["hammer"] + ids + ["--seconds", "4", "--seed", "7"], schema: fixture.schema)
+        let hammer = try Reference.start(["hammer"] + ids + ["--seconds", "4", "--seed", "7"], schema: fixture.schema)
         var ourWrites: [String: Int] = [:]
         var generator = SystemRandomNumberGenerator()
         let deadline = Date().addingTimeInterval(4)
@@ -96,7 +96,7 @@ struct LockProtocolTests {
             ourWrites[id, default: 0] += 1
         }
         hammer.waitUntilExit()
-        let report = Reference.readLine(out)
+        let report = hammer.readLine()
         guard case let .object(result) = try json(report), case let .object(writes)? = result["writes"] else {
             Issue.record("no hammer report: \(report)"); return
         }

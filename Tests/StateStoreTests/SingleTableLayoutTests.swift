@@ -41,11 +41,9 @@ struct SingleTableLayoutTests {
     @Test func heldAdvisoryLockIsListedWithHolderAndReleasedByTerminating() throws {
         let fixture = try fixture(lockTimeout: 0.5)
         try fixture.store.set("prod:x", to: json(#"{"singer_state": {}}"#))
-        let (holder, out) = try Reference.start(["crash-lock", "prod:x"], schema: fixture.schema, layout: "single-table")
-        // SIGKILL: a child of a test thread inherits its blocked signal mask, so SIGTERM
-        // (terminate()) stays pending and the sleeping holder was left running.
-        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
-        let event = try json(Reference.readLine(out))
+        let holder = try Reference.start(["crash-lock", "prod:x"], schema: fixture.schema, layout: "single-table")
+        defer { holder.terminate(); holder.waitUntilExit() }
+        let event = try json(holder.readLine())
         guard case let .object(object) = event, case let .number(pid)? = object["pid"] else {
             Issue.record("no pid in \(event.compactText)"); return
         }
@@ -76,7 +74,7 @@ struct SingleTableLayoutTests {
     @Test func concurrentWritersWithAdvisoryLocksLoseNoUpdate() throws {
         let fixture = try fixture(lockTimeout: 20)
         let ids = ["s:1", "s:2"]
-        let (hammer, out) = try Reference.start(["hammer"] + ids + ["--seconds", "3", "--seed", "3"], schema: fixture.schema, layout: "single-table")
+        let hammer = try Reference.start(["hammer"] + ids + ["--seconds", "3", "--seed", "3"], schema: fixture.schema, layout: "single-table")
         var ours: [String: Int] = [:]
         let deadline = Date().addingTimeInterval(3)
         var i = 0
@@ -91,7 +89,7 @@ struct SingleTableLayoutTests {
             ours[id, default: 0] += 1
         }
         hammer.waitUntilExit()
-        guard case let .object(result) = try json(Reference.readLine(out)), case let .object(writes)? = result["writes"] else {
+        guard case let .object(result) = try json(hammer.readLine()), case let .object(writes)? = result["writes"] else {
             Issue.record("no hammer report"); return
         }
         for id in ids {

@@ -1,5 +1,7 @@
+import ChildProcess
 import Foundation
 import StateStore
+import Testing
 import TestSupport
 
 /// A store in a fresh schema of the test server, with its own journal file.
@@ -67,26 +69,52 @@ enum Reference {
     }
 
     /// Starts the reference in the background (for hold-lock, crash-lock, hammer).
-    static func start(_ arguments: [String], schema: String, layout: String = "two-tables") throws -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python3Executable)
-        process.arguments = [script, "--dsn", try TestDatabase.dsn, "--schema", schema, "--layout", layout] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return (process, out)
+    static func start(_ arguments: [String], schema: String, layout: String = "two-tables") throws -> BackgroundReference {
+        try BackgroundReference(ChildProcess(python3Executable, [script, "--dsn", try TestDatabase.dsn, "--schema", schema, "--layout", layout] + arguments,
+                                             standardInput: .null, standardOutput: .pipe, standardError: .null))
+    }
+}
+
+/// The reference running in the background; its JSON events are read line by line.
+final class BackgroundReference {
+    let child: ChildProcess
+    private var buffered: [UInt8] = []
+    private var ended = false
+
+    init(_ child: ChildProcess) { self.child = child }
+    deinit { child.signal(SIGKILL); child.wait() }
+
+    var pid: Int32 { child.pid }
+
+    /// The next line it prints ("" at its end, or after `timeout` seconds of silence).
+    func readLine(timeout: Double = 60) -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let newline = buffered.firstIndex(of: 0x0A) {
+                defer { buffered.removeSubrange(...newline) }
+                return String(decoding: buffered[..<newline], as: UTF8.self)
+            }
+            guard !ended, let fd = child.standardOutput, Date() < deadline else {
+                defer { buffered.removeAll() }
+                return String(decoding: buffered, as: UTF8.self)
+            }
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 100) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { buffered += chunk[..<n] } else if n == 0 || errno != EINTR { ended = true }
+        }
     }
 
-    /// Reads one line from a background reference (its JSON event).
-    static func readLine(_ pipe: Pipe) -> String {
-        var data = Data()
-        while true {
-            let byte = pipe.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data([0x0A]) { break }
-            data.append(byte)
+    func terminate() { child.signal(SIGTERM) }
+
+    /// Waits for it to end on its own (killed, and recorded as a failure, after `timeout`).
+    func waitUntilExit(timeout: Double = 120) {
+        if child.wait(timeout: timeout) == nil {
+            Issue.record("the reference \(child.pid) still ran after \(timeout) s")
+            child.signal(SIGKILL)
+            child.wait()
         }
-        return String(decoding: data, as: UTF8.self)
     }
 }
 
