@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import StateBrowser
 
@@ -43,17 +44,16 @@ enum Editor {
         _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)
         defer { unlink(path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command + " \"$1\"", "meltano-state-editor", path]
+        // In the foreground process group, with Ctrl-C the editor's own while it runs.
+        let termination: Termination
         do {
-            try process.run()
+            termination = try ChildProcess.runInForeground(shellCommand: editorCommandLine(command), arguments: [path],
+                                                           commandName: "meltano-state-editor")
         } catch {
-            return (nil, "could not start \(command): \(error.localizedDescription)")
+            return (nil, "could not start \(command): \(error)")
         }
-        process.waitUntilExit()
-        if process.terminationStatus != 0 {
-            return (nil, "\(command) exited with status \(process.terminationStatus); nothing was changed")
+        if termination != Termination(exitStatus: 0) {
+            return (nil, "\(command) ended with \(termination); nothing was changed")
         }
         guard let data = FileManager.default.contents(atPath: path) else { return (nil, "the edited file could not be read back") }
         return (String(decoding: data, as: UTF8.self), nil)

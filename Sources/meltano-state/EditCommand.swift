@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import Foundation
 import StateStore
 
@@ -84,23 +85,22 @@ struct EditSession {
     }
 
     private func runEditor(on path: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // The editor setting may carry arguments ("code --wait"): let the shell split it.
-        process.arguments = ["-c", "\(editor) \"$1\"", "meltano-state-editor", path]
         let secrets = self.secrets.filter { !$0.isEmpty }
-        process.environment = ProcessInfo.processInfo.environment.filter { name, value in
+        let environment = ProcessInfo.processInfo.environment.filter { name, value in
             name != "PGPASSWORD" && !secrets.contains { value.contains($0) }
         }
-        process.standardInput = FileHandle.standardInput
-        process.standardOutput = FileHandle.standardOutput
-        process.standardError = FileHandle.standardError
-        do { try process.run() } catch {
-            throw CommandFailure("Cannot start the editor '\(editor)': \(error.localizedDescription). Set VISUAL or EDITOR.")
+        // The editor setting may carry arguments ("code --wait"): the shell splits it.
+        // It runs in the foreground process group, so it can read the terminal, and
+        // Ctrl-C pressed in it is the editor's, not a reason for us to stop.
+        let termination: Termination
+        do {
+            termination = try ChildProcess.runInForeground(shellCommand: editorCommandLine(editor), arguments: [path],
+                                                           commandName: "meltano-state-editor", environment: environment)
+        } catch {
+            throw CommandFailure("Cannot start the editor '\(editor)': \(error). Set VISUAL or EDITOR.")
         }
-        process.waitUntilExit()
-        if process.terminationStatus != 0 {
-            throw CommandFailure("The editor '\(editor)' exited with status \(process.terminationStatus); nothing was written.")
+        if termination != Termination(exitStatus: 0) {
+            throw CommandFailure("The editor '\(editor)' ended with \(termination); nothing was written.")
         }
     }
 }

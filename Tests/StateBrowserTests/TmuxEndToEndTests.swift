@@ -75,6 +75,40 @@ struct TmuxEndToEndTests {
         #expect(row == #"{"singer_state": {"page": 18}}"#)
     }
 
+    /// An editor is interactive: it reads the terminal (which only the foreground
+    /// process group may do) and takes Ctrl-C for itself (vim leaves insert mode with
+    /// it). The browser must run it in its own process group and live through the
+    /// Ctrl-C; the first version did neither (Foundation's Process starts a new group).
+    @Test("Edit in an editor that reads the terminal; Ctrl-C in it is the editor's")
+    func editInteractively() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:ask-me", completed: #"{"singer_state": {"page": 17}}"#)
+        let editor = try Tmux.script(#"""
+            #!/bin/sh
+            trap 'echo " (Ctrl-C caught by the editor)"' INT
+            printf 'new page? '
+            while ! read answer; do printf 'new page? '; done
+            sed -i -e "s/: 17/: $answer/" "$1"
+            """#)
+        let tmux = try Tmux(fixture: fixture, environment: ["EDITOR": editor, "VISUAL": editor])
+        defer { tmux.kill() }
+        try tmux.waitFor(#""page": 17"#)
+        tmux.send("e")
+        try tmux.waitFor("new page?")
+        tmux.send("C-c")
+        try tmux.waitFor("(Ctrl-C caught by the editor)")
+        tmux.type("18")
+        tmux.send("Enter")
+        try tmux.waitFor("Write the edited state of dev:ask-me?")
+        try tmux.waitFor(#"+    "page": 18"#)
+        tmux.send("y")
+        try tmux.waitFor("Wrote the state of 'dev:ask-me'")
+        let row = try fixture.admin.query("SELECT completed_state FROM \(quoteIdentifier(fixture.schema)).meltano_state WHERE state_id = 'dev:ask-me'").scalar
+        #expect(row == #"{"singer_state": {"page": 18}}"#)
+        tmux.send("q")
+        try tmux.waitFor("EXIT=0")
+    }
+
     @Test("Clear asks first (Enter keeps it), y clears")
     func clear() throws {
         let fixture = try BrowserFixture()
@@ -300,7 +334,9 @@ final class Tmux {
         let assignments = env.filter { !$0.value.isEmpty || $0.key == "NO_COLOR" }.sorted { $0.key < $1.key }
             .map { "\($0.key)=\(Tmux.shellQuote($0.value))" }.joined(separator: " ")
         let program = "env \(unset) \(assignments) \(arguments.map(Tmux.shellQuote).joined(separator: " "))"
-        let command = "\(program); echo EXIT=$?; sleep 600"
+        // The pane's shell catches SIGINT (a caught signal is reset for the programs it
+        // starts), so that a Ctrl-C meant for an editor does not end the pane.
+        let command = "trap true INT; \(program); echo EXIT=$?; sleep 600"
         let result = try runProcess("tmux", ["-L", Tmux.socket, "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
                                              "sh", "-c", command])
         guard result.status == 0 else { throw Missing(description: "tmux could not start: \(result.stderr)") }
