@@ -1,6 +1,7 @@
 import Foundation
 import StateStore
 import Testing
+import TestSupport
 
 @testable import StateBrowser
 
@@ -68,26 +69,13 @@ struct CompactLayoutTests {
         }
     }
 
-    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     static let pieces = ["a", "bookmark", "\"", "\\", "é", "😀", "漢", "\u{1}", "\n", " ", "tap-x:stream", "/", "0"]
 
-    static func string(_ random: inout Random) -> String {
+    static func string(_ random: inout SeededRandom) -> String {
         (0..<random.below(5)).map { _ in pieces[random.below(pieces.count)] }.joined()
     }
 
-    static func value(_ random: inout Random, depth: Int) -> JSONValue {
+    static func value(_ random: inout SeededRandom, depth: Int) -> JSONValue {
         switch depth > 3 ? random.below(4) : random.below(9) {
         case 0: return .string(JSONString(string(&random)))
         case 1: return .number(JSONNumber(literal: ["0", "-1", "1e+16", "2.5", "-0.125", "12345678901234567890", "NaN", "-Infinity"][random.below(8)])!)
@@ -107,7 +95,7 @@ struct CompactLayoutTests {
 
     @Test("Keys, values, paths, parents and member counts match a walk of the value, compact and indented")
     func randomDocuments() throws {
-        var random = Random(state: 20_261_125)
+        var random = SeededRandom(seed: 20_261_125)
         for round in 0..<150 {
             let value = Self.value(&random, depth: 0)
             let expected = Self.walk(value)

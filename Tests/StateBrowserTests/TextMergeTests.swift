@@ -1,5 +1,6 @@
 import StateStore
 import Testing
+import TestSupport
 
 @testable import StateBrowser
 
@@ -8,7 +9,7 @@ import Testing
 /// value (key order included), and fail where that fails, the same way.
 @Suite("Deep merge on the text")
 struct TextMergeTests {
-    typealias Random = CompactLayoutTests.Random
+    typealias Random = SeededRandom
 
     static func expected(_ partial: JSONValue, _ completed: String) -> Result<JSONValue, MergeError> {
         let target = try! JSONParser.parse(completed)
@@ -70,7 +71,7 @@ struct TextMergeTests {
 
     @Test("Random states and partial states: the same value or the same error as deepMerge, in every stored form")
     func differential() {
-        var random = Random(state: 7_618)
+        var random = SeededRandom(seed: 7_618)
         var merged = 0, failed = 0
         for _ in 0..<300 {
             var completed = CompactLayoutTests.value(&random, depth: 0)

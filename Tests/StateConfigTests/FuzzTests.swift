@@ -2,6 +2,7 @@ import Foundation
 @testable import StateConfig
 import Postgres
 import Testing
+import TestSupport
 
 /// Bounded randomised runs (a couple of seconds each, STATECONFIG_FUZZ_SECONDS to
 /// change) of every reader of user-written configuration: the URI parsers, the .env
@@ -12,21 +13,6 @@ import Testing
 struct ConfigFuzzTests {
     static let seconds: Double = Double(ProcessInfo.processInfo.environment["STATECONFIG_FUZZ_SECONDS"] ?? "") ?? 1.5
 
-    /// SplitMix64: small, fast, reproducible from its seed.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-        mutating func pick<T>(_ items: [T]) -> T { items[int(0...items.count - 1)] }
-        mutating func chance(_ percent: Int) -> Bool { int(0...99) < percent }
-    }
-
     static func seed(_ salt: UInt64) -> UInt64 {
         if let text = ProcessInfo.processInfo.environment["STATECONFIG_FUZZ_SEED"], let seed = UInt64(text) { return seed }
         return UInt64(Date().timeIntervalSince1970 * 1000) ^ salt
@@ -35,7 +21,7 @@ struct ConfigFuzzTests {
     static let odd: [String] = ["\u{0}", "\u{1B}[2J", "\u{7F}", "\u{202E}", "é", "日本", "😀", "\u{FFFD}", "\r", "\n", "\t", " ", "\\", "\"", "'", "`", "$", "${", "}", "#", "%", "%zz", "%c3%28", "%00"]
 
     /// Text from pieces: the tokens of the format, odd characters and random scalars.
-    static func text(_ rng: inout Random, tokens: [String], length: ClosedRange<Int>) -> String {
+    static func text(_ rng: inout SeededRandom, tokens: [String], length: ClosedRange<Int>) -> String {
         var out = ""
         for _ in 0..<rng.int(length) {
             switch rng.int(0...9) {
@@ -49,7 +35,7 @@ struct ConfigFuzzTests {
     }
 
     /// A valid example, cut, spliced and sprinkled with odd text.
-    static func mutate(_ seed: String, _ rng: inout Random, tokens: [String]) -> String {
+    static func mutate(_ seed: String, _ rng: inout SeededRandom, tokens: [String]) -> String {
         var scalars = Array(seed.unicodeScalars)
         for _ in 0..<rng.int(1...4) where !scalars.isEmpty {
             let at = rng.int(0...scalars.count - 1)
@@ -65,9 +51,9 @@ struct ConfigFuzzTests {
     }
 
     /// Runs `body` on inputs from `make` until the time is up; returns how many.
-    static func fuzz(_ name: String, salt: UInt64, _ make: (inout Random) -> String, _ body: (String) -> Void) -> Int {
+    static func fuzz(_ name: String, salt: UInt64, _ make: (inout SeededRandom) -> String, _ body: (String) -> Void) -> Int {
         let seed = Self.seed(salt)
-        var rng = Random(state: seed)
+        var rng = SeededRandom(seed: seed)
         let deadline = Date().addingTimeInterval(seconds)
         var count = 0
         while Date() < deadline {
@@ -86,7 +72,7 @@ struct ConfigFuzzTests {
                      "postgres://u@h/d", "postgresql:///db?host=%2Ftmp&port=5433"]
         var rejected = 0
         let count = Self.fuzz("URI", salt: 1, { rng in
-            rng.chance(50) ? Self.mutate(rng.pick(seeds), &rng, tokens: tokens) : Self.text(&rng, tokens: tokens, length: 0...24)
+            rng.chance(0.50) ? Self.mutate(rng.pick(seeds), &rng, tokens: tokens) : Self.text(&rng, tokens: tokens, length: 0...24)
         }) { uri in
             do { _ = try AddOnURI.parse(uri).password } catch { rejected += 1 }
             do { _ = try LibpqURI.parse(uri, settingPrefix: "state_backend.postgresql") } catch { rejected += 1 }
@@ -109,7 +95,7 @@ struct ConfigFuzzTests {
         let count = Self.fuzz("URI password", salt: 5, { rng in
             let scheme = rng.pick(["postgres://", "postgresql://", "postgres:", "postgresql://"])
             let rest = Self.text(&rng, tokens: tokens, length: 0...12)
-            return rng.chance(80) ? "\(scheme)user:\(password)@\(rest)" : "\(scheme)user@h/db?\(rest)&password=\(password)"
+            return rng.chance(0.80) ? "\(scheme)user:\(password)@\(rest)" : "\(scheme)user@h/db?\(rest)&password=\(password)"
         }) { uri in
             if uri.hasPrefix("postgres://") || uri.hasPrefix("postgresql://") {  // the resolver refuses anything else first
                 #expect(!ConnectionConfiguration(uri: uri).description.contains(password), "\(uri.debugDescription)")
@@ -132,7 +118,7 @@ struct ConfigFuzzTests {
                       "${KEY}", "${KEY:-default}", "${", "$KEY", "#", " # comment", "\n", "\r\n", "value", "a b", "\t"]
         let seeds = ["KEY=value\nexport OTHER='single ${KEY}'\nQ=\"double \\n ${KEY:-x}\" # c\n", "A=1\r\nB=\"multi\nline\"\nC\n#x\n"]
         let count = Self.fuzz(".env", salt: 2, { rng in
-            rng.chance(50) ? Self.mutate(rng.pick(seeds), &rng, tokens: tokens) : Self.text(&rng, tokens: tokens, length: 0...40)
+            rng.chance(0.50) ? Self.mutate(rng.pick(seeds), &rng, tokens: tokens) : Self.text(&rng, tokens: tokens, length: 0...40)
         }) { text in
             let file = DotEnvFile.parse(text, path: "/fuzz/.env", environment: ["KEY": "from-env", "HOME": "/home/x"])
             for (_, value) in file.values { _ = value.value?.count }

@@ -1,5 +1,6 @@
 import Foundation
 import StateJSON
+import TestSupport
 import Testing
 
 /// A bounded randomised fuzz run: random bytes and mutated documents through the parser,

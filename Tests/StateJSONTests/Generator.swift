@@ -1,4 +1,5 @@
 import StateJSON
+import TestSupport
 
 /// Random JSON *texts* (not values), to exercise the parser's input forms as well as
 /// the writers: random whitespace, escapes and raw characters, number literals at
