@@ -74,45 +74,102 @@ final class Context {
     func withInterruptHandler<T>(_ body: () throws -> T) throws -> T {
         let store = self.store
         let quiet = global.quiet
-        let count = InterruptCount()
         // A signal ignored when we started (`nohup`, a background job of a script) stays
         // ignored, as shells and Python do.
         let handled = [SIGINT, SIGTERM].filter { !isIgnored($0) }
-        let sources = handled.map { signalNumber -> DispatchSourceSignal in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                // Signals that arrive together are coalesced into one event: count them.
-                if count.add(max(1, Int(source.data))) >= 2 {
-                    var text = "meltano-state: interrupted again: exiting now, without waiting for the database."
-                    if let held = store.heldLocksSummary { text += " Warning: " + held + "." }
-                    writeToStandardError(terminalSafe(text) + "\n")
-                    _exit(Exit.interrupted)
-                }
-                store.cancellation.cancel()
-                if !quiet {
-                    writeToStandardError("meltano-state: interrupted: stopping safely (press Ctrl-C again to exit at once)…\n")
-                }
-                // PQcancel opens a connection of its own; off this queue, so a stalled
-                // network cannot delay the handling of a second signal.
-                Thread.detachNewThread { store.connection.cancel() }
+        guard !handled.isEmpty else { return try body() }
+        let watch = InterruptWatch(signals: handled) { count in
+            if count >= 2 {
+                var text = "meltano-state: interrupted again: exiting now, without waiting for the database."
+                if let held = store.heldLocksSummary { text += " Warning: " + held + "." }
+                writeToStandardError(terminalSafe(text) + "\n")
+                _exit(Exit.interrupted)
             }
-            source.resume()
-            return source
+            store.cancellation.cancel()
+            if !quiet {
+                writeToStandardError("meltano-state: interrupted: stopping safely (press Ctrl-C again to exit at once)…\n")
+            }
+            // PQcancel opens a connection of its own; off the watching thread, so a stalled
+            // network cannot delay the handling of a second signal.
+            Thread.detachNewThread { store.connection.cancel() }
         }
-        defer {
-            for source in sources { source.cancel() }
-            for signalNumber in handled { signal(signalNumber, SIG_DFL) }
-        }
+        defer { watch.stop() }
         return try body()
     }
 }
 
-/// Signals received while a write runs; read and written from signal handlers' queue.
-final class InterruptCount: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func add(_ n: Int) -> Int { lock.lock(); defer { lock.unlock() }; value += n; return value }
+/// The self-pipe a signal handler writes to; -1 when no watch is active.
+nonisolated(unsafe) private var interruptPipe: Int32 = -1
+
+/// Turns SIGINT/SIGTERM into calls of `onSignal(count)` on a thread of its own.
+///
+/// A plain handler (`sigaction`) writes a byte to a pipe that a watching thread reads:
+/// this works whatever signal mask the process started with. (A DispatchSource signal
+/// source did not: it depends on the signal being blocked in every thread, which held
+/// only when a parent had left it blocked, so a second Ctrl-C could be lost.)
+final class InterruptWatch: @unchecked Sendable {
+    private let signals: [Int32]
+    private var previous: [Int32: sigaction] = [:]
+    private var previousMask = sigset_t()
+    private let readEnd: Int32
+    private let writeEnd: Int32
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(signals: [Int32], onSignal: @escaping @Sendable (Int) -> Void) {
+        self.signals = signals
+        var ends: [Int32] = [-1, -1]
+        _ = pipe(&ends)
+        readEnd = ends[0]
+        writeEnd = ends[1]
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        interruptPipe = writeEnd
+        let readEnd = self.readEnd, finished = self.finished
+        Thread.detachNewThread {
+            var count = 0
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 || byte == 0 { break }  // 0: stop() asks the thread to end
+                count += 1
+                onSignal(count)
+            }
+            finished.signal()
+        }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            var byte: UInt8 = 1
+            let saved = errno
+            _ = write(interruptPipe, &byte, 1)
+            errno = saved
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for number in signals {
+            var old = sigaction()
+            sigaction(number, &action, &old)
+            previous[number] = old
+            sigaddset(&unblock, number)
+        }
+        // A parent may have left them blocked; here they must arrive.
+        pthread_sigmask(SIG_UNBLOCK, &unblock, &previousMask)
+    }
+
+    func stop() {
+        for number in signals {
+            var old = previous[number]!
+            sigaction(number, &old, nil)
+        }
+        pthread_sigmask(SIG_SETMASK, &previousMask, nil)
+        var stopByte: UInt8 = 0
+        _ = write(writeEnd, &stopByte, 1)
+        finished.wait()
+        interruptPipe = -1
+        close(writeEnd)
+        close(readEnd)
+    }
 }
 
 /// Whether a signal's disposition is SIG_IGN.
