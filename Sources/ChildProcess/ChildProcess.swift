@@ -151,7 +151,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Sends a signal to the child (and to its group, when it leads one and `group`).
     public func signal(_ number: Int32, group: Bool = false) {
-        guard self.termination == nil else { return }  // its pid may belong to someone else now
+        // Under the lock, so the child cannot be reaped (and its pid reused) in between.
+        lock.lock(); defer { lock.unlock() }
+        guard termination == nil else { return }
         _ = kill(group && inNewProcessGroup ? -pid : pid, number)
     }
 
