@@ -65,11 +65,13 @@ public enum WriteAction: Sendable, Equatable {
     case move(from: String, to: String)
     case release(stateID: String, lockID: String)
     case restore(entryID: String, stateID: String)
+    /// System database: mark a stale RUNNING run failed, as Meltano's `fail_stale`.
+    case failRun(id: Int, jobName: String)
 
     /// The state ID the list should show afterwards.
     var focusStateID: String {
         switch self {
-        case let .set(id, _, _, _), let .clear(id), let .release(id, _), let .restore(_, id): return id
+        case let .set(id, _, _, _), let .clear(id), let .release(id, _), let .restore(_, id), let .failRun(_, id): return id
         case let .copy(_, to), let .move(_, to): return to
         }
     }
@@ -83,6 +85,7 @@ public enum WriteAction: Sendable, Equatable {
         case let .move(from, to): return "Moving \(quoted(from)) to \(quoted(to))"
         case let .release(id, _): return "Releasing the lock of \(quoted(id))"
         case let .restore(entry, id): return "Restoring \(quoted(id)) from journal entry \(entry)"
+        case let .failRun(runID, job): return "Marking run \(runID) (\(quoted(job))) failed"
         }
     }
 }
@@ -150,6 +153,8 @@ public enum Message: Sendable {
     case documentBuilt(requestID: Int, mode: ViewMode, Document)
     case searchFinished(requestID: Int, line: Int?)
     case locksLoaded([LockRow], at: Double)
+    /// What `loadLocks` brings in the system database layout: runs left RUNNING.
+    case runsLoaded([RunRow], at: Double)
     case readFailed(ReadKind, requestID: Int, String)
     case connection(ConnectionStatus)
 
@@ -200,6 +205,7 @@ public enum Command: Sendable {
     case loadState(requestID: Int, stateID: String)
     case buildDocument(DocumentRequest)
     case search(SearchRequest)
+    /// The bottom pane's refresh: locks, or in the system database layout, running runs.
     case loadLocks
     case prepareEdit(stateID: String)
     /// Run by the terminal host: suspend the screen, run `$EDITOR`, resume.

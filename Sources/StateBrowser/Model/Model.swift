@@ -31,6 +31,10 @@ public struct BrowserSettings: Sendable, Equatable {
         self.filterDebounce = filterDebounce
         self.bigStateBytes = bigStateBytes
     }
+
+    /// Meltano's system database has no lock table: its stuck pipelines are runs left
+    /// RUNNING, and the bottom pane lists those instead of locks.
+    public var showsRuns: Bool { layout == "systemdb" }
 }
 
 /// The state ID list: a window of at most `maxRows` IDs somewhere in the (possibly
@@ -90,8 +94,12 @@ public struct DetailPane: Sendable {
     public var document: Document? { documents[mode] }
 }
 
+/// The bottom pane: live locks, or (system database layout) runs left RUNNING. One
+/// refresh chain and one selection serve both; a session shows only one of them.
 public struct LocksPane: Sendable {
     public var rows: [LockRow] = []
+    /// System database layout: the RUNNING runs, longest silent first.
+    public var runs: [RunRow] = []
     public var selected = 0
     public var top = 0
     public var lastRefresh: Double?
@@ -102,6 +110,8 @@ public struct LocksPane: Sendable {
 
     public var selectedRow: LockRow? { rows.indices.contains(selected) ? rows[selected] : nil }
     public var staleCount: Int { rows.filter(\.isStale).count }
+    public var selectedRun: RunRow? { runs.indices.contains(selected) ? runs[selected] : nil }
+    public var staleRunCount: Int { runs.filter(\.isStale).count }
 }
 
 /// A dialog asking before anything is destroyed. Its lines name what will be; No is

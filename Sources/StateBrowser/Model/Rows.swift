@@ -58,6 +58,39 @@ public struct LockRow: Sendable, Equatable {
     }
 }
 
+/// A row of Meltano's `runs` left in state RUNNING (system database layout): the
+/// stuck pipeline of that layout, which has no lock table.
+public struct RunRow: Sendable, Equatable {
+    /// `runs.id`, what `fail-run` takes.
+    public var id: Int
+    /// `job_name`: Meltano's state ID.
+    public var jobName: String
+    /// The `run_id` UUID.
+    public var runID: String?
+    public var startedAt: String?
+    public var lastHeartbeatAt: String?
+    /// Since the last heartbeat (or the start, without one), computed on the server.
+    public var silentForSeconds: Double?
+    public var fetchedAt: Double
+    /// Meltano's rule (`Job.is_stale`), decided by the store.
+    public var isStale: Bool
+    /// What Meltano writes under `error` in the payload when it fails the run.
+    public var staleReason: String?
+
+    public init(id: Int, jobName: String, runID: String? = nil, startedAt: String? = nil, lastHeartbeatAt: String? = nil,
+                silentForSeconds: Double? = nil, fetchedAt: Double = 0, isStale: Bool = false, staleReason: String? = nil) {
+        self.id = id
+        self.jobName = jobName
+        self.runID = runID
+        self.startedAt = startedAt
+        self.lastHeartbeatAt = lastHeartbeatAt
+        self.silentForSeconds = silentForSeconds
+        self.fetchedAt = fetchedAt
+        self.isStale = isStale
+        self.staleReason = staleReason
+    }
+}
+
 /// One backup-journal entry of a state ID.
 public struct HistoryRow: Sendable, Equatable {
     public var id: String
@@ -69,11 +102,13 @@ public struct HistoryRow: Sendable, Equatable {
     public var hadRow: Bool
     /// A released lock (restoring puts the lock row back).
     public var isLock: Bool
+    /// A run marked failed (restoring puts its runs row back as it was: RUNNING).
+    public var isRun: Bool
     /// Size of the recorded value, for the list.
     public var bytes: Int
 
     public init(id: String, time: String, action: String, stateID: String, note: String? = nil,
-                hadRow: Bool = true, isLock: Bool = false, bytes: Int = 0) {
+                hadRow: Bool = true, isLock: Bool = false, isRun: Bool = false, bytes: Int = 0) {
         self.id = id
         self.time = time
         self.action = action
@@ -81,6 +116,7 @@ public struct HistoryRow: Sendable, Equatable {
         self.note = note
         self.hadRow = hadRow
         self.isLock = isLock
+        self.isRun = isRun
         self.bytes = bytes
     }
 }

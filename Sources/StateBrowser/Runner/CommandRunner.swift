@@ -98,6 +98,11 @@ public final class CommandRunner: @unchecked Sendable {
         case .loadLocks:
             lockRefresh.enqueue(Worker.Job(key: "locks", retries: true, run: { store in
                 let now = clock()
+                // Meltano's system database has no lock table; its stuck pipelines are
+                // runs left RUNNING.
+                if store.layout == .systemDB {
+                    return .runsLoaded(try store.runningRuns().map { StoreReads.runRow($0, fetchedAt: now) }, at: now)
+                }
                 return .locksLoaded(try store.locks().map { StoreReads.lockRow($0, fetchedAt: now) }, at: now)
             }, failed: { .readFailed(.locks, requestID: 0, $0) }))
         case let .prepareEdit(stateID):

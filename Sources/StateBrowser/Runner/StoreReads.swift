@@ -47,6 +47,11 @@ enum StoreReads {
                        holder: holder.isEmpty ? nil : holder.joined(separator: ", "), isAdvisory: lock.pid != nil)
     }
 
+    static func runRow(_ run: RunInfo, fetchedAt: Double) -> RunRow {
+        RunRow(id: run.id, jobName: run.jobName, runID: run.runID, startedAt: run.startedAt, lastHeartbeatAt: run.lastHeartbeatAt,
+               silentForSeconds: run.silentForSeconds, fetchedAt: fetchedAt, isStale: run.isStale, staleReason: run.staleReason)
+    }
+
     /// Text for the browser to show and lay out, read without parsing (`getRaw`).
     /// The merged view is the stored completed text itself when there is no partial
     /// state (the common case: Meltano's `set` stores completed only), so literals show
@@ -131,7 +136,7 @@ enum StoreReads {
         if let lock = entry.lock { note = "lock \(lock.lockID)" + (note.map { "; " + $0 } ?? "") }
         if let batch = entry.batch { note = (note.map { $0 + "; " } ?? "") + "batch \(batch)" }
         return HistoryRow(id: entry.id, time: entry.time, action: entry.action, stateID: entry.stateID, note: note,
-                          hadRow: entry.before != nil, isLock: entry.lock != nil, bytes: bytes)
+                          hadRow: entry.before != nil, isLock: entry.lock != nil, isRun: entry.run != nil, bytes: bytes)
     }
 }
 
@@ -168,6 +173,9 @@ enum StoreWrites {
                 case let .terminated(info):
                     return .done("Ended the session\(info.pid.map { " (pid \($0))" } ?? "") that held the advisory lock of \(quoted(stateID)).")
                 }
+            case let .failRun(id, jobName):
+                let run = try store.failStaleRun(id: id)
+                return .done("Marked run \(id) (\(quoted(run.jobName.isEmpty ? jobName : run.jobName))) failed: state FAIL, as Meltano would (journaled; H restores it).")
             case let .restore(entryID, stateID):
                 let entries = try store.restore(entryID: entryID)
                 return .done("Restored \(quoted(stateID)) from journal entry \(entryID)\(entries.count > 1 ? " (\(entries.count) rows of its batch)" : "").")

@@ -227,6 +227,56 @@ extension Model {
                                      lines: lines, yes: "release it"))
     }
 
+    // MARK: - Mark a stale run failed (system database)
+
+    /// `u` in the system database layout: the run selected in the runs pane, or a
+    /// RUNNING run of the selected state ID. Only a stale run gets a confirmation; one
+    /// that is still heard from is refused here (the store refuses it too).
+    mutating func confirmFailRun() {
+        let run: RunRow?
+        if focus == .locks {
+            run = locks.selectedRun
+        } else {
+            run = actionStateID.flatMap(liveRun)
+        }
+        guard let run else {
+            setStatus(focus == .locks ? "No run is selected."
+                      : "\(quoted(actionStateID ?? "")) has no run in RUNNING state (as of the last refresh).", error: true)
+            return
+        }
+        let silent = age(run.silentForSeconds, fetchedAt: run.fetchedAt)
+        guard run.isStale else {
+            let heard: String
+            if run.lastHeartbeatAt != nil {
+                heard = "sent a heartbeat \(silent.map(Format.longAge) ?? "recently") ago"
+            } else {
+                heard = "started \(silent.map(Format.longAge) ?? "recently") ago and sends no heartbeat (stale only after 24 h)"
+            }
+            setStatus("Run \(run.id) (\(quoted(run.jobName))) \(heard): it may still be running. Nothing was changed.", error: true)
+            return
+        }
+        let theme = self.theme
+        var lines: [[Run]] = [
+            [Run("Mark run \(run.id) failed")],
+            [Run("  "), Run(run.jobName, theme.danger)],
+            [],
+            [Run("run_id          ", theme.label), Run(run.runID ?? "—")],
+            // Meltano stores these in UTC, without a time zone.
+            [Run("started         ", theme.label), Run(run.startedAt.map { $0 + " UTC" } ?? "—")],
+            [Run("last heartbeat  ", theme.label), Run(run.lastHeartbeatAt.map { $0 + " UTC" } ?? "never")],
+        ]
+        if let silent { lines.append([Run("silent for      ", theme.label), Run(Format.longAge(silent))]) }
+        lines.append([])
+        let why = run.lastHeartbeatAt != nil ? "no heartbeat for over 5 minutes" : "running for over 24 hours without a heartbeat"
+        lines.append([Run("STALE", theme.stale), Run(": \(why); its process has most likely died.")])
+        lines.append([Run("Its runs row becomes state FAIL, ended_at now, and payload.error is set", theme.danger)])
+        lines.append([Run("to Meltano's reason, as Meltano's own stale-run handling does:", theme.danger)])
+        if let reason = run.staleReason { lines.append([Run("  \"\(reason)\"")]) }
+        lines.append([Run("The run row is saved to the backup journal first (H restores it).", theme.hint)])
+        mode = .confirm(Confirmation(action: .failRun(id: run.id, jobName: run.jobName), title: "Mark run failed",
+                                     lines: lines, yes: "mark it failed"))
+    }
+
     // MARK: - History and restore
 
     mutating func openHistory(_ commands: inout [Command]) {
@@ -265,12 +315,15 @@ extension Model {
     mutating func confirmRestore(_ entry: HistoryRow) {
         let theme = self.theme
         var lines: [[Run]] = [
-            [Run(entry.isLock ? "Put back the lock row of" : "Restore the state of")],
+            [Run(entry.isRun ? "Put back the run of" : entry.isLock ? "Put back the lock row of" : "Restore the state of")],
             [Run("  "), Run(entry.stateID, theme.danger)],
             [Run("to what it was before "), Run(entry.action, theme.label), Run(" at \(entry.time)")],
             [],
         ]
-        if entry.isLock {
+        if entry.isRun {
+            lines.append([Run("Its runs row gets back its state (RUNNING), ended_at and payload: Meltano sees", theme.danger)])
+            lines.append([Run("that pipeline running again, until it is found stale again.", theme.danger)])
+        } else if entry.isLock {
             lines.append([Run("The released lock is inserted again: writes of this ID wait for it.", theme.danger)])
         } else if entry.hadRow {
             lines.append([Run("The current state is overwritten (journaled first, so this can be undone).", theme.danger)])
@@ -299,7 +352,11 @@ extension Model {
             return
         }
         writing = action
-        setStatus("\(action.progressText)… (Esc cancels while it waits for a lock)")
+        if case .failRun = action {
+            setStatus("\(action.progressText)…")  // takes no state lock: nothing to wait for
+        } else {
+            setStatus("\(action.progressText)… (Esc cancels while it waits for a lock)")
+        }
         commands.append(.write(action))
     }
 
@@ -314,7 +371,9 @@ extension Model {
             case let .move(from, _): focusID = from
             default: focusID = action.focusStateID
             }
-            if case .release = action {} else {
+            switch action {
+            case .release, .failRun: break  // no state changed: the list and the state stay
+            default:
                 // The old position is a fair guess only for the row that was selected.
                 let guess = list.selectedRow?.stateID == focusID ? list.offset.map { $0 + list.selected } : nil
                 reloadList(.around(focusID, context: layout.listRows / 3), counting: true, &commands, anchorOffset: guess)

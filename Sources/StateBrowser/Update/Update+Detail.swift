@@ -206,6 +206,11 @@ extension Model {
             guard let row = list.selectedRow else { return }
             text = row.stateID
             description = "state ID \(quoted(TextWidth.truncated(row.stateID, toWidth: 40)))"
+        case .locks where settings.showsRuns:
+            guard let run = locks.selectedRun else { return }
+            let runID = run.runID ?? String(run.id)
+            text = path ? run.jobName : runID
+            description = path ? "state ID \(quoted(run.jobName))" : run.runID != nil ? "run_id \(runID)" : "run id \(runID)"
         case .locks:
             guard let lock = locks.selectedRow else { return }
             text = path ? lock.stateID : lock.lockID

@@ -63,7 +63,12 @@ extension Model {
         case .character("d"): requireWritable("Clearing") { $0.confirmClear() }
         case .character("c"): requireWritable("Copying") { $0.askTarget(.copy) }
         case .character("m"): requireWritable("Moving") { $0.askTarget(.move) }
-        case .character("u"): requireWritable("Releasing locks") { $0.confirmRelease() }
+        case .character("u"):
+            if settings.showsRuns {
+                requireWritable("Marking runs failed") { $0.confirmFailRun() }
+            } else {
+                requireWritable("Releasing locks") { $0.confirmRelease() }
+            }
         case .character("H"): openHistory(&commands)
         case .escape:
             if writing != nil {
@@ -141,16 +146,21 @@ extension Model {
     }
 
     mutating func locksKey(_ key: Key, _ commands: inout [Command]) {
-        guard !locks.rows.isEmpty else { return }
+        let count = bottomRowCount
+        guard count > 0 else { return }
         switch key {
         case .up, .character("k"): locks.selected = max(0, locks.selected - 1)
-        case .down, .character("j"): locks.selected = min(locks.rows.count - 1, locks.selected + 1)
+        case .down, .character("j"): locks.selected = min(count - 1, locks.selected + 1)
         case .pageUp: locks.selected = max(0, locks.selected - max(1, layout.lockRows))
-        case .pageDown: locks.selected = min(locks.rows.count - 1, locks.selected + max(1, layout.lockRows))
+        case .pageDown: locks.selected = min(count - 1, locks.selected + max(1, layout.lockRows))
         case .home, .character("g"): locks.selected = 0
-        case .end, .character("G"): locks.selected = locks.rows.count - 1
+        case .end, .character("G"): locks.selected = count - 1
         case .enter:
-            if let lock = locks.selectedRow { jump(to: lock.stateID, &commands) }
+            if settings.showsRuns {
+                if let run = locks.selectedRun { jump(to: run.jobName, &commands) }
+            } else if let lock = locks.selectedRow {
+                jump(to: lock.stateID, &commands)
+            }
         default: break
         }
         ensureLocksVisible()
@@ -215,7 +225,7 @@ extension Model {
     // MARK: - Help
 
     mutating func helpKey(_ key: Key, top: Int) {
-        let lines = KeyBindings.helpLines(readOnly: settings.readOnly).count
+        let lines = KeyBindings.helpLines(readOnly: settings.readOnly, runs: settings.showsRuns).count
         let page = max(1, size.height - 4)
         let maxTop = max(0, lines - page)
         switch key {

@@ -44,6 +44,8 @@ extension Model {
             searchFinished(requestID, line)
         case let .locksLoaded(rows, at):
             locksLoaded(rows, at: at, &commands)
+        case let .runsLoaded(runs, at):
+            runsLoaded(runs, at: at, &commands)
         case let .readFailed(kind, requestID, text):
             readFailed(kind, requestID, text, &commands)
         case let .connection(newStatus):
@@ -143,6 +145,25 @@ extension Model {
             locks.selected = index
         }
         locks.selected = min(locks.selected, max(0, locks.rows.count - 1))
+        bottomPaneRefreshed(at: time, &commands)
+    }
+
+    /// System database layout: the runs left RUNNING, longest silent first (as the
+    /// store sorts them; kept so for any source). The selection stays on its run.
+    mutating func runsLoaded(_ runs: [RunRow], at time: Double, _ commands: inout [Command]) {
+        let previous = locks.selectedRun
+        locks.runs = runs.enumerated().sorted { a, b in
+            let silentA = a.element.silentForSeconds ?? 0, silentB = b.element.silentForSeconds ?? 0
+            return silentA != silentB ? silentA > silentB : a.offset < b.offset
+        }.map(\.element)
+        if let previous, let index = locks.runs.firstIndex(where: { $0.id == previous.id }) {
+            locks.selected = index
+        }
+        locks.selected = min(locks.selected, max(0, locks.runs.count - 1))
+        bottomPaneRefreshed(at: time, &commands)
+    }
+
+    mutating func bottomPaneRefreshed(at time: Double, _ commands: inout [Command]) {
         locks.lastRefresh = time
         locks.loading = false
         locks.error = nil
@@ -152,16 +173,25 @@ extension Model {
         commands.append(.after(seconds: settings.refreshInterval, .refreshLocksDue(generation: locks.timerGeneration)))
     }
 
+    /// Rows of the bottom pane: locks, or runs in the system database layout.
+    var bottomRowCount: Int { settings.showsRuns ? locks.runs.count : locks.rows.count }
+
     mutating func ensureLocksVisible() {
         let rows = max(1, layout.lockRows)
         if locks.selected < locks.top { locks.top = locks.selected }
         if locks.selected >= locks.top + rows { locks.top = locks.selected - rows + 1 }
-        locks.top = max(0, min(locks.top, max(0, locks.rows.count - rows)))
+        locks.top = max(0, min(locks.top, max(0, bottomRowCount - rows)))
     }
 
     /// Live lock of a state ID, from the lock pane's last refresh.
     func liveLock(_ stateID: String) -> LockRow? {
         locks.rows.first { $0.stateID == stateID }
+    }
+
+    /// A RUNNING run of a state ID from the runs pane's last refresh; a stale one first
+    /// (that is the one to repair when a newer run of the same job is alive).
+    func liveRun(_ stateID: String) -> RunRow? {
+        locks.runs.first { $0.jobName == stateID && $0.isStale } ?? locks.runs.first { $0.jobName == stateID }
     }
 
     // MARK: - Failures

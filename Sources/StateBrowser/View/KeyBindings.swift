@@ -50,11 +50,34 @@ public enum KeyBindings {
         ]),
     ]
 
+    /// The same keys worded for Meltano's system database, where the bottom pane lists
+    /// runs left RUNNING instead of locks and `u` marks a stale run failed.
+    static let runsWording: [String: String] = [
+        "Tab  Shift-Tab": "next and previous pane: IDs, JSON, runs",
+        "L": "the runs pane (longest silent first)",
+        "Enter": "open the state; on a run: go to its state ID",
+        "r  F5": "refresh the list, the state and the runs",
+        "u": "mark the selected stale run failed (as fail-run)",
+    ]
+
+    /// The key table as this layout's browser behaves: `sections`, or with `runs` the
+    /// system database's wording.
+    public static func sections(runs: Bool) -> [(String, [Binding])] {
+        guard runs else { return sections }
+        return sections.map { title, bindings in
+            (title, bindings.map { binding in
+                var binding = binding
+                if let action = runsWording[binding.keys] { binding.action = action }
+                return binding
+            })
+        }
+    }
+
     /// Help text lines: section titles, then "keys  action" rows, then the legend.
-    public static func helpLines(readOnly: Bool) -> [[Run]] {
+    public static func helpLines(readOnly: Bool, runs: Bool = false) -> [[Run]] {
         let theme = Theme.standard
         var lines: [[Run]] = []
-        for (title, bindings) in sections {
+        for (title, bindings) in sections(runs: runs) {
             if !lines.isEmpty { lines.append([]) }
             lines.append([Run(title, theme.label)])
             for binding in bindings where !(readOnly && binding.writes) {
@@ -62,16 +85,20 @@ public enum KeyBindings {
                 lines.append([Run("  "), Run(keys, theme.hintKey), Run(binding.action)])
             }
         }
-        if readOnly { lines.append([Run("  Read-only: edit, clear, copy, move, release and restore are off.", theme.hint)]) }
+        if readOnly {
+            let writes = runs ? "edit, clear, copy, move, fail-run and restore" : "edit, clear, copy, move, release and restore"
+            lines.append([Run("  Read-only: \(writes) are off.", theme.hint)])
+        }
         lines.append([])
         lines.append([Run("Marks", theme.label)])
-        lines.append([Run("  "), Run("L", theme.lockMark), Run(" locked   "), Run("!", theme.staleMark), Run(" stale lock   "),
+        lines.append([Run("  "), Run("L", theme.lockMark), Run(runs ? " running  " : " locked   "), Run("!", theme.staleMark),
+                      Run(runs ? " stale run   " : " stale lock   "),
                       Run("?", theme.invalidMark), Run(" not valid JSON   "), Run("\\x1b", theme.escape), Run(" an escaped control character")])
         return lines
     }
 
     /// The footer: the most useful keys for where the user is.
-    static func hints(focus: Focus, readOnly: Bool) -> [(String, String)] {
+    static func hints(focus: Focus, readOnly: Bool, runs: Bool = false) -> [(String, String)] {
         var hints: [(String, String)] = [("?", "help")]
         switch focus {
         case .list:
@@ -83,8 +110,8 @@ public enum KeyBindings {
         }
         if !readOnly {
             switch focus {
-            case .locks: hints += [("u", "unlock")]
-            default: hints += [("e", "edit"), ("d", "clear"), ("c", "copy"), ("m", "move"), ("u", "unlock")]
+            case .locks: hints += [("u", runs ? "fail run" : "unlock")]
+            default: hints += [("e", "edit"), ("d", "clear"), ("c", "copy"), ("m", "move"), ("u", runs ? "fail run" : "unlock")]
             }
         }
         hints += [("H", "history"), ("r", "refresh"), ("q", "quit")]

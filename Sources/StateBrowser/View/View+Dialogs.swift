@@ -32,7 +32,7 @@ extension Painter {
     // MARK: - Help
 
     func help(top: Int, _ screen: inout Screen) {
-        let lines = KeyBindings.helpLines(readOnly: model.settings.readOnly)
+        let lines = KeyBindings.helpLines(readOnly: model.settings.readOnly, runs: model.settings.showsRuns)
         let width = min(screen.width - 2, max(60, (lines.map(runsWidth).max() ?? 0) + 4))
         let inner = box(width: width, height: min(screen.height - 2, lines.count + 3), title: "Keys", style: theme.dialogBorder, &screen)
         let visible = inner.height - 1
@@ -97,7 +97,7 @@ extension Painter {
                 guard rows.indices.contains(index) else { break }
                 let entry = rows[index]
                 let y = inner.y + 1 + row
-                let before = entry.isLock ? "lock row" : entry.hadRow ? Format.bytes(entry.bytes) : "no row"
+                let before = entry.isRun ? "run row" : entry.isLock ? "lock row" : entry.hadRow ? Format.bytes(entry.bytes) : "no row"
                 let line = Format.timestamp(entry.time).padding(20) + entry.action.padding(10) + before.padding(11) + (entry.note ?? "")
                 screen.put(line, x: inner.x, y: y, limit: inner.x + inner.width)
                 if index == history.selected { screen.restyle(x: inner.x, y: y, width: inner.width) { $0.with(reverse: true) } }

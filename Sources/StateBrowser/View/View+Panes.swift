@@ -98,6 +98,7 @@ extension Painter {
     func locksPane(_ screen: inout Screen) {
         let rect = layout.locks
         guard rect.height > 0 else { return }
+        if model.settings.showsRuns { return runsPane(&screen) }
         let locks = model.locks
         let focused = model.focus == .locks
         // Title as a rule across the screen.
@@ -108,9 +109,7 @@ extension Painter {
         } else {
             title.append(Run("\(locks.rows.count) held", locks.rows.isEmpty ? theme.hint : theme.lockMark))
             if locks.staleCount > 0 { title += [Run(", "), Run("\(locks.staleCount) stale", theme.stale)] }
-            let interval = model.settings.refreshInterval
-            let every = interval < 1 ? "\(Int(interval * 1000)) ms" : Format.longAge(interval)
-            title.append(Run(" · oldest first · refreshed every \(every) ", theme.hint))
+            title.append(Run(" · oldest first · refreshed every \(refreshEvery) ", theme.hint))
         }
         if let error = locks.error { title.append(Run(" ✖ " + error + " ", theme.error)) }
         screen.put(runs: title, x: rect.x + 2, y: rect.y, limit: rect.width)
@@ -169,5 +168,78 @@ extension Painter {
         let ageX = takenX + taken + 1
         let statusX = ageX + age + 1
         return ((stateX, stateWidth), (lockX, lockWidth), (takenX, taken), (ageX, age), (statusX, status))
+    }
+
+    var refreshEvery: String {
+        let interval = model.settings.refreshInterval
+        return interval < 1 ? "\(Int(interval * 1000)) ms" : Format.longAge(interval)
+    }
+
+    // MARK: - Runs (bottom pane, system database layout)
+
+    /// Meltano's system database has no lock table: a stuck pipeline there is a run
+    /// left RUNNING whose heartbeat stopped. Drawn like the locks, longest silent first.
+    func runsPane(_ screen: inout Screen) {
+        let rect = layout.locks
+        let pane = model.locks
+        let focused = model.focus == .locks
+        screen.put(String(repeating: "─", count: rect.width), x: rect.x, y: rect.y, style: theme.separator)
+        var title: [Run] = [Run(" Runs ", focused ? theme.titleFocused : theme.title)]
+        if pane.lastRefresh == nil {
+            title.append(Run("loading… ", theme.hint))
+        } else {
+            title.append(Run("\(pane.runs.count) running", pane.runs.isEmpty ? theme.hint : theme.lockMark))
+            if pane.staleRunCount > 0 { title += [Run(", "), Run("\(pane.staleRunCount) stale", theme.stale)] }
+            title.append(Run(" · oldest first · refreshed every \(refreshEvery) ", theme.hint))
+        }
+        if let error = pane.error { title.append(Run(" ✖ " + error + " ", theme.error)) }
+        screen.put(runs: title, x: rect.x + 2, y: rect.y, limit: rect.width)
+        guard rect.height > 1 else { return }
+
+        let columns = runColumns(rect.width)
+        let headerY = rect.y + 1
+        for (name, x) in [("STATE ID", columns.state.0), ("RUN ID", columns.run.0), ("STARTED (UTC)", columns.started.0),
+                          ("SILENT FOR", columns.silent.0), ("STATUS", columns.status.0)] {
+            screen.put(name, x: x, y: headerY, style: theme.label)
+        }
+        if pane.runs.isEmpty {
+            if pane.lastRefresh != nil, rect.height > 2 {
+                screen.put("No runs in RUNNING state: no pipeline is running, or stuck.", x: rect.x + 2, y: headerY + 1, style: theme.hint)
+            }
+            return
+        }
+        for row in 0..<layout.lockRows {
+            let index = pane.top + row
+            guard pane.runs.indices.contains(index) else { break }
+            let run = pane.runs[index]
+            let y = headerY + 1 + row
+            screen.put(TextWidth.truncated(run.jobName, toWidth: columns.state.1), x: columns.state.0, y: y)
+            screen.put(TextWidth.truncated(String(run.id), toWidth: columns.run.1), x: columns.run.0, y: y)
+            screen.put(Format.timestamp(run.startedAt), x: columns.started.0, y: y, limit: columns.started.0 + columns.started.1)
+            if let silent = model.age(run.silentForSeconds, fetchedAt: run.fetchedAt) {
+                screen.put(Format.longAge(silent), x: columns.silent.0, y: y, limit: columns.silent.0 + columns.silent.1)
+            }
+            screen.put(run.isStale ? "STALE" : "running", x: columns.status.0, y: y, style: run.isStale ? theme.stale : theme.hint)
+            if run.isStale {
+                screen.restyle(x: rect.x, y: y, width: columns.status.0) { $0.with(foreground: theme.stale.foreground) }
+            }
+            if index == pane.selected {
+                screen.restyle(x: rect.x, y: y, width: rect.width) { style in
+                    focused ? style.with(reverse: true) : style.with(bold: true, underline: true)
+                }
+            }
+        }
+    }
+
+    /// (x, width) of each run column for a screen width.
+    func runColumns(_ width: Int) -> (state: (Int, Int), run: (Int, Int), started: (Int, Int), silent: (Int, Int), status: (Int, Int)) {
+        let run = 8, started = 19, silent = 12, status = 7
+        let stateWidth = max(10, width - 2 - run - started - silent - status - 5)
+        let stateX = 2
+        let runX = stateX + stateWidth + 1
+        let startedX = runX + run + 1
+        let silentX = startedX + started + 1
+        let statusX = silentX + silent + 1
+        return ((stateX, stateWidth), (runX, run), (startedX, started), (silentX, silent), (statusX, status))
     }
 }

@@ -61,8 +61,10 @@ struct Painter {
             right.append(Run("refreshed \(Format.shortAge(max(0, model.now - refreshed))) ago", theme.headerDim))
         }
         if model.locks.lastRefresh != nil {
-            let count = model.locks.rows.count, stale = model.locks.staleCount
-            right.append(Run("  locks ", theme.headerDim))
+            let runs = model.settings.showsRuns
+            let count = runs ? model.locks.runs.count : model.locks.rows.count
+            let stale = runs ? model.locks.staleRunCount : model.locks.staleCount
+            right.append(Run(runs ? "  runs " : "  locks ", theme.headerDim))
             right.append(Run("\(count)", count > 0 ? theme.lockMark : theme.header))
             if stale > 0 {
                 right.append(Run(", ", theme.headerDim))
@@ -148,11 +150,15 @@ struct Painter {
         }
     }
 
-    /// State ID → stale, from the locks pane once it has loaded (fresher than the list).
+    /// State ID → stale, from the locks pane once it has loaded (fresher than the list);
+    /// in the system database layout, from its runs left RUNNING.
     func liveLocks() -> [String: Bool]? {
         guard model.locks.lastRefresh != nil else { return nil }
         var result: [String: Bool] = [:]
         for lock in model.locks.rows { result[lock.stateID] = (result[lock.stateID] ?? false) || lock.isStale }
+        if model.settings.showsRuns {
+            for run in model.locks.runs { result[run.jobName] = (result[run.jobName] ?? false) || run.isStale }
+        }
         return result
     }
 
@@ -215,7 +221,7 @@ struct Painter {
         var runs: [Run] = []
         var used = 0
         // Whole hints only, as many as fit; `?` (first) always does.
-        for (key, action) in KeyBindings.hints(focus: model.focus, readOnly: model.settings.readOnly) {
+        for (key, action) in KeyBindings.hints(focus: model.focus, readOnly: model.settings.readOnly, runs: model.settings.showsRuns) {
             let gap = runs.isEmpty ? "" : "  "
             let width = gap.count + TextWidth.width(of: key) + 1 + TextWidth.width(of: action)
             if used + width > rect.width { continue }

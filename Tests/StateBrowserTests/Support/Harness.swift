@@ -12,6 +12,8 @@ let testNow: Double = 1_700_000_000
 final class FakeBackend {
     var states: [String: LoadedState] = [:]
     var locks: [LockRow] = []
+    /// System database layout: `loadLocks` answers with these runs left RUNNING.
+    var runs: [RunRow]?
     var history: [String: [HistoryRow]] = [:]
     var invalid: Set<String> = []
     /// States read as `getRaw` reads them: without an age (the list row has it).
@@ -105,6 +107,7 @@ final class FakeBackend {
             return ([.searchFinished(requestID: request.id, line: line)], [], false)
         case .loadLocks:
             if let failure = failing[.locks] { return ([.readFailed(.locks, requestID: 0, failure)], [], false) }
+            if let runs { return ([.runsLoaded(runs, at: testNow)], [], false) }
             return ([.locksLoaded(locks, at: testNow)], [], false)
         case let .prepareEdit(id):
             let text = states[id]?.mergedText ?? "{}"
@@ -156,6 +159,12 @@ final class FakeBackend {
             return .done("Released lock \(lockID) of '\(id)'.")
         case let .restore(entry, id):
             return .done("Restored '\(id)' from \(entry).")
+        case let .failRun(id, job):
+            guard let index = runs?.firstIndex(where: { $0.id == id }), runs![index].isStale else {
+                return .failed("Run \(id) is not stale; nothing was changed.")
+            }
+            runs!.remove(at: index)
+            return .done("Marked run \(id) ('\(job)') failed.")
         }
     }
 }
