@@ -157,6 +157,52 @@ struct TmuxEndToEndTests {
         #expect(left == "0")
     }
 
+    @Test("System database: a run left RUNNING by a dead pipeline is marked failed; a live one is refused")
+    func failStaleRun() throws {
+        let fixture = try BrowserFixture(layout: .systemDB)
+        try fixture.insert("dev:stuck", completed: #"{"singer_state": {"page": 3}}"#)
+        try fixture.insert("dev:alive", completed: #"{"singer_state": {"page": 9}}"#)
+        let stuck = try fixture.insertRunningRun("dev:stuck", startedMinutesAgo: 60, heartbeatSecondsAgo: 20 * 60)
+        let alive = try fixture.insertRunningRun("dev:alive", startedMinutesAgo: 1, heartbeatSecondsAgo: 2)
+        // No --layout: the schema holds Meltano's state and runs, so the browser finds it.
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("systemdb")
+        try tmux.waitFor("Runs 2 running, 1 stale")
+        try tmux.waitFor("runs 2, 1 stale")
+        try tmux.waitFor("STALE")
+        #expect(tmux.capture().contains("!  dev:stuck"))
+        tmux.send("L", "u")
+        try tmux.waitFor("Mark run \(stuck.id) failed")
+        try tmux.waitFor(stuck.runID)
+        try tmux.waitFor("last heartbeat")
+        try tmux.waitFor("silent for      20 min")
+        tmux.send("y")
+        try tmux.waitFor("Marked run \(stuck.id) ('dev:stuck') failed")
+        try tmux.waitFor("Runs 1 running ·")
+        let failed = try fixture.runRow(stuck.id)
+        #expect(failed.state == "FAIL")
+        #expect(failed.ended)
+        #expect(failed.payload == #"{"state": {}, "error": "No heartbeat recorded for 5 minutes. The process was likely killed unceremoniously."}"#)
+        let entries = try fixture.journalEntries()
+        #expect(entries.map(\.action) == ["fail-run"])
+        #expect(entries.first?.stateID == "dev:stuck")
+        #expect(entries.first?.run.map { String($0.id) } == stuck.id)
+        #expect(entries.first?.run?.state == "RUNNING")
+
+        // The live run is the one left: u says why not, and asks nothing.
+        let before = try fixture.runRow(alive.id)
+        tmux.send("u")
+        try tmux.waitFor("sent a heartbeat")
+        try tmux.waitFor("may still be running")
+        #expect(!tmux.capture().contains("Mark run \(alive.id) failed"))
+        let after = try fixture.runRow(alive.id)
+        #expect(after.state == "RUNNING" && !after.ended && after.payload == before.payload)
+        #expect(try fixture.journalEntries().count == 1)
+        tmux.send("q")
+        try tmux.waitFor("EXIT=0")
+    }
+
     @Test("Resize reflows the layout")
     func resize() throws {
         let fixture = try BrowserFixture()

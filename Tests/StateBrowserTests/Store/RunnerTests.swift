@@ -10,12 +10,20 @@ final class BrowserFixture: @unchecked Sendable {
     let admin: Connection
     let schema: String
     let journalPath: String
+    let layout: StorageLayout
 
-    init() throws {
+    /// `layout: .systemDB` makes Meltano's own `state` and `runs` tables instead of the
+    /// add-on's (see `MeltanoSystemDB`).
+    init(layout: StorageLayout = .twoTables) throws {
         admin = try TestDatabase.connect()
         schema = try TestDatabase.freshSchema("tui", on: admin)
         journalPath = NSTemporaryDirectory() + "meltano-state-tui-\(UUID().uuidString)/journal.jsonl"
-        try makeStore().createTablesIfMissing()
+        self.layout = layout
+        if layout == .systemDB {
+            try MeltanoSystemDB.createTables(inSchema: schema, on: admin)
+        } else {
+            try makeStore().createTablesIfMissing()
+        }
     }
 
     deinit {
@@ -27,12 +35,18 @@ final class BrowserFixture: @unchecked Sendable {
         var configuration = try TestDatabase.configuration()
         configuration.applicationName = "meltano-state-tui-\(schema)"
         return StateStore(connection: try Connection(configuration), options: StoreOptions(
-            schema: schema, lockTimeout: lockTimeout, lockRetryInterval: 0.05, journal: Journal(path: journalPath)))
+            schema: schema, layout: layout, lockTimeout: lockTimeout, lockRetryInterval: 0.05, journal: Journal(path: journalPath)))
     }
 
     var makeStoreClosure: @Sendable () throws -> StateStore { { [self] in try self.makeStore() } }
 
     func insert(_ id: String, completed: String?, partial: String? = nil) throws {
+        if layout == .systemDB {
+            // Meltano stores an empty part as {}, never NULL.
+            try admin.query("INSERT INTO \(quoteIdentifier(schema)).state (state_id, completed_state, partial_state, updated_at) VALUES ($1, $2, $3, now() AT TIME ZONE 'UTC')",
+                            [id, completed ?? "{}", partial ?? "{}"])
+            return
+        }
         try admin.query("INSERT INTO \(quoteIdentifier(schema)).meltano_state (state_id, completed_state, partial_state) VALUES ($1, $2, $3)",
                         [id, completed, partial])
     }
