@@ -101,18 +101,8 @@ extension Painter {
         if model.settings.showsRuns { return runsPane(&screen) }
         let locks = model.locks
         let focused = model.focus == .locks
-        // Title as a rule across the screen.
-        screen.put(String(repeating: "─", count: rect.width), x: rect.x, y: rect.y, style: theme.separator)
-        var title: [Run] = [Run(" Locks ", focused ? theme.titleFocused : theme.title)]
-        if locks.lastRefresh == nil {
-            title.append(Run("loading… ", theme.hint))
-        } else {
-            title.append(Run("\(locks.rows.count) held", locks.rows.isEmpty ? theme.hint : theme.lockMark))
-            if locks.staleCount > 0 { title += [Run(", "), Run("\(locks.staleCount) stale", theme.stale)] }
-            title.append(Run(" · oldest first · refreshed every \(refreshEvery) ", theme.hint))
-        }
-        if let error = locks.error { title.append(Run(" ✖ " + error + " ", theme.error)) }
-        screen.put(runs: title, x: rect.x + 2, y: rect.y, limit: rect.width)
+        bottomPaneTitle(&screen, name: "Locks", count: "\(locks.rows.count) held", isEmpty: locks.rows.isEmpty,
+                        stale: locks.staleCount)
         guard rect.height > 1 else { return }
 
         let columns = lockColumns(rect.width)
@@ -120,17 +110,10 @@ extension Painter {
         // Advisory locks (single-table layout) have no lock ID worth reading: who holds
         // them (pid, user, client, application) is what decides whether to end it.
         let advisory = locks.rows.contains { $0.isAdvisory }
-        for (name, x, _) in [("STATE ID", columns.state.0, 0), (advisory ? "HOLDER" : "LOCK ID", columns.lock.0, 0),
-                             (advisory ? "SINCE" : "TAKEN AT", columns.taken.0, 0),
-                             ("AGE", columns.age.0, 0), ("STATUS", columns.status.0, 0)] {
-            screen.put(name, x: x, y: headerY, style: theme.label)
-        }
-        if locks.rows.isEmpty {
-            if locks.lastRefresh != nil, rect.height > 2 {
-                screen.put("No locks held: no pipeline is writing state right now.", x: rect.x + 2, y: headerY + 1, style: theme.hint)
-            }
-            return
-        }
+        let empty = locks.rows.isEmpty ? "No locks held: no pipeline is writing state right now." : nil
+        guard bottomPaneHeader(&screen, [("STATE ID", columns.state.0), (advisory ? "HOLDER" : "LOCK ID", columns.lock.0),
+                                         (advisory ? "SINCE" : "TAKEN AT", columns.taken.0),
+                                         ("AGE", columns.age.0), ("STATUS", columns.status.0)], emptyHint: empty) else { return }
         for row in 0..<layout.lockRows {
             let index = locks.top + row
             guard locks.rows.indices.contains(index) else { break }
@@ -146,14 +129,8 @@ extension Painter {
             }
             let status = lock.isStale ? "STALE" : lock.ageIsImplausible ? "age?" : "held"
             screen.put(status, x: columns.status.0, y: y, style: lock.isStale ? theme.stale : lock.ageIsImplausible ? theme.error : theme.hint)
-            if lock.isStale {
-                screen.restyle(x: rect.x, y: y, width: columns.status.0) { $0.with(foreground: theme.stale.foreground) }
-            }
-            if index == locks.selected {
-                screen.restyle(x: rect.x, y: y, width: rect.width) { style in
-                    focused ? style.with(reverse: true) : style.with(bold: true, underline: true)
-                }
-            }
+            styleBottomPaneRow(&screen, y: y, stale: lock.isStale, staleWidth: columns.status.0,
+                               selected: index == locks.selected, focused: focused)
         }
     }
 
@@ -175,6 +152,51 @@ extension Painter {
         return interval < 1 ? "\(Int(interval * 1000)) ms" : Format.longAge(interval)
     }
 
+    // MARK: - What the locks and runs panes share
+
+    /// The pane's title on a rule across the screen: name, count, stale count, refresh.
+    func bottomPaneTitle(_ screen: inout Screen, name: String, count: String, isEmpty: Bool, stale: Int) {
+        let rect = layout.locks
+        let pane = model.locks
+        screen.put(String(repeating: "─", count: rect.width), x: rect.x, y: rect.y, style: theme.separator)
+        var title: [Run] = [Run(" \(name) ", model.focus == .locks ? theme.titleFocused : theme.title)]
+        if pane.lastRefresh == nil {
+            title.append(Run("loading… ", theme.hint))
+        } else {
+            title.append(Run(count, isEmpty ? theme.hint : theme.lockMark))
+            if stale > 0 { title += [Run(", "), Run("\(stale) stale", theme.stale)] }
+            title.append(Run(" · oldest first · refreshed every \(refreshEvery) ", theme.hint))
+        }
+        if let error = pane.error { title.append(Run(" ✖ " + error + " ", theme.error)) }
+        screen.put(runs: title, x: rect.x + 2, y: rect.y, limit: rect.width)
+    }
+
+    /// Column names under the title; with no rows, the hint (once loaded) instead of
+    /// rows. False when there are no rows to draw.
+    func bottomPaneHeader(_ screen: inout Screen, _ columns: [(String, Int)], emptyHint: String?) -> Bool {
+        let rect = layout.locks
+        let headerY = rect.y + 1
+        for (name, x) in columns { screen.put(name, x: x, y: headerY, style: theme.label) }
+        guard let emptyHint else { return true }
+        if model.locks.lastRefresh != nil, rect.height > 2 {
+            screen.put(emptyHint, x: rect.x + 2, y: headerY + 1, style: theme.hint)
+        }
+        return false
+    }
+
+    /// A stale row in the stale colour up to its status; the selected row highlighted.
+    func styleBottomPaneRow(_ screen: inout Screen, y: Int, stale: Bool, staleWidth: Int, selected: Bool, focused: Bool) {
+        let rect = layout.locks
+        if stale {
+            screen.restyle(x: rect.x, y: y, width: staleWidth) { $0.with(foreground: theme.stale.foreground) }
+        }
+        if selected {
+            screen.restyle(x: rect.x, y: y, width: rect.width) { style in
+                focused ? style.with(reverse: true) : style.with(bold: true, underline: true)
+            }
+        }
+    }
+
     // MARK: - Runs (bottom pane, system database layout)
 
     /// Meltano's system database has no lock table: a stuck pipeline there is a run
@@ -183,31 +205,15 @@ extension Painter {
         let rect = layout.locks
         let pane = model.locks
         let focused = model.focus == .locks
-        screen.put(String(repeating: "─", count: rect.width), x: rect.x, y: rect.y, style: theme.separator)
-        var title: [Run] = [Run(" Runs ", focused ? theme.titleFocused : theme.title)]
-        if pane.lastRefresh == nil {
-            title.append(Run("loading… ", theme.hint))
-        } else {
-            title.append(Run("\(pane.runs.count) running", pane.runs.isEmpty ? theme.hint : theme.lockMark))
-            if pane.staleRunCount > 0 { title += [Run(", "), Run("\(pane.staleRunCount) stale", theme.stale)] }
-            title.append(Run(" · oldest first · refreshed every \(refreshEvery) ", theme.hint))
-        }
-        if let error = pane.error { title.append(Run(" ✖ " + error + " ", theme.error)) }
-        screen.put(runs: title, x: rect.x + 2, y: rect.y, limit: rect.width)
+        bottomPaneTitle(&screen, name: "Runs", count: "\(pane.runs.count) running", isEmpty: pane.runs.isEmpty,
+                        stale: pane.staleRunCount)
         guard rect.height > 1 else { return }
 
         let columns = runColumns(rect.width)
         let headerY = rect.y + 1
-        for (name, x) in [("STATE ID", columns.state.0), ("RUN ID", columns.run.0), ("STARTED (UTC)", columns.started.0),
-                          ("SILENT FOR", columns.silent.0), ("STATUS", columns.status.0)] {
-            screen.put(name, x: x, y: headerY, style: theme.label)
-        }
-        if pane.runs.isEmpty {
-            if pane.lastRefresh != nil, rect.height > 2 {
-                screen.put("No runs in RUNNING state: no pipeline is running, or stuck.", x: rect.x + 2, y: headerY + 1, style: theme.hint)
-            }
-            return
-        }
+        let empty = pane.runs.isEmpty ? "No runs in RUNNING state: no pipeline is running, or stuck." : nil
+        guard bottomPaneHeader(&screen, [("STATE ID", columns.state.0), ("RUN ID", columns.run.0), ("STARTED (UTC)", columns.started.0),
+                                         ("SILENT FOR", columns.silent.0), ("STATUS", columns.status.0)], emptyHint: empty) else { return }
         for row in 0..<layout.lockRows {
             let index = pane.top + row
             guard pane.runs.indices.contains(index) else { break }
@@ -220,14 +226,8 @@ extension Painter {
                 screen.put(Format.longAge(silent), x: columns.silent.0, y: y, limit: columns.silent.0 + columns.silent.1)
             }
             screen.put(run.isStale ? "STALE" : "running", x: columns.status.0, y: y, style: run.isStale ? theme.stale : theme.hint)
-            if run.isStale {
-                screen.restyle(x: rect.x, y: y, width: columns.status.0) { $0.with(foreground: theme.stale.foreground) }
-            }
-            if index == pane.selected {
-                screen.restyle(x: rect.x, y: y, width: rect.width) { style in
-                    focused ? style.with(reverse: true) : style.with(bold: true, underline: true)
-                }
-            }
+            styleBottomPaneRow(&screen, y: y, stale: run.isStale, staleWidth: columns.status.0,
+                               selected: index == pane.selected, focused: focused)
         }
     }
 
