@@ -158,6 +158,22 @@ struct RunsPaneTests {
         #expect(confirmation.action == .failRun(id: 41, jobName: "prod:tap-github-to-target-postgres"))
     }
 
+    @Test("d on a state whose pipeline has a RUNNING run warns that the run may write it again")
+    func clearWarnsOfARunningRun() {
+        var harness = Harness(backend: Samples.systemDBBackend(), settings: Samples.systemDBSettings)
+        harness.press(.character("d"))
+        guard case let .confirm(quiet) = harness.model.mode else { Issue.record("no confirmation"); return }
+        #expect(!quiet.lines.map { $0.map(\.text).joined() }.contains { $0.contains("RUNNING") }, "no run, no warning")
+        harness.press(.escape, .character("j"), .character("j"), .character("j"))
+        #expect(harness.model.list.selectedRow?.stateID == "prod:tap-github-to-target-postgres")
+        harness.press(.character("d"))
+        guard case let .confirm(confirmation) = harness.model.mode else { Issue.record("no confirmation"); return }
+        let text = confirmation.lines.map { $0.map(\.text).joined() }
+        #expect(confirmation.action == .clear(stateID: "prod:tap-github-to-target-postgres"))
+        #expect(text.contains("⚠ Run 41 of this pipeline is RUNNING (STALE, silent for 20 min);"), "\(text)")
+        #expect(text.contains("  if it is alive, it writes its state again when it finishes."))
+    }
+
     @Test("A stale run of a job that also has a live run is the one u offers")
     func staleRunOfABusyJob() {
         let backend = Samples.systemDBBackend()

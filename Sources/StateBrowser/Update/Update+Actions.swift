@@ -100,6 +100,13 @@ extension Model {
             lines.append([])
             lines.append([Run("⚠ ", theme.danger), Run("It is locked now (\(lockAgeText(lock))); clearing waits for that lock.", theme.danger)])
         }
+        if let run = liveRun(id) {
+            // Meltano's system database: the run writes this state when it ends.
+            let silent = age(run.silentForSeconds, fetchedAt: run.fetchedAt).map { ", silent for " + Format.longAge($0) } ?? ""
+            lines.append([])
+            lines.append([Run("⚠ ", theme.danger), Run("Run \(run.id) of this pipeline is RUNNING\(run.isStale ? " (STALE" + silent + ")" : silent);", theme.danger)])
+            lines.append([Run("  if it is alive, it writes its state again when it finishes.", theme.danger)])
+        }
         mode = .confirm(Confirmation(action: .clear(stateID: id), title: "Clear state", lines: lines, yes: "clear it"))
     }
 
