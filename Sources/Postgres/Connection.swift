@@ -213,11 +213,7 @@ public final class Connection: @unchecked Sendable {
         let result = try withParameterPointers(parameters) { values in
             PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
-        guard let result else {
-            let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
-            throw PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
-                                message: message.isEmpty ? "The server returned no result." : message)
-        }
+        guard let result else { throw connectionFailure(handle, otherwise: "The server returned no result.") }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return QueryResult(result)
@@ -226,6 +222,14 @@ public final class Connection: @unchecked Sendable {
             PQclear(result)
             throw error
         }
+    }
+
+    /// libpq gave no result (or could not send): the connection's own message, as a lost
+    /// connection unless the connection is still up; `otherwise` when libpq said nothing.
+    func connectionFailure(_ handle: OpaquePointer, otherwise fallback: String) -> PostgresError {
+        let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
+        return PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
+                             message: message.isEmpty ? fallback : message)
     }
 
     func makeError(_ result: OpaquePointer, _ conn: OpaquePointer) -> PostgresError {

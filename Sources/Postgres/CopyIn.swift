@@ -13,17 +13,8 @@ extension Connection {
     public func copyIn<S: Sequence>(_ sql: String, rows: S) throws -> Int where S.Element == [String?] {
         lock.lock()
         defer { lock.unlock() }
-        guard let handle else {
-            throw PostgresError(kind: .connectionLost, message: "The connection is closed.")
-        }
-        if PQstatus(handle) != CONNECTION_OK {
-            throw PostgresError(kind: .connectionLost, message: "The connection to the server was lost.")
-        }
-        guard let start = PQexec(handle, sql) else {
-            let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
-            throw PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
-                                message: message.isEmpty ? "The server returned no result." : message)
-        }
+        let handle = try usableHandle()
+        guard let start = PQexec(handle, sql) else { throw connectionFailure(handle, otherwise: "The server returned no result.") }
         guard PQresultStatus(start) == PGRES_COPY_IN else {
             let error = makeError(start, handle)
             PQclear(start)
@@ -90,9 +81,7 @@ extension Connection {
             throw error
         }
         if sendFailed || ended != 1 {
-            let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
-            throw PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
-                                message: message.isEmpty ? "The connection to the server was lost during a COPY." : message)
+            throw connectionFailure(handle, otherwise: "The connection to the server was lost during a COPY.")
         }
         return copied
     }

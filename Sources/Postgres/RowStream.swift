@@ -67,11 +67,7 @@ extension Connection {
         let sent = try withParameterPointers(parameters) { values in
             PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
-        guard sent == 1 else {
-            let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
-            throw PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
-                                message: message.isEmpty ? "The statement could not be sent." : message)
-        }
+        guard sent == 1 else { throw connectionFailure(handle, otherwise: "The statement could not be sent.") }
         // Without single-row mode (it cannot fail right after a send, but if it did)
         // the rows arrive in one result, which the loop below handles as well.
         _ = PQsetSingleRowMode(handle)
