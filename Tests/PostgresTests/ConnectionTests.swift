@@ -46,37 +46,31 @@ struct ConnectionTests {
     }
 
     @Test func serverErrorsCarrySQLState() throws {
-        let connection = try TestDatabase.connect()
-        let schema = try TestDatabase.freshSchema(on: connection)
-        defer { TestDatabase.dropSchema(schema, on: connection) }
-        let table = "\(quoteIdentifier(schema)).t"
-        try connection.query("CREATE TABLE \(table) (id text PRIMARY KEY)")
-        try connection.query("INSERT INTO \(table) VALUES ($1)", ["a"])
-        let duplicate = #expect(throws: PostgresError.self) {
+        try withScratchTable("(id text PRIMARY KEY)") { connection, table, schema throws in
             try connection.query("INSERT INTO \(table) VALUES ($1)", ["a"])
+            let duplicate = #expect(throws: PostgresError.self) {
+                try connection.query("INSERT INTO \(table) VALUES ($1)", ["a"])
+            }
+            #expect(duplicate?.sqlState == "23505")
+            #expect(duplicate?.isUniqueViolation == true)
+            #expect(duplicate?.detail?.contains("already exists") == true)
+            let missing = #expect(throws: PostgresError.self) {
+                try connection.query("SELECT * FROM \(quoteIdentifier(schema)).nope")
+            }
+            #expect(missing?.sqlState == "42P01")
+            #expect(missing?.kind == .server)
+            #expect(missing?.description.contains("does not exist") == true)
+            // The connection is still usable after an error.
+            #expect(try connection.query("SELECT 1").scalar == "1")
         }
-        #expect(duplicate?.sqlState == "23505")
-        #expect(duplicate?.isUniqueViolation == true)
-        #expect(duplicate?.detail?.contains("already exists") == true)
-        let missing = #expect(throws: PostgresError.self) {
-            try connection.query("SELECT * FROM \(quoteIdentifier(schema)).nope")
-        }
-        #expect(missing?.sqlState == "42P01")
-        #expect(missing?.kind == .server)
-        #expect(missing?.description.contains("does not exist") == true)
-        // The connection is still usable after an error.
-        #expect(try connection.query("SELECT 1").scalar == "1")
     }
 
     @Test func affectedRowsAreCounted() throws {
-        let connection = try TestDatabase.connect()
-        let schema = try TestDatabase.freshSchema(on: connection)
-        defer { TestDatabase.dropSchema(schema, on: connection) }
-        let table = "\(quoteIdentifier(schema)).t"
-        try connection.query("CREATE TABLE \(table) (id int)")
-        let inserted = try connection.query("INSERT INTO \(table) SELECT generate_series(1, 7)")
-        #expect(inserted.affectedRows == 7)
-        #expect(try connection.query("DELETE FROM \(table) WHERE id > 5").affectedRows == 2)
+        try withScratchTable("(id int)") { connection, table, _ throws in
+            let inserted = try connection.query("INSERT INTO \(table) SELECT generate_series(1, 7)")
+            #expect(inserted.affectedRows == 7)
+            #expect(try connection.query("DELETE FROM \(table) WHERE id > 5").affectedRows == 2)
+        }
     }
 
     @Test func identifiersWithQuotesAndSpacesAreQuoted() throws {
@@ -96,20 +90,17 @@ struct ConnectionTests {
     }
 
     @Test func transactionRollsBackOnError() throws {
-        let connection = try TestDatabase.connect()
-        let schema = try TestDatabase.freshSchema(on: connection)
-        defer { TestDatabase.dropSchema(schema, on: connection) }
-        let table = "\(quoteIdentifier(schema)).t"
-        try connection.query("CREATE TABLE \(table) (id int PRIMARY KEY)")
-        #expect(throws: PostgresError.self) {
-            try connection.transaction {
-                try connection.query("INSERT INTO \(table) VALUES (1)")
-                try connection.query("INSERT INTO \(table) VALUES (1)")
+        try withScratchTable("(id int PRIMARY KEY)") { connection, table, _ throws in
+            #expect(throws: PostgresError.self) {
+                try connection.transaction {
+                    try connection.query("INSERT INTO \(table) VALUES (1)")
+                    try connection.query("INSERT INTO \(table) VALUES (1)")
+                }
             }
+            #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "0")
+            try connection.transaction { try connection.query("INSERT INTO \(table) VALUES (2)") }
+            #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "1")
         }
-        #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "0")
-        try connection.transaction { try connection.query("INSERT INTO \(table) VALUES (2)") }
-        #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "1")
     }
 
     @Test func wrongPasswordNamesTheProblemNotThePassword() throws {

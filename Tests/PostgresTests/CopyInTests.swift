@@ -10,49 +10,40 @@ struct CopyInTests {
                                      String(repeating: "abcdefgh\t", count: 20_000)]
 
     @Test func everyValueArrivesAsSent() throws {
-        let connection = try TestDatabase.connect()
-        let schema = try TestDatabase.freshSchema(on: connection)
-        defer { TestDatabase.dropSchema(schema, on: connection) }
-        let table = "\(quoteIdentifier(schema)).t"
-        try connection.query("CREATE TABLE \(table) (n int PRIMARY KEY, a text, b text)")
-        var rows: [[String?]] = []
-        for (index, value) in Self.awkward.enumerated() {
-            rows.append([String(index), value, Self.awkward[(index + 3) % Self.awkward.count]])
+        try withScratchTable("(n int PRIMARY KEY, a text, b text)") { connection, table, _ throws in
+            var rows: [[String?]] = []
+            for (index, value) in Self.awkward.enumerated() {
+                rows.append([String(index), value, Self.awkward[(index + 3) % Self.awkward.count]])
+            }
+            // Enough rows to need several buffers.
+            for index in Self.awkward.count..<5000 { rows.append([String(index), "row \(index)", nil]) }
+            #expect(try connection.copyIn("COPY \(table) (n, a, b) FROM STDIN", rows: rows) == rows.count)
+            let back = try connection.query("SELECT t.n::text AS k, t.a, t.b FROM \(table) t ORDER BY t.n").rows
+            #expect(back.count == rows.count)
+            let wrong = zip(back, rows).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+            #expect(wrong.isEmpty, "rows that differ: \(wrong.prefix(5)), e.g. \(wrong.first.map { "\(back[$0]) vs \(rows[$0])".prefix(300) } ?? "")")
         }
-        // Enough rows to need several buffers.
-        for index in Self.awkward.count..<5000 { rows.append([String(index), "row \(index)", nil]) }
-        #expect(try connection.copyIn("COPY \(table) (n, a, b) FROM STDIN", rows: rows) == rows.count)
-        let back = try connection.query("SELECT t.n::text AS k, t.a, t.b FROM \(table) t ORDER BY t.n").rows
-        #expect(back.count == rows.count)
-        let wrong = zip(back, rows).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
-        #expect(wrong.isEmpty, "rows that differ: \(wrong.prefix(5)), e.g. \(wrong.first.map { "\(back[$0]) vs \(rows[$0])".prefix(300) } ?? "")")
     }
 
     @Test func aUniqueViolationWritesNothing() throws {
-        let connection = try TestDatabase.connect()
-        let schema = try TestDatabase.freshSchema(on: connection)
-        defer { TestDatabase.dropSchema(schema, on: connection) }
-        let table = "\(quoteIdentifier(schema)).t"
-        try connection.query("CREATE TABLE \(table) (id text PRIMARY KEY)")
-        try connection.query("INSERT INTO \(table) VALUES ('taken')")
-        let rows: [[String?]] = (0..<3000).map { ["id \($0)"] } + [["taken"]]
-        let error = #expect(throws: PostgresError.self) { try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: rows) }
-        #expect(error?.isUniqueViolation == true)
-        #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "1")
-        #expect(try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: [["free"]]) == 1)
+        try withScratchTable("(id text PRIMARY KEY)") { connection, table, _ throws in
+            try connection.query("INSERT INTO \(table) VALUES ('taken')")
+            let rows: [[String?]] = (0..<3000).map { ["id \($0)"] } + [["taken"]]
+            let error = #expect(throws: PostgresError.self) { try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: rows) }
+            #expect(error?.isUniqueViolation == true)
+            #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "1")
+            #expect(try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: [["free"]]) == 1)
+        }
     }
 
     @Test func aNULIsRefusedAndNothingIsWritten() throws {
-        let connection = try TestDatabase.connect()
-        let schema = try TestDatabase.freshSchema(on: connection)
-        defer { TestDatabase.dropSchema(schema, on: connection) }
-        let table = "\(quoteIdentifier(schema)).t"
-        try connection.query("CREATE TABLE \(table) (id text)")
-        let rows: [[String?]] = (0..<10_000).map { ["id \($0)"] } + [["a\u{0}b"]]
-        let error = #expect(throws: PostgresError.self) { try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: rows) }
-        #expect(error?.kind == .invalidInput)
-        #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "0")
-        #expect(connection.isConnected)
+        try withScratchTable("(id text)") { connection, table, _ throws in
+            let rows: [[String?]] = (0..<10_000).map { ["id \($0)"] } + [["a\u{0}b"]]
+            let error = #expect(throws: PostgresError.self) { try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: rows) }
+            #expect(error?.kind == .invalidInput)
+            #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "0")
+            #expect(connection.isConnected)
+        }
     }
 
     @Test func aStatementThatIsNotACopyFails() throws {
@@ -63,18 +54,15 @@ struct CopyInTests {
     }
 
     @Test func insideATransactionARollbackUndoesIt() throws {
-        let connection = try TestDatabase.connect()
-        let schema = try TestDatabase.freshSchema(on: connection)
-        defer { TestDatabase.dropSchema(schema, on: connection) }
-        let table = "\(quoteIdentifier(schema)).t"
-        try connection.query("CREATE TABLE \(table) (id text)")
-        struct Stop: Error {}
-        #expect(throws: Stop.self) {
-            try connection.transaction {
-                try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: [["a"], ["b"]])
-                throw Stop()
+        try withScratchTable("(id text)") { connection, table, _ throws in
+            struct Stop: Error {}
+            #expect(throws: Stop.self) {
+                try connection.transaction {
+                    try connection.copyIn("COPY \(table) (id) FROM STDIN", rows: [["a"], ["b"]])
+                    throw Stop()
+                }
             }
+            #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "0")
         }
-        #expect(try connection.query("SELECT count(*) FROM \(table)").scalar == "0")
     }
 }
