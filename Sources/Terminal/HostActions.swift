@@ -35,7 +35,9 @@ enum Clipboard {
 enum Editor {
     /// Runs `command FILE` through the shell (so `code --wait` works) and returns the
     /// file's text, or why there is none. The file is created 0600 and removed after.
-    static func edit(_ text: String, command: String, stateID: String) -> (text: String?, problem: String?) {
+    /// `environment` is the editor's whole environment: the caller leaves the
+    /// passwords out (`ResolvedConfiguration.environmentWithoutSecrets`).
+    static func edit(_ text: String, command: String, environment: [String: String], stateID: String) -> (text: String?, problem: String?) {
         let safeName = String(stateID.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) ? Character($0) : "_" }.prefix(40))
         let path = NSTemporaryDirectory() + "meltano-state-\(safeName)-\(UUID().uuidString.prefix(8)).json"
         let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
@@ -48,7 +50,7 @@ enum Editor {
         let termination: Termination
         do {
             termination = try ChildProcess.runInForeground(shellCommand: editorCommandLine(command), arguments: [path],
-                                                           commandName: "meltano-state-editor")
+                                                           commandName: "meltano-state-editor", environment: environment)
         } catch {
             return (nil, "could not start \(command): \(error)")
         }

@@ -14,6 +14,9 @@ public struct BrowserOptions: Sendable {
     public var colorMode: ColorMode
     /// The editor command for `e` (`$VISUAL`, else `$EDITOR`, else `vi`).
     public var editor: String
+    /// The editor's environment, without the database's passwords: the caller decides
+    /// it (`ResolvedConfiguration.environmentWithoutSecrets`), as the CLI's `edit` does.
+    public var editorEnvironment: [String: String]
     /// For tests and benchmarks: draw once with the first page, the first state and
     /// the locks loaded, print the timing to standard error, exit 0.
     public var exitAfterFirstPaint: Bool
@@ -25,7 +28,8 @@ public struct BrowserOptions: Sendable {
     public var pageSize: Int
 
     public init(readOnly: Bool = false, refreshInterval: Double = 2, staleLockAfter: Double = 300,
-                colorMode: ColorMode = .auto, editor: String? = nil, exitAfterFirstPaint: Bool = false,
+                colorMode: ColorMode = .auto, editor: String? = nil, editorEnvironment: [String: String],
+                exitAfterFirstPaint: Bool = false,
                 location: String, schema: String, layout: String, pageSize: Int = 200,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.readOnly = readOnly
@@ -33,6 +37,7 @@ public struct BrowserOptions: Sendable {
         self.staleLockAfter = staleLockAfter
         self.colorMode = colorMode
         self.editor = editor ?? [environment["VISUAL"], environment["EDITOR"]].compactMap { $0 }.first { !$0.isEmpty } ?? "vi"
+        self.editorEnvironment = editorEnvironment
         self.exitAfterFirstPaint = exitAfterFirstPaint
         self.location = location
         self.schema = schema
@@ -105,7 +110,8 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
     let host = BrowserHost(
         openEditor: { session in
             terminal.suspend()
-            let (text, problem) = Editor.edit(session.text, command: options.editor, stateID: session.stateID)
+            let (text, problem) = Editor.edit(session.text, command: options.editor, environment: options.editorEnvironment,
+                                              stateID: session.stateID)
             terminal.resume()
             return .editorFinished(session, text: text, problem: problem)
         },

@@ -31,7 +31,9 @@ struct BrowseCommand: ParsableCommand {
         let options = BrowserOptions(
             readOnly: configuration.readOnly, refreshInterval: configuration.refreshInterval,
             staleLockAfter: configuration.staleLockAfter, colorMode: ColorMode(rawValue: configuration.color.rawValue) ?? .auto,
-            editor: configuration.editor, exitAfterFirstPaint: exitAfterFirstPaint,
+            editor: configuration.editor,
+            editorEnvironment: configuration.environmentWithoutSecrets(ProcessInfo.processInfo.environment),
+            exitAfterFirstPaint: exitAfterFirstPaint,
             location: configuration.target.description, schema: first.schema, layout: first.layout.rawValue)
         first.connection.close()
         let code = try runBrowser(makeStore: { try Context.openStore(resolved) }, options: options)

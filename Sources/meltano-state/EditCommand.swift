@@ -22,7 +22,7 @@ struct EditCommand: ParsableCommand {
             current = .object(JSONObject())
         }
         let original = current.prettyText(indent: 2) + "\n"
-        guard let edited = try EditSession(editor: context.editor, secrets: context.configuration.redactor.secrets).edit(original, name: stateID) else {
+        guard let edited = try EditSession(editor: context.editor, environment: context.configuration.environmentWithoutSecrets(ProcessInfo.processInfo.environment)).edit(original, name: stateID) else {
             printNote("Edit cancelled (no changes); nothing was written.", quiet: global.quiet)
             return
         }
@@ -52,9 +52,9 @@ struct EditCommand: ParsableCommand {
 /// comes back; on invalid JSON reopen it with the error as `#` comments at the top.
 struct EditSession {
     let editor: String
-    /// The database password(s): environment variables holding one are not passed to
-    /// the editor, which has no use for them (nor its plugins, nor what it spawns).
-    var secrets: [String] = []
+    /// The editor's environment: ours without the database's passwords
+    /// (`ResolvedConfiguration.environmentWithoutSecrets`).
+    let environment: [String: String]
     static let errorMarker = "# meltano-state:"
 
     /// The edited value, or nil when the user left it unchanged or emptied it.
@@ -85,10 +85,6 @@ struct EditSession {
     }
 
     private func runEditor(on path: String) throws {
-        let secrets = self.secrets.filter { !$0.isEmpty }
-        let environment = ProcessInfo.processInfo.environment.filter { name, value in
-            name != "PGPASSWORD" && !secrets.contains { value.contains($0) }
-        }
         // The editor setting may carry arguments ("code --wait"): the shell splits it.
         // It runs in the foreground process group, so it can read the terminal, and
         // Ctrl-C pressed in it is the editor's, not a reason for us to stop.

@@ -75,6 +75,41 @@ struct TmuxEndToEndTests {
         #expect(row == #"{"singer_state": {"page": 18}}"#)
     }
 
+    /// The editor has no use for the database's password, nor have its plugins or what
+    /// they start: a password planted in each place a user puts one must not reach it.
+    @Test("e: the editor's environment holds no password (PGPASSWORD, the password setting, the URI)")
+    func editorGetsNoPassword() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:secret-check", completed: #"{"singer_state": {"page": 17}}"#)
+        let record = NSTemporaryDirectory() + "meltano-state-e2e-env-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: record) }
+        // Records the environment as the editor process itself has it, then cancels the
+        // edit by leaving the file unchanged.
+        let editor = try Tmux.script("#!/bin/sh\ncat /proc/$$/environ | tr '\\0' '\\n' > \(Tmux.shellQuote(record))\n")
+        let configuration = try TestDatabase.configuration()
+        let passwords = ["Pgpass-Env-S3cr3t-71", "Setting-S3cr3t-72", "Uri-S3cr3t-73"]
+        // The test server trusts loopback, so any password connects; what matters is
+        // where each one travels.
+        let uri = "postgres://\(configuration.user ?? "postgres"):\(passwords[2])@\(configuration.host ?? "127.0.0.1"):\(configuration.port ?? 5432)/\(configuration.database ?? "postgres")"
+        let tmux = try Tmux(fixture: fixture, environment: [
+            "EDITOR": editor, "VISUAL": editor, "PGPASSWORD": passwords[0],
+            "MELTANO_STATE_BACKEND_POSTGRES_PASSWORD": passwords[1], "MELTANO_STATE_BACKEND_URI": uri,
+        ], connection: [])
+        defer { tmux.kill() }
+        try tmux.waitFor(#""page": 17"#)
+        tmux.send("e")
+        try tmux.waitFor("No changes")
+        let environment = try String(contentsOfFile: record, encoding: .utf8)
+        #expect(environment.contains("EDITOR=\(editor)"), "the record is the editor's environment:\n\(environment)")
+        #expect(environment.contains("PATH="))
+        for password in passwords {
+            #expect(!environment.contains(password), "a password reached the editor's environment:\n\(environment)")
+            #expect(!tmux.capture().contains(password), "a password is on the screen")
+        }
+        tmux.send("q")
+        try tmux.waitFor("EXIT=0")
+    }
+
     /// An editor is interactive: it reads the terminal (which only the foreground
     /// process group may do) and takes Ctrl-C for itself (vim leaves insert mode with
     /// it). The browser must run it in its own process group and live through the
@@ -362,15 +397,17 @@ final class Tmux {
     let name: String
 
     init(fixture: BrowserFixture, width: Int = 100, height: Int = 30, environment: [String: String] = [:],
-         arguments extra: [String] = []) throws {
+         arguments extra: [String] = [], connection: [String]? = nil) throws {
         guard let binary = ProcessInfo.processInfo.environment["MELTANO_STATE_BIN"], !binary.isEmpty else {
             throw Missing(description: "MELTANO_STATE_BIN is not set: run the tests through scripts/test, which builds the binary and sets it.")
         }
         name = "e2e-\(UUID().uuidString.prefix(8))"
         let configuration = try TestDatabase.configuration()
-        var arguments = ["tui", "--host", configuration.host ?? "127.0.0.1", "--port", String(configuration.port ?? 5432),
-                         "--user", configuration.user ?? "postgres", "--database", configuration.database ?? "postgres",
-                         "--schema", fixture.schema] + extra
+        // The connection: the test server by flags, unless the test gives it otherwise
+        // (a URI in the environment, say).
+        let connection = connection ?? ["--host", configuration.host ?? "127.0.0.1", "--port", String(configuration.port ?? 5432),
+                                        "--user", configuration.user ?? "postgres", "--database", configuration.database ?? "postgres"]
+        var arguments = ["tui"] + connection + ["--schema", fixture.schema] + extra
         arguments = [binary] + arguments
         var env = ["MELTANO_STATE_JOURNAL": fixture.journalPath, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                    "NO_COLOR": "", "HOME": NSTemporaryDirectory()]

@@ -134,6 +134,36 @@ import Testing
         #expect(!config.withPassword("Typed-S3cr3t-Xi-105").render().contains("Typed-S3cr3t-Xi-105"))
     }
 
+    /// The editor's environment (`edit` and the browser's `e` both take it from here):
+    /// the planted passwords under any name, in URIs and in values that merely hold
+    /// one, are gone; everything else the editor may need is kept as it was.
+    @Test(arguments: 0...6)
+    func theEditorsEnvironmentHasNoPassword(level: Int) throws {
+        let sandbox = Sandbox()
+        var (flags, environment) = plant(sandbox, from: level)
+        environment["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+        environment["EDITOR"] = "vim"
+        environment["TERM"] = "xterm-256color"
+        environment["HOME"] = "/home/oncall"
+        environment["TAP_GITHUB_PASSWORD"] = "abc"  // short, unknown to us: the name says it
+        environment["SHORT_URI"] = "postgresql://u:pw@db/x"  // a two-letter password in a URI
+        environment["CONNINFO"] = "host=db password=xy"
+        environment["NOTE"] = "see \(p["pgpassword"]!) here"  // a known password inside another value
+        let config = try sandbox.resolve(flags: flags, environment: environment)
+        var child = config.environmentWithoutSecrets(environment)
+        // STATE_PW is the password only where meltano.yml refers to it (levels 0-3);
+        // below that it is a variable like any other, and stays.
+        if level <= 3 { #expect(child["STATE_PW"] == nil) } else { #expect(child.removeValue(forKey: "STATE_PW") != nil) }
+        expectClean(child.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "\n"), "the editor's environment")
+        for name in ["PGPASSWORD", "MELTANO_DATABASE_URI", "TAP_GITHUB_PASSWORD", "SHORT_URI", "CONNINFO", "NOTE",
+                     "MELTANO_STATE_BACKEND_POSTGRES_PASSWORD", "MELTANO_STATE_BACKEND_URI"] {
+            #expect(child[name] == nil, "\(name) reaches the editor")
+        }
+        for name in ["PATH", "EDITOR", "TERM", "HOME"] {
+            #expect(child[name] == environment[name], "\(name) must reach the editor unchanged")
+        }
+    }
+
     @Test func laterAddOnAndLibpqURIPasswords() throws {
         let sandbox = Sandbox()
         let (flags, environment) = plant(sandbox, from: 5)
