@@ -6,6 +6,9 @@ import TestSupport
 /// the browser on seeded data; `q` stops the server and leaves no files behind.
 @Suite("The demo")
 struct DemoTests {
+    /// The README's command, run as written (the Makefile runs scripts/demo).
+    static let readmeCommand = "make demo"
+
     @Test func demoShowsSeededStateAndCleansUpOnQuit() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let scratch = NSTemporaryDirectory() + "meltano-state-demo-test-\(UUID().uuidString.prefix(8))"
@@ -13,7 +16,7 @@ struct DemoTests {
         if getuid() == 0 { _ = chown(scratch, 0, 0) }
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let session = "demo-\(UUID().uuidString.prefix(8))"
-        let command = "cd \(shellQuote(root)) && MELTANO_STATE_DEMO_BIN=\(shellQuote(CLIFixture.binary)) MELTANO_STATE_DB_ROOT=\(shellQuote(scratch)) HOME=\(shellQuote(scratch)) scripts/demo; echo $? > \(shellQuote(scratch))/exit-status"
+        let command = "cd \(shellQuote(root)) && MELTANO_STATE_DEMO_BIN=\(shellQuote(CLIFixture.binary)) MELTANO_STATE_DB_ROOT=\(shellQuote(scratch)) HOME=\(shellQuote(scratch)) \(Self.readmeCommand); echo $? > \(shellQuote(scratch))/exit-status"
         let started = try runProcess("tmux", ["-L", "meltano-state-e2e", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", command])
         #expect(started.status == 0, "\(started.stderr)")
         defer { _ = try? runProcess("tmux", ["-L", "meltano-state-e2e", "kill-session", "-t", session]) }
