@@ -66,9 +66,15 @@ struct ReadmeAcceptanceTests {
             #expect(result.stdout == project + "\n")
         },
         "Using it on your Meltano project: meltano-state config": .run { sandbox, command in
-            sandbox.workingDirectory = try sandbox.makeProject()
+            let project = try sandbox.makeProject()
+            sandbox.workingDirectory = project
+            let password = "Readme-\(UUID().uuidString.prefix(8))"
+            try "MELTANO_STATE_BACKEND_POSTGRES_PASSWORD=\(password)\n".write(toFile: project + "/.env", atomically: true, encoding: .utf8)
             let result = try sandbox.run(command)
             #expect(result.status == 0, "\(result.stderr)")
+            #expect(!result.stdout.contains(password) && !result.stderr.contains(password), "the password as ********")
+            let passwordLine = result.stdout.split(separator: "\n").first { $0.contains("password") && $0.contains(".env:1") }
+            #expect(passwordLine?.contains("********") == true, "\(result.stdout)")
             // Every effective setting and where it came from: the URI from meltano.yml.
             let uriLine = result.stdout.split(separator: "\n").first { $0.contains("state_backend.uri") }
             #expect(uriLine?.contains(sandbox.schema) == true && uriLine?.contains("meltano.yml:5") == true, "\(result.stdout)")
@@ -141,6 +147,13 @@ struct ReadmeAcceptanceTests {
                     "completed = the value, partial cleared")
             let entry = try sandbox.journal().first
             #expect(entry?["action"] as? String == "set" && entry?["state_id"] as? String == "dev:tap-x-to-y")
+            // The comment's alternatives: --input-file F; --no-validate for a state without singer_state.
+            try #"{"singer_state": {"from": "file"}}"#.write(toFile: sandbox.workingDirectory + "/F", atomically: true, encoding: .utf8)
+            #expect(try sandbox.cli.run(["set", "--force", "dev:f", "--input-file", "F"]).status == 0)
+            #expect(try sandbox.rows()["dev:f"] == [nil, #"{"singer_state": {"from": "file"}}"#])
+            #expect(try sandbox.cli.run(["set", "--force", "dev:n", #"{"other": 1}"#]).status != 0)
+            #expect(try sandbox.cli.run(["set", "--force", "dev:n", #"{"other": 1}"#, "--no-validate"]).status == 0)
+            #expect(try sandbox.rows()["dev:n"] == [nil, #"{"other": 1}"#])
         },
         #"The CLI: meltano-state merge ID '{"singer_state": {...}}'"#: .run { sandbox, command in
             try sandbox.createStateTables()
@@ -150,6 +163,12 @@ struct ReadmeAcceptanceTests {
             #expect(try sandbox.rows()["dev:tap-x-to-y"]?[1] == #"{"singer_state": {"bookmarks": {"a": 1}}}"#, "completed left as it was")
             #expect(try sandbox.cli.run(["get", "dev:tap-x-to-y"]).stdout == #"{"singer_state":{"bookmarks":{"a":1,"b":2}}}"# + "\n",
                     "the next run sees both")
+            // The comment's alternatives: --input-file F, --from-state-id SRC.
+            try #"{"singer_state": {"bookmarks": {"c": 3}}}"#.write(toFile: sandbox.workingDirectory + "/F", atomically: true, encoding: .utf8)
+            #expect(try sandbox.cli.run(["merge", "dev:tap-x-to-y", "--input-file", "F"]).status == 0)
+            try sandbox.insertState("dev:src", completed: #"{"singer_state": {"bookmarks": {"d": 4}}}"#)
+            #expect(try sandbox.cli.run(["merge", "dev:tap-x-to-y", "--from-state-id", "dev:src"]).status == 0)
+            #expect(try sandbox.cli.run(["get", "dev:tap-x-to-y"]).stdout == #"{"singer_state":{"bookmarks":{"a":1,"b":2,"c":3,"d":4}}}"# + "\n")
         },
         "The CLI: meltano-state copy --force SRC DST": .run { sandbox, command in
             try sandbox.createStateTables()
@@ -175,7 +194,9 @@ struct ReadmeAcceptanceTests {
             let editor = sandbox.cli.directory + "/editor.sh"
             try "#!/bin/sh\nsed -i -e 's/\"page\": 17/\"page\": 18/' \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
             chmod(editor, 0o755)
-            sandbox.environment["EDITOR"] = editor
+            // $VISUAL first, as git does; $EDITOR only without it.
+            sandbox.environment["VISUAL"] = editor
+            sandbox.environment["EDITOR"] = "/bin/false"
             let (status, screen) = try sandbox.runOnTerminal(command, ["ID": "dev:tap-x-to-y"], steps: [
                 (waitFor: "Write this state to 'dev:tap-x-to-y'? [y/N]", keys: ["y", "Enter"]),
             ])
@@ -342,6 +363,16 @@ struct ReadmeAcceptanceTests {
             #expect(status == 0, "\(screen)")
             #expect(try sandbox.rows()["dev:a"] == [#"{"singer_state": {"p": 0}}"#, #"{"singer_state":{"v":1}}"#], "the previous value, byte for byte")
             #expect(try sandbox.journal().count == journal.count + 1, "the value it replaced is journaled")
+            // A batch: every state `clear --all` removed comes back.
+            let before = try sandbox.rows()
+            #expect(try sandbox.cli.run(["clear", "--all", "--force"]).status == 0)
+            #expect(try sandbox.rows().isEmpty)
+            let batch = try #require(sandbox.journal().first?["batch"] as? String)
+            let (batchStatus, batchScreen) = try sandbox.runOnTerminal(command, ["ENTRY_OR_BATCH": batch], steps: [
+                (waitFor: "[y/N]", keys: ["y", "Enter"]),
+            ])
+            #expect(batchStatus == 0, "\(batchScreen)")
+            #expect(try sandbox.rows() == before)
         },
         "The CLI: meltano-state runs": .run { sandbox, command in
             try seedRuns(sandbox)
@@ -351,6 +382,16 @@ struct ReadmeAcceptanceTests {
             #expect(lines.count == 2, "only the RUNNING runs: \(result.stdout)")
             #expect(lines.contains { $0.contains("dev:tap-dead-to-target") && $0.hasSuffix("STALE") }, "\(result.stdout)")
             #expect(lines.contains { $0.contains("dev:tap-alive-to-target") && !$0.contains("STALE") }, "\(result.stdout)")
+            // A table: each row's values start under their column's title.
+            let header = String(result.stdout.split(separator: "\n").first ?? "")
+            for title in ["JOB", "STARTED (UTC)", "LAST HEARTBEAT (UTC)", "SILENT FOR"] {
+                let column = header.range(of: title).map { header.distance(from: header.startIndex, to: $0.lowerBound) } ?? -1
+                for line in lines {
+                    let row = Array(line)
+                    #expect(column > 0 && column < row.count && row[column - 1] == " " && row[column] != " ",
+                            "`\(title)` at column \(column), and a value under it in: \(line)\n\(result.stdout)")
+                }
+            }
         },
         "The CLI: meltano-state runs --stale": .run { sandbox, command in
             try seedRuns(sandbox)
@@ -366,6 +407,9 @@ struct ReadmeAcceptanceTests {
             ])
             #expect(status == 0, "\(screen)")
             #expect(try sandbox.run(id: dead) == ("FAIL", true), "marked failed, as Meltano would")
+            let payload = try sandbox.admin.query("SELECT payload FROM \(quoteIdentifier(sandbox.schema)).runs WHERE id = $1::int", [dead]).scalar
+            #expect(payload?.contains("No heartbeat recorded for 5 minutes. The process was likely killed unceremoniously.") == true,
+                    "with Meltano's own reason: \(payload ?? "nil")")
             #expect(try sandbox.run(id: alive) == ("RUNNING", false))
             // A run that still sends heartbeats is refused.
             let refused = try sandbox.run(command, ["RUN_ID": alive])
