@@ -101,7 +101,6 @@ final class ReadmeSandbox: @unchecked Sendable {
     let cli: CLIFixture
     var workingDirectory: String
     var environment: [String: String]
-    static let tmuxSocket = "meltano-state-readme"
 
     init() throws {
         cli = try CLIFixture(schemaPrefix: "readme")
@@ -161,14 +160,19 @@ final class ReadmeSandbox: @unchecked Sendable {
         var terminalEnvironment = environment
         terminalEnvironment["TERM"] = "screen"
         let assignments = terminalEnvironment.sorted { $0.key < $1.key }.map { "\($0.key)=\(shellQuoted($0.value))" }.joined(separator: " ")
-        // `exec cat` keeps the pane (and its last screen) until the session is killed.
-        let script = "cd \(shellQuoted(workingDirectory)) && env -i \(assignments) /bin/sh -c \(shellQuoted(line)); echo \"EXIT=$?.\"; exec cat"
-        let session = "readme-\(UUID().uuidString.prefix(8))"
-        let started = try runProcess("tmux", ["-L", Self.tmuxSocket, "new-session", "-d", "-s", session, "-x", "120", "-y", "35", script])
+        // A tmux server of its own, its socket in the sandbox (removed with it), so
+        // parallel cases never race to start a shared one.
+        let socket = cli.directory + "/tmux-\(UUID().uuidString.prefix(8))"
+        let session = "readme"
+        // When the command ends: its status on the screen, then a wake-up on the channel
+        // `exited` (remembered if nobody waits yet); `exec cat` keeps the pane and its last
+        // screen until the server is killed.
+        let script = "cd \(shellQuoted(workingDirectory)) && env -i \(assignments) /bin/sh -c \(shellQuoted(line)); echo \"EXIT=$?.\"; tmux -S \(shellQuoted(socket)) wait-for -S exited; exec cat"
+        let started = try runProcess("tmux", ["-S", socket, "new-session", "-d", "-s", session, "-x", "120", "-y", "35", script])
         try #require(started.status == 0, "tmux: \(started.stderr)")
-        defer { _ = try? runProcess("tmux", ["-L", Self.tmuxSocket, "kill-session", "-t", session]) }
+        defer { _ = try? runProcess("tmux", ["-S", socket, "kill-server"]) }
         func screen() -> String {
-            (try? runProcess("tmux", ["-L", Self.tmuxSocket, "capture-pane", "-p", "-J", "-t", session]))?.stdout ?? ""
+            (try? runProcess("tmux", ["-S", socket, "capture-pane", "-p", "-J", "-t", session]))?.stdout ?? ""
         }
         func waitFor(_ text: String) throws -> String {
             var shown = ""
@@ -183,9 +187,11 @@ final class ReadmeSandbox: @unchecked Sendable {
         }
         for step in steps {
             _ = try waitFor(step.waitFor)
-            _ = try runProcess("tmux", ["-L", Self.tmuxSocket, "send-keys", "-t", session] + step.keys)
+            _ = try runProcess("tmux", ["-S", socket, "send-keys", "-t", session] + step.keys)
         }
-        let last = try waitFor("EXIT=")
+        let exited = try runProcess("tmux", ["-S", socket, "wait-for", "exited"], timeout: 30)
+        let last = screen()
+        #expect(exited.status == 0 && last.contains("EXIT="), "`\(line)` did not end; the screen shows:\n\(last)")
         let status = last.components(separatedBy: "EXIT=").last?.split(separator: ".").first.flatMap { Int32($0) }
         return (status, last)
     }
