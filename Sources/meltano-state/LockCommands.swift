@@ -54,6 +54,12 @@ func lockTable(_ locks: [LockInfo]) -> String {
             rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.lockedAt, age, flag])
         }
     }
+    return alignedTable(rows)
+}
+
+/// Rows of cells (the first the header) as columns two spaces apart, each as wide as
+/// its widest cell; the last column is not padded.
+func alignedTable(_ rows: [[String]]) -> String {
     let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in
         row.enumerated().map { index, cell in

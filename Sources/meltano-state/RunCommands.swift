@@ -32,11 +32,13 @@ struct RunsCommand: ParsableCommand {
             return
         }
         if runs.isEmpty { printNote(stale ? "No stale runs." : "No runs are marked RUNNING.", quiet: global.quiet); return }
-        var out = "ID  JOB                                        STARTED (UTC)               LAST HEARTBEAT (UTC)        SILENT FOR\n"
+        // Columns aligned as `locks` aligns them (the header once had fixed widths the rows ignored).
+        var rows = [["ID", "JOB", "STARTED (UTC)", "LAST HEARTBEAT (UTC)", "SILENT FOR", ""]]
         for run in runs {
-            out += "\(run.id)  \(displayExcerpt(run.jobName))  \(run.startedAt ?? "-")  \(run.lastHeartbeatAt ?? "never")  \(run.silentForSeconds.map(formatAge) ?? "?")\(run.isStale ? "  STALE" : "")\n"
+            rows.append([String(run.id), displayExcerpt(run.jobName), run.startedAt ?? "-", run.lastHeartbeatAt ?? "never",
+                         run.silentForSeconds.map(formatAge) ?? "?", run.isStale ? "STALE" : ""])
         }
-        writeHuman(out)
+        writeHuman(alignedTable(rows))
     }
 }
 
