@@ -163,6 +163,24 @@ struct ReadOnlyTests {
         #expect(try Snapshot(fixture) != before, "\(verb) without read-only mode changed nothing: the case does not test the refusal")
     }
 
+    /// With the journal in its default place (under $HOME), a refused write does not
+    /// create it, nor its directories. (Not restore: its entry is in the fixture's journal,
+    /// and another journal has no such entry, exit 4.)
+    @Test(arguments: cases.filter { $0.name != "restore" })
+    func refusesWithoutCreatingTheDefaultJournal(_ verb: Case) throws {
+        let fixture = try Self.fixture(for: verb)
+        let arguments = try verb.arguments(fixture)
+        fixture.environment["MELTANO_STATE_JOURNAL"] = nil
+        let state = fixture.directory + "/home/.local/state"
+        #expect(!FileManager.default.fileExists(atPath: state))
+        let before = try Snapshot(fixture)
+        let refused = try fixture.run(["--read-only"] + arguments, stdin: verb.stdin, extraEnvironment: ["EDITOR": "false"])
+        #expect(refused.status == 1, "\(verb): exit \(refused.status), stderr: \(refused.stderr)")
+        #expect(refused.stderr.contains("read-only mode is on"), "\(verb): \(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state), "\(verb) in read-only mode created \(state)")
+        #expect(try Snapshot(fixture) == before)
+    }
+
     /// Reading stays possible in read-only mode, whichever way it is on.
     @Test(arguments: Way.allCases)
     func readsStillWork(_ way: Way) throws {
