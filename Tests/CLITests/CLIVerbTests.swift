@@ -100,6 +100,50 @@ struct CLIVerbTests {
         #expect(history.stdout.contains("lock-a"))
     }
 
+    /// `unlock --stale --yes` releases every lock older than stale_lock_after (300 s),
+    /// each by its own lock ID and each journaled, and leaves the fresh ones: one taken
+    /// now and one 4 minutes old, under the threshold.
+    @Test func unlockStaleReleasesExactlyTheStaleLocks() throws {
+        let fixture = try CLIFixture(schemaPrefix: "stale")
+        #expect(try fixture.run(["init"]).status == 0)
+        try CLIWriteVerb.setTwo(fixture)
+        let stale = [("a", "stale-a", "6 minutes"), ("b", "stale-b", "1 hour"), ("dev:tap-x-to-y", "stale-c", "3 days")]
+        for (stateID, lockID, age) in stale {
+            try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id, locked_at) VALUES ($1, $2, LOCALTIMESTAMP - $3::interval)",
+                                    [stateID, lockID, age])
+        }
+        try fixture.admin.query("""
+            INSERT INTO \(fixture.locksTable) (state_id, lock_id, locked_at)
+            VALUES ('fresh', 'fresh-lock', LOCALTIMESTAMP), ('nearly', 'nearly-stale', LOCALTIMESTAMP - interval '4 minutes')
+            """)
+        let rows = try fixture.rows()
+        let journalBefore = try Journal(path: fixture.journalPath).entries().entries
+
+        let result = try fixture.run(["unlock", "--stale", "--yes"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for (stateID, lockID, _) in stale {
+            #expect(result.stderr.contains("Released lock \(lockID) on '\(stateID)'"), "\(lockID): \(result.stderr)")
+        }
+        #expect(!result.stderr.contains("fresh-lock") && !result.stderr.contains("nearly-stale"), "only stale locks are listed: \(result.stderr)")
+        #expect(try fixture.admin.query("SELECT state_id, lock_id FROM \(fixture.locksTable) ORDER BY state_id").rows
+                == [["fresh", "fresh-lock"], ["nearly", "nearly-stale"]])
+        #expect(try fixture.rows() == rows, "no state row changed")
+
+        // One journal entry per released lock, naming it; none for the fresh ones.
+        let added = try Journal(path: fixture.journalPath).entries().entries.dropFirst(journalBefore.count)
+        #expect(added.allSatisfy { $0.action == "unlock" }, "\(added.map(\.action))")
+        #expect(Set(added.map { "\($0.stateID) \($0.lock?.lockID ?? "-")" }) == Set(stale.map { "\($0.0) \($0.1)" }),
+                "\(added.map { "\($0.stateID) \($0.lock?.lockID ?? "-")" })")
+        #expect(added.count == stale.count)
+
+        // Nothing stale is left: a second run releases nothing and changes nothing.
+        let again = try fixture.run(["unlock", "--stale", "--yes"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("No stale locks."), "\(again.stderr)")
+        #expect(try Journal(path: fixture.journalPath).entries().entries.count == journalBefore.count + stale.count)
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "2")
+    }
+
     @Test func writeBlockedByALockExitsThreeWithTheUnlockCommand() throws {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["init"]).status == 0)

@@ -10,12 +10,29 @@ final class RunningCLI: @unchecked Sendable {
     let arguments: [String]
     private let done = DispatchSemaphore(value: 0)
     nonisolated(unsafe) private var output: ChildProcess.Output?
+    /// Where stderr goes when it is to be read while the CLI runs (nil: a pipe).
+    let standardErrorFile: String?
 
-    init(_ fixture: CLIFixture, _ arguments: [String], stdin: String? = nil, extraEnvironment: [String: String] = [:]) throws {
+    /// `liveStandardError`: stderr goes to a file, so that `waitForStandardError` can
+    /// see a line as soon as the CLI writes it.
+    init(_ fixture: CLIFixture, _ arguments: [String], stdin: String? = nil, extraEnvironment: [String: String] = [:],
+         liveStandardError: Bool = false) throws {
         self.arguments = arguments
+        var errorStream = ChildProcess.Stream.pipe
+        var errorFD: Int32 = -1
+        if liveStandardError {
+            let path = fixture.directory + "/stderr-\(UUID().uuidString)"
+            errorFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard errorFD >= 0 else { throw StoreError.other("cannot create \(path): \(String(cString: strerror(errno)))") }
+            errorStream = .descriptor(errorFD)
+            standardErrorFile = path
+        } else {
+            standardErrorFile = nil
+        }
+        defer { if errorFD >= 0 { close(errorFD) } }
         child = try ChildProcess(CLIFixture.binary, arguments, environment: fixture.environment.merging(extraEnvironment) { $1 },
                                  currentDirectory: fixture.directory,
-                                 standardInput: .pipe, standardOutput: .pipe, standardError: .pipe)
+                                 standardInput: .pipe, standardOutput: .pipe, standardError: errorStream)
         // Output is collected from the start, so a chatty CLI never blocks on a full pipe.
         let input = stdin.map { Array($0.utf8) }
         Thread.detachNewThread { [child, done] in
@@ -29,6 +46,18 @@ final class RunningCLI: @unchecked Sendable {
 
     func signal(_ number: Int32) { child.signal(number) }
 
+    /// What the CLI has written to stderr so far (only with `liveStandardError`).
+    var standardErrorSoFar: String {
+        standardErrorFile.flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    /// Waits until the CLI's stderr contains `text` (only with `liveStandardError`);
+    /// whether it did within `timeout` seconds.
+    func waitForStandardError(containing text: String, timeout: Double = 10) -> Bool {
+        precondition(standardErrorFile != nil, "waitForStandardError needs liveStandardError: true")
+        return waitUntil(timeout: timeout) { standardErrorSoFar.contains(text) }
+    }
+
     /// Waits for the exit (killing the process after `timeout` seconds, recorded as a
     /// failure); the exit status, or 128 + the signal that ended it.
     func finish(timeout: Double = 20) -> FinishedCLI {
@@ -40,7 +69,7 @@ final class RunningCLI: @unchecked Sendable {
         let output = self.output!
         return FinishedCLI(status: output.termination?.code ?? 137,
                            stdout: String(decoding: output.standardOutput, as: UTF8.self),
-                           stderr: String(decoding: output.standardError, as: UTF8.self))
+                           stderr: standardErrorFile == nil ? String(decoding: output.standardError, as: UTF8.self) : standardErrorSoFar)
     }
 }
 

@@ -119,10 +119,14 @@ struct RealMeltanoTests {
         #expect(items.count == 2)
         let stale = items.filter { if case let .object(o) = $0 { return o["stale"] == .bool(true) }; return false }
         #expect(stale.count == 1)
-        guard case let .object(stuck)? = stale.first, case let .number(id)? = stuck["id"] else { return }
+        guard case let .object(stuck)? = stale.first, case let .number(id)? = stuck["id"] else {
+            Issue.record("no stale run with an id in `runs --json`: \(runs.stdout)"); return
+        }
         #expect(stuck["job_name"] == .string("dev:tap-a-to-b"))
         let fresh = items.first { if case let .object(o) = $0 { return o["stale"] == .bool(false) }; return false }
-        guard case let .object(freshObject)? = fresh, case let .number(freshID)? = freshObject["id"] else { return }
+        guard case let .object(freshObject)? = fresh, case let .number(freshID)? = freshObject["id"] else {
+            Issue.record("no fresh run with an id in `runs --json`: \(runs.stdout)"); return
+        }
         // A run that is still heard from is refused.
         #expect(try project.cli.run(["fail-run", freshID.literal, "--yes"]).status == 1)
         let failed = try project.cli.run(["fail-run", id.literal, "--yes"])

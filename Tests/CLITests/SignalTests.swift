@@ -73,14 +73,21 @@ struct SignalTests {
         try CLIWriteVerb.setTwo(fixture)
         let before = try fixture.rows()
         try installSlowTrigger(fixture.admin, schema: fixture.schema, table: "meltano_state")
-        let cli = try RunningCLI(fixture, ["set", "--force", "a", #"{"singer_state": {"v": "new"}}"#])
+        let cli = try RunningCLI(fixture, ["set", "--force", "a", #"{"singer_state": {"v": "new"}}"#], liveStandardError: true)
         let backend = try #require(try waitForSleepingBackend(fixture.admin, marker: fixture.schema))
         let lockID = try #require(try fixture.admin.query("SELECT lock_id FROM \(fixture.locksTable) WHERE state_id = 'a'").scalar)
         kill(pid_t(backend), SIGSTOP)
         defer { kill(pid_t(backend), SIGCONT) }
         cli.signal(SIGINT)
-        Thread.sleep(forTimeInterval: 0.5)
+        // The first Ctrl-C was handled (the CLI says so) and its cancel request reached the
+        // server (the stopped backend has the SIGINT the server sends it pending).
+        #expect(cli.waitForStandardError(containing: "interrupted: stopping safely"),
+                "the CLI never reported the first Ctrl-C; stderr: \(cli.standardErrorSoFar)")
+        #expect(waitUntil { Self.hasPendingSIGINT(pid_t(backend)) },
+                "the cancel request never reached backend \(backend): \(Self.signalLines(pid_t(backend)))")
         #expect(cli.isRunning, "the first Ctrl-C waits for the server to cancel")
+        #expect(try fixture.admin.query("SELECT lock_id FROM \(fixture.locksTable) WHERE state_id = 'a'").scalar == lockID,
+                "while it waits, its lock is still held")
         let start = Date()
         cli.signal(SIGINT)
         let result = cli.finish(timeout: 5)
@@ -93,5 +100,19 @@ struct SignalTests {
         _ = try fixture.admin.query("SELECT pg_cancel_backend($1::int)", [String(backend)])
         try dropSlowTrigger(fixture.admin, schema: fixture.schema, table: "meltano_state")
         #expect(try fixture.rows() == before)
+    }
+
+    /// The SigPnd/ShdPnd lines of /proc/PID/status (pending signals, as hex masks).
+    static func signalLines(_ pid: pid_t) -> [String] {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").map(String.init).filter { $0.hasPrefix("SigPnd:") || $0.hasPrefix("ShdPnd:") }
+    }
+
+    /// Whether process `pid` has SIGINT pending (sent but not yet delivered: it is stopped).
+    static func hasPendingSIGINT(_ pid: pid_t) -> Bool {
+        signalLines(pid).contains { line in
+            let mask = UInt64(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "", radix: 16) ?? 0
+            return mask & (1 << UInt64(SIGINT - 1)) != 0
+        }
     }
 }

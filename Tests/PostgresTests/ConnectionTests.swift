@@ -171,24 +171,45 @@ struct ConnectionTests {
         let victim = try TestDatabase.connect()
         let pid = victim.backendPID
         try admin.query("SELECT pg_terminate_backend($1::int)", [String(pid)])
+        #expect(try waitForBackendToExit(admin, pid: pid), "backend \(pid) still ran 10 s after pg_terminate_backend")
         // A write is never retried: its outcome would be unknown.
         let error = #expect(throws: PostgresError.self) { try victim.query("SELECT 1") }
         #expect(error?.kind == .connectionLost)
         #expect(error?.fix?.contains("read the state again") == true)
         // An idempotent read reconnects once, transparently.
-        try admin.query("SELECT pg_terminate_backend($1::int)", [String(victim.backendPID)])
+        let second = victim.backendPID
+        try admin.query("SELECT pg_terminate_backend($1::int)", [String(second)])
+        #expect(try waitForBackendToExit(admin, pid: second), "backend \(second) still ran 10 s after pg_terminate_backend")
         #expect(try victim.query("SELECT 41 + 1", idempotent: true).scalar == "42")
         #expect(victim.backendPID != pid)
     }
 
     @Test func cancelStopsARunningStatement() throws {
         let connection = try TestDatabase.connect()
+        let admin = try TestDatabase.connect()
+        let pid = connection.backendPID
         let start = Date()
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { connection.cancel() }
+        // Cancel once the server is inside the statement's pg_sleep, not after a guess.
+        let sleeping = Sleeping()
+        Thread.detachNewThread {
+            sleeping.seen = (try? waitForBackend(admin, pid: pid, running: "pg_sleep(20)", waitEvent: "PgSleep")) ?? false
+            connection.cancel()
+        }
         let error = #expect(throws: PostgresError.self) { try connection.query("SELECT pg_sleep(20)") }
+        #expect(sleeping.seen, "backend \(pid) was never seen sleeping in pg_sleep(20) before the cancel")
         #expect(error?.kind == .cancelled)
         #expect(error?.sqlState == "57014")
         #expect(Date().timeIntervalSince(start) < 10)
         #expect(try connection.query("SELECT 1").scalar == "1")
+    }
+}
+
+/// Set by the thread that watched for the statement, read once the statement ended.
+private final class Sleeping: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var seen: Bool {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }

@@ -71,14 +71,17 @@ struct RowStreamTests {
     @Test func aBrokenConnectionIsReopenedForAnIdempotentRead() throws {
         let admin = try TestDatabase.connect()
         let victim = try TestDatabase.connect()
-        try admin.query("SELECT pg_terminate_backend($1::int)", [String(victim.backendPID)])
-        Thread.sleep(forTimeInterval: 0.2)
+        let first = victim.backendPID
+        try admin.query("SELECT pg_terminate_backend($1::int)", [String(first)])
+        #expect(try waitForBackendToExit(admin, pid: first), "backend \(first) still ran 10 s after pg_terminate_backend")
         var values: [String?] = []
         try victim.forEachRow("SELECT 'again'", idempotent: true) { values.append($0.string(0)) }
         #expect(values == ["again"])
 
-        try admin.query("SELECT pg_terminate_backend($1::int)", [String(victim.backendPID)])
-        Thread.sleep(forTimeInterval: 0.2)
+        let second = victim.backendPID
+        #expect(second != first, "the read reconnected")
+        try admin.query("SELECT pg_terminate_backend($1::int)", [String(second)])
+        #expect(try waitForBackendToExit(admin, pid: second), "backend \(second) still ran 10 s after pg_terminate_backend")
         let error = #expect(throws: PostgresError.self) { try victim.forEachRow("SELECT 1") { _ in } }
         #expect(error?.kind == .connectionLost)
     }

@@ -238,6 +238,89 @@ struct TmuxEndToEndTests {
         try tmux.waitFor("EXIT=0")
     }
 
+    /// `y` and `Y` reach the terminal as OSC 52: the raw bytes the browser writes to the
+    /// pane (recorded with pipe-pane) hold exactly one `ESC ] 52 ; c ; BASE64 BEL` for each
+    /// key, followed (TMUX is set in the pane) by the same wrapped for tmux's passthrough,
+    /// and the base64 decodes to the value, or the jq path, exactly. tmux itself, with
+    /// set-clipboard on, takes the plain sequence into a paste buffer with that text.
+    @Test("y and Y write OSC 52 with the value and the JSON path; tmux's clipboard gets them")
+    func copyWritesOSC52() throws {
+        let fixture = try BrowserFixture()
+        let value = "2024-05-01T00:00:00Z ünï 😀 \"q\" \\ end"
+        try fixture.insert("dev:copy-me", completed: #"{"singer_state": {"bm": {"tap-x/o": {"since": "2024-05-01T00:00:00Z ünï 😀 \"q\" \\ end"}}}}"#)
+        let path = #".singer_state.bm["tap-x/o"].since"#
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 1")
+        try tmux.waitFor(#""since": "2024-05-01T00:00:00Z"#)
+        let recording = NSTemporaryDirectory() + "meltano-state-e2e-\(UUID().uuidString.prefix(8)).bytes"
+        defer { try? FileManager.default.removeItem(atPath: recording) }
+        try tmux.recordOutput(to: recording)
+        try tmux.setServerOption("set-clipboard", "on")
+
+        // The detail pane, down to the "since" line: {, "singer_state", "bm", "tap-x/o", "since".
+        tmux.send("Tab", "j", "j", "j", "j")
+        try tmux.waitFor("Enter fold")
+        var buffersBefore = tmux.bufferNames()
+        tmux.send("y")
+        try tmux.waitFor("Copied the value at \(path)")
+        try expectOSC52(value, in: recording, after: 0, "y")
+        try expectNewTmuxBuffer(tmux, holding: value, besides: buffersBefore, "y")
+
+        let offset = (FileManager.default.contents(atPath: recording) ?? Data()).count
+        buffersBefore = tmux.bufferNames()
+        tmux.send("Y")
+        try tmux.waitFor("Copied path \(path)")
+        try expectOSC52(path, in: recording, after: offset, "Y")
+        try expectNewTmuxBuffer(tmux, holding: path, besides: buffersBefore, "Y")
+        tmux.send("q")
+        try tmux.waitFor("EXIT=0")
+    }
+
+    /// The bytes recorded past `offset` hold exactly one OSC 52 for `text` as this test
+    /// spells it out (plain, then wrapped for tmux), and no other OSC 52; its base64 decodes
+    /// to `text`.
+    func expectOSC52(_ text: String, in recording: String, after offset: Int, _ key: String,
+                     sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let esc = "\u{1b}", bel = "\u{07}"
+        let plain = esc + "]52;c;" + Data(text.utf8).base64EncodedString() + bel
+        let wrapped = esc + "Ptmux;" + esc + esc + "]52;c;" + Data(text.utf8).base64EncodedString() + bel + esc + "\\"
+        let expected = Array((plain + wrapped).utf8)
+        var bytes: [UInt8] = []
+        // The recording reaches the file through tmux and cat: wait for it, with a deadline.
+        let arrived = waitUntil(timeout: 10) {
+            bytes = Array((FileManager.default.contents(atPath: recording) ?? Data()).dropFirst(offset))
+            return occurrences(of: expected, in: bytes) > 0
+        }
+        let shown = String(decoding: bytes.suffix(400), as: UTF8.self).debugDescription
+        #expect(arrived, "\(key): the terminal never received \(String(decoding: expected, as: UTF8.self).debugDescription); the last bytes: \(shown)",
+                sourceLocation: sourceLocation)
+        guard arrived else { return }
+        #expect(occurrences(of: expected, in: bytes) == 1, "\(key): the sequence was written more than once: \(shown)", sourceLocation: sourceLocation)
+        // The plain one and the one inside the passthrough wrapper, nothing else.
+        #expect(occurrences(of: Array("]52;".utf8), in: bytes) == 2, "\(key): other OSC 52 sequences: \(shown)", sourceLocation: sourceLocation)
+        // Decoded from the bytes received, not from what this test built.
+        let start = try #require(firstIndex(of: Array((esc + "]52;c;").utf8), in: bytes), sourceLocation: sourceLocation) + 7
+        let end = try #require(bytes[start...].firstIndex(of: 0x07), sourceLocation: sourceLocation)
+        let decoded = Data(base64Encoded: Data(bytes[start..<end])).map { String(decoding: $0, as: UTF8.self) }
+        #expect(decoded == text, "\(key): the base64 decodes to \(decoded.debugDescription), not \(text.debugDescription)",
+                sourceLocation: sourceLocation)
+    }
+
+    /// tmux (set-clipboard on) made a new paste buffer from the sequence, holding `text`.
+    func expectNewTmuxBuffer(_ tmux: Tmux, holding text: String, besides before: Set<String>, _ key: String,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var added: Set<String> = []
+        let appeared = waitUntil(timeout: 10) {
+            added = tmux.bufferNames().subtracting(before)
+            return !added.isEmpty
+        }
+        #expect(appeared, "\(key): tmux made no paste buffer from the OSC 52", sourceLocation: sourceLocation)
+        #expect(added.count <= 1, "\(key): tmux made \(added.count) buffers: \(added)", sourceLocation: sourceLocation)
+        guard let name = added.first else { return }
+        #expect(tmux.showBuffer(name) == text, "\(key): tmux's buffer holds \(tmux.showBuffer(name).debugDescription)", sourceLocation: sourceLocation)
+    }
+
     @Test("Resize reflows the layout")
     func resize() throws {
         let fixture = try BrowserFixture()
@@ -477,4 +560,43 @@ final class Tmux {
     func kill() {
         _ = try? runProcess("tmux", ["-L", Tmux.socket, "kill-session", "-t", name])
     }
+
+    /// Appends every byte the program writes to the pane, raw, to `file` (pipe-pane -o).
+    func recordOutput(to file: String) throws {
+        let result = try runProcess("tmux", ["-L", Tmux.socket, "pipe-pane", "-o", "-t", name, "cat >> " + Tmux.shellQuote(file)])
+        guard result.status == 0 else { throw Missing(description: "tmux pipe-pane failed: \(result.stderr)") }
+    }
+
+    /// A server option (`set -s`): shared by every session of the tests' socket.
+    func setServerOption(_ option: String, _ value: String) throws {
+        let result = try runProcess("tmux", ["-L", Tmux.socket, "set-option", "-s", option, value])
+        guard result.status == 0 else { throw Missing(description: "tmux set-option -s \(option) \(value) failed: \(result.stderr)") }
+    }
+
+    /// The names of the server's paste buffers.
+    func bufferNames() -> Set<String> {
+        let output = (try? runProcess("tmux", ["-L", Tmux.socket, "list-buffers", "-F", "#{buffer_name}"]))?.stdout ?? ""
+        return Set(output.split(separator: "\n").map(String.init))
+    }
+
+    func showBuffer(_ name: String) -> String? {
+        guard let result = try? runProcess("tmux", ["-L", Tmux.socket, "show-buffer", "-b", name]), result.status == 0 else { return nil }
+        return result.stdout
+    }
+}
+
+/// How often `needle` occurs in `bytes` (non-overlapping).
+func occurrences(of needle: [UInt8], in bytes: [UInt8]) -> Int {
+    guard !needle.isEmpty, bytes.count >= needle.count else { return 0 }
+    var count = 0, index = 0
+    while index + needle.count <= bytes.count {
+        if bytes[index..<index + needle.count].elementsEqual(needle) { count += 1; index += needle.count } else { index += 1 }
+    }
+    return count
+}
+
+func firstIndex(of needle: [UInt8], in bytes: [UInt8]) -> Int? {
+    guard !needle.isEmpty, bytes.count >= needle.count else { return nil }
+    for index in 0...(bytes.count - needle.count) where bytes[index..<index + needle.count].elementsEqual(needle) { return index }
+    return nil
 }

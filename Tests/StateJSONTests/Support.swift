@@ -39,9 +39,29 @@ struct PythonOracle {
     var version: (Int, Int)
     var results: [OracleResult]
 
-    /// Error messages and positions are compared only where Python's wording is the one
-    /// this module follows (3.13 renamed the trailing-comma errors).
-    var comparesMessages: Bool { version.0 == 3 && version.1 >= 8 && version.1 < 13 }
+    /// Error messages and positions are compared on every Python: this module follows
+    /// the wording of 3.8 to 3.12, and a later Python's known renames are translated
+    /// back (`expected(for:)`); any other difference fails, naming the version.
+    var versionText: String { "\(version.0).\(version.1)" }
+
+    /// The error this module gives for `text` where Python (of any version) gave
+    /// `message` at `position`. Python 3.13 reports a trailing comma at the comma
+    /// ("Illegal trailing comma before end of array/object"); 3.8 to 3.12 report the
+    /// value or property name missing at the next non-whitespace character.
+    static func expected(for text: String, message: String, line: Int, column: Int, position: Int)
+        -> (message: String, line: Int, column: Int, position: Int) {
+        let renamed = ["Illegal trailing comma before end of array": "Expecting value",
+                       "Illegal trailing comma before end of object": "Expecting property name enclosed in double quotes"]
+        guard let older = renamed[message] else { return (message, line, column, position) }
+        let scalars = Array(text.unicodeScalars)
+        var at = position + 1
+        while at < scalars.count, [" ", "\t", "\n", "\r"].contains(scalars[at]) { at += 1 }
+        // Python's lineno and colno: newlines before the position, and the distance from the last one.
+        let before = scalars[..<at]
+        let newlines = before.filter { $0 == "\n" }.count
+        let lastNewline = before.lastIndex(of: "\n") ?? -1
+        return (older, newlines + 1, at - lastNewline, at)
+    }
 
     static let script = #"""
 import json, re, sys

@@ -131,12 +131,17 @@ struct LockProtocolTests {
             """)
         try fixture.admin.query("CREATE TRIGGER slow BEFORE UPDATE ON \(fixture.stateTable) FOR EACH ROW EXECUTE FUNCTION \(quoteIdentifier(fixture.schema)).slow()")
         let pid = fixture.store.connection.backendPID
-        DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
-            _ = try? fixture.admin.query("SELECT pg_terminate_backend($1::int)", [String(pid)])
+        // Terminate the backend once it sleeps in the trigger, i.e. inside the write.
+        let watcher = Flag()
+        let killer = try TestDatabase.connect()
+        Thread.detachNewThread {
+            watcher.value = (try? waitForBackend(killer, pid: pid, running: "meltano_state", waitEvent: "PgSleep")) ?? false
+            _ = try? killer.query("SELECT pg_terminate_backend($1::int)", [String(pid)])
         }
         let error = #expect(throws: StoreError.self) {
             try fixture.store.set("a", to: json(#"{"singer_state": {"v": "new"}}"#))
         }
+        #expect(watcher.value, "backend \(pid) was never seen in the slow trigger before it was terminated")
         let message = error?.description ?? ""
         #expect(message.contains("connection broke"))
         #expect(message.contains("may or may not have been applied"))
@@ -148,11 +153,29 @@ struct LockProtocolTests {
     @Test func cancellationStopsALockWait() throws {
         let fixture = try StoreFixture(lockTimeout: 30)
         try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('a', 'held')")
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { fixture.store.cancellation.cancel() }
+        // Cancel once the store has tried for the lock (and so is waiting), not after a guess.
+        let pid = fixture.store.connection.backendPID
+        let watcher = Flag()
+        let observer = try TestDatabase.connect()
+        Thread.detachNewThread {
+            watcher.value = (try? waitForBackend(observer, pid: pid, running: "meltano_state_locks\" (state_id, lock_id)", active: false)) ?? false
+            fixture.store.cancellation.cancel()
+        }
         let start = Date()
         let error = #expect(throws: StoreError.self) { try fixture.store.set("a", to: json(#"{"singer_state": {}}"#)) }
+        #expect(watcher.value, "backend \(pid) was never seen trying to insert the lock before the cancel")
         if case .cancelled = error {} else { Issue.record("expected cancelled, got \(String(describing: error))") }
         #expect(Date().timeIntervalSince(start) < 5)
         #expect(try fixture.lockRows() == [["a", "held"]])
+    }
+}
+
+/// Set by a watching thread, read by the test once the call it watched returned.
+private final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = false
+    var value: Bool {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
