@@ -216,19 +216,6 @@ struct CLIVerbTests {
         #expect(try fixture.run(["restore", "no-such-entry", "--yes"]).status == 4)
     }
 
-    @Test func readOnlyRefusesEveryWrite() throws {
-        let fixture = try CLIFixture()
-        #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {}}"#]).status == 0)
-        for args in [["set", "--force", "a", #"{"singer_state": {}}"#], ["clear", "--force", "a"], ["merge", "a", #"{"singer_state": {}}"#],
-                     ["copy", "--force", "a", "b"], ["clear", "--all", "--force"], ["unlock", "--stale", "--yes"]] {
-            let result = try fixture.run(["--read-only"] + args)
-            #expect(result.status == 1, "\(args)")
-            #expect(result.stderr.contains("read-only"), "\(args): \(result.stderr)")
-        }
-        #expect(try fixture.rows().count == 1)
-        #expect(try fixture.run(["--read-only", "get", "a"]).status == 0)
-    }
-
     @Test func usageErrorsExitTwoAndHelpListsEveryVerb() throws {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["set"]).status == 2)
