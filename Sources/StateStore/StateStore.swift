@@ -79,7 +79,7 @@ public final class StateStore: @unchecked Sendable {
     public func tablesExist() throws -> Bool {
         try database("look for the state tables") {
             var names = [tables.state]
-            if let locks = tables.locks { names.append(locks) }
+            if case let .rows(locks) = tables.locking { names.append(locks) }
             for name in names {
                 let found = try connection.query("SELECT to_regclass($1) IS NOT NULL", [name], idempotent: true).scalar
                 if found != "t" { return false }
@@ -181,20 +181,20 @@ public final class StateStore: @unchecked Sendable {
         let order = (before != nil || fromEnd) && after == nil ? "DESC" : "ASC"
         parameters.append(String(max(limit, 0)))
         let lockColumns: String
-        switch layout {
-        case .twoTables:
+        switch (tables.locking, layout) {
+        case let (.rows(locksTable), _):
             lockColumns = """
-                , (SELECT EXTRACT(EPOCH FROM (LOCALTIMESTAMP - l.locked_at))::float8 FROM \(tables.locks!) l WHERE l.state_id = s.state_id) AS lock_age
+                , (SELECT EXTRACT(EPOCH FROM (LOCALTIMESTAMP - l.locked_at))::float8 FROM \(locksTable) l WHERE l.state_id = s.state_id) AS lock_age
                 """
-        case .singleTable:
+        case (.advisory, .systemDB):
+            lockColumns = ", NULL::float8 AS lock_age"
+        case (.advisory, _):
             lockColumns = """
                 , (SELECT 0::float8 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)
                    LIMIT 1) AS lock_age
                 """
-        case .systemDB:
-            lockColumns = ", NULL::float8 AS lock_age"
         }
         let checkOnServer = connection.serverVersionNumber >= 160000
         // PostgreSQL 16 checks JSON validity itself; older servers send the texts (up to
