@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "StateJSON"),
         .target(name: "StateConfig", dependencies: ["Postgres", .product(name: "Yams", package: "Yams")]),
         .target(name: "StateStore", dependencies: ["Postgres", "StateJSON", "StateConfig"]),
-        .target(name: "StateBrowser", dependencies: ["StateStore"]),
+        .target(name: "StateBrowser", dependencies: ["StateStore", "StateConfig"]),
         .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser", "ChildProcess"]),
         .executableTarget(name: "meltano-state", dependencies: [
             "StateStore", "StateBrowser", "Terminal", "ChildProcess",

@@ -180,7 +180,7 @@ extension StateStore {
                     """, idempotent: true).rows.map { row in
                     let age = row[3].flatMap(Double.init)
                     return LockInfo(stateID: row[0] ?? "", lockID: row[1] ?? "", lockedAt: row[2] ?? "",
-                                    ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter)
+                                    ageSeconds: age, isStale: isStale(lockAge: age))
                 }
             }
         case .advisory:
@@ -211,7 +211,7 @@ extension StateStore {
                 // pg_locks shows classid/objid unsigned; the key is a signed 64-bit value.
                 let unsigned = UInt64(row[1] ?? "0").map { Int64(bitPattern: $0) } ?? Int64(row[1] ?? "0") ?? 0
                 return LockInfo(stateID: row[0] ?? "", lockID: String(unsigned), lockedAt: row[2] ?? "",
-                                ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter,
+                                ageSeconds: age, isStale: isStale(lockAge: age),
                                 pid: row[4].flatMap { Int32($0) }, user: row[5], clientAddress: row[6],
                                 applicationName: row[7], backendStart: row[8], transactionStart: row[9],
                                 query: row[10], waitState: row[11])
@@ -227,7 +227,7 @@ extension StateStore {
             """, [stateID], idempotent: true).rows.first else { return nil }
         let age = row[3].flatMap(Double.init)
         return LockInfo(stateID: stateID, lockID: row[1] ?? "", lockedAt: row[2] ?? "",
-                        ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter)
+                        ageSeconds: age, isStale: isStale(lockAge: age))
     }
 
     /// Refuses a release the role may not make, before the journal is written, naming

@@ -19,7 +19,8 @@ public struct StoreOptions: Sendable {
     public var releaseRetryDelays: [Double]
 
     public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
-                lockTimeout: Double = 30, lockRetryInterval: Double = 0.1, staleLockAfter: Double = 300,
+                lockTimeout: Double = OwnSettings.defaultLockTimeout, lockRetryInterval: Double = 0.1,
+                staleLockAfter: Double = OwnSettings.defaultStaleLockAfter,
                 readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath()),
                 releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2]) {
         self.schema = schema
@@ -140,6 +141,10 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
+    /// Whether a lock of this age is stale: the one rule, for the list's marks and the
+    /// locks (a lock of unknown age is not).
+    func isStale(lockAge: Double?) -> Bool { (lockAge ?? 0) > options.staleLockAfter }
+
     // MARK: - Reading
 
     /// Number of state IDs matching a glob (all when nil).
@@ -228,7 +233,7 @@ public final class StateStore: @unchecked Sendable {
                 }
                 return StateSummary(stateID: row[0] ?? "", updatedAt: row[1], ageSeconds: row[2].flatMap(Double.init),
                                     isLocked: row[4] != nil,
-                                    lockIsStale: row[4].flatMap(Double.init).map { $0 > options.staleLockAfter } ?? false,
+                                    lockIsStale: row[4] != nil && isStale(lockAge: row[4].flatMap(Double.init)),
                                     isInvalidJSON: !valid)
             }
             if order == "DESC" { rows.reverse() }
