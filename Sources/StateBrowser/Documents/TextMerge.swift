@@ -35,7 +35,7 @@ enum TextMerge {
             return .failure(.unreadableState(stateID: stateID, part: "completed", error: tooDeep))
         }
         do throws(MergeError) { return .success(try merge(partial, onto: document)) } catch {
-            return .failure(StoreReads.mergeProblem(stateID, error))
+            return .failure(.unmergeable(stateID: stateID, error))
         }
     }
 
