@@ -1,3 +1,5 @@
+import Postgres
+
 /// Where a database keeps Meltano state: the three layouts users meet.
 public enum StorageLayout: String, Sendable, CaseIterable, Codable {
     /// The add-on's first layout (default): `meltano_state` + `meltano_state_locks`,

@@ -1,3 +1,5 @@
+import StateJSON
+
 /// One column of a state row as stored, and what it parses to.
 public struct StatePart: Sendable {
     /// The column text exactly as stored; nil is SQL NULL.

@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 
 /// One state to import, in `export`'s shape.
 public struct ImportEntry: Sendable {

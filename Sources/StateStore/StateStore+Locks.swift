@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// A lock this store holds; released exactly (state ID and lock ID, or the advisory key).
 public struct HeldLock: Sendable {

@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 
 extension StateStore {
     // MARK: - Meltano's verbs

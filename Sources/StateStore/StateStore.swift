@@ -1,4 +1,7 @@
 import Foundation
+import Postgres
+import StateConfig
+import StateJSON
 
 /// How a store is opened.
 public struct StoreOptions: Sendable {
@@ -35,6 +38,13 @@ public struct StoreOptions: Sendable {
     }
 }
 
+/// What `check` prints about the server; nil where it did not say.
+public struct ServerInfo: Sendable, Equatable {
+    public let version: String?
+    public let user: String?
+    public let database: String?
+}
+
 /// Set from any thread (a signal handler's flag, a UI key) to stop a lock wait or a
 /// long operation at its next safe point.
 public final class CancellationFlag: @unchecked Sendable {
@@ -54,7 +64,8 @@ public final class CancellationFlag: @unchecked Sendable {
 /// One store owns one connection and runs one statement at a time; give a background
 /// task its own store when it must run beside another.
 public final class StateStore: @unchecked Sendable {
-    public let connection: Connection
+    /// Only the store sends SQL: front ends get operations, never the connection.
+    let connection: Connection
     public let options: StoreOptions
     let tables: Tables
     public let cancellation = CancellationFlag()
@@ -73,6 +84,26 @@ public final class StateStore: @unchecked Sendable {
 
     /// user@host:port/database of the connection, for headers and the journal.
     public var location: String { connection.configuration.description }
+
+    /// Closes the connection; the store cannot be used afterwards.
+    public func close() { connection.close() }
+
+    /// Asks the server to cancel the statement running now (`PQcancel`, on a
+    /// connection of its own): safe from another thread, e.g. a signal's handler.
+    /// Set `cancellation` first, so the store reports the stop as a cancellation.
+    public func cancelRunningStatement() { connection.cancel() }
+
+    /// The server's version, the role and the database, as `check` reports them.
+    public func serverInfo() throws -> ServerInfo {
+        let row = try connection.query("SELECT current_setting('server_version'), current_user, current_database()",
+                                       idempotent: true).rows.first ?? []
+        return ServerInfo(version: row.first ?? nil, user: row.count > 1 ? row[1] : nil, database: row.count > 2 ? row[2] : nil)
+    }
+
+    /// Every layout whose tables exist in this store's schema (`check`).
+    public func detectLayouts() throws -> [DetectedLayout] {
+        try StateStore.detectLayouts(connection: connection, schema: schema, table: options.table)
+    }
 
     // MARK: - Tables
 

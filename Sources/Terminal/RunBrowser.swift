@@ -1,6 +1,7 @@
 import CNCurses
 import Foundation
 import StateBrowser
+import StateConfig
 import StateStore
 
 /// How the CLI starts the browser.

@@ -25,7 +25,7 @@ struct BrowseCommand: ParsableCommand {
             editorEnvironment: configuration.environmentWithoutSecrets(ProcessInfo.processInfo.environment),
             exitAfterFirstPaint: exitAfterFirstPaint,
             location: configuration.target.description, schema: first.schema, layout: first.layout.rawValue)
-        first.connection.close()
+        first.close()
         let code = try runBrowser(makeStore: { try opened.open() }, options: options)
         if code != 0 { throw ExitCode(code) }
     }

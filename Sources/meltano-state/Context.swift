@@ -1,4 +1,5 @@
 import Foundation
+import StateConfig
 import StateStore
 
 /// What a command works with: the resolved configuration and, when it needs the
@@ -71,7 +72,7 @@ final class Context {
             }
             // PQcancel opens a connection of its own; off the watching thread, so a stalled
             // network cannot delay the handling of a second signal.
-            Thread.detachNewThread { store.connection.cancel() }
+            Thread.detachNewThread { store.cancelRunningStatement() }
         }
         defer { watch.stop() }
         return try body()

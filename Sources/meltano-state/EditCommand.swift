@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChildProcess
 import Foundation
+import StateJSON
 import StateStore
 
 struct EditCommand: ParsableCommand {

@@ -1,7 +1,8 @@
 import Foundation
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// The merged view (one implementation for records and raw rows) and "write only if
 /// unchanged since the editor opened", which `edit` and the browser's `e` both use.

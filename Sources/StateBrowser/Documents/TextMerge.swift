@@ -1,3 +1,4 @@
+import StateJSON
 import StateStore
 
 /// Meltano's deep merge of a partial state onto a completed state, done on the

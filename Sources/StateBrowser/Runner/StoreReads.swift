@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 import StateStore
 
 /// Reads against the store, turned into the browser's plain values.
