@@ -89,8 +89,8 @@ extension StateStore {
 
     /// Read-modify-write under the lock: `transform` gets the merged view as it is
     /// while the lock is held and returns the new state, which is written as `set`
-    /// writes it. Nothing another writer does can slip in between (the `edit` flow
-    /// uses it to refuse a state that changed while it was being edited).
+    /// writes it. Nothing another writer does can slip in between (`setIfUnchanged`,
+    /// for `edit`, is built on it).
     public func update(_ stateID: String, action: String = "update", validate: Bool = true,
                        _ transform: (JSONValue) throws -> JSONValue) throws {
         try update(stateID, action: action, validate: validate, readFailure: { $0 }, transform)
