@@ -1,10 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Arrows point one way: executable → front ends (StateBrowser, Terminal) → StateStore
-// → (Postgres, StateJSON, StateConfig) → CLibPQ. Only Postgres imports libpq and only
-// Terminal imports ncurses. Children (the editor; tests' helpers) are started only
-// through ChildProcess (posix_spawn), never Foundation's Process: see ChildProcess.swift.
+// Arrows point one way: executable → Terminal → StateBrowser → StateStore →
+// (StateJSON, StateConfig → Postgres → CLibPQ). Nothing re-exports: each target lists
+// what it imports. Front ends use StateJSON's values, StateConfig's settings and, of
+// Postgres, only PostgresError; SQL is sent only by StateStore and Postgres. Only
+// Postgres imports libpq and only Terminal imports ncurses. Children (the editor;
+// tests' helpers) are started only through ChildProcess (posix_spawn), never
+// Foundation's Process: see ChildProcess.swift.
 let package = Package(
     name: "meltano-state",
     platforms: [.macOS(.v13)],
@@ -26,10 +29,10 @@ let package = Package(
         .target(name: "StateJSON"),
         .target(name: "StateConfig", dependencies: ["Postgres", .product(name: "Yams", package: "Yams")]),
         .target(name: "StateStore", dependencies: ["Postgres", "StateJSON", "StateConfig"]),
-        .target(name: "StateBrowser", dependencies: ["StateStore"]),
-        .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser", "ChildProcess"]),
+        .target(name: "StateBrowser", dependencies: ["StateStore", "StateJSON", "StateConfig", "Postgres"]),
+        .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser", "StateStore", "StateConfig", "ChildProcess"]),
         .executableTarget(name: "meltano-state", dependencies: [
-            "StateStore", "StateBrowser", "Terminal", "ChildProcess",
+            "StateStore", "StateJSON", "StateConfig", "Postgres", "StateBrowser", "Terminal", "ChildProcess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["Postgres", "ChildProcess"]),
@@ -37,8 +40,8 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "StateJSONTests", dependencies: ["StateJSON", "TestSupport"]),
         .testTarget(name: "StateConfigTests", dependencies: ["StateConfig", "TestSupport"]),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport", "ChildProcess"]),
-        .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "TestSupport"], exclude: ["Snapshots"]),
-        .testTarget(name: "CLITests", dependencies: ["StateStore", "TestSupport", "ChildProcess"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "StateJSON", "StateConfig", "Postgres", "TestSupport", "ChildProcess"]),
+        .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "StateStore", "StateJSON", "Postgres", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "CLITests", dependencies: ["StateStore", "StateJSON", "Postgres", "TestSupport", "ChildProcess"]),
     ]
 )

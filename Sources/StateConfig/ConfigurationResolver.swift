@@ -428,9 +428,9 @@ struct Resolution {
         entries.append(ownEntry(OwnSettings.layout, found: layoutFound, display: layout.rawValue,
                                 note: layout == .auto ? "starts from \(backend.impliedLayout.rawValue)" : nil))
 
-        let lockTimeout = try seconds(OwnSettings.lockTimeout, default: 30, allowZero: true, entries: &entries)
-        let staleLockAfter = try seconds(OwnSettings.staleLockAfter, default: 300, allowZero: false, entries: &entries)
-        let refreshInterval = try seconds(OwnSettings.refreshInterval, default: 2, allowZero: false, entries: &entries)
+        let lockTimeout = try seconds(OwnSettings.lockTimeout, default: OwnSettings.defaultLockTimeout, allowZero: true, entries: &entries)
+        let staleLockAfter = try seconds(OwnSettings.staleLockAfter, default: OwnSettings.defaultStaleLockAfter, allowZero: false, entries: &entries)
+        let refreshInterval = try seconds(OwnSettings.refreshInterval, default: OwnSettings.defaultRefreshInterval, allowZero: false, entries: &entries)
         entries.append(connectTimeout.entry)
 
         let readOnlyFound = try own(OwnSettings.readOnly)

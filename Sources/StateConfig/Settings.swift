@@ -93,17 +93,23 @@ public struct OwnSetting: Sendable, Equatable {
 /// This tool's own settings. Their variables start with `MELTANO_STATE_` and none of them
 /// starts with `MELTANO_STATE_BACKEND_`, which is Meltano's.
 public enum OwnSettings {
+    /// The defaults that are numbers, written once: the resolver, the store's and the
+    /// browser's options and the settings' descriptions all use these.
+    public static let defaultLockTimeout: Double = 30
+    public static let defaultStaleLockAfter: Double = 300
+    public static let defaultRefreshInterval: Double = 2
+
     public static let layout = OwnSetting(
         key: "layout", environmentVariable: "MELTANO_STATE_LAYOUT", defaultDescription: "auto",
         summary: "which tables to read: two-tables, single-table, systemdb or auto")
     public static let lockTimeout = OwnSetting(
-        key: "lock_timeout", environmentVariable: "MELTANO_STATE_LOCK_TIMEOUT", defaultDescription: "30",
+        key: "lock_timeout", environmentVariable: "MELTANO_STATE_LOCK_TIMEOUT", defaultDescription: described(defaultLockTimeout),
         summary: "seconds a write waits for a lock someone else holds")
     public static let staleLockAfter = OwnSetting(
-        key: "stale_lock_after", environmentVariable: "MELTANO_STATE_STALE_LOCK_AFTER", defaultDescription: "300",
+        key: "stale_lock_after", environmentVariable: "MELTANO_STATE_STALE_LOCK_AFTER", defaultDescription: described(defaultStaleLockAfter),
         summary: "seconds after which a held lock is flagged as stale")
     public static let refreshInterval = OwnSetting(
-        key: "refresh_interval", environmentVariable: "MELTANO_STATE_REFRESH_INTERVAL", defaultDescription: "2",
+        key: "refresh_interval", environmentVariable: "MELTANO_STATE_REFRESH_INTERVAL", defaultDescription: described(defaultRefreshInterval),
         summary: "seconds between refreshes of the terminal UI")
     public static let connectTimeout = OwnSetting(
         key: "connect_timeout", environmentVariable: "MELTANO_STATE_CONNECT_TIMEOUT", defaultDescription: "10",
@@ -121,6 +127,9 @@ public enum OwnSettings {
         key: "journal", environmentVariable: "MELTANO_STATE_JOURNAL",
         defaultDescription: "$XDG_STATE_HOME/meltano-state/journal.jsonl (~/.local/state/meltano-state/journal.jsonl)",
         summary: "where every destructive change is journalled first")
+
+    /// A whole number of seconds as a person writes it ("30", not "30.0").
+    private static func described(_ seconds: Double) -> String { String(Int(seconds)) }
 
     public static let all: [OwnSetting] = [
         layout, lockTimeout, staleLockAfter, refreshInterval, connectTimeout, readOnly, editor, color, journal,

@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 #if canImport(Glibc)
 import Glibc
 #endif

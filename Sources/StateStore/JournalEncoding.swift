@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 
 /// A journal line without `JSONEncoder`: an import or `clear --all` of 100 000 states
 /// journals 100 000 entries, and `JSONEncoder` spent most of such an import's CPU time.

@@ -1,3 +1,5 @@
+import Postgres
+
 /// Where a database keeps Meltano state: the three layouts users meet.
 public enum StorageLayout: String, Sendable, CaseIterable, Codable {
     /// The add-on's first layout (default): `meltano_state` + `meltano_state_locks`,
@@ -19,6 +21,14 @@ public enum StorageLayout: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// How a layout keeps its locks; only `rows` has a locks table, and carries its name.
+enum Locking: Sendable {
+    /// two-tables: a row per lock in this (qualified, quoted) table, with a `lock_id`.
+    case rows(table: String)
+    /// single-table and systemdb: PostgreSQL advisory locks keyed by the state ID.
+    case advisory
+}
+
 /// The qualified names the store's SQL uses, quoted once here.
 struct Tables: Sendable {
     let layout: StorageLayout
@@ -26,7 +36,7 @@ struct Tables: Sendable {
     let schema: String
     let stateName: String
     let state: String
-    let locks: String?
+    let locking: Locking
 
     init(layout: StorageLayout, schema: String, table: String) {
         self.layout = layout
@@ -37,17 +47,17 @@ struct Tables: Sendable {
             self.schema = Tables.foldUnquoted(schema)
             stateName = "meltano_state"
             state = quoteIdentifier(self.schema) + "." + quoteIdentifier("meltano_state")
-            locks = quoteIdentifier(self.schema) + "." + quoteIdentifier("meltano_state_locks")
+            locking = .rows(table: quoteIdentifier(self.schema) + "." + quoteIdentifier("meltano_state_locks"))
         case .singleTable:
             self.schema = schema
             stateName = table
             state = quoteIdentifier(schema) + "." + quoteIdentifier(table)
-            locks = nil
+            locking = .advisory
         case .systemDB:
             self.schema = schema
             stateName = "state"
             state = quoteIdentifier(schema) + "." + quoteIdentifier("state")
-            locks = nil
+            locking = .advisory
         }
     }
 
@@ -59,16 +69,11 @@ struct Tables: Sendable {
 
     /// The add-on's exact DDL (with quoted names), run only by writers and `init`.
     var createStatements: [String] {
-        switch layout {
-        case .twoTables:
-            return [
-                "CREATE TABLE IF NOT EXISTS \(state) (state_id VARCHAR(900) PRIMARY KEY, partial_state TEXT, completed_state TEXT, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
-                "CREATE TABLE IF NOT EXISTS \(locks!) (state_id VARCHAR(900) PRIMARY KEY, locked_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, lock_id VARCHAR(255))",
-            ]
-        case .singleTable:
-            return ["CREATE TABLE IF NOT EXISTS \(state) (state_id VARCHAR(900) PRIMARY KEY, partial_state TEXT, completed_state TEXT, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"]
-        case .systemDB:
-            return []  // Meltano's migrations own these tables; we never create them
+        if layout == .systemDB { return [] }  // Meltano's migrations own these tables; we never create them
+        var statements = ["CREATE TABLE IF NOT EXISTS \(state) (state_id VARCHAR(900) PRIMARY KEY, partial_state TEXT, completed_state TEXT, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"]
+        if case let .rows(locks) = locking {
+            statements.append("CREATE TABLE IF NOT EXISTS \(locks) (state_id VARCHAR(900) PRIMARY KEY, locked_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, lock_id VARCHAR(255))")
         }
+        return statements
     }
 }

@@ -1,3 +1,6 @@
+import Postgres
+import StateConfig
+
 /// What a schema holds, for `check`, the TUI header and `layout: auto`.
 public struct DetectedLayout: Sendable, Equatable {
     public let layout: StorageLayout

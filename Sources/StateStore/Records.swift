@@ -1,3 +1,5 @@
+import StateJSON
+
 /// One column of a state row as stored, and what it parses to.
 public struct StatePart: Sendable {
     /// The column text exactly as stored; nil is SQL NULL.
@@ -34,14 +36,20 @@ public struct StateRecord: Sendable {
 
     /// Partial deep-merged onto completed, as Meltano computes it, or why it cannot be.
     public var merged: Result<JSONValue, StoreError> {
+        StateRecord.merged(stateID: stateID, partial: partial, completed: completed)
+    }
+
+    /// The merged view: the one implementation, for records and raw rows
+    /// (`RowSnapshot.merged(stateID:)`). The partial part is reported first.
+    static func merged(stateID: String, partial: StatePart, completed: StatePart) -> Result<JSONValue, StoreError> {
         guard let partialValue = partial.value else {
             return .failure(.unreadableState(stateID: stateID, part: "partial", error: partial.error!.description))
         }
         guard let completedValue = completed.value else {
             return .failure(.unreadableState(stateID: stateID, part: "completed", error: completed.error!.description))
         }
-        do { return .success(try deepMerge(partialValue, onto: completedValue)) } catch {
-            return .failure(.invalidState("The state of '\(stateID)' cannot be merged as Meltano merges it: \(error). Meltano's own `get` and `list` fail on it; fix it with `meltano-state set`."))
+        do throws(MergeError) { return .success(try deepMerge(partialValue, onto: completedValue)) } catch {
+            return .failure(.unmergeable(stateID: stateID, error))
         }
     }
 
@@ -52,6 +60,22 @@ public struct StateRecord: Sendable {
 
     var snapshot: RowSnapshot {
         RowSnapshot(partialState: partial.raw, completedState: completed.raw, updatedAt: updatedAt)
+    }
+}
+
+extension RowSnapshot {
+    /// Meltano's view of a row read raw (`getRaw`): partial deep-merged onto completed
+    /// (NULL parts are {}), or why it cannot be, worded as `StateRecord.merged`.
+    public func merged(stateID: String) -> Result<JSONValue, StoreError> {
+        StateRecord.merged(stateID: stateID, partial: StatePart(raw: partialState), completed: StatePart(raw: completedState))
+    }
+}
+
+extension StoreError {
+    /// Why a row's parts cannot be merged as Meltano merges them (the one sentence,
+    /// also for the browser's merge on the text).
+    public static func unmergeable(stateID: String, _ error: MergeError) -> StoreError {
+        .invalidState("The state of '\(stateID)' cannot be merged as Meltano merges it: \(error). Meltano's own `get` and `list` fail on it; fix it with `meltano-state set`.")
     }
 }
 

@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 
 /// One state to import, in `export`'s shape.
 public struct ImportEntry: Sendable {
@@ -175,10 +177,10 @@ extension StateStore {
     /// Single-table: a transaction-wide EXCLUSIVE table lock after checking that no
     /// advisory lock is held on any of them.
     func withBulkLock<T>(batch: String, stateIDs: [String]? = nil, _ body: ([String]) throws -> T) throws -> T {
-        switch layout {
-        case .twoTables:
+        switch tables.locking {
+        case let .rows(locksTable):
             let lockID = UUID().uuidString.lowercased()
-            let release = "DELETE FROM \(tables.locks!) WHERE lock_id = $1"
+            let release = "DELETE FROM \(locksTable) WHERE lock_id = $1"
             func leftOver(_ count: Int) -> String {
                 "the locks this tool took on \(count) state ID(s) (all with lock ID \(lockID)) may remain; once the server is reachable, `meltano-state locks` lists them and `meltano-state unlock ID \(lockID)` releases each."
             }
@@ -192,13 +194,13 @@ extension StateStore {
                         // all of them, in this order.
                         var seen = Set<String>(minimumCapacity: stateIDs.count)
                         let unique = stateIDs.filter { seen.insert($0).inserted }
-                        let inserted = try connection.copyIn("COPY \(tables.locks!) (state_id, lock_id) FROM STDIN",
+                        let inserted = try connection.copyIn("COPY \(locksTable) (state_id, lock_id) FROM STDIN",
                                                              rows: unique.lazy.map { [$0, lockID] })
                         guard inserted != unique.count else { return unique }
-                        return try connection.query("SELECT state_id FROM \(tables.locks!) WHERE lock_id = $1", [lockID]).rows.map { $0[0] ?? "" }
+                        return try connection.query("SELECT state_id FROM \(locksTable) WHERE lock_id = $1", [lockID]).rows.map { $0[0] ?? "" }
                     }
                     return try connection.query("""
-                        INSERT INTO \(tables.locks!) (state_id, lock_id) SELECT state_id, $1 FROM \(tables.state) RETURNING state_id
+                        INSERT INTO \(locksTable) (state_id, lock_id) SELECT state_id, $1 FROM \(tables.state) RETURNING state_id
                         """, [lockID]).rows.map { $0[0] ?? "" }
                 } catch let error as PostgresError where error.isUniqueViolation {
                     let held = (try? locks()) ?? []
@@ -223,7 +225,7 @@ extension StateStore {
             guard releaseRows(release, [lockID]) else { throw StoreError.lockNotReleased("The change was made, but \(leftOver(inserted.count))") }
             heldLocks.remove(lockID: lockID)
             return value
-        case .singleTable, .systemDB:
+        case .advisory:
             return try database("lock the state table") {
                 try connection.transaction {
                     try connection.query("LOCK TABLE \(tables.state) IN EXCLUSIVE MODE")
@@ -307,11 +309,11 @@ extension StateStore {
 
     /// Undoing a lock release puts the lock row back, only while no one else holds it.
     func restoreLock(_ lock: LockInfo, entry: JournalEntry) throws {
-        guard layout == .twoTables else {
+        guard case let .rows(locksTable) = tables.locking else {
             throw StoreError.other("Journal entry \(entry.id) terminated a backend; a terminated session cannot be brought back.")
         }
         do {
-            try connection.query("INSERT INTO \(tables.locks!) (state_id, lock_id, locked_at) VALUES ($1, $2, $3::timestamp)",
+            try connection.query("INSERT INTO \(locksTable) (state_id, lock_id, locked_at) VALUES ($1, $2, $3::timestamp)",
                                  [lock.stateID, lock.lockID, lock.lockedAt])
         } catch let error as PostgresError where error.isUniqueViolation {
             throw StoreError.other("Cannot put back lock \(lock.lockID) on '\(lock.stateID)': another lock is held on it now.")

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// A lock this store holds; released exactly (state ID and lock ID, or the advisory key).
 public struct HeldLock: Sendable {
@@ -78,16 +79,16 @@ extension StateStore {
     func acquire(_ stateID: String, action: String) throws -> HeldLock {
         let start = Date()
         let lock: HeldLock
-        switch layout {
-        case .twoTables:
+        switch tables.locking {
+        case .rows:
             lock = HeldLock(stateID: stateID, lockID: UUID().uuidString.lowercased())
-        case .singleTable, .systemDB:
+        case .advisory:
             lock = HeldLock(stateID: stateID, lockID: String(advisoryLockKey(stateID)))
         }
         while true {
             try checkCancelled("gave up waiting for the lock of \(StoreError.quoted(stateID)); nothing was changed.")
             if try tryLock(lock, action: action) {
-                if layout == .twoTables { heldLocks.add(lockID: lock.lockID, stateID: stateID) }
+                if case .rows = tables.locking { heldLocks.add(lockID: lock.lockID, stateID: stateID) }
                 return lock
             }
             let waited = Date().timeIntervalSince(start)
@@ -101,11 +102,11 @@ extension StateStore {
 
     private func tryLock(_ lock: HeldLock, action: String) throws -> Bool {
         do {
-            switch layout {
-            case .twoTables:
-                try connection.query("INSERT INTO \(tables.locks!) (state_id, lock_id) VALUES ($1, $2)", [lock.stateID, lock.lockID])
+            switch tables.locking {
+            case let .rows(locksTable):
+                try connection.query("INSERT INTO \(locksTable) (state_id, lock_id) VALUES ($1, $2)", [lock.stateID, lock.lockID])
                 return true
-            case .singleTable, .systemDB:
+            case .advisory:
                 return try connection.query("SELECT pg_try_advisory_lock($1::bigint)", [lock.lockID]).scalar == "t"
             }
         } catch let error as PostgresError where error.isUniqueViolation {
@@ -114,7 +115,7 @@ extension StateStore {
             // The INSERT may have committed before the connection broke: clean up our
             // own row (it has our fresh lock_id) once reconnected, then fail.
             var outcome = "Nothing was changed."
-            if layout == .twoTables {
+            if case .rows = tables.locking {
                 heldLocks.add(lockID: lock.lockID, stateID: lock.stateID)
                 if let problem = releaseOwn(lock) { outcome += " But \(problem)" }
             } else {
@@ -132,12 +133,12 @@ extension StateStore {
     /// Deleting by state ID and lock ID is idempotent, so after a broken connection it
     /// is safe to reconnect and try again, for a few seconds (a server restart).
     func releaseOwn(_ lock: HeldLock) -> String? {
-        switch layout {
-        case .twoTables:
-            let released = releaseRows("DELETE FROM \(tables.locks!) WHERE state_id = $1 AND lock_id = $2", [lock.stateID, lock.lockID])
+        switch tables.locking {
+        case let .rows(locksTable):
+            let released = releaseRows("DELETE FROM \(locksTable) WHERE state_id = $1 AND lock_id = $2", [lock.stateID, lock.lockID])
             if released { heldLocks.remove(lockID: lock.lockID); return nil }
             return "our lock on \(StoreError.quoted(lock.stateID)) may remain (lock ID \(lock.lockID)); once the server is reachable, release it with: meltano-state unlock \(shellQuote(lock.stateID)) \(lock.lockID)"
-        case .singleTable, .systemDB:
+        case .advisory:
             // An advisory lock dies with its session: a broken connection released it.
             _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [lock.lockID])
             return nil
@@ -171,19 +172,19 @@ extension StateStore {
     /// Every lock held right now, oldest first.
     public func locks() throws -> [LockInfo] {
         try requireTables()
-        switch layout {
-        case .twoTables:
+        switch tables.locking {
+        case let .rows(locksTable):
             return try database("list locks") {
                 try connection.query("""
                     SELECT state_id, lock_id, locked_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - locked_at))::float8
-                    FROM \(tables.locks!) ORDER BY locked_at, state_id
+                    FROM \(locksTable) ORDER BY locked_at, state_id
                     """, idempotent: true).rows.map { row in
                     let age = row[3].flatMap(Double.init)
                     return LockInfo(stateID: row[0] ?? "", lockID: row[1] ?? "", lockedAt: row[2] ?? "",
-                                    ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter)
+                                    ageSeconds: age, isStale: isStale(lockAge: age))
                 }
             }
-        case .singleTable, .systemDB:
+        case .advisory:
             return try advisoryLocks()
         }
     }
@@ -211,7 +212,7 @@ extension StateStore {
                 // pg_locks shows classid/objid unsigned; the key is a signed 64-bit value.
                 let unsigned = UInt64(row[1] ?? "0").map { Int64(bitPattern: $0) } ?? Int64(row[1] ?? "0") ?? 0
                 return LockInfo(stateID: row[0] ?? "", lockID: String(unsigned), lockedAt: row[2] ?? "",
-                                ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter,
+                                ageSeconds: age, isStale: isStale(lockAge: age),
                                 pid: row[4].flatMap { Int32($0) }, user: row[5], clientAddress: row[6],
                                 applicationName: row[7], backendStart: row[8], transactionStart: row[9],
                                 query: row[10], waitState: row[11])
@@ -220,25 +221,25 @@ extension StateStore {
     }
 
     /// The lock row of a state ID, if any.
-    private func lockRow(_ stateID: String) throws -> LockInfo? {
+    private func lockRow(_ stateID: String, in locksTable: String) throws -> LockInfo? {
         guard let row = try connection.query("""
             SELECT state_id, lock_id, locked_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - locked_at))::float8
-            FROM \(tables.locks!) WHERE state_id = $1
+            FROM \(locksTable) WHERE state_id = $1
             """, [stateID], idempotent: true).rows.first else { return nil }
         let age = row[3].flatMap(Double.init)
         return LockInfo(stateID: stateID, lockID: row[1] ?? "", lockedAt: row[2] ?? "",
-                        ageSeconds: age, isStale: (age ?? 0) > options.staleLockAfter)
+                        ageSeconds: age, isStale: isStale(lockAge: age))
     }
 
     /// Refuses a release the role may not make, before the journal is written, naming
     /// the missing privilege (the DELETE would fail with a bare "permission denied").
-    private func requireLockDeletePrivilege(_ action: String) throws {
+    private func requireLockDeletePrivilege(_ action: String, on locksTable: String) throws {
         let row = try database(action) {
-            try connection.query("SELECT has_table_privilege($1, 'DELETE'), current_user", [tables.locks!], idempotent: true).rows.first
+            try connection.query("SELECT has_table_privilege($1, 'DELETE'), current_user", [locksTable], idempotent: true).rows.first
         }
         guard row?[0] == "f" else { return }
         let role = row?[1] ?? "?"
-        throw StoreError.other("Cannot \(action): the database role \(StoreError.quoted(role)) lacks the DELETE privilege on \(tables.locks!). Nothing was changed. Ask the database administrator for: GRANT DELETE ON \(tables.locks!) TO \(quoteIdentifier(role));")
+        throw StoreError.other("Cannot \(action): the database role \(StoreError.quoted(role)) lacks the DELETE privilege on \(locksTable). Nothing was changed. Ask the database administrator for: GRANT DELETE ON \(locksTable) TO \(quoteIdentifier(role));")
     }
 
     /// Removes exactly the lock the user was shown, journaled first. Another holder's
@@ -250,20 +251,20 @@ extension StateStore {
     public func release(stateID: String, lockID: String) throws -> ReleaseOutcome {
         try requireWritable("release a lock")
         try requireTables()
-        switch layout {
-        case .twoTables:
+        switch tables.locking {
+        case let .rows(locksTable):
             // No SELECT … FOR UPDATE: that needs the UPDATE privilege, which a role set up
             // for Meltano (SELECT, INSERT, DELETE on the locks table) does not have. The
             // DELETE by state ID *and* lock ID is what guarantees that only the lock shown
             // is removed, whatever happened in between.
             let action = "release the lock of \(StoreError.quoted(stateID))"
-            guard let info = try database(action, { try lockRow(stateID) }) else { return .alreadyGone }
+            guard let info = try database(action, { try lockRow(stateID, in: locksTable) }) else { return .alreadyGone }
             guard info.lockID == lockID else { return .retaken(by: info) }
-            try requireLockDeletePrivilege(action)
+            try requireLockDeletePrivilege(action, on: locksTable)
             try options.journal.append([journalEntry(action: "unlock", stateID: stateID, before: nil, lock: info)])
             let deleted: Int
             do {
-                deleted = try connection.query("DELETE FROM \(tables.locks!) WHERE state_id = $1 AND lock_id = $2",
+                deleted = try connection.query("DELETE FROM \(locksTable) WHERE state_id = $1 AND lock_id = $2",
                                                [stateID, lockID]).affectedRows
             } catch let error as PostgresError where error.kind == .connectionLost {
                 throw StoreError.interrupted(action: action, outcome: "The lock row may or may not have been removed (a single statement is applied whole or not at all): check with `meltano-state locks`.", error)
@@ -275,11 +276,11 @@ extension StateStore {
             }
             if deleted == 0 {
                 // Released, or released and re-taken, between our read and the DELETE.
-                if let now = try database(action, { try lockRow(stateID) }) { return .retaken(by: now) }
+                if let now = try database(action, { try lockRow(stateID, in: locksTable) }) { return .retaken(by: now) }
                 return .alreadyGone
             }
             return .released(info)
-        case .singleTable, .systemDB:
+        case .advisory:
             guard let held = try advisoryLocks().first(where: { $0.stateID == stateID }) else { return .alreadyGone }
             guard held.lockID == lockID || held.pid.map(String.init) == lockID else { return .retaken(by: held) }
             guard let pid = held.pid else { return .alreadyGone }

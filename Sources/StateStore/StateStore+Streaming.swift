@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 
 /// Reads of every row, handed out one at a time as they arrive from the server, for the
 /// CLI's `list` and `export` at a million state IDs: no array of rows, no copy of each

@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 
 extension StateStore {
     // MARK: - Meltano's verbs
@@ -87,20 +89,50 @@ extension StateStore {
 
     /// Read-modify-write under the lock: `transform` gets the merged view as it is
     /// while the lock is held and returns the new state, which is written as `set`
-    /// writes it. Nothing another writer does can slip in between (the `edit` flow
-    /// uses it to refuse a state that changed while it was being edited).
+    /// writes it. Nothing another writer does can slip in between (`setIfUnchanged`,
+    /// for `edit`, is built on it).
     public func update(_ stateID: String, action: String = "update", validate: Bool = true,
                        _ transform: (JSONValue) throws -> JSONValue) throws {
+        try update(stateID, action: action, validate: validate, readFailure: { $0 }, transform)
+    }
+
+    /// `update`, with what to throw when the row read under the lock cannot be merged.
+    func update(_ stateID: String, action: String, validate: Bool = true, readFailure: (StoreError) -> Error,
+                _ transform: (JSONValue) throws -> JSONValue) throws {
         try requireWritable(action)
         try StateID.validate(stateID)
         try createTablesIfMissing()
         try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
             let before = try readRow(stateID)
-            let current = try before.map { try $0.merged.get() } ?? .emptyObject
+            let current: JSONValue
+            switch before?.merged ?? .success(.emptyObject) {
+            case let .success(value): current = value
+            case let .failure(error): throw readFailure(error)
+            }
             let value = try transform(current)
             try checkAccepted(value, validate: validate)
             try writeLocked(stateID, before: before, partial: .emptyObject, completed: value, action: action, note: nil, lock: lock)
         }
+    }
+
+    /// "Write only if unchanged since the editor opened" (`edit`, the browser's `e`):
+    /// under the lock, compares the merged view with `opened` as Meltano compares
+    /// states (parsed, Python's `==`) and writes `value` as `set` writes it only when
+    /// they are equal. A missing row is `{}`. Nothing is written unless it returns
+    /// `.written`; a value the store refuses throws, as `set` does.
+    public func setIfUnchanged(_ stateID: String, opened: JSONValue, to value: JSONValue,
+                               action: String = "edit") throws -> ConditionalWrite {
+        do {
+            try update(stateID, action: action, readFailure: { UnreadableNow(error: $0) }) { current in
+                guard current.isEquivalent(to: opened) else { throw ChangedMeanwhile(current: current) }
+                return value
+            }
+        } catch let changed as ChangedMeanwhile {
+            return .changed(current: changed.current)
+        } catch let unreadable as UnreadableNow {
+            return .unreadable(unreadable.error)
+        }
+        return .written
     }
 
     /// Checks Meltano applies before a state write: `"singer_state" in value` (unless
@@ -200,4 +232,24 @@ func validatePayload(_ value: JSONValue) throws {
     default:
         throw StoreError.invalidState("Attribute 'payload' does not accept objects of type <class '\(value.pythonTypeName)'>: a state must be a JSON object.")
     }
+}
+
+/// What `setIfUnchanged` did.
+public enum ConditionalWrite: Sendable {
+    case written
+    /// The state is no longer what the editor opened: nothing was written.
+    case changed(current: JSONValue)
+    /// The row can no longer be read as Meltano reads it: nothing was written.
+    case unreadable(StoreError)
+}
+
+/// Thrown inside the lock so that it is released before `setIfUnchanged` returns.
+private struct ChangedMeanwhile: Error, CustomStringConvertible {
+    let current: JSONValue
+    var description: String { "The state changed while it was being edited; nothing was written." }
+}
+
+private struct UnreadableNow: Error, CustomStringConvertible {
+    let error: StoreError
+    var description: String { error.description }
 }

@@ -1,4 +1,7 @@
 import Foundation
+import Postgres
+import StateConfig
+import StateJSON
 
 /// How a store is opened.
 public struct StoreOptions: Sendable {
@@ -19,7 +22,8 @@ public struct StoreOptions: Sendable {
     public var releaseRetryDelays: [Double]
 
     public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
-                lockTimeout: Double = 30, lockRetryInterval: Double = 0.1, staleLockAfter: Double = 300,
+                lockTimeout: Double = OwnSettings.defaultLockTimeout, lockRetryInterval: Double = 0.1,
+                staleLockAfter: Double = OwnSettings.defaultStaleLockAfter,
                 readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath()),
                 releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2]) {
         self.schema = schema
@@ -32,6 +36,13 @@ public struct StoreOptions: Sendable {
         self.journal = journal
         self.releaseRetryDelays = releaseRetryDelays
     }
+}
+
+/// What `check` prints about the server; nil where it did not say.
+public struct ServerInfo: Sendable, Equatable {
+    public let version: String?
+    public let user: String?
+    public let database: String?
 }
 
 /// Set from any thread (a signal handler's flag, a UI key) to stop a lock wait or a
@@ -53,7 +64,8 @@ public final class CancellationFlag: @unchecked Sendable {
 /// One store owns one connection and runs one statement at a time; give a background
 /// task its own store when it must run beside another.
 public final class StateStore: @unchecked Sendable {
-    public let connection: Connection
+    /// Only the store sends SQL: front ends get operations, never the connection.
+    let connection: Connection
     public let options: StoreOptions
     let tables: Tables
     public let cancellation = CancellationFlag()
@@ -73,13 +85,33 @@ public final class StateStore: @unchecked Sendable {
     /// user@host:port/database of the connection, for headers and the journal.
     public var location: String { connection.configuration.description }
 
+    /// Closes the connection; the store cannot be used afterwards.
+    public func close() { connection.close() }
+
+    /// Asks the server to cancel the statement running now (`PQcancel`, on a
+    /// connection of its own): safe from another thread, e.g. a signal's handler.
+    /// Set `cancellation` first, so the store reports the stop as a cancellation.
+    public func cancelRunningStatement() { connection.cancel() }
+
+    /// The server's version, the role and the database, as `check` reports them.
+    public func serverInfo() throws -> ServerInfo {
+        let row = try connection.query("SELECT current_setting('server_version'), current_user, current_database()",
+                                       idempotent: true).rows.first ?? []
+        return ServerInfo(version: row.first ?? nil, user: row.count > 1 ? row[1] : nil, database: row.count > 2 ? row[2] : nil)
+    }
+
+    /// Every layout whose tables exist in this store's schema (`check`).
+    public func detectLayouts() throws -> [DetectedLayout] {
+        try StateStore.detectLayouts(connection: connection, schema: schema, table: options.table)
+    }
+
     // MARK: - Tables
 
     /// Whether this layout's tables exist (no privilege beyond catalog access needed).
     public func tablesExist() throws -> Bool {
         try database("look for the state tables") {
             var names = [tables.state]
-            if let locks = tables.locks { names.append(locks) }
+            if case let .rows(locks) = tables.locking { names.append(locks) }
             for name in names {
                 let found = try connection.query("SELECT to_regclass($1) IS NOT NULL", [name], idempotent: true).scalar
                 if found != "t" { return false }
@@ -140,6 +172,10 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
+    /// Whether a lock of this age is stale: the one rule, for the list's marks and the
+    /// locks (a lock of unknown age is not).
+    func isStale(lockAge: Double?) -> Bool { (lockAge ?? 0) > options.staleLockAfter }
+
     // MARK: - Reading
 
     /// Number of state IDs matching a glob (all when nil).
@@ -181,20 +217,20 @@ public final class StateStore: @unchecked Sendable {
         let order = (before != nil || fromEnd) && after == nil ? "DESC" : "ASC"
         parameters.append(String(max(limit, 0)))
         let lockColumns: String
-        switch layout {
-        case .twoTables:
+        switch (tables.locking, layout) {
+        case let (.rows(locksTable), _):
             lockColumns = """
-                , (SELECT EXTRACT(EPOCH FROM (LOCALTIMESTAMP - l.locked_at))::float8 FROM \(tables.locks!) l WHERE l.state_id = s.state_id) AS lock_age
+                , (SELECT EXTRACT(EPOCH FROM (LOCALTIMESTAMP - l.locked_at))::float8 FROM \(locksTable) l WHERE l.state_id = s.state_id) AS lock_age
                 """
-        case .singleTable:
+        case (.advisory, .systemDB):
+            lockColumns = ", NULL::float8 AS lock_age"
+        case (.advisory, _):
             lockColumns = """
                 , (SELECT 0::float8 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                    AND ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)
                    LIMIT 1) AS lock_age
                 """
-        case .systemDB:
-            lockColumns = ", NULL::float8 AS lock_age"
         }
         let checkOnServer = connection.serverVersionNumber >= 160000
         // PostgreSQL 16 checks JSON validity itself; older servers send the texts (up to
@@ -228,7 +264,7 @@ public final class StateStore: @unchecked Sendable {
                 }
                 return StateSummary(stateID: row[0] ?? "", updatedAt: row[1], ageSeconds: row[2].flatMap(Double.init),
                                     isLocked: row[4] != nil,
-                                    lockIsStale: row[4].flatMap(Double.init).map { $0 > options.staleLockAfter } ?? false,
+                                    lockIsStale: row[4] != nil && isStale(lockAge: row[4].flatMap(Double.init)),
                                     isInvalidJSON: !valid)
             }
             if order == "DESC" { rows.reverse() }

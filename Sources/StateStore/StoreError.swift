@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// Everything the store can fail with, each saying what failed, why, and what to do.
 /// No case ever carries a password (connection texts come scrubbed from `Postgres`).

@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 
 /// A row of Meltano's `runs` table (system database layout).
 public struct RunInfo: Sendable, Equatable, Codable {

@@ -1,6 +1,7 @@
 import CNCurses
 import Foundation
 import StateBrowser
+import StateConfig
 import StateStore
 
 /// How the CLI starts the browser.
@@ -9,7 +10,8 @@ public struct BrowserOptions: Sendable {
     public var readOnly: Bool
     /// Seconds between lock refreshes (default 2).
     public var refreshInterval: Double
-    /// A lock older than this many seconds is stale (default 300, Meltano's 5 min).
+    /// Shown in the release dialog; the store decides which locks are stale (default
+    /// `OwnSettings.defaultStaleLockAfter`, Meltano's 5 min).
     public var staleLockAfter: Double
     public var colorMode: ColorMode
     /// The editor command for `e` (`$VISUAL`, else `$EDITOR`, else `vi`).
@@ -27,7 +29,8 @@ public struct BrowserOptions: Sendable {
     /// IDs per page.
     public var pageSize: Int
 
-    public init(readOnly: Bool = false, refreshInterval: Double = 2, staleLockAfter: Double = 300,
+    public init(readOnly: Bool = false, refreshInterval: Double = OwnSettings.defaultRefreshInterval,
+                staleLockAfter: Double = OwnSettings.defaultStaleLockAfter,
                 colorMode: ColorMode = .auto, editor: String? = nil, editorEnvironment: [String: String],
                 exitAfterFirstPaint: Bool = false,
                 location: String, schema: String, layout: String, pageSize: Int = 200,

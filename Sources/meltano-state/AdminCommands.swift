@@ -23,11 +23,10 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         let context = try Context(global)
         let store = context.store
-        let version = try store.connection.query("SELECT current_setting('server_version'), current_user, current_database()", idempotent: true)
-        let row = version.rows.first ?? []
-        var out = "Connected to \(context.configuration.target) as \(row[1] ?? "?"): PostgreSQL \(row[0] ?? "?")\n"
+        let server = try store.serverInfo()
+        var out = "Connected to \(context.configuration.target) as \(server.user ?? "?"): PostgreSQL \(server.version ?? "?")\n"
         out += "Schema: \(store.schema)\n"
-        let found = try StateStore.detectLayouts(connection: store.connection, schema: store.schema, table: store.options.table)
+        let found = try store.detectLayouts()
         out += "Layout in use: \(store.layout.rawValue) (\(store.layout.tableDescription))\n"
         if found.isEmpty {
             out += "State tables: missing. A Meltano run with this state backend creates them, or run `meltano-state init`.\n"

@@ -12,22 +12,12 @@ struct BrowseCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global, connect: false)
-        var configuration = context.configuration
         // Ask for a password here, once, on the main thread: the browser's background
-        // workers connect on their own and must never prompt.
-        do {
-            try Connection(configuration.connection).close()
-        } catch let error as PostgresError where error.kind == .passwordRequired {
-            guard TerminalPassword.isAvailable, let password = TerminalPassword.read(prompt: configuration.passwordPrompt),
-                  !password.isEmpty else {
-                throw CommandFailure(configuration.passwordRequiredMessage())
-            }
-            configuration = configuration.withPassword(password)
-        } catch let error as PostgresError {
-            throw CommandFailure("Cannot connect to \(configuration.target): \(configuration.redactor.scrub(error.description))")
-        }
-        let first = try Context.openStore(configuration)
-        let resolved = configuration
+        // workers open their stores with the password typed here and never prompt.
+        var factory = StoreFactory(configuration: context.configuration)
+        let first = try factory.open(askingPassword: Context.terminalPassword)
+        let configuration = factory.configuration
+        let opened = factory
         let options = BrowserOptions(
             readOnly: configuration.readOnly, refreshInterval: configuration.refreshInterval,
             staleLockAfter: configuration.staleLockAfter, colorMode: ColorMode(rawValue: configuration.color.rawValue) ?? .auto,
@@ -35,8 +25,8 @@ struct BrowseCommand: ParsableCommand {
             editorEnvironment: configuration.environmentWithoutSecrets(ProcessInfo.processInfo.environment),
             exitAfterFirstPaint: exitAfterFirstPaint,
             location: configuration.target.description, schema: first.schema, layout: first.layout.rawValue)
-        first.connection.close()
-        let code = try runBrowser(makeStore: { try Context.openStore(resolved) }, options: options)
+        first.close()
+        let code = try runBrowser(makeStore: { try opened.open() }, options: options)
         if code != 0 { throw ExitCode(code) }
     }
 }

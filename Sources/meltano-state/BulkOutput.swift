@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 import StateStore
 
 // `list` and `export` of a million state IDs: rows are streamed from the server and

@@ -1,4 +1,5 @@
 import Foundation
+import StateConfig
 import StateStore
 
 /// What a command works with: the resolved configuration and, when it needs the
@@ -16,7 +17,10 @@ final class Context {
         if !global.quiet {
             for warning in configuration.warnings { printNote("meltano-state: note: \(warning)") }
         }
-        if connect { openedStore = try Context.openStore(configuration) }
+        if connect {
+            var factory = StoreFactory(configuration: configuration)
+            openedStore = try factory.open(askingPassword: Context.terminalPassword)
+        }
     }
 
     var store: StateStore { openedStore! }
@@ -29,32 +33,9 @@ final class Context {
         return all.filter { stateID == nil || $0.stateID == stateID }.reversed()
     }
 
-    /// Connects (asking for a password on a terminal when the server wants one and
-    /// none was found) and opens the store in the configured or detected layout.
-    static func openStore(_ configuration: ResolvedConfiguration) throws -> StateStore {
-        var configuration = configuration
-        let connection: Connection
-        do {
-            connection = try Connection(configuration.connection)
-        } catch let error as PostgresError where error.kind == .passwordRequired {
-            guard TerminalPassword.isAvailable, let password = TerminalPassword.read(prompt: configuration.passwordPrompt),
-                  !password.isEmpty else {
-                throw CommandFailure(configuration.passwordRequiredMessage())
-            }
-            configuration = configuration.withPassword(password)
-            connection = try Connection(configuration.connection)
-        } catch let error as PostgresError {
-            throw CommandFailure("Cannot connect to \(configuration.target): \(configuration.redactor.scrub(error.description))")
-        }
-        let schema = try configuration.tableSchema
-            ?? connection.query("SELECT current_schema()", idempotent: true).scalar
-            ?? "public"
-        let (layout, table) = try StateStore.chooseLayout(connection: connection, schema: schema, table: configuration.table,
-                                                          preference: configuration.layout, implied: configuration.effectiveLayout)
-        return StateStore(connection: connection, options: StoreOptions(
-            schema: schema, layout: layout, table: table, lockTimeout: configuration.lockTimeout,
-            staleLockAfter: configuration.staleLockAfter, readOnly: configuration.readOnly,
-            journal: Journal(path: configuration.journalPath)))
+    /// The password prompt the store factory gets: on a terminal only, echo off.
+    static func terminalPassword(_ prompt: String) -> String? {
+        TerminalPassword.isAvailable ? TerminalPassword.read(prompt: prompt) : nil
     }
 
     /// Progress of long operations on stderr, one line rewritten in place on a terminal.
@@ -91,7 +72,7 @@ final class Context {
             }
             // PQcancel opens a connection of its own; off the watching thread, so a stalled
             // network cannot delay the handling of a second signal.
-            Thread.detachNewThread { store.connection.cancel() }
+            Thread.detachNewThread { store.cancelRunningStatement() }
         }
         defer { watch.stop() }
         return try body()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChildProcess
 import Foundation
+import StateJSON
 import StateStore
 
 struct EditCommand: ParsableCommand {
@@ -36,13 +37,13 @@ struct EditCommand: ParsableCommand {
         try confirm("Write this state to '\(stateID)'?", assumeYes: force || yes, flagHint: "--yes")
         // Written only if nobody changed the state while the editor was open (checked
         // under the lock, so no pipeline can slip in between).
-        try context.withInterruptHandler {
-            try context.store.update(stateID, action: "edit") { now in
-                guard now.isEquivalent(to: current) else {
-                    throw CommandFailure("The state of '\(stateID)' changed while it was being edited (a pipeline wrote it?); nothing was written. Run `meltano-state edit` again to edit the new value.")
-                }
-                return edited
-            }
+        switch try context.withInterruptHandler({ try context.store.setIfUnchanged(stateID, opened: current, to: edited) }) {
+        case .written:
+            break
+        case .changed:
+            throw CommandFailure("The state of '\(stateID)' changed while it was being edited (a pipeline wrote it?); nothing was written. Run `meltano-state edit` again to edit the new value.")
+        case let .unreadable(error):
+            throw error
         }
         printNote("State of '\(stateID)' updated.", quiet: global.quiet)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Postgres
 import StateStore
 
 /// Exit codes, documented in `--help` and the README so scripts can branch on them.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StateJSON
 import StateStore
 
 struct ListCommand: ParsableCommand {

@@ -1,7 +1,9 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 @Suite("The CLI as a real process")
 struct CLIVerbTests {

@@ -1,7 +1,9 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// State IDs, stored JSON, lock IDs and schema names chosen by someone hostile (or by a
 /// bug): terminal escapes, control characters, bidi overrides, 900 characters, bytes

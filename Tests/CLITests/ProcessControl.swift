@@ -1,8 +1,10 @@
 import ChildProcess
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// A CLI process started in the background, to be signalled or watched while it runs.
 final class RunningCLI: @unchecked Sendable {

@@ -1,7 +1,8 @@
 import Foundation
+import Postgres
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// A Meltano project as users have it: meltano.yml with `$VAR` references, the password
 /// in `.env`, `meltano-state` run from a subdirectory.

@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
 import Testing
 import TestSupport

@@ -1,7 +1,9 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// Against a real Meltano from PyPI (scripts/test installs it into a virtual
 /// environment and exports MELTANO_BIN), with its system database in the test server.

@@ -1,7 +1,8 @@
 import Foundation
+import Postgres
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// The password never leaves the process it was given to; TLS verifies what it should;
 /// a role with fewer privileges gets clear answers; the journal is private.

@@ -1,8 +1,10 @@
 import ChildProcess
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// A bounded soak: the add-on's reference model (`hammer`, Meltano's protocol: 30 tries
 /// 1 s apart, read-increment-write under the lock), two threads of this store doing the

@@ -1,3 +1,4 @@
+import StateJSON
 import Testing
 
 @testable import StateBrowser

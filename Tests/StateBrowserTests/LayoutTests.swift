@@ -1,7 +1,8 @@
 import Foundation
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 @testable import StateBrowser
 

@@ -1,6 +1,7 @@
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 @testable import StateBrowser
 

@@ -1,7 +1,8 @@
 import Foundation
+import Postgres
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// The real binary in a real terminal: tmux runs `$MELTANO_STATE_BIN tui` against the
 /// test server; the test types with `send-keys` and reads the screen with

@@ -1,7 +1,9 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// `import` writes rows that do not exist yet with one COPY; these check that the rows,
 /// the locks and the journal come out as with the upsert it replaces.

@@ -1,7 +1,9 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// One write verb, set up so that a fault can hit the statement that changes the data:
 /// a BEFORE trigger that sleeps on `slowTable` holds the statement open until the

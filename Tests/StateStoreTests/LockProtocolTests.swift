@@ -1,7 +1,9 @@
 import Foundation
-import StateStore
-import Testing
+import Postgres
+import StateJSON
+@testable import StateStore
 import TestSupport
+import Testing
 
 @Suite("Meltano's lock protocol, with a separate process speaking it")
 struct LockProtocolTests {

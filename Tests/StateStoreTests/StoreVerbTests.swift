@@ -1,7 +1,9 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Store verbs against the add-on's reference model")
 struct StoreVerbTests {

@@ -1,8 +1,10 @@
 import ChildProcess
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 /// A store in a fresh schema of the test server, with its own journal file.
 final class StoreFixture: @unchecked Sendable {

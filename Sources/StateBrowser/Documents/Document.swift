@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 import StateStore
 
 /// What the right pane shows: a JSON layout (foldable) or wrapped raw text.

@@ -1,3 +1,4 @@
+import StateJSON
 import StateStore
 
 /// Meltano's deep merge of a partial state onto a completed state, done on the
@@ -35,7 +36,7 @@ enum TextMerge {
             return .failure(.unreadableState(stateID: stateID, part: "completed", error: tooDeep))
         }
         do throws(MergeError) { return .success(try merge(partial, onto: document)) } catch {
-            return .failure(StoreReads.mergeProblem(stateID, error))
+            return .failure(.unmergeable(stateID: stateID, error))
         }
     }
 

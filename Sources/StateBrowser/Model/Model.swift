@@ -1,3 +1,5 @@
+import StateConfig
+
 /// Fixed for a session: what the header says and how the browser behaves.
 public struct BrowserSettings: Sendable, Equatable {
     /// user@host:port/database, never a password.
@@ -18,7 +20,8 @@ public struct BrowserSettings: Sendable, Equatable {
     public var bigStateBytes: Int
 
     public init(location: String = "", schema: String = "public", layout: String = "two-tables", readOnly: Bool = false,
-                refreshInterval: Double = 2, staleLockAfter: Double = 300, pageSize: Int = 200, maxRows: Int = 1000,
+                refreshInterval: Double = OwnSettings.defaultRefreshInterval,
+                staleLockAfter: Double = OwnSettings.defaultStaleLockAfter, pageSize: Int = 200, maxRows: Int = 1000,
                 filterDebounce: Double = 0.25, bigStateBytes: Int = 8 << 20) {
         self.location = location
         self.schema = schema

@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 import StateStore
 
 /// Reads against the store, turned into the browser's plain values.
@@ -74,10 +75,6 @@ enum StoreReads {
         return state
     }
 
-    static func mergeProblem(_ stateID: String, _ error: MergeError) -> StoreError {
-        .invalidState("The state of '\(stateID)' cannot be merged as Meltano merges it: \(error). Meltano's own `get` and `list` fail on it; fix it with `meltano-state set`.")
-    }
-
     /// NULL, or a partial state that is the empty object: Meltano merges nothing. (A
     /// partial state is small, or it is parsed for the merge anyway.)
     static func partialIsEmpty(_ partial: String?) -> Bool {
@@ -87,26 +84,9 @@ enum StoreReads {
         return false
     }
 
-    /// Meltano's view of a row: partial deep-merged onto completed (NULL parts are {}),
-    /// or why it cannot be read; worded as the store words it.
+    /// Meltano's view of a row, as the store computes it (`RowSnapshot.merged`).
     static func merged(_ row: RowSnapshot, _ stateID: String) -> Result<JSONValue, StoreError> {
-        func parse(_ text: String?, part: String) -> Result<JSONValue, StoreError> {
-            guard let text else { return .success(.object(JSONObject())) }
-            do { return .success(try JSONParser.parse(text)) } catch {
-                return .failure(.unreadableState(stateID: stateID, part: part, error: error.description))
-            }
-        }
-        // The partial part first, as the store reports it.
-        let partial: JSONValue
-        switch parse(row.partialState, part: "partial") {
-        case let .success(value): partial = value
-        case let .failure(problem): return .failure(problem)
-        }
-        return parse(row.completedState, part: "completed").flatMap { completed in
-            do throws(MergeError) { return .success(try deepMerge(partial, onto: completed)) } catch {
-                return .failure(mergeProblem(stateID, error))
-            }
-        }
+        row.merged(stateID: stateID)
     }
 
     /// What `$EDITOR` opens: the merged view, indented by 2 (as Meltano's `edit`). A
@@ -187,15 +167,11 @@ enum StoreWrites {
         }
     }
 
-    struct ChangedMeanwhile: Error {
-        var current: JSONValue
-    }
-
     /// Writes an edit only if the state is still what the editor opened; else returns
     /// what the editor would open now. A readable state is compared under Meltano's
-    /// lock (the store's `update`), as Meltano compares states: parsed, Python's `==`.
-    /// A row that was not JSON when opened cannot be read by `update`: its raw text is
-    /// compared just before `set` takes the lock.
+    /// lock (the store's `setIfUnchanged`), as Meltano compares states: parsed,
+    /// Python's `==`. A row that was not JSON when opened cannot be read that way: its
+    /// raw text is compared just before `set` takes the lock.
     static func writeEdit(_ store: StateStore, _ stateID: String, _ value: JSONValue, original: String,
                           unreadable: Bool) throws -> EditSession? {
         if unreadable {
@@ -208,33 +184,21 @@ enum StoreWrites {
             return nil
         }
         let opened = try JSONParser.parse(original)
-        var transformed = false
-        do {
-            try store.update(stateID, action: "edit") { current in
-                transformed = true
-                guard current.isEquivalent(to: opened) else { throw ChangedMeanwhile(current: current) }
-                return value
-            }
-        } catch let changed as ChangedMeanwhile {
-            let text = changed.current.prettyText(indent: 2) + "\n"
+        switch try rejecting({ try store.setIfUnchanged(stateID, opened: opened, to: value) }) {
+        case .written:
+            return nil
+        case let .changed(current):
+            let text = current.prettyText(indent: 2) + "\n"
             return EditSession(stateID: stateID, original: text, text: text)
-        } catch let error as StoreError {
-            switch error {
-            case .unreadableState where !transformed, .invalidState where !transformed:
-                // It stopped being readable while the editor was open.
-                return try StoreReads.editSession(store, stateID)
-            case .invalidState:
-                throw Rejected(message: error.description)
-            default:
-                throw error
-            }
+        case .unreadable:
+            // It stopped being readable while the editor was open.
+            return try StoreReads.editSession(store, stateID)
         }
-        return nil
     }
 
     /// A value the store refuses (no singer_state, not an object) goes back to the editor.
-    static func rejecting(_ body: () throws -> Void) throws {
-        do { try body() } catch let error as StoreError {
+    static func rejecting<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as StoreError {
             if case .invalidState = error { throw Rejected(message: error.description) }
             throw error
         }

@@ -1,4 +1,6 @@
 import Foundation
+import Postgres
+import StateJSON
 import StateStore
 
 /// One background thread with its own `StateStore` (so its own connection): the
@@ -98,7 +100,7 @@ final class Worker: @unchecked Sendable {
             while jobs.isEmpty && !stopped { condition.wait() }
             if stopped {
                 condition.unlock()
-                store?.connection.close()
+                store?.close()
                 return
             }
             let job = jobs.removeFirst()
@@ -169,7 +171,7 @@ final class Worker: @unchecked Sendable {
         let old = store
         store = nil
         condition.unlock()
-        old?.connection.close()
+        old?.close()
     }
 }
 

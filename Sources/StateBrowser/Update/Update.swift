@@ -138,9 +138,6 @@ extension Model {
     mutating func locksLoaded(_ rows: [LockRow], at time: Double, _ commands: inout [Command]) {
         let previous = locks.selectedRow
         locks.rows = rows.sorted { ($0.ageSeconds ?? 0) > ($1.ageSeconds ?? 0) }
-        for index in locks.rows.indices where (locks.rows[index].ageSeconds ?? 0) > settings.staleLockAfter {
-            locks.rows[index].isStale = true
-        }
         if let previous, let index = locks.rows.firstIndex(where: { $0.stateID == previous.stateID && $0.lockID == previous.lockID }) {
             locks.selected = index
         }

@@ -1,7 +1,8 @@
 import Foundation
+import Postgres
 import StateStore
-import Testing
 import TestSupport
+import Testing
 
 @testable import StateBrowser
 

@@ -1,4 +1,5 @@
 import Foundation
+import StateJSON
 import Testing
 
 @testable import StateBrowser
