@@ -9,8 +9,6 @@ import TestSupport
 /// reading input, exiting..."); no script-only editor test could see that.
 @Suite("edit on a terminal")
 struct InteractiveEditTests {
-    static let socket = "meltano-state-e2e"
-
     @Test func editorReadsTheTerminalAndOwnsCtrlC() throws {
         let fixture = try CLIFixture(schemaPrefix: "ttyedit")
         #expect(try fixture.run(["set", "--force", "dev:ask-me", #"{"singer_state": {"page": 17}}"#]).status == 0)
@@ -28,15 +26,18 @@ struct InteractiveEditTests {
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\(shellQuote($0.value))" }.joined(separator: " ")
         let command = "trap true INT; cd \(shellQuote(fixture.directory)) && env -i \(assignments) \(shellQuote(CLIFixture.binary)) edit dev:ask-me; echo EXIT=$?; sleep 600"
         let session = "edit-\(UUID().uuidString.prefix(8))"
-        let started = try runProcess("tmux", ["-L", Self.socket, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "sh", "-c", command])
+        // A tmux server of the test's own: another suite ending its last session on a
+        // shared server would end it under this one.
+        let socket = "meltano-state-\(session)"
+        let started = try runProcess("tmux", ["-L", socket, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "sh", "-c", command])
         try #require(started.status == 0, "tmux: \(started.stderr)")
-        defer { _ = try? runProcess("tmux", ["-L", Self.socket, "kill-session", "-t", session]) }
-        func send(_ keys: String...) { _ = try? runProcess("tmux", ["-L", Self.socket, "send-keys", "-t", session] + keys) }
+        defer { _ = try? runProcess("tmux", ["-L", socket, "kill-server"]) }
+        func send(_ keys: String...) { _ = try? runProcess("tmux", ["-L", socket, "send-keys", "-t", session] + keys) }
         func waitFor(_ text: String) throws {
             var screen = ""
             let deadline = Date().addingTimeInterval(15)
             while Date() < deadline {
-                screen = (try? runProcess("tmux", ["-L", Self.socket, "capture-pane", "-p", "-t", session]))?.stdout ?? ""
+                screen = (try? runProcess("tmux", ["-L", socket, "capture-pane", "-p", "-t", session]))?.stdout ?? ""
                 if screen.contains(text) { return }
                 Thread.sleep(forTimeInterval: 0.1)
             }

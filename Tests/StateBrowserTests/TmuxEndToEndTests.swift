@@ -475,10 +475,12 @@ struct TerminalSetupTests {
     }
 }
 
-/// One tmux session on a socket of the tests' own, running the browser.
+/// One tmux session, running the browser, on a tmux server of its own: suites run in
+/// parallel, and on a shared server one test killing the last session ends the server
+/// while another's `new-session` is connecting to it ("server exited unexpectedly").
 final class Tmux {
-    static let socket = "meltano-state-e2e"
     let name: String
+    let socket: String
 
     init(fixture: BrowserFixture, width: Int = 100, height: Int = 30, environment: [String: String] = [:],
          arguments extra: [String] = [], connection: [String]? = nil) throws {
@@ -486,6 +488,7 @@ final class Tmux {
             throw Missing(description: "MELTANO_STATE_BIN is not set: run the tests through scripts/test, which builds the binary and sets it.")
         }
         name = "e2e-\(UUID().uuidString.prefix(8))"
+        socket = "meltano-state-\(name)"
         let configuration = try TestDatabase.configuration()
         // The connection: the test server by flags, unless the test gives it otherwise
         // (a URI in the environment, say).
@@ -504,7 +507,7 @@ final class Tmux {
         // The pane's shell catches SIGINT (a caught signal is reset for the programs it
         // starts), so that a Ctrl-C meant for an editor does not end the pane.
         let command = "trap true INT; \(program); echo EXIT=$?; sleep 600"
-        let result = try runProcess("tmux", ["-L", Tmux.socket, "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
+        let result = try runProcess("tmux", ["-L", socket, "new-session", "-d", "-s", name, "-x", String(width), "-y", String(height),
                                              "sh", "-c", command])
         guard result.status == 0 else { throw Missing(description: "tmux could not start: \(result.stderr)") }
     }
@@ -523,26 +526,26 @@ final class Tmux {
 
     /// Keys by tmux's names ("Enter", "Tab", "Escape", "C-c") or literal text.
     func send(_ keys: String...) {
-        _ = try? runProcess("tmux", ["-L", Tmux.socket, "send-keys", "-t", name] + keys)
+        _ = try? runProcess("tmux", ["-L", socket, "send-keys", "-t", name] + keys)
     }
 
     func type(_ text: String) {
-        _ = try? runProcess("tmux", ["-L", Tmux.socket, "send-keys", "-t", name, "-l", text])
+        _ = try? runProcess("tmux", ["-L", socket, "send-keys", "-t", name, "-l", text])
     }
 
     /// The screen as text; with `escapes`, with tmux's SGR sequences for colours and
     /// attributes.
     func capture(escapes: Bool = false) -> String {
-        (try? runProcess("tmux", ["-L", Tmux.socket, "capture-pane", "-p"] + (escapes ? ["-e"] : []) + ["-t", name]))?.stdout ?? ""
+        (try? runProcess("tmux", ["-L", socket, "capture-pane", "-p"] + (escapes ? ["-e"] : []) + ["-t", name]))?.stdout ?? ""
     }
 
     func panePID() -> Int32? {
-        let output = (try? runProcess("tmux", ["-L", Tmux.socket, "display-message", "-p", "-t", name, "#{pane_pid}"]))?.stdout ?? ""
+        let output = (try? runProcess("tmux", ["-L", socket, "display-message", "-p", "-t", name, "#{pane_pid}"]))?.stdout ?? ""
         return Int32(output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     func resize(_ width: Int, _ height: Int) {
-        _ = try? runProcess("tmux", ["-L", Tmux.socket, "resize-window", "-t", name, "-x", String(width), "-y", String(height)])
+        _ = try? runProcess("tmux", ["-L", socket, "resize-window", "-t", name, "-x", String(width), "-y", String(height)])
     }
 
     /// Waits until the screen shows `text`; fails with the screen when it does not.
@@ -559,29 +562,29 @@ final class Tmux {
     }
 
     func kill() {
-        _ = try? runProcess("tmux", ["-L", Tmux.socket, "kill-session", "-t", name])
+        _ = try? runProcess("tmux", ["-L", socket, "kill-server"])
     }
 
     /// Appends every byte the program writes to the pane, raw, to `file` (pipe-pane -o).
     func recordOutput(to file: String) throws {
-        let result = try runProcess("tmux", ["-L", Tmux.socket, "pipe-pane", "-o", "-t", name, "cat >> " + Tmux.shellQuote(file)])
+        let result = try runProcess("tmux", ["-L", socket, "pipe-pane", "-o", "-t", name, "cat >> " + Tmux.shellQuote(file)])
         guard result.status == 0 else { throw Missing(description: "tmux pipe-pane failed: \(result.stderr)") }
     }
 
-    /// A server option (`set -s`): shared by every session of the tests' socket.
+    /// A server option (`set -s`) of this session's own server.
     func setServerOption(_ option: String, _ value: String) throws {
-        let result = try runProcess("tmux", ["-L", Tmux.socket, "set-option", "-s", option, value])
+        let result = try runProcess("tmux", ["-L", socket, "set-option", "-s", option, value])
         guard result.status == 0 else { throw Missing(description: "tmux set-option -s \(option) \(value) failed: \(result.stderr)") }
     }
 
     /// The names of the server's paste buffers.
     func bufferNames() -> Set<String> {
-        let output = (try? runProcess("tmux", ["-L", Tmux.socket, "list-buffers", "-F", "#{buffer_name}"]))?.stdout ?? ""
+        let output = (try? runProcess("tmux", ["-L", socket, "list-buffers", "-F", "#{buffer_name}"]))?.stdout ?? ""
         return Set(output.split(separator: "\n").map(String.init))
     }
 
     func showBuffer(_ name: String) -> String? {
-        guard let result = try? runProcess("tmux", ["-L", Tmux.socket, "show-buffer", "-b", name]), result.status == 0 else { return nil }
+        guard let result = try? runProcess("tmux", ["-L", socket, "show-buffer", "-b", name]), result.status == 0 else { return nil }
         return result.stdout
     }
 }
