@@ -42,7 +42,11 @@ public struct StoreFactory: Sendable {
                 throw StoreError.other(configuration.passwordRequiredMessage())
             }
             configuration = configuration.withPassword(password)
-            connection = try Connection(configuration.connection)
+            do {
+                connection = try Connection(configuration.connection)
+            } catch let error as PostgresError {
+                throw cannotConnect(error)  // a wrong password typed: said as any other failure
+            }
         } catch let error as PostgresError {
             throw cannotConnect(error)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import StateConfig
 import StateStore
 import Testing
@@ -38,6 +39,38 @@ struct StoreFactoryTests {
         let again = try factory.open()
         defer { again.close() }
         #expect(again.layout == .twoTables && again.schema == fixture.schema)
+    }
+
+    /// A role that must log in with a password (the test server's group
+    /// `password_users`, scram over TCP), and no password configured: the factory asks.
+    @Test("Asks for the password the server wants; a wrong one is the same sentence as any failure, the right one is kept for later opens")
+    func asksForThePassword() throws {
+        let admin = try TestDatabase.connect()
+        let role = "factory_\(UUID().uuidString.prefix(8).lowercased())"
+        let password = "Typed-\(UUID().uuidString.prefix(8))"
+        _ = try admin.query("CREATE ROLE \(quoteIdentifier(role)) LOGIN PASSWORD '\(password)' IN ROLE password_users")
+        defer { _ = try? admin.query("DROP ROLE IF EXISTS \(quoteIdentifier(role))") }
+        let db = try TestDatabase.configuration()
+        let uri = "postgres://\(role)@\(db.host!):\(db.port!)/\(db.database!)/public"
+
+        var wrong = StoreFactory(configuration: try configuration(uri: uri))
+        var asked: [String] = []
+        do {
+            _ = try wrong.open(askingPassword: { prompt in asked.append(prompt); return password + "-wrong" })
+            Issue.record("opened a store with a wrong password")
+        } catch let error as StoreError {
+            #expect(error.description.hasPrefix("Cannot connect to "), "\(error)")
+            #expect(error.description.contains("password authentication failed"), "\(error)")
+            #expect(!error.description.contains(password), "the typed password is in the error")
+        }
+        #expect(asked.count == 1 && asked[0].hasPrefix("Password for "), "\(asked)")
+
+        var right = StoreFactory(configuration: try configuration(uri: uri))
+        let store = try right.open(askingPassword: { _ in password })
+        store.close()
+        // The browser's workers open theirs without a prompt, with the password typed once.
+        let worker = try right.open()
+        worker.close()
     }
 
     @Test("A server that cannot be reached: the CLI's sentence, naming the target")
