@@ -41,9 +41,13 @@ extension StateStore {
                                     preference: LayoutPreference, implied: LayoutPreference) throws -> (layout: StorageLayout, table: String) {
         if preference != .auto, let layout = StorageLayout(rawValue: preference.rawValue) { return (layout, table) }
         let impliedLayout = StorageLayout(rawValue: implied.rawValue) ?? .twoTables
+        // A failed look-up is an error, never a silent guess: opening the backend's
+        // default layout on a schema that holds another would show no states, or write
+        // beside the ones Meltano reads.
         let found: [DetectedLayout]
-        do { found = try detectLayouts(connection: connection, schema: schema, table: table) } catch {
-            return (impliedLayout, table)
+        do { found = try detectLayouts(connection: connection, schema: schema, table: table) } catch let error as PostgresError {
+            throw StoreError.other("Could not look for Meltano's tables in schema \(StoreError.quoted(schema)) to choose the layout: "
+                + "\(error.description) Setting the layout (two-tables, single-table or systemdb) opens one without looking.")
         }
         if let match = found.first(where: { $0.layout == impliedLayout }) { return (match.layout, tableName(match)) }
         if found.count == 1 { return (found[0].layout, tableName(found[0])) }

@@ -84,3 +84,41 @@ struct StoreFactoryTests {
         }
     }
 }
+
+/// Layout detection reads the catalog; when it cannot, opening fails and says so,
+/// instead of guessing the backend's default layout (which, on a schema holding another
+/// layout, shows no states). Revoking catalog access is server-wide: a server of its own.
+@Suite("Layout detection that fails", .serialized)
+struct LayoutDetectionFailureTests {
+    @Test("A catalog the role may not read: the error names the look-up and the setting that skips it; an explicit layout still opens")
+    func failedLookUpIsAnError() throws {
+        let server = try ThrowawayServer(prefix: "detect")
+        defer { server.stop() }
+        let admin = try server.connect()
+        let role = "detect_\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try admin.query("CREATE ROLE \(quoteIdentifier(role)) LOGIN")
+        _ = try admin.query("CREATE SCHEMA meltano AUTHORIZATION \(quoteIdentifier(role))")
+        _ = try admin.query("REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC")
+        let base = server.configuration()
+        let uri = "postgres://\(role)@\(base.host ?? "127.0.0.1"):\(server.port)/\(base.database ?? "postgres")/meltano"
+        let home = NSTemporaryDirectory() + "meltano-state-detect-\(UUID().uuidString)"
+        func factory(_ flags: [String: String]) throws -> StoreFactory {
+            StoreFactory(configuration: try ConfigurationResolver.resolve(ConfigurationInputs(
+                flags: flags, environment: ["MELTANO_STATE_BACKEND_URI": uri, "MELTANO_STATE_JOURNAL": home + "/journal.jsonl"],
+                workingDirectory: home, homeDirectory: home)))
+        }
+        do {
+            let store = try factory([:]).open()
+            store.close()
+            Issue.record("opened a store with layout \(store.layout) although the catalog could not be read")
+        } catch let error as StoreError {
+            let text = error.description
+            #expect(text.hasPrefix("Could not look for Meltano's tables in schema 'meltano' to choose the layout: "), "\(text)")
+            #expect(text.contains("permission denied for table pg_class"), "\(text)")
+            #expect(text.contains("Setting the layout"), "\(text)")
+        }
+        let store = try factory(["layout": "two-tables"]).open()
+        defer { store.close() }
+        #expect(store.layout == .twoTables)
+    }
+}
