@@ -18,7 +18,7 @@ struct EditTests {
         var harness = Harness(backend: backend)
         harness.press(.character("e"))
         #expect(opened.count == 2)
-        #expect(opened[1].hasPrefix("// meltano-state: this is not valid JSON, so nothing was written:\n// expected a key in double quotes at line 6, column 7 of the JSON below."))
+        #expect(opened[1].hasPrefix("// meltano-state: this is not valid JSON, so nothing was written:\n// Expecting property name enclosed in double quotes: line 6, column 7 of the JSON below."))
         guard case let .diff(diff) = harness.model.mode else { Issue.record("no diff"); return }
         #expect(diff.lines.contains(DiffLine(.removed, #"-        "since": "2023-01-01""#)))
         #expect(diff.lines.contains(DiffLine(.added, #"+        "since": "2023-06-01""#)))
@@ -79,7 +79,7 @@ struct EditTests {
         #expect(check("// only a comment\n  \n") == .empty)
         #expect(check("") == .empty)
         #expect(check("{\"a\": 1,}") == .invalid(["meltano-state: this is not valid JSON, so nothing was written:",
-                                                  "expected a key in double quotes at line 1, column 9 of the JSON below."]))
+                                                  "Expecting property name enclosed in double quotes: line 1, column 9 of the JSON below."]))
         // Valid JSON that Python's json cannot read (too deep) is refused too.
         let deep = String(repeating: "[", count: 1001) + String(repeating: "]", count: 1001)
         guard case let .invalid(comments) = check(deep) else { Issue.record("1001 levels accepted"); return }
@@ -87,7 +87,7 @@ struct EditTests {
         // A row that was not JSON: its raw text back unchanged is no change.
         let raw = EditSession(stateID: "dev:b", original: #"{"singer_state": "#, text: "", unreadable: true)
         #expect(LocalWork.checkEdit(raw, text: #"{"singer_state": "#).1 == .invalid(["meltano-state: this is not valid JSON, so nothing was written:",
-                                                                                   "unexpected end of text, expected a value at line 1, column 18 of the JSON below."]))
+                                                                                   "Expecting value: line 1, column 18 of the JSON below."]))
         guard case .changed = LocalWork.checkEdit(raw, text: #"{"singer_state": {}}"#).1 else { Issue.record("a repair is a change"); return }
     }
 

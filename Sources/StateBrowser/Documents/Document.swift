@@ -158,7 +158,7 @@ public enum LocalWork {
                     // Meltano reads the completed state as it is: not JSON, no merged view.
                     let (line, column) = error.lineAndColumn(in: merged)
                     problem = StoreError.unreadableState(stateID: state.stateID, part: "completed",
-                                                         error: "\(error.message) at line \(line), column \(column)").description
+                                                         error: "\(error.message): line \(line), column \(column)").description
                 } catch {}
             }
             // No merged view: say why, then both columns with their errors marked.
@@ -205,7 +205,7 @@ public enum LocalWork {
     static func errorNote(_ error: JSONTextError, in text: String, theme: Theme) -> [Run] {
         let (line, column) = error.lineAndColumn(in: text)
         return [Run("✗ not JSON: ", theme.error),
-                Run("\(error.message) at line \(line), column \(column) (byte \(error.offset))", theme.error)]
+                Run("\(error.message): line \(line), column \(column) (byte \(error.offset))", theme.error)]
     }
 
     /// What the editor's text is: its `//` lines at the top removed, then nothing
@@ -218,7 +218,7 @@ public enum LocalWork {
         if let error = JSONDocument.validate(body) {
             let (line, column) = error.lineAndColumn(in: body)
             return (body, .invalid(["meltano-state: this is not valid JSON, so nothing was written:",
-                                    "\(error.message) at line \(line), column \(column) of the JSON below."]))
+                                    "\(error.message): line \(line), column \(column) of the JSON below."]))
         }
         let edited: JSONValue
         do { edited = try JSONParser.parse(body) } catch {

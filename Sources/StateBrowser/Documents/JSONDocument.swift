@@ -1,3 +1,4 @@
+import StateJSON
 /// JSON text laid out as pretty-printed lines, built once off the UI thread and then
 /// only read: the right pane renders just the lines on screen from it.
 ///
@@ -58,10 +59,30 @@ public final class JSONDocument: @unchecked Sendable {
         depths.reserveCapacity(estimate)
         starts.reserveCapacity(estimate)
         partners.reserveCapacity(estimate)
-        try withBytes { buffer in
-            var parser = LayoutParser(bytes: buffer, document: self)
-            try parser.parse()
-            nesting = parser.nesting
+        do {
+            try withBytes { buffer in
+                var parser = LayoutParser(bytes: buffer, document: self)
+                try parser.parse()
+                nesting = parser.nesting
+            }
+        } catch let error as JSONTextError {
+            throw JSONDocument.reported(error, text: text)
+        }
+    }
+
+    /// Where and why a text is not JSON, as the rest of the tool and Python say it:
+    /// StateJSON's parser (the grammar every write goes through, with Python's messages
+    /// and positions) is asked again. The layout parser only decides *that* the text
+    /// fails (LayoutParserDifferentialTests checks they agree on that); it stopped at
+    /// a different byte for some texts, which marked the wrong character.
+    static func reported(_ layoutError: JSONTextError, text: String) -> JSONTextError {
+        do {
+            _ = try JSONParser.parse(text)
+            return layoutError
+        } catch let error as JSONParseError {
+            return JSONTextError(offset: error.offset, message: error.message)
+        } catch {
+            return layoutError
         }
     }
 
@@ -70,7 +91,7 @@ public final class JSONDocument: @unchecked Sendable {
     public static func validate(_ text: String) -> JSONTextError? {
         withBytes(of: text) { buffer in
             var parser = LayoutParser(bytes: buffer, document: nil)
-            do { try parser.parse() } catch let error as JSONTextError { return error } catch { return JSONTextError(offset: 0, message: "\(error)") }
+            do { try parser.parse() } catch let error as JSONTextError { return reported(error, text: text) } catch { return JSONTextError(offset: 0, message: "\(error)") }
             return nil
         }
     }

@@ -214,7 +214,7 @@ struct RunnerTests {
         #expect(program.run(until: { $0.detail.stateID == "d:broken" && $0.detail.document != nil }, timeout: 10))
         text = view(program.model).text
         #expect(text.contains("No merged view: The stored completed state of 'd:broken'"))
-        #expect(text.contains("is not valid JSON (expected a key in double quotes at line"))
+        #expect(text.contains("is not valid JSON (Expecting property name enclosed in"))
         #expect(text.contains("column 26 (byte 25)"))
     }
 

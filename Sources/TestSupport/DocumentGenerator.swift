@@ -1,15 +1,14 @@
-import StateJSON
-import TestSupport
-
 /// Random JSON *texts* (not values), to exercise the parser's input forms as well as
 /// the writers: random whitespace, escapes and raw characters, number literals at
 /// Python's repr boundaries, duplicate keys, deep nesting.
-struct DocumentGenerator {
-    var rng: SeededRandom
+/// Shared by the StateJSON parser's tests and the browser's layout parser's, so both
+/// parsers are checked on the same corpus.
+public struct DocumentGenerator {
+    public var rng: SeededRandom
 
-    init(seed: UInt64) { rng = SeededRandom(seed: seed) }
+    public init(seed: UInt64) { rng = SeededRandom(seed: seed) }
 
-    static let boundaryNumbers = [
+    public static let boundaryNumbers = [
         "0", "-0", "1", "-1", "0.0", "-0.0", "1.0", "1.10", "2.50", "1e5", "1E5", "1e+5", "1e-5", "1e-05",
         "0.0001", "0.00001", "1e16", "1e15", "9999999999999998", "9999999999999998.0", "9.999999999999999e15",
         "1e+16", "1.5e300", "1e22", "1e-7", "5e-324", "4.9e-324", "2.4703282292062327e-324",
@@ -24,11 +23,11 @@ struct DocumentGenerator {
         "NaN", "Infinity", "-Infinity",
     ]
 
-    mutating func whitespace() -> String {
+    public mutating func whitespace() -> String {
         rng.chance(0.6) ? "" : rng.pick([" ", "  ", "\n", "\t", "\r\n", " \n  ", "\r"])
     }
 
-    mutating func number() -> String {
+    public mutating func number() -> String {
         switch rng.int(0...9) {
         case 0...2:
             return rng.pick(DocumentGenerator.boundaryNumbers)
@@ -68,12 +67,12 @@ struct DocumentGenerator {
         }
     }
 
-    mutating func hexEscape(_ unit: UInt16) -> String {
+    public mutating func hexEscape(_ unit: UInt16) -> String {
         let h = String(unit, radix: 16, uppercase: rng.chance(0.3))
         return "\\u" + String(repeating: "0", count: 4 - h.count) + h
     }
 
-    mutating func stringLiteral(maxLength: Int = 10) -> String {
+    public mutating func stringLiteral(maxLength: Int = 10) -> String {
         var s = "\""
         for _ in 0..<rng.int(0...maxLength) {
             switch rng.int(0...15) {
@@ -113,7 +112,7 @@ struct DocumentGenerator {
         return s + "\""
     }
 
-    mutating func key() -> String {
+    public mutating func key() -> String {
         if rng.chance(0.5) {
             return rng.pick(["\"a\"", "\"b\"", "\"singer_state\"", "\"bookmarks\"", "\"replication_key_value\"",
                              "\"\\u0061\"", "\"\"", "\"\\ud800\"", "\"é\"", "\"e\\u0301\""])
@@ -121,7 +120,7 @@ struct DocumentGenerator {
         return stringLiteral(maxLength: 6)
     }
 
-    mutating func value(depth: Int) -> String {
+    public mutating func value(depth: Int) -> String {
         let containerChance = depth > 6 ? 0.1 : 0.45
         if rng.chance(containerChance) {
             let count = rng.int(0...(depth > 3 ? 3 : 6))
@@ -149,7 +148,7 @@ struct DocumentGenerator {
     }
 
     /// A deep chain of arrays and objects around a small value.
-    mutating func deepDocument(depth: Int) -> String {
+    public mutating func deepDocument(depth: Int) -> String {
         var open = "", close = ""
         for _ in 0..<depth {
             if rng.chance(0.5) {
@@ -163,7 +162,7 @@ struct DocumentGenerator {
         return open + value(depth: 10) + close
     }
 
-    mutating func document() -> String {
+    public mutating func document() -> String {
         let roll = rng.int(0...99)
         let body: String
         if roll < 3 {
@@ -177,7 +176,7 @@ struct DocumentGenerator {
     }
 
     /// A random edit of a text (on characters, so it stays valid UTF-8).
-    mutating func mutate(_ text: String) -> String {
+    public mutating func mutate(_ text: String) -> String {
         var scalars = Array(text.unicodeScalars)
         let pieces: [String] = ["\"", "\\", ",", ":", "[", "]", "{", "}", " ", "\n", "0", "-", ".", "e", "+", "u",
                                 "\\u", "\\ud800", "NaN", "Infinity", "tru", "nul", "\u{1}", "\u{1F}", "é", "😀",
