@@ -393,6 +393,7 @@ struct Resolution {
             (connection, target, schema, tableSchema) = try resolveSystemDatabase(uriFound: uriFound, entries: &entries)
         }
         connection.connectTimeout = connectTimeout.value
+        connection.fixWording = ConnectionFixes.wording
 
         if backend != .systemdb {
             let other: Backend = backend == .postgres ? .postgresql : .postgres
