@@ -823,13 +823,6 @@ struct Resolution {
     }
 }
 
-/// PostgreSQL's folding of an unquoted identifier: ASCII letters to lower case.
-func foldUnquoted(_ name: String) -> String {
-    String(String.UnicodeScalarView(name.unicodeScalars.map { scalar in
-        ("A"..."Z").contains(scalar) ? Unicode.Scalar(scalar.value + 32)! : scalar
-    }))
-}
-
 /// Meltano's boolean words (`strtobool`): y, yes, t, true, on, 1 and n, no, f, false, off, 0.
 func parseBool(_ text: String) -> Bool? {
     switch text.trimmingCharacters(in: .whitespaces).lowercased() {

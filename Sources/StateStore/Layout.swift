@@ -51,11 +51,7 @@ struct Tables: Sendable {
         }
     }
 
-    static func foldUnquoted(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.unicodeScalars.map { scalar in
-            ("A"..."Z").contains(scalar) ? Unicode.Scalar(scalar.value + 32)! : scalar
-        }))
-    }
+    static func foldUnquoted(_ name: String) -> String { StateConfig.foldUnquoted(name) }
 
     /// The add-on's exact DDL (with quoted names), run only by writers and `init`.
     var createStatements: [String] {
