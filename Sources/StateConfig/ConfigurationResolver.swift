@@ -62,6 +62,11 @@ public enum ConfigurationResolver {
             + SettingKey.meltanoKeys.sorted() + OwnSettings.all.map(\.key)
     }
 
+    /// Every key `ConfigurationInputs.flagSeconds` accepts: the settings in seconds.
+    public static var secondsFlagKeys: [String] {
+        [OwnSettings.lockTimeout, OwnSettings.staleLockAfter, OwnSettings.refreshInterval].map(\.key)
+    }
+
     public static func resolve(_ inputs: ConfigurationInputs) throws -> ResolvedConfiguration {
         var resolution = Resolution(inputs: inputs)
         do {
@@ -115,6 +120,11 @@ struct Resolution {
         if let unknown = unknownFlags.first {
             throw ConfigurationError(problem: "unknown setting \(unknown) given as a flag", source: "flag",
                                      fix: "Use one of: \(ConfigurationResolver.flagKeys.joined(separator: ", ")).")
+        }
+        let unknownSeconds = inputs.flagSeconds.keys.filter { !ConfigurationResolver.secondsFlagKeys.contains($0) }.sorted()
+        if let unknown = unknownSeconds.first {
+            throw ConfigurationError(problem: "unknown setting \(unknown) given as a flag in seconds", source: "flag",
+                                     fix: "Use one of: \(ConfigurationResolver.secondsFlagKeys.joined(separator: ", ")).")
         }
 
         // The Meltano project, as Project.find: explicit root, else the working directory or a parent.
@@ -745,11 +755,19 @@ struct Resolution {
 
     mutating func seconds(_ setting: OwnSetting, default defaultValue: Double, allowZero: Bool,
                           entries: inout [ResolvedConfiguration.Entry]) throws -> Double {
+        let expected = allowZero ? "a number of seconds (30, 1.5, 500ms, 2m)" : "a positive number of seconds (30, 1.5, 500ms, 2m)"
+        if let typed = inputs.flagSeconds[setting.key] {
+            // The command line's number as it is; text only to name it in an error.
+            let given = Found(value: String(typed), source: .flag, note: nil)
+            guard typed.isFinite, typed >= 0, allowZero || typed > 0 else { throw invalid(setting, found: given, expected: expected) }
+            entries.append(ownEntry(setting, found: given, display: formatSeconds(typed)))
+            return typed
+        }
         let found = try own(setting)
         var value = defaultValue
         if let text = found?.value {
             guard let parsed = parseSeconds(text), allowZero || parsed > 0 else {
-                throw invalid(setting, found: found!, expected: allowZero ? "a number of seconds (30, 1.5, 500ms, 2m)" : "a positive number of seconds (30, 1.5, 500ms, 2m)")
+                throw invalid(setting, found: found!, expected: expected)
             }
             value = parsed
         }
