@@ -152,12 +152,10 @@ public final class Journal: @unchecked Sendable {
     /// written nothing the caller should rely on.
     public func append(_ entries: [JournalEntry]) throws {
         guard !entries.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var data: [UInt8] = []
         do {
             for entry in entries {
-                if !JournalEncoding.append(entry, to: &data) { data.append(contentsOf: try encoder.encode(entry)) }
+                if !JournalEncoding.append(entry, to: &data) { data.append(contentsOf: try JournalEncoding.line(entry)) }
                 data.append(0x0A)
             }
         } catch {
