@@ -228,8 +228,9 @@ public final class Journal: @unchecked Sendable {
         let name = (path as NSString).lastPathComponent + "."
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.compactMap { file -> (Int, String)? in
-            guard file.hasPrefix(name), let number = Int(file.dropFirst(name.count)), number > 0,
-                  file.dropFirst(name.count).allSatisfy(\.isASCII) else { return nil }
+            let suffix = file.dropFirst(name.count)
+            guard file.hasPrefix(name), !suffix.isEmpty, suffix.first != "0",
+                  suffix.allSatisfy({ ("0"..."9").contains($0) }), let number = Int(suffix) else { return nil }
             return (number, (directory as NSString).appendingPathComponent(file))
         }.sorted { $0.0 < $1.0 }
     }

@@ -50,6 +50,22 @@ struct JournalRotationTests {
         #expect(first.hasPrefix("{") && first.hasSuffix("\n") && first.contains(#""state_id":"id-0""#))
     }
 
+    @Test func onlyNumberedFilesBesideItAreRotatedFiles() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in ["journal.jsonl.2", "journal.jsonl.10", "journal.jsonl.1", "journal.jsonl.bak", "journal.jsonl.+3",
+                     "journal.jsonl.04", "journal.jsonl.", "journal.jsonl.٣", "other.jsonl.5", "journal.jsonl.0"] {
+            FileManager.default.createFile(atPath: directory + "/" + name, contents: Data())
+        }
+        let journal = Journal(path: directory + "/journal.jsonl", maxFileSize: 10)
+        #expect(journal.rotatedFiles().map(\.number) == [1, 2, 10])
+        try journal.append([Self.entry("a")])
+        try journal.append([Self.entry("b")])  // rotates to .11, after the highest
+        #expect(journal.rotatedFiles().map(\.number) == [1, 2, 10, 11])
+        #expect(try journal.entries().entries.map(\.stateID) == ["a", "b"])
+    }
+
     @Test func anAppendLargerThanTheSizeStaysInOneFile() throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
