@@ -55,7 +55,7 @@ public final class Connection: @unchecked Sendable {
             let message = scrubbed(conn)
             PQfinish(conn)
             throw PostgresError(kind: needsPassword ? .passwordRequired : .connectionFailed,
-                                message: message.isEmpty ? "Could not connect." : message)
+                                message: message.isEmpty ? "Could not connect." : message).worded(configuration.fixWording)
         }
         Connection.configureSession(conn)
         handle = conn
@@ -180,6 +180,7 @@ public final class Connection: @unchecked Sendable {
             }
             let message = scrubbed(handle)
             throw PostgresError(kind: .connectionFailed, message: message.isEmpty ? "Could not reconnect." : message)
+                .worded(configuration.fixWording)
         }
         try connect()
     }
@@ -187,10 +188,11 @@ public final class Connection: @unchecked Sendable {
     /// The open connection, or `.connectionLost` (callers hold the lock).
     func usableHandle() throws -> OpaquePointer {
         guard let handle else {
-            throw PostgresError(kind: .connectionLost, message: "The connection is closed.")
+            throw PostgresError(kind: .connectionLost, message: "The connection is closed.").worded(configuration.fixWording)
         }
         if PQstatus(handle) != CONNECTION_OK {
             throw PostgresError(kind: .connectionLost, message: "The connection to the server was lost.")
+                .worded(configuration.fixWording)
         }
         return handle
     }
@@ -229,7 +231,7 @@ public final class Connection: @unchecked Sendable {
     func connectionFailure(_ handle: OpaquePointer, otherwise fallback: String) -> PostgresError {
         let message = PostgresError.summarizeConnectionMessage(scrubbed(handle))
         return PostgresError(kind: PQstatus(handle) == CONNECTION_OK ? .server : .connectionLost,
-                             message: message.isEmpty ? fallback : message)
+                             message: message.isEmpty ? fallback : message).worded(configuration.fixWording)
     }
 
     func makeError(_ result: OpaquePointer, _ conn: OpaquePointer) -> PostgresError {
@@ -246,12 +248,12 @@ public final class Connection: @unchecked Sendable {
             let message = PostgresError.summarizeConnectionMessage(primary ?? scrubbed(conn))
             return PostgresError(kind: lost ? .connectionLost : .server, sqlState: sqlState,
                                  message: message.isEmpty ? "The connection to the server was lost." : message,
-                                 detail: field(Int32(MS_PG_DIAG_MESSAGE_DETAIL)))
+                                 detail: field(Int32(MS_PG_DIAG_MESSAGE_DETAIL))).worded(configuration.fixWording)
         }
         return PostgresError(kind: sqlState == "57014" ? .cancelled : .server, sqlState: sqlState,
                              message: primary ?? "The server rejected the statement.",
                              detail: field(Int32(MS_PG_DIAG_MESSAGE_DETAIL)),
-                             hint: field(Int32(MS_PG_DIAG_MESSAGE_HINT)))
+                             hint: field(Int32(MS_PG_DIAG_MESSAGE_HINT))).worded(configuration.fixWording)
     }
 }
 

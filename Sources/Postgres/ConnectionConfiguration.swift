@@ -23,11 +23,16 @@ public struct ConnectionConfiguration: Sendable, Equatable {
     /// the wrong default.
     public var connectTimeout: Int
     public var applicationName: String
+    /// How the fix of a common failure is worded, where the application knows better
+    /// than libpq's terms (its own setting names): every error of a connection made with
+    /// this configuration carries it. Not part of equality: it is how errors read, not
+    /// where or how to connect.
+    public var fixWording: [PostgresError.Problem: String]
 
     public init(uri: String? = nil, host: String? = nil, port: Int? = nil, user: String? = nil,
                 password: String? = nil, database: String? = nil, sslmode: String? = nil,
                 extra: [String: String] = [:], connectTimeout: Int = 10,
-                applicationName: String = "meltano-state") {
+                applicationName: String = "meltano-state", fixWording: [PostgresError.Problem: String] = [:]) {
         self.uri = uri
         self.host = host
         self.port = port
@@ -38,6 +43,14 @@ public struct ConnectionConfiguration: Sendable, Equatable {
         self.extra = extra
         self.connectTimeout = connectTimeout
         self.applicationName = applicationName
+        self.fixWording = fixWording
+    }
+
+    public static func == (lhs: ConnectionConfiguration, rhs: ConnectionConfiguration) -> Bool {
+        lhs.uri == rhs.uri && lhs.host == rhs.host && lhs.port == rhs.port && lhs.user == rhs.user
+            && lhs.password == rhs.password && lhs.database == rhs.database && lhs.sslmode == rhs.sslmode
+            && lhs.extra == rhs.extra && lhs.connectTimeout == rhs.connectTimeout
+            && lhs.applicationName == rhs.applicationName
     }
 
     /// The keyword/value pairs given to `PQconnectdbParams`, in order. `dbname` carrying

@@ -9,6 +9,11 @@ public struct ConfigurationInputs: Sendable {
     /// `table`: these apply to whichever backend the URI selects), or one of this tool's
     /// own keys (`OwnSettings.all`). `ConfigurationResolver.flagKeys` lists them all.
     public var flags: [String: String]
+    /// Durations the command line parsed as numbers already (`--lock-timeout 2.5`), by
+    /// setting key (`lock_timeout`, `stale_lock_after`, `refresh_interval`): used as
+    /// they are, never written out as text and parsed again. A key here wins over the
+    /// same key in `flags`.
+    public var flagSeconds: [String: Double]
     /// The process environment.
     public var environment: [String: String]
     /// Where a Meltano project is looked for (then in each parent).
@@ -24,10 +29,11 @@ public struct ConfigurationInputs: Sendable {
     public var configFile: String?
     public var homeDirectory: String
 
-    public init(flags: [String: String] = [:], environment: [String: String], workingDirectory: String,
-                projectDirectory: String? = nil, environmentName: String? = nil, configFile: String? = nil,
-                homeDirectory: String) {
+    public init(flags: [String: String] = [:], flagSeconds: [String: Double] = [:], environment: [String: String],
+                workingDirectory: String, projectDirectory: String? = nil, environmentName: String? = nil,
+                configFile: String? = nil, homeDirectory: String) {
         self.flags = flags
+        self.flagSeconds = flagSeconds
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.projectDirectory = projectDirectory
@@ -37,13 +43,33 @@ public struct ConfigurationInputs: Sendable {
     }
 
     /// The inputs of this process: its environment, working directory and home.
-    public static func current(flags: [String: String] = [:], projectDirectory: String? = nil,
-                               environmentName: String? = nil, configFile: String? = nil) -> ConfigurationInputs {
+    public static func current(flags: [String: String] = [:], flagSeconds: [String: Double] = [:],
+                               projectDirectory: String? = nil, environmentName: String? = nil,
+                               configFile: String? = nil) -> ConfigurationInputs {
         let environment = ProcessInfo.processInfo.environment
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return ConfigurationInputs(flags: flags, environment: environment,
+        return ConfigurationInputs(flags: flags, flagSeconds: flagSeconds, environment: environment,
                                    workingDirectory: FileManager.default.currentDirectoryPath,
                                    projectDirectory: projectDirectory, environmentName: environmentName,
                                    configFile: configFile, homeDirectory: home)
+    }
+
+    /// The inputs of this process, with the command line's settings as parsed.
+    public static func current(flags: CommandLineSettings, projectDirectory: String? = nil,
+                               environmentName: String? = nil, configFile: String? = nil) -> ConfigurationInputs {
+        current(flags: flags.text, flagSeconds: flags.seconds, projectDirectory: projectDirectory,
+                environmentName: environmentName, configFile: configFile)
+    }
+}
+
+/// The settings a command line gives, as it parsed them: text by setting key (as
+/// `ConfigurationInputs.flags`), and durations in seconds (`ConfigurationInputs.flagSeconds`).
+public struct CommandLineSettings: Sendable, Equatable {
+    public var text: [String: String]
+    public var seconds: [String: Double]
+
+    public init(text: [String: String] = [:], seconds: [String: Double] = [:]) {
+        self.text = text
+        self.seconds = seconds
     }
 }

@@ -81,12 +81,23 @@ public struct JournalEntry: Sendable, Equatable, Codable {
 /// The backup journal: an append-only JSON-lines file, mode 0600, each entry written
 /// and fsync'ed before the change it describes is made. A file (not a table) so it
 /// works for a role without CREATE privilege and survives the database's loss.
+///
+/// When an append would take the file past `maxFileSize`, the file is first renamed
+/// `journal.jsonl.1` (then `.2`, … : the highest number is the newest) and a new one
+/// begins; rotated files are kept, and `entries`, `history` and `restore` read them
+/// all, oldest first. The directory is fsync'ed after a rotation or a new file, so the
+/// rename and the new name survive a crash.
 public final class Journal: @unchecked Sendable {
     public let path: String
+    /// Bytes a journal file may reach before the next append rotates it (64 MiB). A
+    /// single append larger than this still goes into one file.
+    public let maxFileSize: Int
+    public static let defaultMaxFileSize = 64 << 20
     private let lock = NSLock()
 
-    public init(path: String) {
+    public init(path: String, maxFileSize: Int = Journal.defaultMaxFileSize) {
         self.path = path
+        self.maxFileSize = maxFileSize
     }
 
     /// `$XDG_STATE_HOME/meltano-state/journal.jsonl` (default `~/.local/state/…`).
@@ -142,12 +153,10 @@ public final class Journal: @unchecked Sendable {
     /// written nothing the caller should rely on.
     public func append(_ entries: [JournalEntry]) throws {
         guard !entries.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var data: [UInt8] = []
         do {
             for entry in entries {
-                if !JournalEncoding.append(entry, to: &data) { data.append(contentsOf: try encoder.encode(entry)) }
+                if !JournalEncoding.append(entry, to: &data) { data.append(contentsOf: try JournalEncoding.line(entry)) }
                 data.append(0x0A)
             }
         } catch {
@@ -155,12 +164,35 @@ public final class Journal: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        let fd = try openForAppending()
+        var (fd, created) = try openForAppending()
         defer { close(fd) }
-        // Another meltano-state process may append at the same time.
-        guard flock(fd, LOCK_EX) == 0 else { throw StoreError.journal("cannot lock \(path): \(String(cString: strerror(errno)))") }
+        // Another meltano-state process may append (or rotate) at the same time: hold the
+        // lock on the file that is at `path` now, not one renamed away meanwhile.
+        while true {
+            guard flock(fd, LOCK_EX) == 0 else { throw StoreError.journal("cannot lock \(path): \(String(cString: strerror(errno)))") }
+            var opened = stat(), current = stat()
+            if fstat(fd, &opened) != 0 || stat(path, &current) != 0
+                || (opened.st_dev == current.st_dev && opened.st_ino == current.st_ino) { break }
+            close(fd)
+            (fd, created) = try openForAppending()
+        }
         defer { flock(fd, LOCK_UN) }
-        let start = lseek(fd, 0, SEEK_END)
+        var start = lseek(fd, 0, SEEK_END)
+        var info = stat()
+        if start > 0, start + off_t(data.count) > off_t(maxFileSize), fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+            // Rotate under the lock: the file keeps its lock until the new one exists.
+            let rotated = path + ".\((rotatedFiles().last?.number ?? 0) + 1)"
+            guard rename(path, rotated) == 0 else {
+                throw StoreError.journal("cannot rotate \(path) to \(rotated): \(String(cString: strerror(errno)))")
+            }
+            let old = fd
+            (fd, created) = try openForAppending()
+            flock(old, LOCK_UN)
+            close(old)
+            guard flock(fd, LOCK_EX) == 0 else { throw StoreError.journal("cannot lock \(path): \(String(cString: strerror(errno)))") }
+            created = true
+            start = lseek(fd, 0, SEEK_END)
+        }
         let written = data.withUnsafeBytes { buffer -> Int in
             var offset = 0
             while offset < buffer.count {
@@ -175,6 +207,33 @@ public final class Journal: @unchecked Sendable {
             if start >= 0 { _ = ftruncate(fd, start) }  // no torn line left behind
             throw StoreError.journal("cannot write \(path): \(reason)")
         }
+        if created { try syncDirectory() }
+    }
+
+    /// The directory holding the journal, as given (`.` for a bare file name).
+    private var directory: String {
+        let directory = (path as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
+    }
+
+    /// fsync of the directory, so a new or renamed file's name is on disk too.
+    private func syncDirectory() throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.journal("cannot open the directory \(directory): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw StoreError.journal("cannot flush the directory \(directory): \(String(cString: strerror(errno)))") }
+    }
+
+    /// The rotated files (`journal.jsonl.1`, `.2`, …), oldest first.
+    func rotatedFiles() -> [(number: Int, path: String)] {
+        let name = (path as NSString).lastPathComponent + "."
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap { file -> (Int, String)? in
+            let suffix = file.dropFirst(name.count)
+            guard file.hasPrefix(name), !suffix.isEmpty, suffix.first != "0",
+                  suffix.allSatisfy({ ("0"..."9").contains($0) }), let number = Int(suffix) else { return nil }
+            return (number, (directory as NSString).appendingPathComponent(file))
+        }.sorted { $0.0 < $1.0 }
     }
 
     /// Checks that entries can be appended (the directory exists or can be made, the
@@ -184,12 +243,14 @@ public final class Journal: @unchecked Sendable {
     public func checkWritable() throws {
         lock.lock()
         defer { lock.unlock() }
-        close(try openForAppending())
+        let (fd, created) = try openForAppending()
+        close(fd)
+        if created { try syncDirectory() }
     }
 
     /// Creates the directory (mode 0700) when missing and opens the file for
-    /// appending, creating it with mode 0600.
-    private func openForAppending() throws -> Int32 {
+    /// appending, creating it with mode 0600; says whether it created the file.
+    private func openForAppending() throws -> (fd: Int32, created: Bool) {
         let directory = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
@@ -202,29 +263,82 @@ public final class Journal: @unchecked Sendable {
         } else if !directory.isEmpty && !isDirectory.boolValue {
             throw StoreError.journal("cannot create \(path): \(directory) is a file, not a directory")
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        var fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        var created = false
+        if fd < 0 && errno == ENOENT {
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            created = fd >= 0
+        }
         guard fd >= 0 else { throw StoreError.journal("cannot open \(path): \(String(cString: strerror(errno)))") }
-        return fd
+        return (fd, created)
     }
 
-    /// Every entry, oldest first. Lines that cannot be read are skipped and counted.
+    /// Every entry, oldest first, of the rotated files and then the current one. Lines
+    /// that cannot be read are skipped and counted.
     public func entries() throws -> (entries: [JournalEntry], unreadableLines: Int) {
-        guard FileManager.default.fileExists(atPath: path) else { return ([], 0) }
-        // A device (/dev/null to keep no journal, /dev/full) holds no entries, and
-        // reading one like /dev/full would never end.
-        var info = stat()
-        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG { return ([], 0) }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw StoreError.other("Cannot read the backup journal \(path): \(error.localizedDescription)")
-        }
-        let decoder = JSONDecoder()
         var result: [JournalEntry] = []
-        var bad = 0
-        for line in data.split(separator: 0x0A) where !line.isEmpty {
-            if let entry = try? decoder.decode(JournalEntry.self, from: Data(line)) { result.append(entry) } else { bad += 1 }
-        }
+        let bad = try forEachEntry { result.append($0) }
         return (result, bad)
+    }
+
+    /// Entries newest first, optionally of one state ID: read as a stream, keeping only
+    /// the matching ones. `history`, with or without a database.
+    public func history(stateID: String? = nil) throws -> [JournalEntry] {
+        var matching: [JournalEntry] = []
+        try forEachEntry { entry in
+            if stateID == nil || entry.stateID == stateID { matching.append(entry) }
+        }
+        return matching.reversed()
+    }
+
+    /// Calls `body` with every entry, oldest first (the rotated files, then the current
+    /// one), reading a file a block at a time rather than whole; returns how many lines
+    /// could not be read (they are skipped).
+    @discardableResult
+    public func forEachEntry(_ body: (JournalEntry) throws -> Void) throws -> Int {
+        let decoder = JSONDecoder()
+        var bad = 0
+        for file in rotatedFiles().map(\.path) + [path] {
+            try Journal.forEachLine(of: file) { line in
+                if let entry = try? decoder.decode(JournalEntry.self, from: line) { try body(entry) } else { bad += 1 }
+            }
+        }
+        return bad
+    }
+
+    /// The non-empty lines of a regular file, in 1 MiB reads; nothing for a missing file
+    /// or a device (/dev/null to keep no journal; reading /dev/full would never end).
+    static func forEachLine(of file: String, _ body: (Data) throws -> Void) throws {
+        var info = stat()
+        guard stat(file, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw StoreError.other("Cannot read the backup journal \(file): \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) != S_IFREG { return }
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return }
+            throw StoreError.other("Cannot read the backup journal \(file): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var pending = Data()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.other("Cannot read the backup journal \(file): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            pending.append(contentsOf: chunk[..<n])
+            var lineStart = pending.startIndex
+            while let newline = pending[lineStart...].firstIndex(of: 0x0A) {
+                if newline > lineStart { try body(Data(pending[lineStart..<newline])) }
+                lineStart = newline + 1
+            }
+            pending = Data(pending[lineStart...])
+        }
+        if !pending.isEmpty { try body(pending) }
     }
 }
 
@@ -237,7 +351,8 @@ enum Actor {
     }()
 
     static let host: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        return gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "unknown"
+        var buffer = [UInt8](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }()
 }

@@ -7,6 +7,18 @@ import StateJSON
 /// writes for the same entry (checked against it in the tests), so the journal reads
 /// the same whichever wrote a line.
 enum JournalEncoding {
+    /// The entry as one journal line (no newline): written here for most entries, by
+    /// `JSONEncoder` (`[.sortedKeys, .withoutEscapingSlashes]`, the same bytes) for
+    /// entries with a lock or a run. The one writer of journal lines: the journal and
+    /// `history --json` both write them with it.
+    static func line(_ entry: JournalEntry) throws -> [UInt8] {
+        var out: [UInt8] = []
+        if append(entry, to: &out) { return out }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(entry))
+    }
+
     /// Appends the entry's JSON (no newline) and returns true; returns false, having
     /// appended nothing, for entries with a lock or a run (rare; `JSONEncoder` writes them).
     static func append(_ entry: JournalEntry, to out: inout [UInt8]) -> Bool {
@@ -136,4 +148,9 @@ extension Journal {
         }
         return ids
     }
+}
+
+extension JournalEntry {
+    /// This entry as the journal stores it: one line of JSON, without the newline.
+    public func journalLine() throws -> [UInt8] { try JournalEncoding.line(self) }
 }

@@ -1,4 +1,5 @@
 import Postgres
+import StateConfig
 
 /// Where a database keeps Meltano state: the three layouts users meet.
 public enum StorageLayout: String, Sendable, CaseIterable, Codable {
@@ -44,7 +45,7 @@ struct Tables: Sendable {
         case .twoTables:
             // The add-on pastes the schema into SQL unquoted, so PostgreSQL folds its
             // ASCII letters to lower case: `MySchema` is really `myschema`.
-            self.schema = Tables.foldUnquoted(schema)
+            self.schema = foldUnquoted(schema)
             stateName = "meltano_state"
             state = quoteIdentifier(self.schema) + "." + quoteIdentifier("meltano_state")
             locking = .rows(table: quoteIdentifier(self.schema) + "." + quoteIdentifier("meltano_state_locks"))
@@ -61,11 +62,7 @@ struct Tables: Sendable {
         }
     }
 
-    static func foldUnquoted(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.unicodeScalars.map { scalar in
-            ("A"..."Z").contains(scalar) ? Unicode.Scalar(scalar.value + 32)! : scalar
-        }))
-    }
+
 
     /// The add-on's exact DDL (with quoted names), run only by writers and `init`.
     var createStatements: [String] {

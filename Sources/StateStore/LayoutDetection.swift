@@ -19,7 +19,7 @@ extension StateStore {
                 """, [schema, name], idempotent: true).rows.count == 1
         }
         var found: [DetectedLayout] = []
-        let folded = Tables.foldUnquoted(schema)
+        let folded = foldUnquoted(schema)
         let hasTwoTables = try exists(folded, "meltano_state") && exists(folded, "meltano_state_locks")
         if hasTwoTables { found.append(DetectedLayout(layout: .twoTables, table: "meltano_state")) }
         let hasRuns = try exists(schema, "runs")

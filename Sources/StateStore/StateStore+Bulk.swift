@@ -242,8 +242,7 @@ extension StateStore {
 
     /// Journal entries, newest first, optionally of one state ID.
     public func history(stateID: String? = nil) throws -> [JournalEntry] {
-        let all = try options.journal.entries().entries
-        return all.filter { stateID == nil || $0.stateID == stateID }.reversed()
+        try options.journal.history(stateID: stateID)
     }
 
     /// Puts back the value an entry recorded (or the rows of a whole batch), itself
@@ -251,8 +250,10 @@ extension StateStore {
     @discardableResult
     public func restore(entryID: String) throws -> [JournalEntry] {
         try requireWritable("restore from the journal")
-        let all = try options.journal.entries().entries
-        let selected = all.filter { $0.id == entryID || $0.batch == entryID }
+        var selected: [JournalEntry] = []
+        try options.journal.forEachEntry { entry in
+            if entry.id == entryID || entry.batch == entryID { selected.append(entry) }
+        }
         guard !selected.isEmpty else {
             throw StoreError.other("No journal entry or batch with id '\(entryID)' in \(options.journal.path). `meltano-state history` lists them.")
         }

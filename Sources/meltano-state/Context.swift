@@ -29,8 +29,7 @@ final class Context {
 
     /// Journal entries without connecting (history works with the database down).
     func history(stateID: String?) throws -> [JournalEntry] {
-        let all = try journal.entries().entries
-        return all.filter { stateID == nil || $0.stateID == stateID }.reversed()
+        try journal.history(stateID: stateID)
     }
 
     /// The password prompt the store factory gets: on a terminal only, echo off.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StateConfig
 import StateStore
 
 /// Connection and behaviour options every command takes. There is deliberately no
@@ -38,7 +39,7 @@ struct GlobalOptions: ParsableArguments {
     var quiet = false
 
     /// Setting keys given on the command line, the highest-precedence source.
-    var flagSettings: [String: String] {
+    var flagSettings: CommandLineSettings {
         var flags: [String: String] = [:]
         // Short names apply to whichever backend the URI selects (postgres or postgresql).
         flags["uri"] = uri
@@ -50,9 +51,11 @@ struct GlobalOptions: ParsableArguments {
         flags["sslmode"] = sslmode
         flags["layout"] = layout
         flags["table"] = table
-        flags["lock_timeout"] = lockTimeout.map { String($0) }
         if readOnly { flags["read_only"] = "true" }
-        return flags
+        // Parsed as a number already: carried as one.
+        var seconds: [String: Double] = [:]
+        seconds["lock_timeout"] = lockTimeout
+        return CommandLineSettings(text: flags, seconds: seconds)
     }
 }
 

@@ -163,10 +163,9 @@ struct HistoryCommand: ParsableCommand {
         var entries = try context.history(stateID: stateID)
         if limit > 0 { entries = Array(entries.prefix(limit)) }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            // The journal's own line writer: the bytes as stored.
             var out = ""
-            for entry in entries { out += String(decoding: try encoder.encode(entry), as: UTF8.self) + "\n" }
+            for entry in entries { out += String(decoding: try entry.journalLine(), as: UTF8.self) + "\n" }
             writeData(out, json: true)
             return
         }

@@ -100,6 +100,10 @@ struct CLIVerbTests {
         let history = try fixture.run(["history", "--json"])
         #expect(history.stdout.contains("\"action\":\"unlock\""))
         #expect(history.stdout.contains("lock-a"))
+        // The lines as stored, byte for byte (one writer for both), newest first.
+        let stored = try String(contentsOfFile: fixture.journalPath, encoding: .utf8).split(separator: "\n")
+        let all = try fixture.run(["history", "--json", "--limit", "0"]).stdout.split(separator: "\n")
+        #expect(all == Array(stored.reversed()))
     }
 
     /// `unlock --stale --yes` releases every lock older than stale_lock_after (300 s),

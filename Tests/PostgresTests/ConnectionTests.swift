@@ -166,6 +166,21 @@ struct ConnectionTests {
         #expect(error?.fix?.contains("database name") == true)
     }
 
+    @Test func theConfigurationsWordingRewordsItsErrors() throws {
+        var config = try TestDatabase.configuration()
+        config.database = "no_such_db_here"
+        config.fixWording = [.unknownDatabase: "Check the app's database setting."]
+        let missing = #expect(throws: PostgresError.self) { try Connection(config) }
+        #expect(missing?.problem == .unknownDatabase)
+        #expect(missing?.fix == "Check the app's database setting.")
+        var good = try TestDatabase.configuration()
+        good.fixWording = [.unknownSchema: "Check the app's schema setting."]
+        let connection = try Connection(good)
+        let error = #expect(throws: PostgresError.self) { try connection.query("CREATE TABLE no_such_schema_here.t (a int)") }
+        #expect(error?.sqlState == "3F000")
+        #expect(error?.fix == "Check the app's schema setting.")
+    }
+
     @Test func terminatedBackendIsDetectedAndReadsReconnect() throws {
         let admin = try TestDatabase.connect()
         let victim = try TestDatabase.connect()

@@ -61,6 +61,26 @@ struct JournalEncodingTests {
         #expect(out.isEmpty)
     }
 
+    @Test func oneLineWriterForTheJournalAndHistoryJSON() throws {
+        let lock = LockInfo(stateID: "a\u{7F}\u{85}", lockID: "l/1", lockedAt: "2026-11-25 01:02:03", ageSeconds: 1.5, isStale: true)
+        let plain = JournalEntry(id: "x", batch: "b", time: "t", action: "set", stateID: "é\u{7F}\u{85}\u{1}/\"", database: "d",
+                                 schema: "s", layout: "two-tables", user: "u", host: "h",
+                                 before: RowSnapshot(partialState: nil, completedState: "{\"a\": 1}", updatedAt: nil), note: "n")
+        let locked = JournalEntry(id: "y", batch: nil, time: "t", action: "unlock", stateID: "a", database: "d", schema: "s",
+                                  layout: "two-tables", user: "u", host: "h", before: nil, lock: lock, run: nil, note: nil)
+        let encoder = Self.encoder()
+        let directory = NSTemporaryDirectory() + "meltano-state-line-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl")
+        try journal.append([plain, locked])
+        let stored = try Data(contentsOf: URL(fileURLWithPath: journal.path))
+        #expect(Array(stored) == (try plain.journalLine()) + [0x0A] + (try locked.journalLine()) + [0x0A])
+        for entry in [plain, locked] {
+            #expect(try entry.journalLine() == Array(try encoder.encode(entry)))
+            #expect(try JSONDecoder().decode(JournalEntry.self, from: Data(try entry.journalLine())) == entry)
+        }
+    }
+
     @Test func idsAndTimestampsAsStringFormatWroteThem() {
         for seconds in [0.0, 1.999, 951_782_400.5, 1_795_568_693.561996, 4_102_444_799.9995, Date().timeIntervalSince1970] {
             let date = Date(timeIntervalSince1970: seconds)

@@ -1,0 +1,326 @@
+import Foundation
+import Postgres
+
+/// Which backend the settings select (`postgres://` for the add-on, `postgresql://` for
+/// the later add-on, `systemdb` for Meltano's system database) and its connection.
+extension Resolution {
+    /// The backend, from state_backend.uri or else the parts that are set; appends the
+    /// URI's entry.
+    mutating func chooseBackend(entries: inout [ResolvedConfiguration.Entry]) throws -> (backend: Backend, uri: String?, uriFound: Found?) {
+        let uriFound = try lookup(SettingKey.uri, secret: true)
+        let uri = uriFound?.value
+        let backend: Backend
+        if let uri {
+            if uri == "systemdb" {
+                backend = .systemdb
+            } else {
+                switch uriScheme(uri) {
+                case "postgres": backend = .postgres
+                case "postgresql": backend = .postgresql
+                case let scheme: throw wrongScheme(scheme, source: uriFound!.source)
+                }
+            }
+        } else if ConnectionPart.allCases.contains(where: { inputs.flags[$0.rawValue] != nil || firstSource(SettingKey.part($0, .postgres)) != nil }) {
+            backend = .postgres
+        } else if ConnectionPart.allCases.contains(where: { firstSource(SettingKey.part($0, .postgresql)) != nil }) {
+            backend = .postgresql
+        } else {
+            backend = .systemdb
+        }
+        activeBackend = backend == .systemdb ? nil : backend
+
+        let uriEntry = ResolvedConfiguration.Entry(
+            key: SettingKey.uri, value: uri.map(redactURI) ?? (backend == .systemdb ? "systemdb" : nil),
+            source: uriFound?.source ?? .default, environmentVariable: SettingKey.meltanoEnvVar(SettingKey.uri),
+            note: uriFound?.note ?? (uri == nil && backend != .systemdb ? "not set: the connection comes from the settings below" : nil))
+        entries.append(uriEntry)
+        return (backend, uri, uriFound)
+    }
+
+    /// The connection of `backend`, with its entries, the connect timeout and this
+    /// tool's wording of connection failures.
+    mutating func resolveConnection(backend: Backend, uri: String?, uriFound: Found?, connectTimeout: Int,
+                                    entries: inout [ResolvedConfiguration.Entry]) throws -> Resolved {
+        var connection: ConnectionConfiguration
+        var target: ResolvedConfiguration.Target
+        var schema: String?
+        var tableSchema: String?
+        switch backend {
+        case .postgres:
+            (connection, target, schema, tableSchema) = try resolveAddOn(uri: uri, uriFound: uriFound, entries: &entries)
+        case .postgresql:
+            (connection, target, schema, tableSchema) = try resolveLibpq(uri: uri, uriFound: uriFound, entries: &entries)
+        case .systemdb:
+            (connection, target, schema, tableSchema) = try resolveSystemDatabase(uriFound: uriFound, entries: &entries)
+        }
+        connection.connectTimeout = connectTimeout
+        connection.fixWording = ConnectionFixes.wording
+        return (connection, target, schema, tableSchema)
+    }
+
+    /// Settings that are set but that Meltano (and so this tool) ignores.
+    mutating func warnIgnoredSettings(backend: Backend) {
+        if backend != .systemdb {
+            let other: Backend = backend == .postgres ? .postgresql : .postgres
+            for part in ConnectionPart.allCases {
+                let key = SettingKey.part(part, other)
+                if let source = firstSource(key) {
+                    warnings.append("\(key) is set (\(source.label(home: home))) but ignored: the URI's scheme is \(backend.rawValue)://, so Meltano passes only state_backend.\(backend.rawValue).* to the add-on")
+                }
+            }
+        }
+        for environment in meltanoFile?.environments ?? [] {
+            for (key, line) in environment.ignoredSettings where key.hasPrefix("state_backend") || key == SettingKey.databaseURI {
+                warnings.append("meltano.yml:\(line): environment \(environment.name) sets \(key), which Meltano ignores (its own settings cannot be set per environment, only plugins can), and so does this tool; set it at the top level, or per environment through environment variables")
+            }
+        }
+    }
+
+    /// The single-table layout's table.
+    mutating func resolveTable(backend: Backend, entries: inout [ResolvedConfiguration.Entry]) throws -> String {
+        let tableFound = try lookup(SettingKey.table)
+        let table = tableFound?.value ?? "state"
+        entries.append(.init(key: SettingKey.table, value: table, source: tableFound?.value == nil ? .default : tableFound!.source,
+                             environmentVariable: SettingKey.meltanoEnvVar(SettingKey.table),
+                             note: tableFound?.note ?? (backend == .postgres ? "used only by the single-table layout" : nil)))
+        return table
+    }
+
+    typealias Resolved = (ConnectionConfiguration, ResolvedConfiguration.Target, String?, String?)
+
+    /// `postgres://`: every part typed, from the settings, else the URI, else the add-on's default.
+    mutating func resolveAddOn(uri: String?, uriFound: Found?, entries: inout [ResolvedConfiguration.Entry]) throws -> Resolved {
+        var parsed = AddOnURI()
+        let uriSource = uriFound.map { SettingSource.uri(key: SettingKey.uri, from: $0.source) }
+        if let uri, let uriFound {
+            do throws(URIProblem) {
+                parsed = try AddOnURI.parse(uri)
+            } catch {
+                throw ConfigurationError(problem: "state_backend.uri \(error.problem)", source: uriFound.source.label(home: home), fix: error.fix)
+            }
+            let label = uriFound.source.label(home: home)
+            if let query = parsed.query, !query.isEmpty {
+                warnings.append("\(label): the postgres:// add-on ignores the URI's query string (?…), and so does this tool; set state_backend.postgres.sslmode and the other parts as settings")
+            }
+            if let fragment = parsed.fragment, !fragment.isEmpty {
+                warnings.append("\(label): the URI's #fragment is ignored")
+            }
+        }
+        let backend = Backend.postgres
+        func key(_ part: ConnectionPart) -> String { SettingKey.part(part, backend) }
+
+        let hostFound = try lookup(key(.host))
+        let host = hostFound?.value ?? parsed.hostname ?? "localhost"
+        entries.append(partEntry(.host, backend, found: hostFound, fromURI: parsed.hostname, uriSource: uriSource, display: host))
+
+        let portFound = try lookup(key(.port))
+        let port = try portFound?.value.map { try parsePort($0, key: key(.port), source: portFound!.source) } ?? parsed.port ?? 5432
+        entries.append(partEntry(.port, backend, found: portFound, fromURI: parsed.port.map(String.init), uriSource: uriSource, display: String(port)))
+
+        let userFound = try lookup(key(.user))
+        let user = userFound?.value ?? parsed.username.flatMap { $0.isEmpty ? nil : $0 }
+        entries.append(partEntry(.user, backend, found: userFound, fromURI: parsed.username.flatMap { $0.isEmpty ? nil : $0 },
+                                 uriSource: uriSource, display: user,
+                                 defaultNote: "not set: libpq uses PGUSER or your login name (Meltano's add-on refuses to run without it)"))
+
+        let passwordFound = try lookup(key(.password), secret: true)
+        let password = passwordFound?.value ?? parsed.password.flatMap { $0.isEmpty ? nil : $0 }
+        entries.append(partEntry(.password, backend, found: passwordFound, fromURI: parsed.password.flatMap { $0.isEmpty ? nil : $0 },
+                                 uriSource: uriSource, display: password == nil ? nil : "********"))
+
+        let databaseFound = try lookup(key(.database))
+        let database = databaseFound?.value ?? parsed.database
+        entries.append(partEntry(.database, backend, found: databaseFound, fromURI: parsed.database, uriSource: uriSource,
+                                 display: database,
+                                 defaultNote: "not set: libpq uses PGDATABASE or the user name (Meltano's add-on refuses to run without it)"))
+
+        let schemaFound = try lookup(key(.schema))
+        let schema = schemaFound?.value ?? parsed.schema.flatMap { $0.isEmpty ? nil : $0 } ?? "public"
+        let folded = foldUnquoted(schema)
+        entries.append(partEntry(.schema, backend, found: schemaFound, fromURI: parsed.schema.flatMap { $0.isEmpty ? nil : $0 },
+                                 uriSource: uriSource, display: schema,
+                                 extraNote: folded != schema ? "Meltano's add-on writes it unquoted, so its tables are in \(folded)" : nil))
+
+        let sslFound = try lookup(key(.sslmode))
+        let sslmode = try sslFound?.value.map { try validateSSLMode($0, key: key(.sslmode), source: sslFound!.source) } ?? "prefer"
+        entries.append(partEntry(.sslmode, backend, found: sslFound, fromURI: nil, uriSource: nil, display: sslmode))
+
+        if user == nil { warnings.append("no user is configured: Meltano's add-on would refuse this configuration; libpq will use PGUSER or your login name") }
+        if database == nil { warnings.append("no database is configured: Meltano's add-on would refuse this configuration; libpq will use PGDATABASE or the user name") }
+
+        let connection = ConnectionConfiguration(host: host, port: port, user: user, password: password, database: database,
+                                                 sslmode: sslmode)
+        let target = ResolvedConfiguration.Target(host: host, port: String(port), user: user, database: database)
+        return (connection, target, schema, folded)
+    }
+
+    /// `postgresql://`: the URI goes to libpq as it is; settings that are set override its parts.
+    mutating func resolveLibpq(uri: String?, uriFound: Found?, entries: inout [ResolvedConfiguration.Entry]) throws -> Resolved {
+        let backend = Backend.postgresql
+        func key(_ part: ConnectionPart) -> String { SettingKey.part(part, backend) }
+        var parsed = LibpqURI()
+        let uriSource = uriFound.map { SettingSource.uri(key: SettingKey.uri, from: $0.source) }
+        if let uri, let uriFound {
+            do throws(URIProblem) {
+                parsed = try LibpqURI.parse(uri, settingPrefix: "state_backend.postgresql")
+            } catch {
+                throw ConfigurationError(problem: "state_backend.uri \(error.problem)", source: uriFound.source.label(home: home), fix: error.fix)
+            }
+        }
+        var connection = ConnectionConfiguration(uri: uri)
+
+        let hostFound = try lookup(key(.host))
+        connection.host = hostFound?.value
+        let uriHost = parsed.hosts.isEmpty ? nil : parsed.hosts.joined(separator: ",")
+        let host = hostFound?.value ?? uriHost
+        entries.append(partEntry(.host, backend, found: hostFound, fromURI: uriHost, uriSource: uriSource, display: host,
+                                 defaultNote: "not set: libpq uses PGHOST, else the local socket"))
+
+        let portFound = try lookup(key(.port))
+        connection.port = try portFound?.value.map { try parsePort($0, key: key(.port), source: portFound!.source) }
+        let uriPort = parsed.ports.isEmpty ? nil : parsed.ports.joined(separator: ",")
+        let port = connection.port.map(String.init) ?? uriPort
+        entries.append(partEntry(.port, backend, found: portFound, fromURI: uriPort, uriSource: uriSource, display: port ?? "5432",
+                                 defaultNote: "libpq's default (PGPORT may change it)"))
+
+        let userFound = try lookup(key(.user))
+        connection.user = userFound?.value
+        let user = userFound?.value ?? parsed.user
+        entries.append(partEntry(.user, backend, found: userFound, fromURI: parsed.user, uriSource: uriSource, display: user,
+                                 defaultNote: "not set: libpq uses PGUSER or your login name"))
+
+        let passwordFound = try lookup(key(.password), secret: true)
+        connection.password = passwordFound?.value
+        let uriPassword = parsed.password ?? parsed.parameter("password")
+        entries.append(partEntry(.password, backend, found: passwordFound, fromURI: uriPassword, uriSource: uriSource,
+                                 display: (passwordFound?.value ?? uriPassword) == nil ? nil : "********"))
+
+        let databaseFound = try lookup(key(.database))
+        connection.database = databaseFound?.value
+        let database = databaseFound?.value ?? parsed.parameter("dbname") ?? parsed.database
+        entries.append(partEntry(.database, backend, found: databaseFound, fromURI: parsed.parameter("dbname") ?? parsed.database,
+                                 uriSource: uriSource, display: database,
+                                 defaultNote: "not set: libpq uses PGDATABASE or the user name"))
+
+        let schemaFound = try lookup(key(.schema))
+        let schema = schemaFound?.value ?? parsed.searchPathSchema
+        entries.append(partEntry(.schema, backend, found: schemaFound, fromURI: parsed.searchPathSchema, uriSource: uriSource,
+                                 display: schema, defaultNote: "not set: the connection's search_path decides"))
+
+        let sslFound = try lookup(key(.sslmode))
+        connection.sslmode = try sslFound?.value.map { try validateSSLMode($0, key: key(.sslmode), source: sslFound!.source) }
+        entries.append(partEntry(.sslmode, backend, found: sslFound, fromURI: parsed.parameter("sslmode"), uriSource: uriSource,
+                                 display: connection.sslmode ?? parsed.parameter("sslmode") ?? "prefer",
+                                 defaultNote: "libpq's default (PGSSLMODE may change it)"))
+
+        let target = ResolvedConfiguration.Target(host: host ?? parsed.parameter("host"), port: port ?? parsed.parameter("port"),
+                                                  user: user, database: database)
+        return (connection, target, schema, schema)
+    }
+
+    /// `systemdb`: Meltano's system database, when `database_uri` is PostgreSQL.
+    mutating func resolveSystemDatabase(uriFound: Found?, entries: inout [ResolvedConfiguration.Entry]) throws -> Resolved {
+        let found = try lookup(SettingKey.databaseURI, secret: true)
+        guard let raw = found?.value else {
+            if projectRoot == nil && uriFound == nil {
+                throw ConfigurationError(
+                    problem: "no state backend is configured: state_backend.uri is not set (flag, MELTANO_STATE_BACKEND_URI, config file) and no Meltano project was found from \(absolutePath(inputs.workingDirectory, relativeTo: "/"))",
+                    fix: "Run inside your Meltano project (or give --project-dir or MELTANO_PROJECT_ROOT), or set state_backend.uri, for example postgres://USER@HOST:5432/DATABASE/SCHEMA, with MELTANO_STATE_BACKEND_URI or in \(abbreviateHome(configFilePath, home: home)).")
+            }
+            throw ConfigurationError(
+                problem: "Meltano keeps this project's state in its system database (state_backend.uri is systemdb\(uriFound == nil ? " by default" : "")), and database_uri is not set, so that is SQLite in .meltano/meltano.db; this tool reads PostgreSQL only",
+                source: uriFound?.source.label(home: home),
+                fix: "If the state is in PostgreSQL, set state_backend.uri to it (postgres://USER:PASSWORD@HOST:PORT/DATABASE/SCHEMA or postgresql://…), or set database_uri (MELTANO_DATABASE_URI) to Meltano's PostgreSQL system database.")
+        }
+        let label = found!.source.label(home: home)
+        let scheme = uriScheme(raw) ?? ""
+        let baseScheme = scheme.split(separator: "+").first.map(String.init) ?? ""
+        guard baseScheme == "postgresql" || baseScheme == "postgres", let schemeEnd = raw.range(of: "://") else {
+            throw ConfigurationError(
+                problem: "Meltano keeps this project's state in its system database (state_backend.uri is systemdb), and database_uri is \(scheme.isEmpty ? "not a URI" : "a \(scheme) URI"); this tool reads PostgreSQL only",
+                source: label,
+                fix: "If the state is in PostgreSQL, set state_backend.uri to it, or database_uri (MELTANO_DATABASE_URI) to a postgresql:// URL.")
+        }
+        let libpqURI = "postgresql://" + raw[schemeEnd.upperBound...]
+        let parsed: LibpqURI
+        do throws(URIProblem) {
+            parsed = try LibpqURI.parse(libpqURI, settingPrefix: "database_uri")
+        } catch {
+            throw ConfigurationError(problem: "database_uri \(error.problem)", source: label, fix: error.fix)
+        }
+        entries.append(.init(key: SettingKey.databaseURI, value: redactURI(raw), source: found!.source,
+                             environmentVariable: SettingKey.meltanoEnvVar(SettingKey.databaseURI), note: found?.note))
+        let schema = parsed.searchPathSchema
+        let target = ResolvedConfiguration.Target(
+            host: parsed.hosts.isEmpty ? nil : parsed.hosts.joined(separator: ","),
+            port: parsed.ports.isEmpty ? nil : parsed.ports.joined(separator: ","), user: parsed.user,
+            database: parsed.database)
+        return (ConnectionConfiguration(uri: libpqURI), target, schema, schema)
+    }
+
+    func partEntry(_ part: ConnectionPart, _ backend: Backend, found: Found?, fromURI: String?, uriSource: SettingSource?,
+                   display: String?, defaultNote: String? = nil, extraNote: String? = nil) -> ResolvedConfiguration.Entry {
+        let key = SettingKey.part(part, backend)
+        var source = SettingSource.default
+        var notes: [String] = []
+        if let found, found.value != nil {
+            source = found.source
+            if let note = found.note { notes.append(note) }
+        } else {
+            if let found {
+                notes.append("\(found.source.label(home: home)) is \(found.note ?? "set but empty"), so it does not count")
+            }
+            if fromURI != nil, let uriSource {
+                source = uriSource
+            } else if let defaultNote {
+                notes.append(defaultNote)
+            }
+        }
+        if let extraNote { notes.append(extraNote) }
+        return .init(key: key, value: display, source: source, environmentVariable: SettingKey.meltanoEnvVar(key),
+                     note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+    }
+
+    func parsePort(_ text: String, key: String, source: SettingSource) throws -> Int {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(trimmed), (1...65535).contains(port) else {
+            throw ConfigurationError(problem: "\(key) is \(quoted(text)), which is not a port number from 1 to 65535",
+                                     source: source.label(home: home), fix: "Set \(key) to a number such as 5432.")
+        }
+        return port
+    }
+
+    static let sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+    func validateSSLMode(_ text: String, key: String, source: SettingSource) throws -> String {
+        guard Self.sslModes.contains(text) else {
+            throw ConfigurationError(problem: "\(key) is \(quoted(text)), which is not an sslmode libpq knows",
+                                     source: source.label(home: home),
+                                     fix: "Set \(key) to one of \(Self.sslModes.joined(separator: ", ")).")
+        }
+        return text
+    }
+
+    func wrongScheme(_ scheme: String?, source: SettingSource) -> ConfigurationError {
+        let label = source.label(home: home)
+        guard let scheme else {
+            return ConfigurationError(problem: "state_backend.uri is not a URI", source: label,
+                                      fix: "Write it as \(AddOnURI.form) (or a postgresql:// libpq URI).")
+        }
+        let elsewhere: [String: String] = ["s3": "AWS S3", "gs": "Google Cloud Storage", "gcs": "Google Cloud Storage",
+                                           "azure": "Azure Blob Storage", "file": "local files"]
+        if let place = elsewhere[scheme] {
+            return ConfigurationError(
+                problem: "state_backend.uri uses the \(scheme) scheme: Meltano keeps this project's state in \(place), not PostgreSQL",
+                source: label, fix: "This tool reads PostgreSQL state backends only; use Meltano's `meltano state` commands for \(place).")
+        }
+        if scheme.hasPrefix("postgresql+") || scheme.hasPrefix("postgres+") {
+            return ConfigurationError(
+                problem: "state_backend.uri uses the \(scheme) scheme; Meltano has no state backend for it (a driver suffix belongs to SQLAlchemy URLs such as database_uri)",
+                source: label, fix: "Write postgresql://… (the later add-on, a libpq URI) or \(AddOnURI.form) (the first add-on).")
+        }
+        return ConfigurationError(
+            problem: "state_backend.uri uses the \(scheme) scheme, which is not a PostgreSQL state backend",
+            source: label, fix: "Write it as \(AddOnURI.form), or as a postgresql:// libpq URI for the later add-on.")
+    }
+}

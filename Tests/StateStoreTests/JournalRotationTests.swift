@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+import TestSupport
+import Postgres
+@testable import StateStore
+
+/// The journal rotates at `maxFileSize` (64 MiB by default; small here), keeps the old
+/// files, and reads them all, oldest first, streaming.
+@Suite("Journal rotation")
+struct JournalRotationTests {
+    static func directory() -> String {
+        NSTemporaryDirectory() + "meltano-state-rotation-\(UUID().uuidString)"
+    }
+
+    static func entry(_ stateID: String, note: String? = nil) -> JournalEntry {
+        JournalEntry(id: Journal.newID(), batch: nil, time: Journal.timestamp(), action: "set", stateID: stateID,
+                     database: "u@h:5432/db", schema: "public", layout: "two-tables", user: "u", host: "h",
+                     before: RowSnapshot(partialState: nil, completedState: #"{"singer_state": {"n": 1}}"#, updatedAt: nil),
+                     note: note)
+    }
+
+    static func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
+    }
+
+    @Test func rotatesAtTheSizeAndKeepsEveryFile() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl", maxFileSize: 1000)
+        #expect(Journal(path: "x").maxFileSize == 64 * 1024 * 1024)
+        var written: [JournalEntry] = []
+        for index in 0..<20 {
+            let entry = Self.entry("id-\(index)")
+            try journal.append([entry])
+            written.append(entry)
+        }
+        let rotated = journal.rotatedFiles()
+        #expect(rotated.count >= 4, "\(rotated)")
+        #expect(rotated.map(\.number) == Array(1...rotated.count))
+        for file in rotated.map(\.path) + [journal.path] {
+            let size = Self.size(file)
+            #expect(size > 0 && size <= 1000, "\(file): \(size)")
+            let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
+            #expect(mode == 0o600, "\(file)")
+        }
+        let (entries, bad) = try journal.entries()
+        #expect(bad == 0)
+        #expect(entries == written)
+        // Each file holds whole lines, the oldest in .1.
+        let first = try String(contentsOfFile: rotated[0].path, encoding: .utf8)
+        #expect(first.hasPrefix("{") && first.hasSuffix("\n") && first.contains(#""state_id":"id-0""#))
+    }
+
+    @Test func onlyNumberedFilesBesideItAreRotatedFiles() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in ["journal.jsonl.2", "journal.jsonl.10", "journal.jsonl.1", "journal.jsonl.bak", "journal.jsonl.+3",
+                     "journal.jsonl.04", "journal.jsonl.", "journal.jsonl.٣", "other.jsonl.5", "journal.jsonl.0"] {
+            #expect(FileManager.default.createFile(atPath: directory + "/" + name, contents: Data()))
+        }
+        let journal = Journal(path: directory + "/journal.jsonl", maxFileSize: 10)
+        #expect(journal.rotatedFiles().map(\.number) == [1, 2, 10])
+        try journal.append([Self.entry("a")])
+        try journal.append([Self.entry("b")])  // rotates to .11, after the highest
+        #expect(journal.rotatedFiles().map(\.number) == [1, 2, 10, 11])
+        #expect(try journal.entries().entries.map(\.stateID) == ["a", "b"])
+    }
+
+    @Test func anAppendLargerThanTheSizeStaysInOneFile() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl", maxFileSize: 500)
+        let batch = (0..<10).map { Self.entry("batch-\($0)") }
+        try journal.append(batch)  // into the empty file: no rotation
+        #expect(journal.rotatedFiles().isEmpty)
+        try journal.append([Self.entry("next")])  // the full file rotates first
+        #expect(journal.rotatedFiles().count == 1)
+        let rotatedText = try String(contentsOfFile: journal.rotatedFiles()[0].path, encoding: .utf8)
+        #expect(rotatedText.split(separator: "\n").count == 10)
+        #expect(try journal.entries().entries.map(\.stateID) == batch.map(\.stateID) + ["next"])
+    }
+
+    @Test func linesLongerThanAReadAreReadWhole() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl")
+        let long = String(repeating: "é", count: 600_000)  // 1.2 MB of UTF-8: over a 1 MiB read
+        let entries = [Self.entry("a"), Self.entry("b", note: long), Self.entry("c")]
+        try journal.append(entries)
+        try FileHandle(forWritingAtPath: journal.path).map { handle in
+            handle.seekToEndOfFile()
+            handle.write(Data("not json\n\n".utf8))
+            handle.write(try JSONEncoder().encode(Self.entry("last, no newline")))
+            handle.closeFile()
+        }
+        let (read, bad) = try journal.entries()
+        #expect(bad == 1)
+        #expect(read.map(\.stateID) == ["a", "b", "c", "last, no newline"])
+        #expect(read[1].note == long)
+    }
+
+    @Test func twoWritersRotatingAtOnceLoseNothing() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/journal.jsonl"
+        let ids = UnsafeSendable(Array(repeating: [String](), count: 4))
+        DispatchQueue.concurrentPerform(iterations: 4) { writer in
+            let journal = Journal(path: path, maxFileSize: 2000)  // each its own, as separate processes
+            var mine: [String] = []
+            for index in 0..<40 {
+                let entry = Self.entry("w\(writer)-\(index)")
+                try! journal.append([entry])
+                mine.append(entry.id)
+            }
+            ids.set(writer, mine)
+        }
+        let journal = Journal(path: path, maxFileSize: 2000)
+        let (entries, bad) = try journal.entries()
+        #expect(bad == 0)
+        #expect(entries.count == 160)
+        #expect(Set(entries.map(\.id)) == Set(ids.value.flatMap { $0 }))
+        for writer in 0..<4 {
+            // Each writer's entries in the order it wrote them.
+            #expect(entries.filter { $0.stateID.hasPrefix("w\(writer)-") }.map(\.id) == ids.value[writer])
+        }
+        for file in journal.rotatedFiles().map(\.path) + [path] { #expect(Self.size(file) <= 2000, "\(file)") }
+    }
+
+    @Test func historyAndRestoreReadTheRotatedFiles() throws {
+        let fixture = try StoreFixture()
+        let journal = Journal(path: fixture.journalPath, maxFileSize: 1500)
+        let store = StateStore(connection: try Connection(TestDatabase.configuration()), options: StoreOptions(
+            schema: fixture.schema, layout: .twoTables, lockTimeout: 2, lockRetryInterval: 0.05, journal: journal))
+        try store.set("a", to: json(#"{"singer_state": {"v": 1}}"#))
+        try store.set("a", to: json(#"{"singer_state": {"v": 2}}"#))
+        let second = try #require(store.history(stateID: "a").first)
+        #expect(second.before?.completedState == #"{"singer_state": {"v": 1}}"#)
+        for index in 0..<12 { try store.set("other-\(index)", to: json(#"{"singer_state": {}}"#)) }
+        #expect(journal.rotatedFiles().count >= 2, "\(journal.rotatedFiles())")
+        let current = try String(contentsOfFile: journal.path, encoding: .utf8)
+        #expect(!current.contains(second.id), "the entry is in a rotated file now")
+
+        let history = try store.history()
+        #expect(history.count == 14)
+        #expect(history.last?.stateID == "a" && history.first?.stateID == "other-11")  // newest first
+        #expect(try store.history(stateID: "a").map(\.id) == [second.id, history.last!.id])
+
+        try store.restore(entryID: second.id)
+        #expect(try fixture.store.getRaw("a")?.completedState == #"{"singer_state": {"v": 1}}"#)
+        #expect(try store.history(stateID: "a").first?.action == "restore")
+    }
+}
+
+/// A box the concurrent writers fill, each its own slot.
+final class UnsafeSendable<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.lock(); defer { lock.unlock() }; return stored }
+    func set<Element>(_ index: Int, _ element: Element) where Value == [Element] {
+        lock.lock(); stored[index] = element; lock.unlock()
+    }
+}
