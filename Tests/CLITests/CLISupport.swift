@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import StateJSON
 import StateStore
 import TestSupport
 
@@ -45,6 +46,16 @@ final class CLIFixture: @unchecked Sendable {
     func run(_ arguments: [String], stdin: String? = nil, extraEnvironment: [String: String] = [:]) throws -> ProcessOutput {
         try runProcess(CLIFixture.binary, arguments, stdin: stdin.map { Data($0.utf8) },
                        environment: environment.merging(extraEnvironment) { $1 }, currentDirectory: directory)
+    }
+
+    /// The ID of the newest journal entry of `stateID`, as `history --json` lists it.
+    func newestJournalEntryID(of stateID: String) throws -> String {
+        let history = try run(["history", "--json", stateID])
+        guard let line = history.stdout.split(separator: "\n").first,
+              case let .object(entry) = try JSONParser.parse(String(line)), case let .string(id)? = entry["id"] else {
+            throw StoreError.other("no journal entry: \(history.stdout) \(history.stderr)")
+        }
+        return id.text
     }
 
     var stateTable: String { quoteIdentifier(schema) + ".meltano_state" }

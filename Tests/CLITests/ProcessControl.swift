@@ -136,12 +136,7 @@ struct CLIWriteVerb: Sendable, CustomStringConvertible {
         }),
         CLIWriteVerb(name: "restore", waitsForLockOf: "a", arguments: { fixture in
             // The newest entry of 'a' is the second set's, which saved the first value.
-            let history = try fixture.run(["history", "--json", "a"])
-            guard let line = history.stdout.split(separator: "\n").first,
-                  case let .object(entry) = try JSONParser.parse(String(line)), case let .string(id)? = entry["id"] else {
-                throw StoreError.other("no journal entry: \(history.stdout) \(history.stderr)")
-            }
-            return ["restore", "--yes", id.text]
+            return ["restore", "--yes", try fixture.newestJournalEntryID(of: "a")]
         }, prepare: { fixture in
             try setTwo(fixture)
             _ = try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": "second"}}"#])

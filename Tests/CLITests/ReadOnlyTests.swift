@@ -51,12 +51,7 @@ struct ReadOnlyTests {
                 """)
         }),
         Case(name: "restore", arguments: { fixture in
-            let history = try fixture.run(["history", "--json", "a"])
-            guard let line = history.stdout.split(separator: "\n").first,
-                  case let .object(entry) = try JSONParser.parse(String(line)), case let .string(id)? = entry["id"] else {
-                throw StoreError.other("no journal entry: \(history.stdout) \(history.stderr)")
-            }
-            return ["restore", "--yes", id.text]
+            return ["restore", "--yes", try fixture.newestJournalEntryID(of: "a")]
         }, prepare: { fixture in
             try CLIWriteVerb.setTwo(fixture)
             let second = try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": "second"}}"#])
