@@ -135,6 +135,25 @@ extension StateStore {
         return .written
     }
 
+    /// `setIfUnchanged` for a row that was not JSON when the editor opened it, so has
+    /// no value to compare: under the lock, `stillAsOpened` is asked about the row as it
+    /// is stored now (nil when it is gone), and `value` is written as `set` writes it
+    /// only when it says yes. Returns whether it wrote.
+    public func setIfRowUnchanged(_ stateID: String, to value: JSONValue, action: String = "edit", note: String? = nil,
+                                  stillAsOpened: (RowSnapshot?) -> Bool) throws -> Bool {
+        try requireWritable(action)
+        try StateID.validate(stateID)
+        try checkAccepted(value, validate: true)
+        try createTablesIfMissing()
+        return try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
+            let before = try readRow(stateID)
+            let row = before.map { RowSnapshot(partialState: $0.partial.raw, completedState: $0.completed.raw, updatedAt: $0.updatedAt) }
+            guard stillAsOpened(row) else { return false }
+            try writeLocked(stateID, before: before, partial: .emptyObject, completed: value, action: action, note: note, lock: lock)
+            return true
+        }
+    }
+
     /// Checks Meltano applies before a state write: `"singer_state" in value` (unless
     /// told not to), then object-or-null for the job payload.
     func checkAccepted(_ value: JSONValue, validate: Bool) throws {

@@ -101,13 +101,19 @@ enum StoreReads {
             let text = value.prettyText(indent: 2) + "\n"
             return EditSession(stateID: stateID, original: text, text: text)
         case let .failure(error):
-            let completedIsJSON = row.completedState.map { JSONParser.validate($0) == nil } ?? true
-            let raw = completedIsJSON ? row.partialState ?? "" : row.completedState ?? ""
+            let raw = unreadableText(row)
             let comments = ["meltano-state: the stored state is not valid JSON; its raw text is below.",
                             "Fix it and save to write it back (as Meltano's set: completed = it, partial = empty)."]
                 + Model.wrapComment(error.description)
             return EditSession(stateID: stateID, original: raw, text: Model.withComments(comments, raw), unreadable: true)
         }
+    }
+
+    /// What the editor opens for a row that is not JSON: the raw text of the part
+    /// that is not (the completed part if it is broken, else the partial).
+    static func unreadableText(_ row: RowSnapshot) -> String {
+        let completedIsJSON = row.completedState.map { JSONParser.validate($0) == nil } ?? true
+        return completedIsJSON ? row.partialState ?? "" : row.completedState ?? ""
     }
 
     static func historyRow(_ entry: JournalEntry) -> HistoryRow {
@@ -170,18 +176,21 @@ enum StoreWrites {
     /// Writes an edit only if the state is still what the editor opened; else returns
     /// what the editor would open now. A readable state is compared under Meltano's
     /// lock (the store's `setIfUnchanged`), as Meltano compares states: parsed,
-    /// Python's `==`. A row that was not JSON when opened cannot be read that way: its
-    /// raw text is compared just before `set` takes the lock.
+    /// Python's `==`. A row that was not JSON when opened cannot be read that way: under
+    /// the lock too, it must still be unreadable with the raw text the editor opened.
     static func writeEdit(_ store: StateStore, _ stateID: String, _ value: JSONValue, original: String,
                           unreadable: Bool) throws -> EditSession? {
         if unreadable {
-            let now: EditSession
-            do { now = try StoreReads.editSession(store, stateID) } catch StoreError.notFound {
+            let written = try rejecting {
+                try store.setIfRowUnchanged(stateID, to: value, action: "edit", note: "edited in the browser") { row in
+                    guard let row, case .failure = StoreReads.merged(row, stateID) else { return false }
+                    return StoreReads.unreadableText(row) == original
+                }
+            }
+            if written { return nil }
+            do { return try StoreReads.editSession(store, stateID) } catch StoreError.notFound {
                 return EditSession(stateID: stateID, original: "{}\n", text: "{}\n")
             }
-            guard now.unreadable, now.original == original else { return now }
-            try rejecting { try store.set(stateID, to: value, validate: true, action: "edit", note: "edited in the browser") }
-            return nil
         }
         let opened = try JSONParser.parse(original)
         switch try rejecting({ try store.setIfUnchanged(stateID, opened: opened, to: value) }) {

@@ -353,6 +353,40 @@ struct RunnerTests {
         #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:b'").scalar == #"{"singer_state": {"x": 1}}"#)
     }
 
+    /// The check must be made under the lock: a pipeline that holds the lock may repair
+    /// the row before it lets go, and the edit, which waited, must not overwrite that.
+    @Test("Edit of a row that was not JSON: repaired while the write waited for the lock, so not overwritten")
+    func editUnreadableRepairedUnderTheLock() throws {
+        let fixture = try BrowserFixture()
+        let table = "\(quoteIdentifier(fixture.schema)).meltano_state"
+        try fixture.insert("dev:b", completed: #"{"singer_state": {"x": 1,}}"#)
+        let store = try fixture.makeStore(lockTimeout: 20)
+        let session = try StoreReads.editSession(store, "dev:b")
+        #expect(session.unreadable)
+        try fixture.lock("dev:b", lockID: "pipeline-holds-it", minutesAgo: 0)
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: WriteOutcome?
+        Thread.detachNewThread {
+            outcome = StoreWrites.perform(.set(stateID: "dev:b", text: #"{"singer_state": {"x": 1}}"#, original: session.original,
+                                               unreadable: true), store)
+            finished.signal()
+        }
+        // The write is trying for the lock: its connection's last statement inserts into the locks table.
+        let waiting = try waitUntil(timeout: 10) {
+            try fixture.admin.query("SELECT query FROM pg_stat_activity WHERE application_name = $1",
+                                    ["meltano-state-tui-\(fixture.schema)"]).rows.contains { ($0[0] ?? "").contains("INSERT INTO") && ($0[0] ?? "").contains("meltano_state_locks") }
+        }
+        #expect(waiting, "the write never tried for the lock")
+        // The pipeline repairs the row, then lets go of its lock.
+        try fixture.admin.query("UPDATE \(table) SET completed_state = $1 WHERE state_id = 'dev:b'", [#"{"singer_state": {"x": 7}}"#])
+        try fixture.admin.query("DELETE FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks WHERE lock_id = 'pipeline-holds-it'")
+        #expect(finished.wait(timeout: .now() + 30) == .success, "the write did not finish")
+        guard case let .conflict(current)? = outcome else { Issue.record("written over: \(String(describing: outcome))"); return }
+        #expect(current.original.contains(#""x": 7"#))
+        #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:b'").scalar == #"{"singer_state": {"x": 7}}"#)
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar == "0")
+    }
+
     @Test("Edit of a row that was not JSON: repaired by someone else meanwhile, so not overwritten")
     func editUnreadableConflict() throws {
         let fixture = try BrowserFixture()
