@@ -82,10 +82,24 @@ struct UnlockCommand: ParsableCommand {
               meltano-state unlock --stale --yes
             """)
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The state ID whose lock to release.") var stateID: String?
-    @Argument(help: "The lock ID shown by `locks` (for advisory locks: the key or the pid).") var lockID: String?
+    // One array rather than two arguments, so that an advisory lock's key, which is
+    // negative half the time (-3677392304200889941), is taken as the lock ID it is
+    // and not refused as an unknown option.
+    @Argument(parsing: .allUnrecognized,
+              help: ArgumentHelp("The state ID whose lock to release, then the lock ID shown by `locks` (for advisory locks: the key, or the holder's pid).",
+                                 valueName: "state-id lock-id"))
+    var ids: [String] = []
+    var stateID: String? { ids.first }
+    var lockID: String? { ids.count > 1 ? ids[1] : nil }
     @Flag(name: .long, help: "Release every stale lock, each by its own lock ID, after listing them.") var stale = false
     @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
+
+    func validate() throws {
+        if let option = ids.first(where: { $0.hasPrefix("-") && Int64($0) == nil }) {
+            throw ValidationError("Unknown option '\(option)'")
+        }
+        if ids.count > 2 { throw ValidationError("Unexpected argument '\(ids[2])': give STATE_ID LOCK_ID.") }
+    }
 
     func run() throws {
         let context = try Context(global)
