@@ -110,6 +110,14 @@ public final class Connection: @unchecked Sendable {
         return handle.map { Int(PQserverVersion($0)) } ?? 0
     }
 
+    /// The database this connection is to, as libpq resolved it (from a URI, a
+    /// service file or PGDATABASE too); nil before the first connection.
+    public var databaseName: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return handle.flatMap { PQdb($0) }.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) }
+    }
+
     public var backendPID: Int32 {
         lock.lock()
         defer { lock.unlock() }

@@ -126,11 +126,14 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
+    /// The database's name for messages: the one libpq connected to (a URI's too).
+    var databaseForMessages: String { connection.databaseName ?? connection.configuration.database ?? "(default)" }
+
     /// Readers call this: a missing table is a clear error, never created.
     public func requireTables() throws {
         if try tablesExist() { return }
         if try !schemaExists() { throw StoreError.noSchema(tables.schema) }
-        throw StoreError.noTables(schema: tables.schema, database: connection.configuration.database ?? "(default)", layout: layout)
+        throw StoreError.noTables(schema: tables.schema, database: databaseForMessages, layout: layout)
     }
 
     /// Creates the tables with the add-on's DDL when missing (`init`, and before a
@@ -163,7 +166,7 @@ public final class StateStore: @unchecked Sendable {
     func database<T>(_ action: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as PostgresError {
             if error.isUndefinedTable {
-                throw StoreError.noTables(schema: tables.schema, database: connection.configuration.database ?? "(default)", layout: layout)
+                throw StoreError.noTables(schema: tables.schema, database: databaseForMessages, layout: layout)
             }
             if error.kind == .cancelled && cancellation.isCancelled {
                 throw StoreError.cancelled("stopped while trying to \(action); that statement was rolled back.")
