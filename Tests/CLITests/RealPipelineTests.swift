@@ -1,0 +1,215 @@
+import ChildProcess
+import Foundation
+import Postgres
+import StateJSON
+import TestSupport
+import Testing
+
+/// Issue 17: state written by real `meltano run` pipelines (tap-postgres → target-postgres)
+/// on each layout, edited by our tool, and honoured by the next real run; and runs killed
+/// with SIGKILL, repaired with our tool, followed by a real run that succeeds.
+@Suite("Real meltano run pipelines on each layout")
+struct RealPipelineTests {
+    /// Run 1 loads rows 1…40; our tool reads the incremental state byte for byte as
+    /// `meltano state get` prints it; a rewind to row 31's bookmark, written by our tool,
+    /// makes run 2 re-extract exactly rows 31…40 (singer-sdk starts at the bookmark, inclusive).
+    @Test(arguments: RealPipeline.Backend.allCases)
+    func incrementalStateIsReadAsMeltanoPrintsItAndARewindIsHonoured(_ backend: RealPipeline.Backend) throws {
+        let pipeline = try RealPipeline(backend, rows: 40)
+        let first = try pipeline.run(into: "run1")
+        try #require(first.status == 0, "meltano run: \(first.stderr.suffix(3000))")
+        #expect(try pipeline.loadedIDs(in: "run1") == Array(1...40))
+
+        let meltanoGet = try pipeline.meltano(["state", "get", RealPipeline.stateID])
+        try #require(meltanoGet.status == 0, "meltano state get: \(meltanoGet.stderr.suffix(2000))")
+        let ours = try pipeline.cli.run(["get", RealPipeline.stateID])
+        try #require(ours.status == 0, "meltano-state get: \(ours.stderr)")
+        #expect(ours.stdoutData == meltanoGet.stdoutData, "ours: \(ours.stdout) meltano: \(meltanoGet.stdout)")
+        #expect(try RealPipeline.replicationKeyValue(in: ours.stdout) == RealPipeline.bookmark(ofRow: 40), "\(ours.stdout)")
+        // The layout our tool found is the one the pipeline wrote.
+        let check = try pipeline.cli.run(["check"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains(backend == .systemDB ? "systemdb" : backend == .firstLayout ? "two-tables" : "single-table"),
+                "\(check.stdout)")
+
+        // The rewind, with our tool: the bookmark moved back to row 31's time, nothing else changed.
+        let rewound = ours.stdout.replacingOccurrences(of: RealPipeline.bookmark(ofRow: 40), with: RealPipeline.bookmark(ofRow: 31))
+        try #require(rewound != ours.stdout)
+        let set = try pipeline.cli.run(["set", "--force", RealPipeline.stateID, rewound])
+        try #require(set.status == 0, "meltano-state set: \(set.stderr)")
+        let meltanoSees = try pipeline.meltano(["state", "get", RealPipeline.stateID])
+        #expect(meltanoSees.stdout == rewound, "Meltano reads our rewind: \(meltanoSees.stdout)")
+
+        try pipeline.addRows(41...45)
+        let second = try pipeline.run(into: "run2")
+        try #require(second.status == 0, "meltano run after the rewind: \(second.stderr.suffix(3000))")
+        #expect(try pipeline.loadedIDs(in: "run2") == Array(31...45), "the rows from the new bookmark on, and only those")
+        let after = try pipeline.cli.run(["get", RealPipeline.stateID])
+        #expect(try RealPipeline.replicationKeyValue(in: after.stdout) == RealPipeline.bookmark(ofRow: 45), "\(after.stdout)")
+        // The rewind is in our journal, so it can be undone.
+        let history = try pipeline.cli.run(["history", RealPipeline.stateID])
+        #expect(history.status == 0 && history.stdout.contains(RealPipeline.stateID), "\(history.stdout)\(history.stderr)")
+    }
+
+    /// A run killed with SIGKILL while it is writing its state (the first layout's lock
+    /// row is inserted, the state write waits on a table lock the test holds) leaves its
+    /// lock row behind. Our tool shows it and releases exactly it; the run Meltano left
+    /// RUNNING is failed with our tool; the next real run succeeds.
+    @Test func firstLayoutKilledRunLeavesItsLockRowAndIsRepaired() throws {
+        let pipeline = try RealPipeline(.firstLayout, rows: 20)
+        try #require(try pipeline.run(into: "run1").status == 0)
+        try pipeline.addRows(21...30)
+
+        let stateDB = try pipeline.connection(to: pipeline.database)
+        let table = "\(quoteIdentifier(pipeline.stateSchema)).meltano_state"
+        try stateDB.query("BEGIN")
+        try stateDB.query("LOCK TABLE \(table) IN EXCLUSIVE MODE")  // reads go on; the state write waits
+        let run = try pipeline.startRun(into: "run2")
+        let locked = try waitUntil(timeout: 180, interval: 0.2) {
+            try stateDB.query("SELECT count(*) FROM \(quoteIdentifier(pipeline.stateSchema)).meltano_state_locks").scalar == "1"
+                || !run.isRunning
+        }
+        try #require(locked && run.isRunning, "the run never took its lock: \(pipeline.killedRunLog)")
+        run.signal(SIGKILL, group: true)
+        #expect(run.wait(timeout: 30) != nil, "the killed run did not end")
+        try stateDB.query("ROLLBACK")
+
+        // What it left: a lock row, and a run Meltano still thinks is RUNNING.
+        let locks = try pipeline.cli.run(["locks", "--json"])
+        try #require(locks.status == 0, "\(locks.stderr)")
+        guard case let .array(held) = try RealPipeline.json(locks, of: "locks --json"), held.count == 1,
+              case let .object(lock) = held[0], case let .string(lockID)? = lock["lock_id"],
+              case let .string(lockState)? = lock["state_id"] else {
+            Issue.record("locks --json: \(locks.stdout)"); return
+        }
+        #expect(lockState.text == RealPipeline.stateID)
+        #expect(try pipeline.runs().last?.state == "RUNNING")
+
+        // Repair with our tool: exactly that lock, then the run.
+        let unlock = try pipeline.cli.run(["unlock", "--yes", RealPipeline.stateID, lockID.text])
+        #expect(unlock.status == 0, "unlock: \(unlock.stderr)")
+        #expect(try pipeline.cli.run(["locks", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        try failTheRunMeltanoLeftRunning(pipeline)
+
+        let next = try pipeline.run(into: "run3")
+        #expect(next.status == 0, "the next meltano run: \(next.stderr.suffix(3000))")
+        #expect(try pipeline.runs().last?.state == "SUCCESS")
+        let state = try pipeline.cli.run(["get", RealPipeline.stateID])
+        #expect(try RealPipeline.replicationKeyValue(in: state.stdout) == RealPipeline.bookmark(ofRow: 30), "\(state.stdout)")
+    }
+
+    /// The later layout's lock is an advisory lock of the writing session. A run killed
+    /// while its state write waits leaves that session behind, still holding the lock (the
+    /// server learns of the dead client only when it next writes to it). Our tool shows
+    /// the holder and releases the lock by ending that session; then nothing is held, and
+    /// after the RUNNING run is failed the next real run succeeds.
+    @Test func laterLayoutKilledRunsSessionHoldsTheAdvisoryLockUntilOurUnlockEndsIt() throws {
+        let pipeline = try RealPipeline(.laterLayout, rows: 20)
+        try #require(try pipeline.run(into: "run1").status == 0)
+        try pipeline.addRows(21...30)
+
+        let stateDB = try pipeline.connection(to: pipeline.database)
+        try stateDB.query("BEGIN")
+        try stateDB.query("LOCK TABLE \(quoteIdentifier(pipeline.stateSchema)).state IN EXCLUSIVE MODE")
+        let run = try pipeline.startRun(into: "run2")
+        let holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = $1)"
+        let locked = try waitUntil(timeout: 180, interval: 0.2) {
+            try !pipeline.admin.query(holder, [pipeline.database], idempotent: true).rows.isEmpty || !run.isRunning
+        }
+        try #require(locked && run.isRunning, "the run never took its lock: \(pipeline.killedRunLog)")
+        run.signal(SIGKILL, group: true)
+        #expect(run.wait(timeout: 30) != nil, "the killed run did not end")
+
+        let locks = try pipeline.cli.run(["locks", "--json"])
+        try #require(locks.status == 0, "locks: \(locks.stderr)")
+        guard case let .array(held) = try RealPipeline.json(locks, of: "locks --json"), held.count == 1,
+              case let .object(lock) = held[0], case let .number(pid)? = lock["pid"],
+              case let .string(lockID)? = lock["lock_id"] else {
+            Issue.record("locks --json: \(locks.stdout) \(locks.stderr)"); return
+        }
+        let holderPID = try #require(pipeline.admin.query(holder, [pipeline.database]).scalar)
+        #expect(pid.literal == holderPID, "our tool names the session that holds it")
+
+        let unlock = try pipeline.cli.run(["unlock", "--yes", RealPipeline.stateID, lockID.text])
+        #expect(unlock.status == 0, "unlock: \(unlock.stdout)\(unlock.stderr)")
+        #expect(try waitForBackendToExit(pipeline.admin, pid: Int32(holderPID)!, timeout: 30))
+        try stateDB.query("ROLLBACK")
+        #expect(try pipeline.admin.query(holder, [pipeline.database]).rows.isEmpty, "no advisory lock is left")
+        #expect(try pipeline.cli.run(["locks", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+
+        try failTheRunMeltanoLeftRunning(pipeline)
+        let next = try pipeline.run(into: "run3")
+        #expect(next.status == 0, "the next meltano run: \(next.stderr.suffix(3000))")
+        #expect(try pipeline.loadedIDs(in: "run3") == Array(20...30), "the run goes on from run 1's bookmark")
+        let state = try pipeline.cli.run(["get", RealPipeline.stateID])
+        #expect(try RealPipeline.replicationKeyValue(in: state.stdout) == RealPipeline.bookmark(ofRow: 30), "\(state.stdout)")
+    }
+
+    /// In Meltano's system database a run killed mid-extract (its query waits on the
+    /// source table, which the test holds) leaves a RUNNING row and no lock. Meltano
+    /// refuses the next run ("already running") until the heartbeat is 5 minutes old; our
+    /// tool shows the run and, once it is stale, fails it; the next real run succeeds.
+    @Test func systemDBKilledRunLeavesARunningRowThatOurToolFails() throws {
+        let pipeline = try RealPipeline(.systemDB, rows: 20)
+        try #require(try pipeline.run(into: "run1").status == 0)
+        try pipeline.addRows(21...30)
+
+        let source = try pipeline.connection(to: pipeline.database)
+        try source.query("BEGIN")
+        try source.query("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE")
+        let run = try pipeline.startRun(into: "run2")
+        let extracting = try waitUntil(timeout: 180, interval: 0.2) {
+            try pipeline.admin.query("""
+                SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'
+                  AND query ILIKE '%orders%' AND pid <> pg_backend_pid()
+                """, [pipeline.database], idempotent: true).scalar != "0" || !run.isRunning
+        }
+        try #require(extracting && run.isRunning, "the tap never started extracting: \(pipeline.killedRunLog)")
+        run.signal(SIGKILL, group: true)
+        #expect(run.wait(timeout: 30) != nil, "the killed run did not end")
+        try source.query("ROLLBACK")
+
+        #expect(try pipeline.runs().last?.state == "RUNNING")
+        let runs = try pipeline.cli.run(["runs", "--json"])
+        guard case let .array(running) = try RealPipeline.json(runs, of: "runs --json"), running.count == 1,
+              case let .object(shown) = running[0], case let .bool(stale)? = shown["stale"] else {
+            Issue.record("runs --json: \(runs.stdout) \(runs.stderr)"); return
+        }
+        #expect(!stale, "heard from seconds ago: not stale yet")
+        // Meltano itself refuses to start the pipeline again…
+        let refused = try pipeline.run(into: "run2b")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("is already running") || refused.stdout.contains("is already running"),
+                "\(refused.stderr.suffix(2000))")
+        // …and so does our fail-run while the run may be alive.
+        let early = try pipeline.cli.run(["fail-run", "--yes", String(try #require(pipeline.runs().last?.id))])
+        #expect(early.status == 1 && early.stderr.contains("may still be running"), "\(early.stderr)")
+        #expect(try pipeline.runs().last?.state == "RUNNING")
+
+        try failTheRunMeltanoLeftRunning(pipeline)
+        let next = try pipeline.run(into: "run3")
+        #expect(next.status == 0, "the next meltano run: \(next.stderr.suffix(3000))")
+        #expect(try pipeline.loadedIDs(in: "run3") == Array(20...30))
+    }
+
+    /// The killed run's heartbeat stopped when it died; Meltano and our tool call a run
+    /// stale 5 minutes after its last heartbeat. Rather than wait 5 minutes, the test moves
+    /// that heartbeat (and the start) 6 minutes back, as waiting would have left them.
+    /// Then our tool lists it as stale and fails it, journaled.
+    private func failTheRunMeltanoLeftRunning(_ pipeline: RealPipeline) throws {
+        let system = try pipeline.connection(to: pipeline.systemDatabase)
+        try system.query("""
+            UPDATE runs SET last_heartbeat_at = last_heartbeat_at - interval '6 minutes',
+                            started_at = started_at - interval '6 minutes'
+            WHERE job_name = $1 AND state = 'RUNNING'
+            """, [RealPipeline.stateID])
+        let stale = try pipeline.cliOnSystemDatabase(["runs", "--stale", "--json"])
+        guard case let .array(runs) = try RealPipeline.json(stale, of: "runs --stale --json"), runs.count == 1,
+              case let .object(run) = runs[0], case let .number(id)? = run["id"] else {
+            Issue.record("runs --stale --json: \(stale.stdout) \(stale.stderr)"); return
+        }
+        let failed = try pipeline.cliOnSystemDatabase(["fail-run", "--yes", id.literal])
+        #expect(failed.status == 0, "fail-run: \(failed.stderr)")
+        #expect(try pipeline.runs().last?.state == "FAIL")
+    }
+}
