@@ -49,6 +49,17 @@ struct RealPipelineTests {
         // The rewind is in our journal, so it can be undone.
         let history = try pipeline.cli.run(["history", RealPipeline.stateID])
         #expect(history.status == 0 && history.stdout.contains(RealPipeline.stateID), "\(history.stdout)\(history.stderr)")
+
+        // An interrupted singer-sdk sync's partial state (progress markers, the starting
+        // value, partitions), merged by Meltano itself over the real completed state: the
+        // merged view reads byte for byte as Meltano prints it.
+        let partial = #"{"singer_state": {"bookmarks": {"shop-orders": {"starting_replication_value": "2026-11-01T00:45:00.000000+00:00", "progress_markers": {"Note": "Progress is not resumable if interrupted.", "replication_key": "updated_at", "replication_key_value": "2026-11-01T00:50:00.123456+00:00"}, "partitions": [{"context": {"tenant": "é"}, "replication_key": "updated_at", "replication_key_value": 1.10}]}}}}"#
+        let merge = try pipeline.meltano(["state", "merge", RealPipeline.stateID, partial])
+        try #require(merge.status == 0, "meltano state merge: \(merge.stderr.suffix(2000))")
+        let meltanoMerged = try pipeline.meltano(["state", "get", RealPipeline.stateID])
+        let oursMerged = try pipeline.cli.run(["get", RealPipeline.stateID])
+        #expect(oursMerged.stdoutData == meltanoMerged.stdoutData, "ours: \(oursMerged.stdout) meltano: \(meltanoMerged.stdout)")
+        #expect(oursMerged.stdout.contains("progress_markers") && oursMerged.stdout.contains(RealPipeline.bookmark(ofRow: 45)))
     }
 
     /// A run killed with SIGKILL while it is writing its state (the first layout's lock
