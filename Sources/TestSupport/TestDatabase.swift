@@ -39,6 +39,17 @@ public enum TestDatabase {
         return config
     }
 
+    /// The port of a PgBouncer in front of the test server (started on first use,
+    /// stopped with the server): database `session` pooled by session, `transaction`
+    /// by transaction.
+    public static func pgBouncerPort() throws -> Int {
+        guard let directory = ProcessInfo.processInfo.environment["MELTANO_STATE_TEST_DB_DIR"],
+              let name = directory.split(separator: "/").last.map(String.init), name.hasPrefix("meltano-state-pg-") else {
+            throw Missing()
+        }
+        return try PgBouncer.start(serverName: String(name.dropFirst("meltano-state-pg-".count)))
+    }
+
     public static func connect() throws -> Connection {
         try Connection(configuration())
     }

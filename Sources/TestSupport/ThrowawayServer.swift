@@ -62,6 +62,11 @@ public final class ThrowawayServer: @unchecked Sendable {
 
     public func connect() throws -> Connection { try Connection(configuration()) }
 
+    /// Starts a PgBouncer in front of this server (see `TestDatabase.pgBouncerPort`).
+    public func startPgBouncer() throws -> Int {
+        try PgBouncer.start(serverName: name)
+    }
+
     /// Fast shutdown (every session ended) and start again, same port and data.
     public func restart() throws { try ThrowawayServer.testDB(["restart", "--name", name]) }
     /// Fast shutdown, keeping port and data; `resume()` starts it again.
@@ -120,4 +125,25 @@ public func installSlowTrigger(_ admin: Connection, schema: String, table: Strin
 
 public func dropSlowTrigger(_ admin: Connection, schema: String, table: String) throws {
     try admin.query("DROP TRIGGER IF EXISTS slow_for_tests ON \(quoteIdentifier(schema)).\(quoteIdentifier(table))")
+}
+
+/// A PgBouncer in front of a throwaway server (`scripts/test-db pgbouncer`), stopped with
+/// it. Client database `session` is pooled by session, `transaction` by transaction,
+/// both the server's `postgres`.
+public enum PgBouncer {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var ports: [String: Int] = [:]
+
+    /// Its port; started once per server, whichever test asks first.
+    public static func start(serverName: String) throws -> Int {
+        lock.lock(); defer { lock.unlock() }
+        if let port = ports[serverName] { return port }
+        let output = try ThrowawayServer.testDB(["pgbouncer", "--name", serverName])
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("export MELTANO_STATE_TEST_PGBOUNCER_PORT=") }),
+              let port = Int(line.split(separator: "=").last ?? "") else {
+            throw ThrowawayServer.Failure(description: "scripts/test-db pgbouncer printed no port: \(output)")
+        }
+        ports[serverName] = port
+        return port
+    }
 }
