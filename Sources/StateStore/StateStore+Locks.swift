@@ -37,6 +37,16 @@ final class HeldLockRegistry: @unchecked Sendable {
     }
 }
 
+/// Set once the store's connection was seen to own its server session.
+final class SessionPinning: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pinned = false
+    var isKnownPinned: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return pinned }
+        set { lock.lock(); defer { lock.unlock() }; pinned = newValue }
+    }
+}
+
 extension StateStore {
     /// What to tell the user about this store's lock rows if the process ended now
     /// (nil when it holds none). Safe from any thread, e.g. a signal handler's queue.
@@ -83,6 +93,7 @@ extension StateStore {
         case .rows:
             lock = HeldLock(stateID: stateID, lockID: UUID().uuidString.lowercased())
         case .advisory:
+            try requireSessionPinnedConnection(stateID)
             lock = HeldLock(stateID: stateID, lockID: String(advisoryLockKey(stateID)))
         }
         while true {
@@ -97,6 +108,47 @@ extension StateStore {
                 throw StoreError.lockHeld(stateID: stateID, holder: holder, waited: waited)
             }
             Thread.sleep(forTimeInterval: min(options.lockRetryInterval, max(0.01, options.lockTimeout - waited)))
+        }
+    }
+
+    /// An advisory lock belongs to the server session that took it. Behind a pooler
+    /// that gives each transaction whichever server session is free (PgBouncer's
+    /// `pool_mode = transaction` or `statement`), the lock would be taken in one
+    /// session and the write made in another: no lock at all, so a running pipeline
+    /// could write at the same time. Such a connection is refused before anything is
+    /// taken. (The bulk writes hold a table lock inside one transaction instead, which
+    /// no pooler splits.)
+    ///
+    /// The test: on a direct connection, the process ID libpq was given at connect
+    /// equals the server session's `pg_backend_pid()`; a pooler makes up the former.
+    /// Then a second connection opens a transaction: if it is given the very server
+    /// session this connection was just using, this connection does not own a session.
+    /// (A pooler hands out its most recently used server session first, as PgBouncer
+    /// does by default, so the test finds transaction pooling; it cannot mistake a
+    /// direct or session-pooled connection for it.)
+    func requireSessionPinnedConnection(_ stateID: String) throws {
+        if sessionPinning.isKnownPinned { return }
+        try database("check that the connection owns its server session") {
+            let ours = try connection.query("SELECT pg_backend_pid()").scalar.flatMap { Int32($0) }
+            if ours == connection.backendPID { sessionPinning.isKnownPinned = true; return }
+            let probe = try Connection(connection.configuration)
+            defer { probe.close() }
+            for _ in 0..<2 {
+                let theirs = try probe.transaction { try probe.query("SELECT pg_backend_pid()").scalar.flatMap { Int32($0) } }
+                if theirs == ours {
+                    throw StoreError.other("""
+                        Refusing to take the lock of \(StoreError.quoted(stateID)): this connection goes through a pooler \
+                        that runs each transaction in whichever server session is free (PgBouncer's pool_mode = transaction \
+                        or statement). The \(layout.rawValue) layout's lock is a PostgreSQL advisory lock, held by one server \
+                        session, so through this pooler it would be no lock at all and a running pipeline could write at the \
+                        same time. Nothing was changed. For writes, connect to PostgreSQL directly or through a PgBouncer \
+                        database with pool_mode = session; reading works as it is. (Meltano's later add-on has the same \
+                        problem behind such a pooler.)
+                        """)
+                }
+                _ = try connection.query("SELECT pg_backend_pid()")
+            }
+            sessionPinning.isKnownPinned = true
         }
     }
 

@@ -70,6 +70,8 @@ public final class StateStore: @unchecked Sendable {
     let tables: Tables
     public let cancellation = CancellationFlag()
     let heldLocks = HeldLockRegistry()
+    /// Whether this connection was seen to own its server session (advisory locks need it).
+    let sessionPinning = SessionPinning()
 
     public init(connection: Connection, options: StoreOptions) {
         self.connection = connection
