@@ -32,6 +32,10 @@ func lockJSON(_ lock: LockInfo) -> JSONValue {
     object["locked_at"] = .string(JSONString(lock.lockedAt))
     object["age_seconds"] = lock.ageSeconds.map { .number(JSONNumber(($0 * 1000).rounded() / 1000)) } ?? .null
     object["stale"] = .bool(lock.isStale)
+    if let staleness = lock.staleness {
+        object["stale_evidence"] = .string(JSONString(staleness.evidence.rawValue))
+        object["stale_reason"] = .string(JSONString(staleness.reason))
+    }
     if let pid = lock.pid { object["pid"] = .number(JSONNumber(Int(pid))) }
     for (key, value) in [("user", lock.user), ("client_addr", lock.clientAddress), ("application_name", lock.applicationName),
                          ("backend_start", lock.backendStart), ("xact_start", lock.transactionStart), ("state", lock.waitState)] {
@@ -42,17 +46,18 @@ func lockJSON(_ lock: LockInfo) -> JSONValue {
 
 func lockTable(_ locks: [LockInfo]) -> String {
     let advisory = locks.contains { $0.pid != nil }
-    var rows: [[String]] = [advisory ? ["STATE ID", "KEY", "PID", "CLIENT", "APPLICATION", "SINCE", "AGE", ""]
-                                     : ["STATE ID", "LOCK ID", "LOCKED AT", "AGE", ""]]
+    var rows: [[String]] = [advisory ? ["STATE ID", "KEY", "PID", "CLIENT", "APPLICATION", "SINCE", "AGE", "JUDGED BY", ""]
+                                     : ["STATE ID", "LOCK ID", "LOCKED AT", "AGE", "JUDGED BY", ""]]
     for lock in locks {
         let age = lock.ageSeconds.map(formatAge) ?? "?"
         var flag = lock.isStale ? "STALE" : ""
+        let evidence = lock.staleness?.evidence.rawValue ?? "age"
         if lock.ageIsImplausible { flag += (flag.isEmpty ? "" : ", ") + "age implausible: writer in another time zone?" }
         if advisory {
             rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.pid.map(String.init) ?? "", lock.clientAddress ?? "",
-                         lock.applicationName ?? "", lock.lockedAt, age, flag])
+                         lock.applicationName ?? "", lock.lockedAt, age, evidence, flag])
         } else {
-            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.lockedAt, age, flag])
+            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.lockedAt, age, evidence, flag])
         }
     }
     return alignedTable(rows)
@@ -122,7 +127,9 @@ struct UnlockCommand: ParsableCommand {
         if let pid = lock.pid {
             warning = "This terminates database session \(pid) (\(lock.applicationName ?? "?") from \(lock.clientAddress ?? "local socket")), which holds the lock; its open transaction is rolled back."
         } else if lock.isStale {
-            warning = "The lock is stale (older than \(formatAge(context.store.options.staleLockAfter)))."
+            warning = "The lock is stale (by \(lock.staleness?.evidence.rawValue ?? "age"): \(lock.staleness?.reason ?? "older than \(formatAge(context.store.options.staleLockAfter))"))."
+        } else if let staleness = lock.staleness, staleness.evidence != .age {
+            warning = "The lock is not stale (by \(staleness.evidence.rawValue): \(staleness.reason)): it belongs to a running pipeline."
         } else {
             warning = "The lock is only \(lock.ageSeconds.map(formatAge) ?? "?") old: it may belong to a running pipeline."
         }
