@@ -259,8 +259,14 @@ public struct Diagnosis: Sendable {
                 let latest = run.map { "; its latest run \($0.id) is \($0.state)\($0.endedAt.map { ", ended \($0) UTC" } ?? "")" } ?? "; this job has no run"
                 return result(.safeToRelease, "\(staleness.reason) and no run of this job is RUNNING in Meltano's system database\(latest)", unlock, staleness)
             }
-            return result(.unknown, "\(staleness.reason), and nothing tells whether its pipeline still runs: \(missing.joined(separator: "; "))", nil, staleness)
+            return result(.unknown, "\(staleness.reason), and no heartbeat or holder session tells whether its pipeline still runs (see what is missing); if you know it is dead: \(unlock)", nil, staleness)
         }
+    }
+
+    /// The job's latest run is RUNNING and still sends heartbeats.
+    var runIsLive: Bool {
+        guard let run = evidence.runs.latest(stateID) else { return false }
+        return run.state == "RUNNING" && !run.isStale
     }
 
     /// The report, one line per kind of evidence: `doctor`'s text and the browser's panel.
@@ -309,8 +315,7 @@ public struct Diagnosis: Sendable {
             if text.isEmpty { text = "empty" }
             text += ", updated \(state.updatedAt ?? "?")\(state.ageSeconds.map { " (\(formatAge($0)) ago)" } ?? "")"
             if state.hasPartial {
-                let running = evidence.runs.latest(evidence.stateID)?.state == "RUNNING"
-                text += running ? "; the partial state is the running run's progress" : "; the partial state shows an interrupted run"
+                text += runIsLive ? "; the partial state is the running run's progress" : "; the partial state shows an interrupted run"
             }
             if let syncing = state.currentlySyncing { text += "; currently_syncing \(syncing)" }
             if let unreadable = state.unreadable { text += "; " + unreadable }
@@ -395,7 +400,7 @@ public struct Diagnosis: Sendable {
             value["completed"] = .bool(state.hasCompleted)
             value["partial"] = .bool(state.hasPartial)
             value["updated_at"] = string(state.updatedAt)
-            value["interrupted_run"] = .bool(state.hasPartial && evidence.runs.latest(stateID)?.state != "RUNNING")
+            value["interrupted_run"] = .bool(state.hasPartial && !runIsLive)
             value["currently_syncing"] = string(state.currentlySyncing)
             object["state"] = .object(value)
         } else {
