@@ -30,6 +30,9 @@ public struct LockInfo: Sendable, Equatable, Codable {
     /// Why `isStale` is what it is (filled by `StateStore.locks()`; nil in journal
     /// entries written before it existed).
     public var staleness: LockStaleness?
+    /// `doctor`'s verdict on releasing this lock now, and why (filled with `staleness`).
+    public var releaseVerdict: Verdict?
+    public var releaseReason: String?
 
     /// The journal's fields, as written before the evidence fields existed.
     enum CodingKeys: String, CodingKey {

@@ -182,9 +182,13 @@ extension StateStore {
         let runs = runEvidence(for: locks.map(\.stateID))
         return locks.map { lock in
             var lock = lock
-            let staleness = LockStaleness.judge(lock: lock, run: runs.latest(lock.stateID), staleAfter: options.staleLockAfter)
-            lock.staleness = staleness
-            lock.isStale = staleness.isStale
+            // The verdict on a held lock does not depend on the state row.
+            let diagnosis = Diagnosis.diagnose(DoctorEvidence(stateID: lock.stateID, layout: layout, lock: lock, runs: runs,
+                                                              state: nil, staleAfter: options.staleLockAfter))
+            lock.staleness = diagnosis.staleness
+            lock.isStale = diagnosis.staleness?.isStale ?? lock.isStale
+            lock.releaseVerdict = diagnosis.verdict
+            lock.releaseReason = diagnosis.reason
             return lock
         }
     }
