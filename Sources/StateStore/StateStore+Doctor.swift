@@ -31,9 +31,10 @@ final class BesideRuns: @unchecked Sendable {
 }
 
 extension StateStore {
-    /// The latest run of each job (by `started_at`, then id), in this store's `runs`
-    /// table (systemdb layout; empty otherwise). Meltano names a run's job after its
-    /// state ID.
+    /// The run of each job that matters: its latest RUNNING one, else its latest (by
+    /// `started_at`, then id; `meltano state set` adds a STATE_EDIT run of its own), in
+    /// this store's `runs` table (systemdb layout; empty otherwise). Meltano names a
+    /// run's job after its state ID.
     public func latestRuns(jobNames: [String]) throws -> [String: RunInfo] {
         guard layout == .systemDB, !jobNames.isEmpty else { return [:] }
         let names = JSONValue.array(jobNames.map { .string(JSONString($0)) }).compactText
@@ -42,7 +43,7 @@ extension StateStore {
             for row in try connection.query("""
                 SELECT DISTINCT ON (job_name) \(StateStore.runColumns) FROM \(runsTable)
                 WHERE job_name IN (SELECT jsonb_array_elements_text($1::jsonb))
-                ORDER BY job_name, started_at DESC NULLS LAST, id DESC
+                ORDER BY job_name, (state = 'RUNNING') DESC, started_at DESC NULLS LAST, id DESC
                 """, [names], idempotent: true).rows {
                 let run = StateStore.run(from: row)
                 result[run.jobName] = run
