@@ -326,7 +326,14 @@ public struct Diagnosis: Sendable {
         if let staleness { lines.append(("stale?", "\(staleness.isStale ? "yes" : "no"), by \(staleness.evidence.rawValue): \(staleness.reason)")) }
         for item in missing { lines.append(("missing", item)) }
         lines.append(("verdict", "\(verdict.headline): \(reason)"))
-        lines.append(("next", nextCommand ?? (verdict == .healthy ? "nothing to do" : "nothing to release: wait, then run doctor again")))
+        let nothing: String
+        switch verdict {
+        case .healthy: nothing = "nothing to do"
+        case .unknown: nothing = "none that is known to be safe: find out whether the pipeline still runs (its host, its logs), or make Meltano's system database readable here (database_uri)"
+        case .doNotRelease: nothing = "none: look at the holder's process first"
+        default: nothing = "nothing to release: wait, then run doctor again"
+        }
+        lines.append(("next", nextCommand ?? nothing))
         return lines
     }
 

@@ -6,7 +6,7 @@ import StateStore
 struct LocksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "locks", abstract: "Show every held lock: state ID, lock ID, when taken, age, stale or not.")
     @OptionGroup var global: GlobalOptions
-    @Flag(name: .long, help: "Only locks older than the stale threshold (default 5 min).") var stale = false
+    @Flag(name: .long, help: "Only stale locks: by the heartbeat of the job's RUNNING run or the holder's session where known (Meltano's system database, pg_stat_activity), else older than the stale threshold (default 5 min). Column JUDGED BY says which.") var stale = false
     @Flag(name: .long, help: "JSON array instead of a table.") var json = false
 
     func run() throws {
@@ -89,7 +89,7 @@ struct UnlockCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The state ID whose lock to release.") var stateID: String?
     @Argument(help: "The lock ID shown by `locks` (for advisory locks: the key or the pid).") var lockID: String?
-    @Flag(name: .long, help: "Release every stale lock, each by its own lock ID, after listing them.") var stale = false
+    @Flag(name: .long, help: "Release every stale lock (judged as `locks --stale` judges them), each by its own lock ID, after listing them.") var stale = false
     @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
 
     func run() throws {

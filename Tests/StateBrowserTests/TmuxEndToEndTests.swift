@@ -166,19 +166,22 @@ struct TmuxEndToEndTests {
         #expect(count == "1")
     }
 
+    /// The reference implementation of the add-on takes the lock and exits without
+    /// releasing it, as a killed `meltano run` does; the lock ID it left.
+    static func crashLock(_ stateID: String, in fixture: BrowserFixture) throws -> String {
+        let reference = ProcessInfo.processInfo.environment["MELTANO_STATE_REFERENCE"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
+        let taken = try runProcess("python3", [reference, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema, "crash-lock", stateID])
+        #expect(taken.status == 0, "\(taken.stderr)")
+        return try #require(try fixture.admin.query("SELECT lock_id FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar)
+    }
+
     @Test("Release a lock left by a pipeline that died (Meltano's lock protocol, another process)")
     func releaseDeadLock() throws {
         let fixture = try BrowserFixture()
         try fixture.insert("prod:tap-x-to-y", completed: #"{"singer_state": {}}"#)
-        // The reference implementation of the add-on takes the lock and exits without
-        // releasing it, as a killed `meltano run` does.
-        let reference = ProcessInfo.processInfo.environment["MELTANO_STATE_REFERENCE"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
-        let taken = try runProcess("python3", [reference, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
-                                               "crash-lock", "prod:tap-x-to-y"])
-        #expect(taken.status == 0, "\(taken.stderr)")
-        let lockID = try #require(try fixture.admin.query("SELECT lock_id FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar)
+        let lockID = try Self.crashLock("prod:tap-x-to-y", in: fixture)
         let tmux = try Tmux(fixture: fixture)
         defer { tmux.kill() }
         try tmux.waitFor("locks 1")
@@ -205,13 +208,7 @@ struct TmuxEndToEndTests {
         defer { TestDatabase.dropSchema(system, on: fixture.admin) }
         try MeltanoSystemDB.createTables(inSchema: system, on: fixture.admin)
         try fixture.insert("prod:tap-x-to-y", completed: #"{"singer_state": {}}"#)
-        let reference = ProcessInfo.processInfo.environment["MELTANO_STATE_REFERENCE"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
-        let taken = try runProcess("python3", [reference, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
-                                               "crash-lock", "prod:tap-x-to-y"])
-        #expect(taken.status == 0, "\(taken.stderr)")
-        let lockID = try #require(try fixture.admin.query("SELECT lock_id FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar)
+        let lockID = try Self.crashLock("prod:tap-x-to-y", in: fixture)
         // Its run: RUNNING, no heartbeat for 10 minutes (the lock itself is seconds old).
         let run = try MeltanoSystemDB.insertRunningRun("prod:tap-x-to-y", inSchema: system, on: fixture.admin,
                                                        startedMinutesAgo: 30, heartbeatSecondsAgo: 600)
