@@ -126,6 +126,7 @@ struct Resolution {
         let table = try resolveTable(backend: backend, entries: &entries)
         let own = try resolveOwnSettings(backend: backend, connectTimeoutEntry: connectTimeout.entry, entries: &entries)
         let hints = libpqPasswordHints()
+        let systemDatabase = resolveSystemDatabaseBeside(backend: backend, connectTimeout: connectTimeout.value)
 
         var resolved = ResolvedConfiguration(
             connection: connection, backend: backend, target: target, schema: schema, tableSchema: tableSchema,
@@ -134,7 +135,7 @@ struct Resolution {
             meltanoProjectRoot: projectRoot, meltanoEnvironment: environmentName,
             meltanoEnvironmentSource: environmentSource, configFilePath: configFilePath,
             configFileFound: configFile != nil, entries: entries, warnings: warnings, redactor: redactor,
-            homeDirectory: home, libpqPasswordHints: hints)
+            systemDatabase: systemDatabase, homeDirectory: home, libpqPasswordHints: hints)
         if !resolved.hasPassword, let index = resolved.entries.firstIndex(where: { $0.key == resolved.passwordKey }) {
             var note = "not set: libpq may still find one (PGPASSWORD, ~/.pgpass) or need none (trust, peer)"
             if !hints.isEmpty { note += "; " + hints.joined(separator: ", ") }

@@ -233,14 +233,25 @@ extension Resolution {
                 fix: "If the state is in PostgreSQL, set state_backend.uri to it (postgres://USER:PASSWORD@HOST:PORT/DATABASE/SCHEMA or postgresql://…), or set database_uri (MELTANO_DATABASE_URI) to Meltano's PostgreSQL system database.")
         }
         let label = found!.source.label(home: home)
-        let scheme = uriScheme(raw) ?? ""
-        let baseScheme = scheme.split(separator: "+").first.map(String.init) ?? ""
-        guard baseScheme == "postgresql" || baseScheme == "postgres", let schemeEnd = raw.range(of: "://") else {
+        if let problem = Self.notPostgres(raw) {
             throw ConfigurationError(
-                problem: "Meltano keeps this project's state in its system database (state_backend.uri is systemdb), and database_uri is \(scheme.isEmpty ? "not a URI" : "a \(scheme) URI"); this tool reads PostgreSQL only",
+                problem: "Meltano keeps this project's state in its system database (state_backend.uri is systemdb), and \(problem); this tool reads PostgreSQL only",
                 source: label,
                 fix: "If the state is in PostgreSQL, set state_backend.uri to it, or database_uri (MELTANO_DATABASE_URI) to a postgresql:// URL.")
         }
+        let system = try systemDatabaseConnection(raw, label: label)
+        entries.append(.init(key: SettingKey.databaseURI, value: redactURI(raw), source: found!.source,
+                             environmentVariable: SettingKey.meltanoEnvVar(SettingKey.databaseURI), note: found?.note))
+        return (system.0, system.1, system.2, system.2)
+    }
+
+    /// A PostgreSQL `database_uri` (SQLAlchemy's `postgresql+psycopg://…` included) as
+    /// libpq takes it: the connection, its target and the schema of its search_path.
+    func systemDatabaseConnection(_ raw: String, label: String) throws -> (ConnectionConfiguration, ResolvedConfiguration.Target, String?) {
+        if let problem = Self.notPostgres(raw) {
+            throw ConfigurationError(problem: problem, source: label, fix: "Set database_uri (MELTANO_DATABASE_URI) to a postgresql:// URL.")
+        }
+        let schemeEnd = raw.range(of: "://")!
         let libpqURI = "postgresql://" + raw[schemeEnd.upperBound...]
         let parsed: LibpqURI
         do throws(URIProblem) {
@@ -248,14 +259,47 @@ extension Resolution {
         } catch {
             throw ConfigurationError(problem: "database_uri \(error.problem)", source: label, fix: error.fix)
         }
-        entries.append(.init(key: SettingKey.databaseURI, value: redactURI(raw), source: found!.source,
-                             environmentVariable: SettingKey.meltanoEnvVar(SettingKey.databaseURI), note: found?.note))
-        let schema = parsed.searchPathSchema
         let target = ResolvedConfiguration.Target(
             host: parsed.hosts.isEmpty ? nil : parsed.hosts.joined(separator: ","),
             port: parsed.ports.isEmpty ? nil : parsed.ports.joined(separator: ","), user: parsed.user,
             database: parsed.database)
-        return (ConnectionConfiguration(uri: libpqURI), target, schema, schema)
+        return (ConnectionConfiguration(uri: libpqURI), target, parsed.searchPathSchema)
+    }
+
+    /// Why a `database_uri` is not PostgreSQL (nil when it is).
+    static func notPostgres(_ raw: String) -> String? {
+        let scheme = uriScheme(raw) ?? ""
+        let baseScheme = scheme.split(separator: "+").first.map(String.init) ?? ""
+        guard baseScheme == "postgresql" || baseScheme == "postgres", raw.range(of: "://") != nil else {
+            return "database_uri is \(scheme.isEmpty ? "not a URI" : "a \(scheme) URI")"
+        }
+        return nil
+    }
+
+    /// Meltano's system database beside a state backend of its own (`postgres://`,
+    /// `postgresql://`): where `doctor` and the staleness of locks find runs and
+    /// heartbeats. Never fails: what is missing is said, for the verdicts.
+    mutating func resolveSystemDatabaseBeside(backend: Backend, connectTimeout: Int) -> ResolvedConfiguration.SystemDatabase {
+        guard backend != .systemdb else { return .sameAsState }
+        let found: Found?
+        do { found = try lookup(SettingKey.databaseURI, secret: true) } catch {
+            return .unavailable("database_uri (MELTANO_DATABASE_URI) cannot be read: \(error)")
+        }
+        guard let found, let raw = found.value else {
+            return .unavailable(projectRoot == nil
+                ? "no Meltano project was found and database_uri (MELTANO_DATABASE_URI) is not set"
+                : "database_uri (MELTANO_DATABASE_URI) is not set, so Meltano's system database is SQLite in .meltano/meltano.db, which this tool does not read")
+        }
+        do {
+            var (connection, target, schema) = try systemDatabaseConnection(raw, label: found.source.label(home: home))
+            connection.connectTimeout = connectTimeout
+            connection.fixWording = ConnectionFixes.wording
+            return .postgres(connection, target: target, schema: schema)
+        } catch let error as ConfigurationError {
+            return .unavailable("\(error.problem) (\(found.source.label(home: home))), which this tool does not read")
+        } catch {
+            return .unavailable("database_uri: \(error)")
+        }
     }
 
     func partEntry(_ part: ConnectionPart, _ backend: Backend, found: Found?, fromURI: String?, uriSource: SettingSource?,

@@ -78,6 +78,17 @@ public struct ResolvedConfiguration: Sendable {
     /// Scrubs every password the resolver saw (in any source) from a text.
     public var redactor: Redactor
 
+    /// Meltano's system database (runs and their heartbeats), as Meltano resolves
+    /// `database_uri`: the state's own connection for the `systemdb` backend.
+    public enum SystemDatabase: Sendable, Equatable {
+        case sameAsState
+        case postgres(ConnectionConfiguration, target: Target, schema: String?)
+        /// Not reachable from here, and why (not set, SQLite, not a URI).
+        case unavailable(String)
+    }
+
+    public var systemDatabase: SystemDatabase = .sameAsState
+
     var homeDirectory: String
     /// Variables that tell where libpq may find a password, for the messages.
     var libpqPasswordHints: [String]

@@ -21,6 +21,24 @@ public struct LockInfo: Sendable, Equatable, Codable {
     public var transactionStart: String?
     public var query: String?
     public var waitState: String?
+    /// Advisory locks: how `pg_stat_activity` shows the holder to this role, its raw
+    /// `state`, `wait_event_type: wait_event`, and the age of its current (or last) query.
+    public var sessionVisibility: SessionVisibility?
+    public var sessionState: String?
+    public var waitEvent: String?
+    public var queryAgeSeconds: Double?
+    /// Why `isStale` is what it is (filled by `StateStore.locks()`; nil in journal
+    /// entries written before it existed).
+    public var staleness: LockStaleness?
+    /// `doctor`'s verdict on releasing this lock now, and why (filled with `staleness`).
+    public var releaseVerdict: Verdict?
+    public var releaseReason: String?
+
+    /// The journal's fields, as written before the evidence fields existed.
+    enum CodingKeys: String, CodingKey {
+        case stateID, lockID, lockedAt, ageSeconds, isStale, pid, user, clientAddress, applicationName, backendStart,
+             transactionStart, query, waitState
+    }
 
     public init(stateID: String, lockID: String, lockedAt: String, ageSeconds: Double?, isStale: Bool,
                 pid: Int32? = nil, user: String? = nil, clientAddress: String? = nil,

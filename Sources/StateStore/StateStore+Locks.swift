@@ -221,8 +221,32 @@ extension StateStore {
 
     // MARK: - Showing and releasing other holders' locks
 
-    /// Every lock held right now, oldest first.
+    /// Every lock held right now, oldest first, each judged stale or not on the best
+    /// evidence there is (`LockInfo.staleness`: heartbeat, holder session, else age).
     public func locks() throws -> [LockInfo] {
+        judgingStaleness(try lockRows())
+    }
+
+    /// The locks, with `isStale` and `staleness` set by `LockStaleness.judge` from the
+    /// runs of Meltano's system database when it can be read (one query for all).
+    public func judgingStaleness(_ locks: [LockInfo]) -> [LockInfo] {
+        guard !locks.isEmpty else { return locks }
+        let runs = runEvidence(for: locks.map(\.stateID))
+        return locks.map { lock in
+            var lock = lock
+            // The verdict on a held lock does not depend on the state row.
+            let diagnosis = Diagnosis.diagnose(DoctorEvidence(stateID: lock.stateID, layout: layout, lock: lock, runs: runs,
+                                                              state: nil, staleAfter: options.staleLockAfter))
+            lock.staleness = diagnosis.staleness
+            lock.isStale = diagnosis.staleness?.isStale ?? lock.isStale
+            lock.releaseVerdict = diagnosis.verdict
+            lock.releaseReason = diagnosis.reason
+            return lock
+        }
+    }
+
+    /// The locks as stored, stale by age alone.
+    func lockRows() throws -> [LockInfo] {
         try requireTables()
         switch tables.locking {
         case let .rows(locksTable):
@@ -250,7 +274,10 @@ extension StateStore {
                        COALESCE(a.xact_start, a.backend_start)::text,
                        EXTRACT(EPOCH FROM (now() - COALESCE(a.xact_start, a.backend_start)))::float8,
                        l.pid, a.usename, a.client_addr::text, a.application_name, a.backend_start::text,
-                       a.xact_start::text, a.query, a.state || COALESCE(' (' || a.wait_event_type || ')', '')
+                       a.xact_start::text, a.query, a.state || COALESCE(' (' || a.wait_event_type || ')', ''),
+                       CASE WHEN a.pid IS NULL THEN 'gone' WHEN a.backend_start IS NULL THEN 'hidden' ELSE 'visible' END,
+                       a.state, a.wait_event_type || COALESCE(': ' || a.wait_event, ''),
+                       EXTRACT(EPOCH FROM (now() - a.query_start))::float8
                 FROM pg_locks l
                 JOIN \(tables.state) s
                   ON ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)
@@ -263,11 +290,16 @@ extension StateStore {
                 let age = row[3].flatMap(Double.init)
                 // pg_locks shows classid/objid unsigned; the key is a signed 64-bit value.
                 let unsigned = UInt64(row[1] ?? "0").map { Int64(bitPattern: $0) } ?? Int64(row[1] ?? "0") ?? 0
-                return LockInfo(stateID: row[0] ?? "", lockID: String(unsigned), lockedAt: row[2] ?? "",
-                                ageSeconds: age, isStale: isStale(lockAge: age),
-                                pid: row[4].flatMap { Int32($0) }, user: row[5], clientAddress: row[6],
-                                applicationName: row[7], backendStart: row[8], transactionStart: row[9],
-                                query: row[10], waitState: row[11])
+                var lock = LockInfo(stateID: row[0] ?? "", lockID: String(unsigned), lockedAt: row[2] ?? "",
+                                    ageSeconds: age, isStale: isStale(lockAge: age),
+                                    pid: row[4].flatMap { Int32($0) }, user: row[5], clientAddress: row[6],
+                                    applicationName: row[7], backendStart: row[8], transactionStart: row[9],
+                                    query: row[10], waitState: row[11])
+                lock.sessionVisibility = SessionVisibility(rawValue: row[12] == "hidden" ? SessionVisibility.hidden.rawValue : row[12] ?? "gone")
+                lock.sessionState = row[13]
+                lock.waitEvent = row[14]
+                lock.queryAgeSeconds = row[15].flatMap(Double.init)
+                return lock
             }
         }
     }

@@ -20,12 +20,17 @@ public struct StoreOptions: Sendable {
     /// Delays (seconds) between tries to release our own lock after the connection
     /// broke: the default outlasts a server restart, then the error names the lock.
     public var releaseRetryDelays: [Double]
+    /// Meltano's system database beside the state backend (runs, heartbeats): the
+    /// evidence of `doctor` and of lock staleness. The systemdb layout reads its own.
+    public var systemDatabase: ResolvedConfiguration.SystemDatabase
 
     public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
                 lockTimeout: Double = OwnSettings.defaultLockTimeout, lockRetryInterval: Double = 0.1,
                 staleLockAfter: Double = OwnSettings.defaultStaleLockAfter,
                 readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath()),
-                releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2]) {
+                releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2],
+                systemDatabase: ResolvedConfiguration.SystemDatabase = .unavailable("database_uri (MELTANO_DATABASE_URI) is not set")) {
+        self.systemDatabase = systemDatabase
         self.schema = schema
         self.layout = layout
         self.table = table
@@ -72,6 +77,8 @@ public final class StateStore: @unchecked Sendable {
     let heldLocks = HeldLockRegistry()
     /// Whether this connection was seen to own its server session (advisory locks need it).
     let sessionPinning = SessionPinning()
+    /// The system database beside this store, opened on first use (`runEvidence`).
+    let besideRuns = BesideRuns()
 
     public init(connection: Connection, options: StoreOptions) {
         self.connection = connection
@@ -88,7 +95,10 @@ public final class StateStore: @unchecked Sendable {
     public var location: String { connection.configuration.description }
 
     /// Closes the connection; the store cannot be used afterwards.
-    public func close() { connection.close() }
+    public func close() {
+        besideRuns.close()
+        connection.close()
+    }
 
     /// Asks the server to cancel the statement running now (`PQcancel`, on a
     /// connection of its own): safe from another thread, e.g. a signal's handler.

@@ -68,6 +68,6 @@ public struct StoreFactory: Sendable {
         return StateStore(connection: connection, options: StoreOptions(
             schema: schema, layout: layout, table: table, lockTimeout: configuration.lockTimeout,
             staleLockAfter: configuration.staleLockAfter, readOnly: configuration.readOnly,
-            journal: Journal(path: configuration.journalPath)))
+            journal: Journal(path: configuration.journalPath), systemDatabase: configuration.systemDatabase))
     }
 }

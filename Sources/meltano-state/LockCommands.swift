@@ -6,7 +6,7 @@ import StateStore
 struct LocksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "locks", abstract: "Show every held lock: state ID, lock ID, when taken, age, stale or not.")
     @OptionGroup var global: GlobalOptions
-    @Flag(name: .long, help: "Only locks older than the stale threshold (default 5 min).") var stale = false
+    @Flag(name: .long, help: "Only stale locks: by the heartbeat of the job's RUNNING run or the holder's session where known (Meltano's system database, pg_stat_activity), else older than the stale threshold (default 5 min). Column JUDGED BY says which.") var stale = false
     @Flag(name: .long, help: "JSON array instead of a table.") var json = false
 
     func run() throws {
@@ -32,6 +32,10 @@ func lockJSON(_ lock: LockInfo) -> JSONValue {
     object["locked_at"] = .string(JSONString(lock.lockedAt))
     object["age_seconds"] = lock.ageSeconds.map { .number(JSONNumber(($0 * 1000).rounded() / 1000)) } ?? .null
     object["stale"] = .bool(lock.isStale)
+    if let staleness = lock.staleness {
+        object["stale_evidence"] = .string(JSONString(staleness.evidence.rawValue))
+        object["stale_reason"] = .string(JSONString(staleness.reason))
+    }
     if let pid = lock.pid { object["pid"] = .number(JSONNumber(Int(pid))) }
     for (key, value) in [("user", lock.user), ("client_addr", lock.clientAddress), ("application_name", lock.applicationName),
                          ("backend_start", lock.backendStart), ("xact_start", lock.transactionStart), ("state", lock.waitState)] {
@@ -42,17 +46,18 @@ func lockJSON(_ lock: LockInfo) -> JSONValue {
 
 func lockTable(_ locks: [LockInfo]) -> String {
     let advisory = locks.contains { $0.pid != nil }
-    var rows: [[String]] = [advisory ? ["STATE ID", "KEY", "PID", "CLIENT", "APPLICATION", "SINCE", "AGE", ""]
-                                     : ["STATE ID", "LOCK ID", "LOCKED AT", "AGE", ""]]
+    var rows: [[String]] = [advisory ? ["STATE ID", "KEY", "PID", "CLIENT", "APPLICATION", "SINCE", "AGE", "JUDGED BY", ""]
+                                     : ["STATE ID", "LOCK ID", "LOCKED AT", "AGE", "JUDGED BY", ""]]
     for lock in locks {
         let age = lock.ageSeconds.map(formatAge) ?? "?"
         var flag = lock.isStale ? "STALE" : ""
+        let evidence = lock.staleness?.evidence.rawValue ?? "age"
         if lock.ageIsImplausible { flag += (flag.isEmpty ? "" : ", ") + "age implausible: writer in another time zone?" }
         if advisory {
             rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.pid.map(String.init) ?? "", lock.clientAddress ?? "",
-                         lock.applicationName ?? "", lock.lockedAt, age, flag])
+                         lock.applicationName ?? "", lock.lockedAt, age, evidence, flag])
         } else {
-            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.lockedAt, age, flag])
+            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.lockedAt, age, evidence, flag])
         }
     }
     return alignedTable(rows)
@@ -91,7 +96,7 @@ struct UnlockCommand: ParsableCommand {
     var ids: [String] = []
     var stateID: String? { ids.first }
     var lockID: String? { ids.count > 1 ? ids[1] : nil }
-    @Flag(name: .long, help: "Release every stale lock, each by its own lock ID, after listing them.") var stale = false
+    @Flag(name: .long, help: "Release every stale lock (judged as `locks --stale` judges them), each by its own lock ID, after listing them.") var stale = false
     @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
 
     func validate() throws {
@@ -136,7 +141,9 @@ struct UnlockCommand: ParsableCommand {
         if let pid = lock.pid {
             warning = "This terminates database session \(pid) (\(lock.applicationName ?? "?") from \(lock.clientAddress ?? "local socket")), which holds the lock; its open transaction is rolled back."
         } else if lock.isStale {
-            warning = "The lock is stale (older than \(formatAge(context.store.options.staleLockAfter)))."
+            warning = "The lock is stale (by \(lock.staleness?.evidence.rawValue ?? "age"): \(lock.staleness?.reason ?? "older than \(formatAge(context.store.options.staleLockAfter))"))."
+        } else if let staleness = lock.staleness, staleness.evidence != .age {
+            warning = "The lock is not stale (by \(staleness.evidence.rawValue): \(staleness.reason)): it belongs to a running pipeline."
         } else {
             warning = "The lock is only \(lock.ageSeconds.map(formatAge) ?? "?") old: it may belong to a running pipeline."
         }

@@ -17,6 +17,7 @@ struct MeltanoState: ParsableCommand {
               meltano-state set --force dev:tap-x-to-y '{"singer_state": {}}'
               meltano-state locks --stale
               meltano-state unlock prod:tap-x-to-y 3f1c…   (the lock ID from `locks`)
+              meltano-state doctor                          (why is it stuck; safe to release?)
 
             Exit codes: 0 success, 1 failure, 2 usage error, 3 lock held by someone else, \
             4 state ID not found, 130 interrupted.
@@ -25,7 +26,7 @@ struct MeltanoState: ParsableCommand {
         subcommands: [
             ListCommand.self, GetCommand.self, SetCommand.self, MergeCommand.self, CopyCommand.self,
             MoveCommand.self, EditCommand.self, ClearCommand.self, ExportCommand.self, ImportCommand.self,
-            LocksCommand.self, UnlockCommand.self, HistoryCommand.self, RestoreCommand.self,
+            LocksCommand.self, UnlockCommand.self, DoctorCommand.self, HistoryCommand.self, RestoreCommand.self,
             RunsCommand.self, FailRunCommand.self, ConfigCommand.self, CheckCommand.self, InitCommand.self,
             BrowseCommand.self,
         ]

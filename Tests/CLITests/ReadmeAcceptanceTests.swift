@@ -376,6 +376,44 @@ struct ReadmeAcceptanceTests {
             #expect(batchStatus == 0, "\(batchScreen)")
             #expect(try sandbox.rows() == before)
         },
+        "The CLI: meltano-state doctor": .run { sandbox, command in
+            try seedDoctor(sandbox)
+            let result = try sandbox.run(command)
+            #expect(result.status == 3, "the most cautious verdict: \(result.stdout) \(result.stderr)")
+            let blocks = result.stdout.components(separatedBy: "\n\n")
+            let dead = blocks.first { $0.hasPrefix("prod:dead\n") } ?? ""
+            #expect(dead.contains("verdict  SAFE TO RELEASE") && dead.hasSuffix("next     meltano-state unlock prod:dead lock-of-a-dead-run"), "\(result.stdout)")
+            let live = blocks.first { $0.hasPrefix("prod:live\n") } ?? ""
+            #expect(live.contains("verdict  RUNNING, DO NOT RELEASE") && live.contains("by heartbeat"), "\(result.stdout)")
+        },
+        "The CLI: meltano-state doctor --json": .run { sandbox, command in
+            try seedDoctor(sandbox)
+            let result = try sandbox.run(command)
+            #expect(result.status == 3, "\(result.stderr)")
+            let items = jsonArray(result.stdout)
+            #expect(items.map { $0["state_id"] as? String ?? "?" } == ["prod:dead", "prod:live"], "\(result.stdout)")
+            #expect(items.map { $0["verdict"] as? String ?? "?" } == ["safe-to-release", "running"])
+            #expect(items.first?["next_command"] as? String == "meltano-state unlock prod:dead lock-of-a-dead-run")
+            let system = items.first?["system_database"] as? [String: Any]
+            #expect(system?["available"] as? Bool == true && (system?["latest"] as? [String: Any])?["heartbeat_fresh"] as? Bool == false)
+        },
+        "The CLI: meltano-state doctor STATE_ID": .run { sandbox, command in
+            try seedDoctor(sandbox)
+            let result = try sandbox.run(command, ["STATE_ID": "prod:dead"])
+            #expect(result.status == 1, "stuck and safe: \(result.stdout) \(result.stderr)")
+            #expect(!result.stdout.contains("prod:live"))
+            // The command it names releases that lock, and only it.
+            #expect(try sandbox.cli.run(["unlock", "prod:dead", "lock-of-a-dead-run", "--yes"]).status == 0)
+            #expect(try sandbox.lockIDs() == ["lock-of-a-live-run"])
+        },
+        "The CLI: meltano-state doctor STATE_ID --json": .run { sandbox, command in
+            try seedDoctor(sandbox)
+            let result = try sandbox.run(command, ["STATE_ID": "prod:live"])
+            #expect(result.status == 3, "\(result.stderr)")
+            let items = jsonArray(result.stdout)
+            #expect(items.count == 1 && items.first?["headline"] as? String == "RUNNING, DO NOT RELEASE", "\(result.stdout)")
+            #expect((items.first?["lock"] as? [String: Any])?["stale_evidence"] as? String == "heartbeat")
+        },
         "The CLI: meltano-state runs": .run { sandbox, command in
             try seedRuns(sandbox)
             let result = try sandbox.run(command)
@@ -481,6 +519,19 @@ struct ReadmeAcceptanceTests {
     /// Meltano's system database with a run left RUNNING by a dead pipeline (no heartbeat
     /// for 20 minutes), a live one, and a finished one.
     @discardableResult
+    /// Two locks of the two-tables layout, both an hour old, with Meltano's system
+    /// database beside them (MELTANO_DATABASE_URI): prod:dead's run stopped sending
+    /// heartbeats 20 minutes ago, prod:live's sent one 5 s ago.
+    static func seedDoctor(_ sandbox: ReadmeSandbox) throws {
+        try seedLocks(sandbox)
+        try sandbox.admin.query("UPDATE \(sandbox.cli.locksTable) SET locked_at = LOCALTIMESTAMP - interval '1 hour'")
+        try MeltanoSystemDB.createTables(inSchema: sandbox.schema, on: sandbox.admin)
+        let config = try TestDatabase.configuration()
+        sandbox.environment["MELTANO_DATABASE_URI"] = "postgresql+psycopg://\(config.user!)@\(config.host!):\(config.port!)/\(config.database!)?options=-csearch_path%3D\(sandbox.schema)"
+        _ = try sandbox.insertRun("prod:dead", heartbeatSecondsAgo: 1200)
+        _ = try sandbox.insertRun("prod:live", heartbeatSecondsAgo: 5)
+    }
+
     static func seedRuns(_ sandbox: ReadmeSandbox) throws -> (dead: String, alive: String, done: String) {
         try sandbox.useSystemDatabase()
         let dead = try sandbox.insertRun("dev:tap-dead-to-target", heartbeatSecondsAgo: 1200)

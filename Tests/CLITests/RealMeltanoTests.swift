@@ -129,6 +129,13 @@ struct RealMeltanoTests {
         guard case let .object(freshObject)? = fresh, case let .number(freshID)? = freshObject["id"] else {
             Issue.record("no fresh run with an id in `runs --json`: \(runs.stdout)"); return
         }
+        // doctor, on Meltano's own system database: the killed run is safe to fail (the
+        // exact command), the one still heard from is running.
+        let killed = try project.cli.run(["doctor", "dev:tap-a-to-b"])
+        #expect(killed.status == 1 && killed.stdout.contains("SAFE TO RELEASE"), "\(killed.stdout) \(killed.stderr)")
+        #expect(killed.stdout.contains("next     meltano-state fail-run \(id.literal)\n"), "\(killed.stdout)")
+        let alive = try project.cli.run(["doctor", "dev:tap-c-to-d"])
+        #expect(alive.status == 3 && alive.stdout.contains("RUNNING, DO NOT RELEASE"), "\(alive.stdout) \(alive.stderr)")
         // A run that is still heard from is refused.
         #expect(try project.cli.run(["fail-run", freshID.literal, "--yes"]).status == 1)
         let failed = try project.cli.run(["fail-run", id.literal, "--yes"])

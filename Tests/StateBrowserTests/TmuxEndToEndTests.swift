@@ -166,31 +166,70 @@ struct TmuxEndToEndTests {
         #expect(count == "1")
     }
 
+    /// The reference implementation of the add-on takes the lock and exits without
+    /// releasing it, as a killed `meltano run` does; the lock ID it left.
+    static func crashLock(_ stateID: String, in fixture: BrowserFixture) throws -> String {
+        let reference = ProcessInfo.processInfo.environment["MELTANO_STATE_REFERENCE"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
+        let taken = try runProcess("python3", [reference, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema, "crash-lock", stateID])
+        #expect(taken.status == 0, "\(taken.stderr)")
+        return try #require(try fixture.admin.query("SELECT lock_id FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar)
+    }
+
     @Test("Release a lock left by a pipeline that died (Meltano's lock protocol, another process)")
     func releaseDeadLock() throws {
         let fixture = try BrowserFixture()
         try fixture.insert("prod:tap-x-to-y", completed: #"{"singer_state": {}}"#)
-        // The reference implementation of the add-on takes the lock and exits without
-        // releasing it, as a killed `meltano run` does.
-        let reference = ProcessInfo.processInfo.environment["MELTANO_STATE_REFERENCE"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("scripts/reference/meltano_backend_ref.py").path
-        let taken = try runProcess("python3", [reference, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
-                                               "crash-lock", "prod:tap-x-to-y"])
-        #expect(taken.status == 0, "\(taken.stderr)")
-        let lockID = try #require(try fixture.admin.query("SELECT lock_id FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar)
+        let lockID = try Self.crashLock("prod:tap-x-to-y", in: fixture)
         let tmux = try Tmux(fixture: fixture)
         defer { tmux.kill() }
         try tmux.waitFor("locks 1")
         tmux.send("L", "u")
         try tmux.waitFor("Release the lock of")
         try tmux.waitFor(lockID)
-        try tmux.waitFor("may belong to a running pipeline")  // fresh: not stale yet
+        // Fresh, and nothing else to go by: doctor says RUNNING (by age), so it asks twice.
+        try tmux.waitFor("RUNNING, DO NOT RELEASE")
+        try tmux.waitFor("judged by age")
+        tmux.send("y")
+        try tmux.waitFor("Press y again only if you know this pipeline is dead.")
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar == "1")
         tmux.send("y")
         try tmux.waitFor("Released lock \(lockID)")
         try tmux.waitFor("No locks held")
         let left = try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar
         #expect(left == "0")
+    }
+
+    @Test("doctor: D diagnoses a killed run from its heartbeat in Meltano's system database; u releases its lock on one y")
+    func doctorKilledRun() throws {
+        let fixture = try BrowserFixture()
+        let system = try TestDatabase.freshSchema("tuisys", on: fixture.admin)
+        defer { TestDatabase.dropSchema(system, on: fixture.admin) }
+        try MeltanoSystemDB.createTables(inSchema: system, on: fixture.admin)
+        try fixture.insert("prod:tap-x-to-y", completed: #"{"singer_state": {}}"#)
+        let lockID = try Self.crashLock("prod:tap-x-to-y", in: fixture)
+        // Its run: RUNNING, no heartbeat for 10 minutes (the lock itself is seconds old).
+        let run = try MeltanoSystemDB.insertRunningRun("prod:tap-x-to-y", inSchema: system, on: fixture.admin,
+                                                       startedMinutesAgo: 30, heartbeatSecondsAgo: 600)
+        let config = try TestDatabase.configuration()
+        let tmux = try Tmux(fixture: fixture, height: 40, environment: [
+            "MELTANO_DATABASE_URI": "postgresql+psycopg://\(config.user!)@\(config.host!):\(config.port!)/\(config.database!)?options=-csearch_path%3D\(system)",
+        ])
+        defer { tmux.kill() }
+        try tmux.waitFor("locks 1, 1 stale")  // stale by heartbeat, though young
+        tmux.send("D")
+        try tmux.waitFor("doctor: prod:tap-x-to-y")
+        try tmux.waitFor("verdict  SAFE TO RELEASE")
+        try tmux.waitFor("run      \(run.id) RUNNING")
+        try tmux.waitFor("next     meltano-state unlock prod:tap-x-to-y \(lockID)")
+        tmux.send("Escape")
+        tmux.send("L", "u")
+        try tmux.waitFor("judged by heartbeat")
+        try tmux.waitFor("[y] release it ")
+        tmux.send("y")
+        try tmux.waitFor("Released lock \(lockID)")
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar == "0")
     }
 
     @Test("System database: a run left RUNNING by a dead pipeline is marked failed; a live one is refused")

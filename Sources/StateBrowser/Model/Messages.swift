@@ -169,6 +169,8 @@ public enum Message: Sendable {
     case editChecked(requestID: Int, EditSession, body: String, EditCheck)
     case targetChecked(action: WriteAction, exists: Bool)
     case historyLoaded(stateID: String, [HistoryRow])
+    /// `doctor`'s diagnosis for the panel, or why it could not be made.
+    case diagnosed(stateID: String, DoctorReport?, error: String?)
     case writeFinished(WriteAction, WriteOutcome)
     case clipboardWritten(description: String, problem: String?)
 }
@@ -214,6 +216,8 @@ public enum Command: Sendable {
     case checkEdit(EditCheckRequest)
     case checkTarget(WriteAction)
     case loadHistory(stateID: String)
+    /// `doctor` on one state ID, for the panel (`diagnosed`).
+    case diagnose(stateID: String)
     case write(WriteAction)
     /// Stop waiting for a lock (the write fails with "cancelled").
     case cancelWrite
@@ -245,6 +249,7 @@ public enum Command: Sendable {
         case let .checkEdit(request): return "checkEdit(\(request.session.stateID))"
         case let .checkTarget(action): return "checkTarget(\(action.focusStateID))"
         case let .loadHistory(id): return "loadHistory(\(id))"
+        case let .diagnose(id): return "diagnose(\(id))"
         case let .write(action): return "write(\(action))"
         case .cancelWrite: return "cancelWrite"
         case let .copyToClipboard(_, description): return "copyToClipboard(\(description))"

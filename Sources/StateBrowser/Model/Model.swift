@@ -124,13 +124,25 @@ public struct Confirmation: Sendable, Equatable {
     public var title: String
     public var lines: [[Run]]
     public var yes: String
+    /// A second, explicit confirmation after the first y (releasing the lock of a
+    /// pipeline doctor says is RUNNING): its lines; nil for none.
+    public var confirmAgain: [[Run]]?
 
-    public init(action: WriteAction, title: String, lines: [[Run]], yes: String) {
+    public init(action: WriteAction, title: String, lines: [[Run]], yes: String, confirmAgain: [[Run]]? = nil) {
         self.action = action
         self.title = title
         self.lines = lines
         self.yes = yes
+        self.confirmAgain = confirmAgain
     }
+}
+
+/// The doctor panel (`D`): the diagnosis of one state ID, nil while it is read.
+public struct DoctorPanel: Sendable, Equatable {
+    public var stateID: String
+    public var report: DoctorReport?
+    public var error: String?
+    public var top = 0
 }
 
 /// Asking for the target of a copy or move.
@@ -169,6 +181,7 @@ public enum Mode: Sendable, Equatable {
     case prompt(Prompt)
     case history(HistoryView)
     case diff(DiffView)
+    case doctor(DoctorPanel)
 }
 
 public struct StatusMessage: Sendable, Equatable {

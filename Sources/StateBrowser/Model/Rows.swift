@@ -43,6 +43,14 @@ public struct LockRow: Sendable, Equatable {
     public var holder: String?
     /// A PostgreSQL advisory lock (single-table layout): only ending its session frees it.
     public var isAdvisory: Bool
+    /// What decided `isStale` (`heartbeat`, `holder session`, `age`) and how.
+    public var staleEvidence: String?
+    public var staleReason: String?
+    /// doctor's verdict on releasing it now (`SAFE TO RELEASE`, `RUNNING, DO NOT RELEASE`, …), why, and
+    /// whether the release needs a second, explicit confirmation (RUNNING or DO NOT RELEASE).
+    public var verdict: String?
+    public var verdictReason: String?
+    public var needsSecondConfirmation = false
 
     public init(stateID: String, lockID: String, lockedAt: String, ageSeconds: Double?, fetchedAt: Double = 0,
                 isStale: Bool = false, ageIsImplausible: Bool = false, holder: String? = nil, isAdvisory: Bool = false) {
@@ -176,4 +184,31 @@ public enum ViewMode: String, Sendable, CaseIterable, Hashable {
 
 public enum Focus: Sendable, Equatable {
     case list, detail, locks
+}
+
+/// One line of `doctor`'s report: what kind of evidence, and what it says.
+public struct DoctorLine: Sendable, Equatable {
+    public var label: String
+    public var text: String
+
+    public init(label: String, text: String) {
+        self.label = label
+        self.text = text
+    }
+}
+
+/// `doctor`'s diagnosis of one state ID (the CLI's `doctor ID`, in a panel).
+public struct DoctorReport: Sendable, Equatable {
+    public var stateID: String
+    public var headline: String
+    /// HEALTHY or SAFE TO RELEASE (drawn calm); else a warning.
+    public var safe: Bool
+    public var lines: [DoctorLine]
+
+    public init(stateID: String, headline: String, safe: Bool, lines: [DoctorLine]) {
+        self.stateID = stateID
+        self.headline = headline
+        self.safe = safe
+        self.lines = lines
+    }
 }

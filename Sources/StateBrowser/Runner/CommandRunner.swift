@@ -120,6 +120,10 @@ public final class CommandRunner: @unchecked Sendable {
             reads.enqueue(Worker.Job(key: "history", retries: true, run: { store in
                 .historyLoaded(stateID: stateID, try store.history(stateID: stateID).map(StoreReads.historyRow))
             }, failed: { .readFailed(.history, requestID: 0, $0) }))
+        case let .diagnose(stateID):
+            reads.enqueue(Worker.Job(key: "doctor", retries: true, run: { store in
+                .diagnosed(stateID: stateID, try StoreReads.doctor(store, stateID), error: nil)
+            }, failed: { .diagnosed(stateID: stateID, nil, error: $0) }))
         case let .write(action):
             writes.enqueue(Worker.Job(key: nil, retries: false, run: { store in
                 .writeFinished(action, StoreWrites.perform(action, store))

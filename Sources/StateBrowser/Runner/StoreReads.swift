@@ -43,9 +43,15 @@ enum StoreReads {
         if let user = lock.user { holder.append("user \(user)") }
         if let client = lock.clientAddress { holder.append("from \(client)") }
         if let application = lock.applicationName, !application.isEmpty { holder.append(application) }
-        return LockRow(stateID: lock.stateID, lockID: lock.lockID, lockedAt: lock.lockedAt, ageSeconds: lock.ageSeconds,
-                       fetchedAt: fetchedAt, isStale: lock.isStale, ageIsImplausible: lock.ageIsImplausible,
-                       holder: holder.isEmpty ? nil : holder.joined(separator: ", "), isAdvisory: lock.pid != nil)
+        var row = LockRow(stateID: lock.stateID, lockID: lock.lockID, lockedAt: lock.lockedAt, ageSeconds: lock.ageSeconds,
+                          fetchedAt: fetchedAt, isStale: lock.isStale, ageIsImplausible: lock.ageIsImplausible,
+                          holder: holder.isEmpty ? nil : holder.joined(separator: ", "), isAdvisory: lock.pid != nil)
+        row.staleEvidence = lock.staleness?.evidence.rawValue
+        row.staleReason = lock.staleness?.reason
+        row.verdict = lock.releaseVerdict?.headline
+        row.verdictReason = lock.releaseReason
+        row.needsSecondConfirmation = lock.releaseVerdict == .running || lock.releaseVerdict == .doNotRelease
+        return row
     }
 
     static func runRow(_ run: RunInfo, fetchedAt: Double) -> RunRow {
@@ -215,5 +221,15 @@ enum StoreWrites {
 
     struct Rejected: Error {
         var message: String
+    }
+}
+
+extension StoreReads {
+    /// `doctor`'s diagnosis of one state ID, as the browser's panel shows it.
+    static func doctor(_ store: StateStore, _ stateID: String) throws -> DoctorReport {
+        guard let diagnosis = try store.diagnose([stateID]).first else { throw StoreError.other("no diagnosis of '\(stateID)'") }
+        return DoctorReport(stateID: stateID, headline: diagnosis.verdict.headline,
+                            safe: diagnosis.verdict == .safeToRelease || diagnosis.verdict == .healthy,
+                            lines: diagnosis.lines.map { DoctorLine(label: $0.label, text: $0.text) })
     }
 }

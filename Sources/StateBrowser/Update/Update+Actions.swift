@@ -218,7 +218,26 @@ extension Model {
         }
         if let holder = lock.holder { lines.append([Run("held by   ", theme.label), Run(holder)]) }
         lines.append([])
-        if lock.isStale {
+        var again: [[Run]]?
+        if let verdict = lock.verdict {
+            // doctor's verdict, from the same evidence as the `!` mark.
+            lines.append([Run(verdict, lock.needsSecondConfirmation ? theme.danger : theme.stale),
+                          Run(": " + (lock.verdictReason ?? ""), lock.needsSecondConfirmation ? theme.danger : .plain)])
+            if let evidence = lock.staleEvidence {
+                lines.append([Run("judged by ", theme.label), Run(evidence + (lock.staleReason.map { ": " + $0 } ?? ""), theme.hint)])
+            }
+            if lock.needsSecondConfirmation {
+                again = [
+                    [Run(verdict, theme.danger), Run(" — the lock of")],
+                    [Run("  "), Run(lock.stateID, theme.danger)],
+                    [],
+                    [Run(lock.verdictReason ?? "", theme.danger)],
+                    [],
+                    [Run("Releasing it lets another run write this state at the same time.")],
+                    [Run("Press y again only if you know this pipeline is dead.")],
+                ]
+            }
+        } else if lock.isStale {
             lines.append([Run("STALE", theme.stale), Run(": older than \(Format.longAge(settings.staleLockAfter)); its pipeline has most likely died.")])
         } else {
             lines.append([Run("NOT STALE", theme.danger), Run(": it may belong to a running pipeline. Releasing it", theme.danger)])
@@ -231,7 +250,38 @@ extension Model {
             lines.append([Run("Only this lock (state ID and lock ID) is removed; it is journaled.", theme.hint)])
         }
         mode = .confirm(Confirmation(action: .release(stateID: lock.stateID, lockID: lock.lockID), title: "Release lock",
-                                     lines: lines, yes: "release it"))
+                                     lines: lines, yes: again == nil ? "release it" : "continue (asks again)", confirmAgain: again))
+    }
+
+    // MARK: - doctor
+
+    /// `D`: the diagnosis of the selected state ID (or the selected lock's, or run's).
+    mutating func openDoctor(_ commands: inout [Command]) {
+        let stateID: String?
+        if focus == .locks {
+            stateID = settings.showsRuns ? locks.selectedRun?.jobName : locks.selectedRow?.stateID
+        } else {
+            stateID = actionStateID
+        }
+        guard let stateID else { setStatus("No state ID is selected.", error: true); return }
+        mode = .doctor(DoctorPanel(stateID: stateID))
+        commands.append(.diagnose(stateID: stateID))
+    }
+
+    mutating func doctorKey(_ key: Key, _ panel: DoctorPanel, _ commands: inout [Command]) {
+        var panel = panel
+        switch key {
+        case .up, .character("k"): panel.top = max(0, panel.top - 1)
+        case .down, .character("j"): panel.top += 1
+        case .character("r"):
+            panel.report = nil
+            panel.error = nil
+            commands.append(.diagnose(stateID: panel.stateID))
+        default:
+            mode = .browse
+            return
+        }
+        mode = .doctor(panel)
     }
 
     // MARK: - Mark a stale run failed (system database)
@@ -345,6 +395,11 @@ extension Model {
 
     mutating func confirmKey(_ key: Key, _ confirmation: Confirmation, _ commands: inout [Command]) {
         if key == .character("y") || key == .character("Y") {
+            if let again = confirmation.confirmAgain {
+                mode = .confirm(Confirmation(action: confirmation.action, title: "Really release it?", lines: again,
+                                             yes: "release it anyway"))
+                return
+            }
             mode = .browse
             run(confirmation.action, &commands)
         } else {

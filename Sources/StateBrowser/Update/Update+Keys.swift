@@ -20,6 +20,7 @@ extension Model {
         case let .prompt(prompt): promptKey(key, prompt, &commands)
         case let .history(history): historyKey(key, history, &commands)
         case let .diff(diff): diffKey(key, diff, &commands)
+        case let .doctor(panel): doctorKey(key, panel, &commands)
         }
     }
 
@@ -70,6 +71,7 @@ extension Model {
                 requireWritable("Releasing locks") { $0.confirmRelease() }
             }
         case .character("H"): openHistory(&commands)
+        case .character("D"): openDoctor(&commands)
         case .escape:
             if writing != nil {
                 commands.append(.cancelWrite)

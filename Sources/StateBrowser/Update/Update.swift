@@ -79,6 +79,12 @@ extension Model {
                 history.selected = min(history.selected, max(0, rows.count - 1))
                 mode = .history(history)
             }
+        case let .diagnosed(stateID, report, error):
+            if case var .doctor(panel) = mode, panel.stateID == stateID {
+                panel.report = report
+                panel.error = error
+                mode = .doctor(panel)
+            }
         case let .writeFinished(action, outcome):
             writeFinished(action, outcome, &commands)
         case let .clipboardWritten(description, problem):

@@ -28,6 +28,7 @@ public enum KeyBindings {
             Binding("Esc", "clear the filter"),
             Binding("Enter", "open the state; on a lock: go to its state ID"),
             Binding("r  F5", "refresh the list, the state and the locks"),
+            Binding("D", "doctor: why is it stuck, is it safe to release?"),
         ]),
         ("JSON", [
             Binding("v  1 2 3 4", "view: merged, completed, partial, raw text"),

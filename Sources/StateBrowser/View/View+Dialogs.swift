@@ -9,7 +9,48 @@ extension Painter {
         case let .prompt(prompt): self.prompt(prompt, &screen)
         case let .history(history): self.history(history, &screen)
         case let .diff(diff): self.diff(diff, &screen)
+        case let .doctor(panel): doctor(panel, &screen)
         }
+    }
+
+    // MARK: - doctor
+
+    /// The diagnosis of one state ID: a line per piece of evidence (label, then the
+    /// text wrapped beside it), the verdict and the next command, as `doctor ID` prints.
+    func doctor(_ panel: DoctorPanel, _ screen: inout Screen) {
+        let width = min(screen.width - 2, 110)
+        let inner = box(width: width, height: screen.height - 2, title: "doctor: \(TextWidth.escaped(panel.stateID))",
+                        style: theme.dialogBorder, &screen)
+        var lines: [[Run]] = []
+        if let report = panel.report {
+            let labelWidth = (report.lines.map { TextWidth.width(of: $0.label) }.max() ?? 0) + 2
+            for line in report.lines {
+                let style: Style
+                switch line.label {
+                case "verdict": style = report.safe ? theme.stale.with(bold: true) : theme.danger.with(bold: true)
+                case "next": style = theme.label
+                case "missing": style = theme.danger
+                default: style = .plain
+                }
+                let wrapped = wrapRuns([Run(line.text, style)], width: max(10, inner.width - labelWidth))
+                for (index, part) in wrapped.enumerated() {
+                    let label = index == 0 ? line.label.padding(labelWidth) : String(repeating: " ", count: labelWidth)
+                    lines.append([Run(label, theme.label)] + part)
+                }
+            }
+        } else if let error = panel.error {
+            lines = wrapRuns([Run("Could not diagnose: " + error, theme.error)], width: inner.width)
+        } else {
+            lines = [[Run("Reading the lock, the holder's session, Meltano's runs and the state…", theme.hint)]]
+        }
+        let visible = inner.height - 1
+        let top = min(panel.top, max(0, lines.count - visible))
+        for (row, line) in lines.dropFirst(top).prefix(visible).enumerated() {
+            screen.put(runs: line, x: inner.x, y: inner.y + row, limit: inner.x + inner.width)
+        }
+        let more = top + visible < lines.count ? "↓ more (j) · " : ""
+        screen.put(more + "r diagnose again · any other key closes", x: inner.x, y: inner.y + inner.height - 1,
+                   style: theme.hint, limit: inner.x + inner.width)
     }
 
     /// A centred box with a title in its top border; returns its inner rectangle.

@@ -28,6 +28,8 @@ final class FakeBackend {
     var writes: [WriteAction] = []
     var clipboard: [String] = []
     var commandLog: [String] = []
+    /// `diagnose` answers with these (the store's diagnosis is tested against PostgreSQL).
+    var diagnoses: [String: DoctorReport] = [:]
 
     var sortedIDs: [String] { states.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) } }
 
@@ -124,6 +126,8 @@ final class FakeBackend {
             return ([.targetChecked(action: action, exists: states[action.focusStateID] != nil)], [], false)
         case let .loadHistory(id):
             return ([.historyLoaded(stateID: id, history[id] ?? [])], [], false)
+        case let .diagnose(id):
+            return ([.diagnosed(stateID: id, diagnoses[id], error: diagnoses[id] == nil ? "no diagnosis in this test" : nil)], [], false)
         case let .write(action):
             writes.append(action)
             let outcome = writeOutcome?(action) ?? apply(action)

@@ -1,0 +1,166 @@
+@testable import StateStore
+import StateJSON
+import Testing
+
+/// `doctor`'s decision and the one staleness rule, over combinations of evidence (pure:
+/// no database; the gathering is tested against the real server in DoctorTests).
+@Suite("doctor's verdicts from evidence")
+struct DiagnosisTests {
+    static let id = "prod:tap-x-to-target-y"
+
+    func rowLock(age: Double) -> LockInfo {
+        LockInfo(stateID: Self.id, lockID: "lock-1", lockedAt: "2026-12-04 10:00:00", ageSeconds: age, isStale: false)
+    }
+
+    func advisoryLock(age: Double, visibility: SessionVisibility, state: String? = "idle") -> LockInfo {
+        var lock = LockInfo(stateID: Self.id, lockID: "-123", lockedAt: "2026-12-04 10:00:00", ageSeconds: age, isStale: false,
+                            pid: 4242, user: "meltano", clientAddress: "10.0.0.5", applicationName: "meltano")
+        lock.sessionVisibility = visibility
+        lock.sessionState = visibility == .visible ? state : nil
+        lock.queryAgeSeconds = visibility == .visible ? 3 : nil
+        return lock
+    }
+
+    func run(_ state: String = "RUNNING", id: Int = 7, silent: Double, stale: Bool, heartbeat: Bool = true) -> RunInfo {
+        RunInfo(id: id, jobName: Self.id, state: state, runID: nil, trigger: "cli", startedAt: "2026-12-04 09:00:00",
+                lastHeartbeatAt: heartbeat ? "2026-12-04 10:00:00" : nil, endedAt: state == "RUNNING" ? nil : "2026-12-04 10:01:00",
+                payload: nil, silentForSeconds: silent, isStale: stale)
+    }
+
+    func diagnose(lock: LockInfo? = nil, runs: RunEvidence = .unavailable("database_uri is not set"), state: StateEvidence? = nil,
+                  layout: StorageLayout = .twoTables) -> Diagnosis {
+        Diagnosis.diagnose(DoctorEvidence(stateID: Self.id, layout: layout, lock: lock, runs: runs, state: state, staleAfter: 300))
+    }
+
+    func known(_ run: RunInfo?) -> RunEvidence { .known(run.map { [Self.id: $0] } ?? [:]) }
+
+    var unlock: String { "meltano-state unlock \(shellQuote(Self.id)) lock-1" }
+
+    @Test func nothingHeldIsHealthy() {
+        let d = diagnose(runs: known(nil), state: StateEvidence(hasCompleted: true, hasPartial: false))
+        #expect(d.verdict == .healthy && d.verdict.exitCode == 0 && d.nextCommand == nil)
+    }
+
+    @Test func aPartialStateWithNothingHeldIsAnInterruptedRun() {
+        let d = diagnose(runs: known(run("FAIL", silent: 900, stale: false)),
+                         state: StateEvidence(hasCompleted: true, hasPartial: true, currentlySyncing: "public-orders"))
+        #expect(d.verdict == .healthy)
+        #expect(d.reason.contains("interrupted") && d.reason.contains("public-orders"))
+        #expect(d.lines.contains { $0.label == "state" && $0.text.contains("shows an interrupted run") })
+    }
+
+    @Test func anOldLockRowWithoutSystemDatabaseIsUnknownAndSaysWhatIsMissing() {
+        let d = diagnose(lock: rowLock(age: 600))
+        #expect(d.verdict == .unknown && d.verdict.exitCode == 5)
+        #expect(d.nextCommand == nil)
+        #expect(d.missing.count == 2)
+        #expect(d.missing.contains { $0.hasPrefix("heartbeat:") && $0.contains("database_uri is not set") })
+        #expect(d.missing.contains { $0.hasPrefix("holder session:") })
+        #expect(d.staleness == LockStaleness(isStale: true, evidence: .age, reason: d.staleness!.reason))
+    }
+
+    @Test func aYoungLockRowWithoutEvidenceIsRunningByAge() {
+        let d = diagnose(lock: rowLock(age: 20))
+        #expect(d.verdict == .running && d.verdict.exitCode == 3)
+        #expect(d.staleness?.evidence == .age && d.staleness?.isStale == false)
+    }
+
+    @Test func aFreshHeartbeatBeatsAnOldLock() {
+        let d = diagnose(lock: rowLock(age: 3600), runs: known(run(silent: 30, stale: false)))
+        #expect(d.verdict == .running)
+        #expect(d.staleness?.evidence == .heartbeat && d.staleness?.isStale == false)
+        #expect(d.nextCommand == nil)
+    }
+
+    @Test func aDeadHeartbeatMakesEvenAYoungLockSafe() {
+        let d = diagnose(lock: rowLock(age: 60), runs: known(run(silent: 400, stale: true)))
+        #expect(d.verdict == .safeToRelease && d.verdict.exitCode == 1)
+        #expect(d.nextCommand == unlock)
+        #expect(d.reason.contains("MELTANO_STATE_BACKEND_URI=systemdb meltano-state fail-run 7"))
+        #expect(d.staleness?.evidence == .heartbeat && d.staleness?.isStale == true)
+    }
+
+    @Test func anOldLockWhoseJobHasNoRunningRunIsSafe() {
+        let ended = diagnose(lock: rowLock(age: 900), runs: known(run("SUCCESS", silent: 800, stale: false)))
+        #expect(ended.verdict == .safeToRelease && ended.nextCommand == unlock)
+        #expect(ended.reason.contains("SUCCESS"))
+        let never = diagnose(lock: rowLock(age: 900), runs: known(nil))
+        #expect(never.verdict == .safeToRelease && never.reason.contains("has no run"))
+        let young = diagnose(lock: rowLock(age: 10), runs: known(nil))
+        #expect(young.verdict == .running)
+    }
+
+    @Test func aConnectedHolderSessionIsRunning() {
+        let d = diagnose(lock: advisoryLock(age: 7200, visibility: .visible), layout: .singleTable)
+        #expect(d.verdict == .running)
+        #expect(d.staleness?.evidence == .holderSession && d.staleness?.isStale == false)
+        #expect(d.lines.contains { $0.label == "holder" && $0.text.contains("pid 4242") && $0.text.contains("client 10.0.0.5") && $0.text.hasSuffix("alive") })
+    }
+
+    @Test func anIdleHolderOfARunWithoutHeartbeatIsSafeToTerminate() {
+        let d = diagnose(lock: advisoryLock(age: 60, visibility: .visible, state: "idle"), runs: known(run(silent: 600, stale: true)), layout: .singleTable)
+        #expect(d.verdict == .safeToRelease)
+        #expect(d.nextCommand == "meltano-state unlock \(shellQuote(Self.id)) \(shellQuote("-123"))")
+        #expect(d.reason.contains("terminates its idle session 4242"))
+    }
+
+    @Test func aBusyHolderOfASilentRunIsNotReleased() {
+        let d = diagnose(lock: advisoryLock(age: 60, visibility: .visible, state: "active"), runs: known(run(silent: 600, stale: true)), layout: .singleTable)
+        #expect(d.verdict == .doNotRelease && d.verdict.exitCode == 3 && d.nextCommand == nil)
+    }
+
+    @Test func aHiddenHolderIsNeverTakenForDead() {
+        let d = diagnose(lock: advisoryLock(age: 900, visibility: .hidden), layout: .singleTable)
+        #expect(d.verdict == .unknown)
+        #expect(d.missing.contains { $0.contains("not visible to this role") })
+        #expect(d.lines.contains { $0.label == "holder" && $0.text.contains("not visible to this role") && !$0.text.contains("gone") })
+        let fresh = diagnose(lock: advisoryLock(age: 900, visibility: .hidden), runs: known(run(silent: 10, stale: false)), layout: .singleTable)
+        #expect(fresh.verdict == .running)
+    }
+
+    @Test func aRunLeftRunningWithoutLockNeedsFailRun() {
+        let systemDB = diagnose(runs: known(run(silent: 600, stale: true)), layout: .systemDB)
+        #expect(systemDB.verdict == .safeToRelease && systemDB.nextCommand == "meltano-state fail-run 7")
+        let beside = diagnose(runs: known(run(silent: 600, stale: true)))
+        #expect(beside.nextCommand == "MELTANO_STATE_BACKEND_URI=systemdb meltano-state fail-run 7")
+        let live = diagnose(runs: known(run(silent: 5, stale: false)), layout: .systemDB)
+        #expect(live.verdict == .running && live.nextCommand == nil)
+    }
+
+    @Test func aRunThatNeverSentAHeartbeatIsFreshUntilMeltanoSaysOtherwise() {
+        let staleness = LockStaleness.judge(lock: rowLock(age: 4000), run: run(silent: 3900, stale: false, heartbeat: false), staleAfter: 300)
+        #expect(staleness.isStale == false && staleness.evidence == .heartbeat && staleness.reason.contains("no heartbeat yet"))
+    }
+
+    @Test func theMostCautiousVerdictSetsTheExitCode() {
+        #expect(Verdict.overall([]) == .healthy)
+        #expect(Verdict.overall([.healthy, .safeToRelease]) == .safeToRelease)
+        #expect(Verdict.overall([.safeToRelease, .unknown]) == .unknown)
+        #expect(Verdict.overall([.unknown, .doNotRelease, .safeToRelease]) == .doNotRelease)
+        #expect(Verdict.overall([.doNotRelease, .running]) == .running)
+    }
+
+    @Test func jsonCarriesEveryPieceOfEvidence() throws {
+        let d = diagnose(lock: advisoryLock(age: 60, visibility: .visible), runs: known(run(silent: 600, stale: true)),
+                         state: StateEvidence(hasCompleted: true, hasPartial: true, updatedAt: "2026-12-04 10:00:00", currentlySyncing: "s"),
+                         layout: .singleTable)
+        guard case let .object(o) = d.json, case let .object(lock)? = o["lock"], case let .object(holder)? = lock["holder"],
+              case let .object(system)? = o["system_database"], case let .object(latest)? = system["latest"],
+              case let .object(state)? = o["state"] else { Issue.record("shape: \(d.json.compactText)"); return }
+        #expect(Set(o.keys.map(\.text)) == ["state_id", "verdict", "headline", "reason", "next_command", "exit_code", "missing_evidence", "lock", "system_database", "state"])
+        #expect(o["verdict"] == .string(JSONString("safe-to-release")) && o["exit_code"] == .number(JSONNumber(1)))
+        #expect(lock["kind"] == .string(JSONString("advisory")) && lock["stale_evidence"] == .string(JSONString("heartbeat")))
+        #expect(holder["pid"] == .number(JSONNumber(4242)) && holder["visibility"] == .string(JSONString("visible")))
+        #expect(latest["heartbeat_fresh"] == .bool(false) && latest["id"] == .number(JSONNumber(7)))
+        #expect(state["interrupted_run"] == .bool(true) && state["currently_syncing"] == .string(JSONString("s")))
+    }
+
+    @Test func stateEvidenceReadsTheRowAsMeltanoStoresIt() {
+        let syncing = StateEvidence(RowSnapshot(partialState: #"{"singer_state": {"currently_syncing": "orders"}}"#, completedState: "{}", updatedAt: "t"), ageSeconds: 1)
+        #expect(syncing.hasPartial && !syncing.hasCompleted && syncing.currentlySyncing == "orders")
+        let empty = StateEvidence(RowSnapshot(partialState: "{}", completedState: nil, updatedAt: nil), ageSeconds: nil)
+        #expect(!empty.hasPartial && empty.currentlySyncing == nil && empty.unreadable == nil)
+        let broken = StateEvidence(RowSnapshot(partialState: "{oops", completedState: #"{"singer_state": {}}"#, updatedAt: nil), ageSeconds: nil)
+        #expect(broken.hasPartial && broken.hasCompleted && broken.unreadable?.hasPrefix("partial state is not JSON") == true)
+    }
+}
