@@ -26,9 +26,9 @@ public struct PostgresError: Error, Sendable, Equatable {
     /// (`ConnectionConfiguration.fixWording`).
     public enum Problem: String, Sendable, Hashable, CaseIterable {
         case wrongPassword, noHBAEntry, unknownDatabase, insufficientPrivilege, unknownSchema
-        case cancelled, tooManyConnections, serverUnavailable
+        case cancelled, tooManyConnections, serverUnavailable, readOnlyServer
         case passwordRequired, connectionLost, connectionRefused, unknownHost, connectTimeout, noSocket
-        case sslHostMismatch, sslUntrustedCertificate, sslNoRootCertificate, sslUnsupported, ssl
+        case sslHostMismatch, sslUntrustedCertificate, sslNoRootCertificate, sslUnsupported, sslClientCertificateRequired, ssl
     }
 
     public var kind: Kind
@@ -80,6 +80,7 @@ public struct PostgresError: Error, Sendable, Equatable {
         case "3F000": return .unknownSchema
         case "57014": return .cancelled
         case "53300": return .tooManyConnections
+        case "25006": return .readOnlyServer
         case "57P01", "57P02", "57P03": return .serverUnavailable
         default: break
         }
@@ -111,6 +112,7 @@ public struct PostgresError: Error, Sendable, Equatable {
         case .insufficientPrivilege: return "The database role lacks a privilege this action needs; grant it."
         case .unknownSchema: return "Check the schema name; the schema must exist."
         case .cancelled: return "The statement was cancelled (statement_timeout or a cancel request)."
+        case .readOnlyServer: return "The server takes no writes (a standby, or a read-only session): connect to the primary; with several hosts listed, add target_session_attrs=read-write."
         case .tooManyConnections: return "The server has no free connection slots; try again later or raise max_connections."
         case .serverUnavailable: return "The server is shutting down or starting up; try again in a moment."
         case .passwordRequired: return "Set PGPASSWORD or add the password to ~/.pgpass."
@@ -123,6 +125,7 @@ public struct PostgresError: Error, Sendable, Equatable {
         case .sslUntrustedCertificate: return "The server's certificate is not signed by a CA in sslrootcert: point sslrootcert (PGSSLROOTCERT, or ?sslrootcert= in a postgresql:// URI) at the CA that signed it, or use sslmode=require to encrypt without verifying."
         case .sslNoRootCertificate: return "sslmode verify-ca and verify-full need the CA certificate that signed the server's: set PGSSLROOTCERT (or ?sslrootcert= in a postgresql:// URI) to its file, or put it at ~/.postgresql/root.crt; sslmode=require encrypts without verifying."
         case .sslUnsupported: return "The server does not accept SSL connections: use sslmode=prefer (or disable), or turn ssl on in the server's configuration."
+        case .sslClientCertificateRequired: return "The server accepts this user only with a client certificate: set sslcert and sslkey (PGSSLCERT and PGSSLKEY, or ?sslcert=…&sslkey=… in a postgresql:// URI) to the certificate issued for this user and its key (a file only you can read)."
         case .ssl: return "An SSL problem: check sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert (PGSSLROOTCERT)."
         }
     }
@@ -135,6 +138,7 @@ extension PostgresError {
         if text.contains("certificate verify failed") { return .sslUntrustedCertificate }
         if text.contains("root certificate file") && text.contains("does not exist") { return .sslNoRootCertificate }
         if text.contains("server does not support ssl") { return .sslUnsupported }
+        if text.contains("requires a valid client certificate") { return .sslClientCertificateRequired }
         if text.contains("ssl") || text.contains("certificate") { return .ssl }
         return nil
     }
