@@ -118,6 +118,16 @@ public final class Connection: @unchecked Sendable {
         return handle.flatMap { PQdb($0) }.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) }
     }
 
+    /// The host and port this connection went to: with several hosts listed
+    /// (`host=a,b`), the one libpq chose. Nil before the first connection.
+    public var connectedServer: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let handle, let host = PQhost(handle) else { return nil }
+        let port = PQport(handle).map { String(cString: $0) } ?? ""
+        return String(cString: host) + (port.isEmpty ? "" : ":" + port)
+    }
+
     public var backendPID: Int32 {
         lock.lock()
         defer { lock.unlock() }
@@ -148,7 +158,23 @@ public final class Connection: @unchecked Sendable {
         } catch let error as PostgresError where error.kind == .connectionLost && idempotent {
             try reconnectLocked()
             return try run(sql, parameters)
+        } catch var error as PostgresError where error.problem == .readOnlyServer {
+            error.fix = readOnlyFix() ?? error.fix
+            throw error
         }
+    }
+
+    /// The server a write was refused by, and why it takes no writes: a standby in
+    /// recovery, or a read-only session. Asked only outside a transaction block (inside
+    /// a failed one every statement fails); nil when it cannot be told. Under `lock`.
+    private func readOnlyFix() -> String? {
+        guard let handle, PQtransactionStatus(handle) == PQTRANS_IDLE,
+              let row = try? run("SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')", []).rows.first,
+              row.count == 2 else { return nil }
+        let server = [PQhost(handle), PQport(handle)].compactMap { $0.map { String(cString: $0) } }.joined(separator: ":")
+        let state = row[0] == "t" ? "is a standby (in recovery): it takes no writes"
+            : row[1] == "on" ? "runs this session read-only (default_transaction_read_only = on)" : "refused the write as read-only"
+        return "The server connected to (\(server)) \(state). Connect to the primary; with several hosts listed, add target_session_attrs=read-write so libpq picks the one that takes writes."
     }
 
     /// Runs several statements with no parameters in one round trip (DDL, BEGIN/COMMIT).

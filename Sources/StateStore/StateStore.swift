@@ -48,6 +48,10 @@ public struct ServerInfo: Sendable, Equatable {
     public let version: String?
     public let user: String?
     public let database: String?
+    /// The host:port connected to (with several hosts listed, the one libpq chose).
+    public let server: String?
+    /// Whether that server is a standby in recovery (it takes no writes).
+    public let inRecovery: Bool
 }
 
 /// Set from any thread (a signal handler's flag, a UI key) to stop a lock wait or a
@@ -107,9 +111,10 @@ public final class StateStore: @unchecked Sendable {
 
     /// The server's version, the role and the database, as `check` reports them.
     public func serverInfo() throws -> ServerInfo {
-        let row = try connection.query("SELECT current_setting('server_version'), current_user, current_database()",
+        let row = try connection.query("SELECT current_setting('server_version'), current_user, current_database(), pg_is_in_recovery()",
                                        idempotent: true).rows.first ?? []
-        return ServerInfo(version: row.first ?? nil, user: row.count > 1 ? row[1] : nil, database: row.count > 2 ? row[2] : nil)
+        return ServerInfo(version: row.first ?? nil, user: row.count > 1 ? row[1] : nil, database: row.count > 2 ? row[2] : nil,
+                          server: connection.connectedServer, inRecovery: row.count > 3 && row[3] == "t")
     }
 
     /// Every layout whose tables exist in this store's schema (`check`).

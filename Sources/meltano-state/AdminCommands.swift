@@ -25,6 +25,10 @@ struct CheckCommand: ParsableCommand {
         let store = context.store
         let server = try store.serverInfo()
         var out = "Connected to \(context.configuration.target) as \(server.user ?? "?"): PostgreSQL \(server.version ?? "?")\n"
+        // With several hosts listed, which one libpq chose, and whether it takes writes.
+        if let chosen = server.server {
+            out += "Server: \(chosen), \(server.inRecovery ? "a standby in recovery (read-only: writes are refused)" : "primary (takes writes)")\n"
+        }
         out += "Schema: \(store.schema)\n"
         let found = try store.detectLayouts()
         out += "Layout in use: \(store.layout.rawValue) (\(store.layout.tableDescription))\n"
