@@ -1,0 +1,232 @@
+import Foundation
+import StateStore
+
+/// Totals over every state ID, and the per-ID series of at most `maxSeries` of the IDs
+/// matching the pattern: the ones most in need of attention (a stale lock or run
+/// first, then a held lock, a RUNNING run, then the longest without an update). Memory
+/// is that of the kept IDs, whatever the number of rows streamed through `add`.
+public struct MetricsCollector: Sendable {
+    public let maxSeries: Int
+    public private(set) var states = 0
+    public private(set) var locksHeld = 0
+    public private(set) var locksStale = 0
+    public private(set) var runsRunning = 0
+    public private(set) var runsStale = 0
+    /// Seconds since the least recently updated state was written (nil: no state).
+    public private(set) var oldestUpdateAge: Double?
+    /// IDs matching the pattern (each would have its own series without a limit).
+    public private(set) var matching = 0
+    private var kept = BoundedHeap<MonitoredState>(capacity: 0, isBefore: MetricsCollector.lessUrgent)
+
+    public init(maxSeries: Int) {
+        self.maxSeries = max(0, maxSeries)
+        kept = BoundedHeap(capacity: self.maxSeries, isBefore: MetricsCollector.lessUrgent)
+    }
+
+    public mutating func add(_ state: MonitoredState) {
+        if state.hasState {
+            states += 1
+            if let age = state.updateAgeSeconds { oldestUpdateAge = max(oldestUpdateAge ?? age, age) }
+        }
+        if state.lockHeld { locksHeld += 1 }
+        if state.lockIsStale { locksStale += 1 }
+        runsRunning += state.runsRunning
+        if state.runIsStale { runsStale += 1 }
+        guard state.matchesPattern else { return }
+        matching += 1
+        kept.insert(state)
+    }
+
+    /// The kept IDs, in state ID order (by their UTF-8 bytes, as PostgreSQL's C collation).
+    public var series: [MonitoredState] { kept.elements.sorted { $0.stateID.utf8.lexicographicallyPrecedes($1.stateID.utf8) } }
+    /// Matching IDs left without series by `maxSeries`.
+    public var omitted: Int { matching - kept.count }
+
+    /// How much an ID needs attention, for choosing which to keep.
+    static func urgency(_ state: MonitoredState) -> (Int, Double) {
+        let level = state.lockIsStale || state.runIsStale ? 3 : state.lockHeld ? 2 : state.runsRunning > 0 ? 1 : 0
+        return (level, state.updateAgeSeconds ?? 0)
+    }
+
+    /// Strict order, least urgent first; equal urgency: the later state ID is less urgent.
+    static func lessUrgent(_ a: MonitoredState, _ b: MonitoredState) -> Bool {
+        let ua = urgency(a), ub = urgency(b)
+        if ua != ub { return ua < ub }
+        return b.stateID.utf8.lexicographicallyPrecedes(a.stateID.utf8)
+    }
+}
+
+/// The `capacity` greatest elements seen (by `isBefore`), in a min-heap: inserting is
+/// O(log capacity), memory O(capacity).
+struct BoundedHeap<Element>: @unchecked Sendable {
+    let capacity: Int
+    let isBefore: (Element, Element) -> Bool
+    private(set) var elements: [Element] = []
+
+    init(capacity: Int, isBefore: @escaping (Element, Element) -> Bool) {
+        self.capacity = capacity
+        self.isBefore = isBefore
+    }
+
+    var count: Int { elements.count }
+
+    mutating func insert(_ element: Element) {
+        guard capacity > 0 else { return }
+        if elements.count < capacity {
+            elements.append(element)
+            var child = elements.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard isBefore(elements[child], elements[parent]) else { break }
+                elements.swapAt(child, parent)
+                child = parent
+            }
+            return
+        }
+        guard isBefore(elements[0], element) else { return }
+        elements[0] = element
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < elements.count && isBefore(elements[left], elements[smallest]) { smallest = left }
+            if right < elements.count && isBefore(elements[right], elements[smallest]) { smallest = right }
+            if smallest == parent { break }
+            elements.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
+
+/// The text formats Prometheus reads: the classic text format 0.0.4 (what
+/// node_exporter's textfile collector reads), or OpenMetrics 1.0 (`# EOF` at the end,
+/// and no comments other than HELP and TYPE).
+public enum ExpositionFormat: String, Sendable, CaseIterable {
+    case prometheus
+    case openMetrics = "openmetrics"
+
+    public var contentType: String {
+        switch self {
+        case .prometheus: return "text/plain; version=0.0.4; charset=utf-8"
+        case .openMetrics: return "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        }
+    }
+}
+
+/// Renders what a collector gathered as metrics. Every family is a gauge; names and
+/// units follow Prometheus' conventions; label values are escaped as the format says
+/// (backslash, double quote, line feed), so any state ID is one well-formed label.
+public struct MetricsExposition: Sendable {
+    public var format: ExpositionFormat
+    public var layout: StorageLayout
+    /// The `--pattern` given, named in the comment about omitted series.
+    public var pattern: String?
+
+    public init(format: ExpositionFormat, layout: StorageLayout, pattern: String? = nil) {
+        self.format = format
+        self.layout = layout
+        self.pattern = pattern
+    }
+
+    /// The whole exposition; `up` false renders only `meltano_state_up 0` and the
+    /// scrape duration (the database could not be read).
+    public func render(_ collector: MetricsCollector?, scrapeDurationSeconds: Double) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(4096 + (collector?.maxSeries ?? 0) * 256)
+        family(&out, "meltano_state_up", "1 when the state tables could be read, 0 when not.") { line in
+            line("", collector == nil ? 0 : 1)
+        }
+        if let collector {
+            let series = collector.series
+            family(&out, "meltano_state_states", "State IDs with a row in the state table.") { $0("", Double(collector.states)) }
+            if let oldest = collector.oldestUpdateAge {
+                family(&out, "meltano_state_oldest_update_age_seconds", "Seconds since the least recently updated state was written.") { $0("", oldest) }
+            }
+            if layout.hasLocks {
+                family(&out, "meltano_state_locks_held", "Locks held now.") { $0("", Double(collector.locksHeld)) }
+                family(&out, "meltano_state_locks_stale", "Locks held longer than the stale-lock threshold.") { $0("", Double(collector.locksStale)) }
+            }
+            if layout.hasRuns {
+                family(&out, "meltano_state_runs_running", "Runs marked RUNNING in Meltano's system database.") { $0("", Double(collector.runsRunning)) }
+                family(&out, "meltano_state_jobs_stale", "State IDs (jobs) with a RUNNING run that is stale by Meltano's heartbeat rule.") { $0("", Double(collector.runsStale)) }
+            }
+            family(&out, "meltano_state_series_ids", "State IDs given per-ID series in this exposition.") { $0("", Double(series.count)) }
+            family(&out, "meltano_state_series_omitted_ids", "State IDs matching the pattern left without per-ID series by --max-series.") { $0("", Double(collector.omitted)) }
+            if collector.omitted > 0 && format == .prometheus {
+                let what = pattern.map { "matching '\(Self.commentSafe($0))' " } ?? ""
+                comment(&out, "\(collector.omitted) of \(collector.matching) state IDs \(what)have no per-ID series here (--max-series \(collector.maxSeries)); the kept ones are those with stale locks or runs, held locks, running runs, then the least recently updated.")
+            }
+            perID(&out, series, "meltano_state_update_age_seconds", "Seconds since the state was last written (updated_at).") {
+                $0.hasState ? $0.updateAgeSeconds : nil
+            }
+            if layout.hasLocks {
+                perID(&out, series, "meltano_state_lock_held", "1 when the state ID's lock is held.") { $0.lockHeld ? 1 : 0 }
+                perID(&out, series, "meltano_state_lock_age_seconds", "Seconds since the held lock was taken.") { $0.lockHeld ? $0.lockAgeSeconds : nil }
+                perID(&out, series, "meltano_state_lock_stale", "1 when the held lock is stale.") { $0.lockIsStale ? 1 : 0 }
+            }
+            if layout.hasRuns {
+                perID(&out, series, "meltano_state_job_runs_running", "Runs of this job (state ID) marked RUNNING.") { Double($0.runsRunning) }
+                perID(&out, series, "meltano_state_job_heartbeat_age_seconds", "Seconds since the last heartbeat of the job's most silent RUNNING run (since its start without one).") {
+                    $0.runsRunning > 0 ? $0.heartbeatAgeSeconds : nil
+                }
+                perID(&out, series, "meltano_state_job_run_stale", "1 when a RUNNING run of this job is stale by Meltano's heartbeat rule.") { $0.runIsStale ? 1 : 0 }
+            }
+        }
+        family(&out, "meltano_state_scrape_duration_seconds", "Seconds this exposition took to gather.") { $0("", scrapeDurationSeconds) }
+        if format == .openMetrics { out.append(contentsOf: "# EOF\n".utf8) }
+        return out
+    }
+
+    private func family(_ out: inout [UInt8], _ name: String, _ help: String, _ samples: ((String, Double) -> Void) -> Void) {
+        out.append(contentsOf: "# HELP \(name) \(help)\n# TYPE \(name) gauge\n".utf8)
+        samples { labels, value in
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: labels.utf8)
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: Self.value(value).utf8)
+            out.append(UInt8(ascii: "\n"))
+        }
+    }
+
+    private func perID(_ out: inout [UInt8], _ series: [MonitoredState], _ name: String, _ help: String,
+                       _ value: (MonitoredState) -> Double?) {
+        let values = series.compactMap { state in value(state).map { (state.stateID, $0) } }
+        guard !values.isEmpty else { return }
+        family(&out, name, help) { line in
+            for (stateID, value) in values { line("{state_id=\"\(Self.escapeLabelValue(stateID))\"}", value) }
+        }
+    }
+
+    private func comment(_ out: inout [UInt8], _ text: String) {
+        out.append(contentsOf: "# \(text)\n".utf8)
+    }
+
+    /// A label value as both formats write it: `\` `"` and line feed escaped.
+    public static func escapeLabelValue(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) else { return text }
+        var out = ""
+        out.unicodeScalars.reserveCapacity(text.unicodeScalars.count + 8)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Text put in a comment line: one line, whatever the pattern holds.
+    static func commentSafe(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+    }
+
+    /// A sample value: integers without a fraction, else milliseconds' precision.
+    public static func value(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+        return String(format: "%.3f", value)
+    }
+}
