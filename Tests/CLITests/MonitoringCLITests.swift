@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Postgres
 import StateJSON
@@ -71,6 +72,33 @@ struct MonitoringCLITests {
     static func plantTwoTables(_ fixture: CLIFixture) throws {
         let result = try fixture.run(["init", "-q"])
         try #require(result.status == 0, "\(result.stderr)")
+    }
+
+    /// A README command started through /bin/sh (exec'ed, so signals reach it) in the
+    /// sandbox, its stderr going to a file that can be read while it runs.
+    struct Background {
+        let child: ChildProcess
+        let stderrPath: String
+        func stderr() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+        /// SIGTERM, then the exit status; killed (and nil) if it has not exited within 20 s.
+        func stop() -> Int32? {
+            child.signal(SIGTERM)
+            if let end = child.wait(timeout: 20) { return end.code }
+            child.signal(SIGKILL)
+            _ = child.wait()
+            return nil
+        }
+    }
+
+    static func background(_ sandbox: ReadmeSandbox, _ command: ReadmeCommand) throws -> Background {
+        let path = sandbox.cli.directory + "/stderr-\(UUID().uuidString)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.other("cannot create \(path)") }
+        defer { close(fd) }
+        let child = try ChildProcess("/bin/sh", ["-c", "exec " + sandbox.shellLine(command, [:])], environment: sandbox.environment,
+                                     currentDirectory: sandbox.workingDirectory, standardInput: .null, standardOutput: .null,
+                                     standardError: .descriptor(fd))
+        return Background(child: child, stderrPath: path)
     }
 
     // MARK: - metrics
