@@ -96,15 +96,13 @@ public struct HealthCheck: Sendable {
         return "\(label)=\(number(value))\(unit);\(warn.map(number) ?? "");\(crit.map(number) ?? "");0;"
     }
 
-    /// One line without the perfdata separator, control characters shown as `?`.
-    static func plain(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F || $0 == "|" ? "?" : Character($0) })
-    }
+    /// One line without the perfdata separator.
+    static func plain(_ text: String) -> String { oneLine(text, also: ["|"]) }
 
     /// 1800 → "30m", 7200 → "2h", 90 → "90s".
     public static func duration(_ seconds: Double) -> String {
+        guard seconds.rounded() == seconds, abs(seconds) < 1e15 else { return MetricsExposition.value(seconds) + "s" }
         let s = Int(seconds)
-        if Double(s) != seconds { return MetricsExposition.value(seconds) + "s" }
         if s > 0 && s % 86_400 == 0 { return "\(s / 86_400)d" }
         if s > 0 && s % 3600 == 0 { return "\(s / 3600)h" }
         if s > 0 && s % 60 == 0 { return "\(s / 60)m" }

@@ -132,7 +132,7 @@ public struct MetricsExposition: Sendable {
     /// scrape duration (the database could not be read).
     public func render(_ collector: MetricsCollector?, scrapeDurationSeconds: Double) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(4096 + (collector?.maxSeries ?? 0) * 256)
+        out.reserveCapacity(4096 + min(collector?.matching ?? 0, collector?.maxSeries ?? 0) * 256)
         family(&out, "meltano_state_up", "1 when the state tables could be read, 0 when not.") { line in
             line("", collector == nil ? 0 : 1)
         }
@@ -153,7 +153,7 @@ public struct MetricsExposition: Sendable {
             family(&out, "meltano_state_series_ids", "State IDs given per-ID series in this exposition.") { $0("", Double(series.count)) }
             family(&out, "meltano_state_series_omitted_ids", "State IDs matching the pattern left without per-ID series by --max-series.") { $0("", Double(collector.omitted)) }
             if collector.omitted > 0 && format == .prometheus {
-                let what = pattern.map { "matching '\(Self.commentSafe($0))' " } ?? ""
+                let what = pattern.map { "matching '\(oneLine($0))' " } ?? ""
                 comment(&out, "\(collector.omitted) of \(collector.matching) state IDs \(what)have no per-ID series here (--max-series \(collector.maxSeries)); the kept ones are those with stale locks or runs, held locks, running runs, then the least recently updated.")
             }
             perID(&out, series, "meltano_state_update_age_seconds", "Seconds since the state was last written (updated_at).") {
@@ -183,17 +183,23 @@ public struct MetricsExposition: Sendable {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: labels.utf8)
             out.append(UInt8(ascii: " "))
-            out.append(contentsOf: Self.value(value).utf8)
+            Self.appendValue(value, to: &out)
             out.append(UInt8(ascii: "\n"))
         }
     }
 
     private func perID(_ out: inout [UInt8], _ series: [MonitoredState], _ name: String, _ help: String,
                        _ value: (MonitoredState) -> Double?) {
-        let values = series.compactMap { state in value(state).map { (state.stateID, $0) } }
-        guard !values.isEmpty else { return }
-        family(&out, name, help) { line in
-            for (stateID, value) in values { line("{state_id=\"\(Self.escapeLabelValue(stateID))\"}", value) }
+        guard series.contains(where: { value($0) != nil }) else { return }
+        out.append(contentsOf: "# HELP \(name) \(help)\n# TYPE \(name) gauge\n".utf8)
+        for state in series {
+            guard let sample = value(state) else { continue }
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: #"{state_id=""#.utf8)
+            Self.appendEscapedLabelValue(state.stateID, to: &out)
+            out.append(contentsOf: #""} "#.utf8)
+            Self.appendValue(sample, to: &out)
+            out.append(UInt8(ascii: "\n"))
         }
     }
 
@@ -203,30 +209,50 @@ public struct MetricsExposition: Sendable {
 
     /// A label value as both formats write it: `\` `"` and line feed escaped.
     public static func escapeLabelValue(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) else { return text }
-        var out = ""
-        out.unicodeScalars.reserveCapacity(text.unicodeScalars.count + 8)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        var out: [UInt8] = []
+        appendEscapedLabelValue(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Text put in a comment line: one line, whatever the pattern holds.
-    static func commentSafe(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+    static func appendEscapedLabelValue(_ text: String, to out: inout [UInt8]) {
+        for byte in text.utf8 {
+            switch byte {
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            default: out.append(byte)
+            }
+        }
     }
+
 
     /// A sample value: integers without a fraction, else milliseconds' precision.
     public static func value(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
-        return String(format: "%.3f", value)
+        var out: [UInt8] = []
+        appendValue(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
+
+    static func appendValue(_ value: Double, to out: inout [UInt8]) {
+        if value.isNaN { out.append(contentsOf: "NaN".utf8); return }
+        if value.isInfinite { out.append(contentsOf: (value > 0 ? "+Inf" : "-Inf").utf8); return }
+        guard abs(value) < 1e12 else { out.append(contentsOf: "\(value)".utf8); return }  // Swift's shortest round trip, e.g. 1e+20
+        let millis = Int64((value * 1000).rounded())
+        if millis < 0 { out.append(UInt8(ascii: "-")) }
+        let magnitude = millis.magnitude
+        out.append(contentsOf: String(magnitude / 1000).utf8)
+        let fraction = magnitude % 1000
+        if value != value.rounded() {
+            out.append(UInt8(ascii: "."))
+            out.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+            out.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
+            out.append(UInt8(ascii: "0") + UInt8(fraction % 10))
+        }
+    }
+}
+
+/// Text made one line for a comment or a status line: control characters (and any of
+/// `also`) shown as `?`.
+public func oneLine(_ text: String, also: Set<Unicode.Scalar> = []) -> String {
+    String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F || also.contains($0) ? "?" : Character($0) })
 }

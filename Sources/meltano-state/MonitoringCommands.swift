@@ -11,8 +11,8 @@ import StateStore
 
 /// A duration option (`30m`, `2h`, `90s`, `1d`, plain seconds), or a usage error naming it.
 func durationOption(_ text: String, _ option: String, allowZero: Bool = false) throws -> Double {
-    guard let seconds = parseSeconds(text), allowZero || seconds > 0 else {
-        throw CommandFailure("\(option) '\(text)' is not a duration: give seconds or a number with s, m, h or d (e.g. 90s, 30m, 2h, 1d)\(allowZero ? "" : ", above zero").", code: Exit.usage)
+    guard let seconds = parseSeconds(text), allowZero || seconds > 0, seconds <= 100 * 365 * 86_400 else {
+        throw CommandFailure("\(option) '\(text)' is not a duration: give seconds or a number with s, m, h or d (e.g. 90s, 30m, 2h, 1d)\(allowZero ? "" : ", above zero"), up to 100 years.", code: Exit.usage)
     }
     return seconds
 }
@@ -177,18 +177,11 @@ struct CheckHealthCommand: ParsableCommand {
             status = check.status
         } catch {
             let message = (error as? CommandFailure)?.message ?? "\(error)"
-            line = "MELTANO-STATE UNKNOWN - " + HealthCheckText.oneLine(message)
+            line = "MELTANO-STATE UNKNOWN - " + oneLine(message, also: ["|"])
             status = .unknown
         }
         writeOut(line + "\n")
         throw ExitCode(status.rawValue)
-    }
-}
-
-enum HealthCheckText {
-    /// A message as one status line: control characters shown escaped, no `|`.
-    static func oneLine(_ text: String) -> String {
-        terminalSafe(text, keepingLineBreaks: false).replacingOccurrences(of: "|", with: "/")
     }
 }
 

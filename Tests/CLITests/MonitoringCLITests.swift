@@ -256,6 +256,8 @@ struct MonitoringCLITests {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(Self.value(try Self.parse(text, fixture), "meltano_state_states") == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.directory).filter { $0.contains(".tmp.") }.isEmpty)
+        let unlimited = try fixture.run(["metrics", "--max-series", "999999999999999"])
+        #expect(unlimited.status == 0 && unlimited.stdout.contains("meltano_state_states 0\n"), "\(unlimited.stderr)")
         let bad = try fixture.run(["metrics", "--output", fixture.directory + "/no/such/dir/m.prom"])
         #expect(bad.status == 1 && bad.stderr.contains("Cannot write"), "\(bad.stderr)")
     }
@@ -438,6 +440,8 @@ struct MonitoringCLITests {
         #expect(unknown == 3 && unknownLine.hasPrefix("MELTANO-STATE UNKNOWN - "), "\(unknownLine)")
         let badOption = try fixture.run(["check-health", "--warn", "soon"])
         #expect(badOption.status == 3 && badOption.stdout.hasPrefix("MELTANO-STATE UNKNOWN - --warn 'soon' is not a duration"), "\(badOption.stdout)")
+        let huge = try fixture.run(["check-health", "--warn", "1e300", "--crit", "1e301"])
+        #expect(huge.status == 3 && huge.stdout.contains("up to 100 years"), "\(huge.stdout) \(huge.stderr)")
         let inverted = try fixture.run(["check-health", "--warn", "3h", "--crit", "2h"])
         #expect(inverted.status == 3, "\(inverted.stdout)")
     }
