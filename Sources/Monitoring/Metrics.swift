@@ -16,11 +16,11 @@ public struct MetricsCollector: Sendable {
     public private(set) var oldestUpdateAge: Double?
     /// IDs matching the pattern (each would have its own series without a limit).
     public private(set) var matching = 0
-    private var kept = BoundedHeap<MonitoredState>(capacity: 0, isBefore: MetricsCollector.lessUrgent)
+    private var kept: MostUrgent
 
     public init(maxSeries: Int) {
         self.maxSeries = max(0, maxSeries)
-        kept = BoundedHeap(capacity: self.maxSeries, isBefore: MetricsCollector.lessUrgent)
+        kept = MostUrgent(capacity: self.maxSeries)
     }
 
     public mutating func add(_ state: MonitoredState) {
@@ -37,62 +37,72 @@ public struct MetricsCollector: Sendable {
         kept.insert(state)
     }
 
-    /// The kept IDs, in state ID order (by their UTF-8 bytes, as PostgreSQL's C collation).
-    public var series: [MonitoredState] { kept.elements.sorted { $0.stateID.utf8.lexicographicallyPrecedes($1.stateID.utf8) } }
+    /// The kept IDs, in state ID order.
+    public var series: [MonitoredState] { kept.states.sorted { $0.stateID < $1.stateID } }
     /// Matching IDs left without series by `maxSeries`.
-    public var omitted: Int { matching - kept.count }
-
-    /// How much an ID needs attention, for choosing which to keep.
-    static func urgency(_ state: MonitoredState) -> (Int, Double) {
-        let level = state.lockIsStale || state.runIsStale ? 3 : state.lockHeld ? 2 : state.runsRunning > 0 ? 1 : 0
-        return (level, state.updateAgeSeconds ?? 0)
-    }
-
-    /// Strict order, least urgent first; equal urgency: the later state ID is less urgent.
-    static func lessUrgent(_ a: MonitoredState, _ b: MonitoredState) -> Bool {
-        let ua = urgency(a), ub = urgency(b)
-        if ua != ub { return ua < ub }
-        return b.stateID.utf8.lexicographicallyPrecedes(a.stateID.utf8)
-    }
+    public var omitted: Int { matching - kept.states.count }
 }
 
-/// The `capacity` greatest elements seen (by `isBefore`), in a min-heap: inserting is
-/// O(log capacity), memory O(capacity).
-struct BoundedHeap<Element>: @unchecked Sendable {
-    let capacity: Int
-    let isBefore: (Element, Element) -> Bool
-    private(set) var elements: [Element] = []
+/// How much a state ID needs attention: a stale lock or run, a held lock, a RUNNING
+/// run, nothing; then the time since its last update.
+struct Urgency: Comparable {
+    var level: Int
+    var age: Double
 
-    init(capacity: Int, isBefore: @escaping (Element, Element) -> Bool) {
-        self.capacity = capacity
-        self.isBefore = isBefore
+    init(_ state: MonitoredState) {
+        level = state.lockIsStale || state.runIsStale ? 3 : state.lockHeld ? 2 : state.runsRunning > 0 ? 1 : 0
+        age = state.updateAgeSeconds ?? 0
     }
 
-    var count: Int { elements.count }
+    static func < (a: Urgency, b: Urgency) -> Bool { a.level != b.level ? a.level < b.level : a.age < b.age }
+}
 
-    mutating func insert(_ element: Element) {
+/// The `capacity` most urgent states seen, in a min-heap (the least urgent at the
+/// root): O(log capacity) an insert, memory O(capacity). The keys sit in an array of
+/// their own, so ordering touches no state (a million rows stream through here);
+/// equal urgency: the later state ID is the less urgent.
+struct MostUrgent {
+    let capacity: Int
+    private var keys: [Urgency] = []
+    private(set) var states: [MonitoredState] = []
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    private func lessUrgent(_ i: Int, _ j: Int) -> Bool {
+        if keys[i] != keys[j] { return keys[i] < keys[j] }
+        return states[j].stateID < states[i].stateID
+    }
+
+    mutating func insert(_ state: MonitoredState) {
         guard capacity > 0 else { return }
-        if elements.count < capacity {
-            elements.append(element)
-            var child = elements.count - 1
+        let key = Urgency(state)
+        if keys.count < capacity {
+            keys.append(key)
+            states.append(state)
+            var child = keys.count - 1
             while child > 0 {
                 let parent = (child - 1) / 2
-                guard isBefore(elements[child], elements[parent]) else { break }
-                elements.swapAt(child, parent)
+                guard lessUrgent(child, parent) else { break }
+                keys.swapAt(child, parent)
+                states.swapAt(child, parent)
                 child = parent
             }
             return
         }
-        guard isBefore(elements[0], element) else { return }
-        elements[0] = element
+        // Not more urgent than the least urgent kept: dropped without touching the heap.
+        if key < keys[0] { return }
+        if key == keys[0] && !(state.stateID < states[0].stateID) { return }
+        keys[0] = key
+        states[0] = state
         var parent = 0
         while true {
             let left = 2 * parent + 1, right = left + 1
             var smallest = parent
-            if left < elements.count && isBefore(elements[left], elements[smallest]) { smallest = left }
-            if right < elements.count && isBefore(elements[right], elements[smallest]) { smallest = right }
+            if left < keys.count && lessUrgent(left, smallest) { smallest = left }
+            if right < keys.count && lessUrgent(right, smallest) { smallest = right }
             if smallest == parent { break }
-            elements.swapAt(parent, smallest)
+            keys.swapAt(parent, smallest)
+            states.swapAt(parent, smallest)
             parent = smallest
         }
     }
@@ -132,12 +142,13 @@ public struct MetricsExposition: Sendable {
     /// scrape duration (the database could not be read).
     public func render(_ collector: MetricsCollector?, scrapeDurationSeconds: Double) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(4096 + min(collector?.matching ?? 0, collector?.maxSeries ?? 0) * 256)
+        let series = collector?.series ?? []
+        // Four families per ID, each line its name, the escaped ID and a value: grown once, not doubled.
+        out.reserveCapacity(4096 + series.reduce(0) { $0 + 4 * (70 + $1.stateID.utf8.count + $1.stateID.utf8.count / 8) })
         family(&out, "meltano_state_up", "1 when the state tables could be read, 0 when not.") { line in
             line("", collector == nil ? 0 : 1)
         }
         if let collector {
-            let series = collector.series
             family(&out, "meltano_state_states", "State IDs with a row in the state table.") { $0("", Double(collector.states)) }
             if let oldest = collector.oldestUpdateAge {
                 family(&out, "meltano_state_oldest_update_age_seconds", "Seconds since the least recently updated state was written.") { $0("", oldest) }
@@ -215,6 +226,13 @@ public struct MetricsExposition: Sendable {
     }
 
     static func appendEscapedLabelValue(_ text: String, to out: inout [UInt8]) {
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
+            !bytes.contains { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }
+        }
+        if plain == true {
+            out.append(contentsOf: text.utf8)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case 0x5C: out.append(0x5C); out.append(0x5C)
@@ -256,3 +274,4 @@ public struct MetricsExposition: Sendable {
 public func oneLine(_ text: String, also: Set<Unicode.Scalar> = []) -> String {
     String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F || also.contains($0) ? "?" : Character($0) })
 }
+

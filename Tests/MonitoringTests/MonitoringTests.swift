@@ -32,6 +32,15 @@ struct MonitoringUnitTests {
         #expect(collector.oldestUpdateAge == 1e6, "totals are of every ID, matching or not")
     }
 
+    @Test func equalUrgencyKeepsTheFirstIDs() {
+        var collector = MetricsCollector(maxSeries: 2)
+        for id in ["d", "c", "a", "e", "b"] { collector.add(MonitoredState(stateID: id, updateAgeSeconds: 7)) }
+        #expect(collector.series.map(\.stateID) == ["a", "b"])
+        var ascending = MetricsCollector(maxSeries: 3)
+        for i in 0..<1000 { ascending.add(MonitoredState(stateID: "id-\(i)", updateAgeSeconds: Double(i))) }
+        #expect(ascending.series.map(\.stateID) == ["id-997", "id-998", "id-999"], "rows arriving oldest last")
+    }
+
     @Test func zeroSeriesGivesTotalsOnly() {
         var collector = MetricsCollector(maxSeries: 0)
         collector.add(MonitoredState(stateID: "a", updateAgeSeconds: 5))
