@@ -77,7 +77,14 @@ struct MetricsCommand: ParsableCommand {
             let started = Date()
             let collector = try collectMetrics(store, pattern: pattern, maxSeries: maxSeries)
             let bytes = exposition.render(collector, scrapeDurationSeconds: Date().timeIntervalSince(started))
-            if let output { try writeAtomically(bytes, to: output) } else { writeOut(bytes: bytes) }
+            if let output {
+                try writeAtomically(bytes, to: output)
+            } else if isatty(STDOUT_FILENO) == 1 {
+                // State IDs may hold escape sequences: shown escaped on a terminal, byte for byte in a pipe.
+                writeOut(terminalSafe(String(decoding: bytes, as: UTF8.self)))
+            } else {
+                writeOut(bytes: bytes)
+            }
             return
         }
         try serve(server, store: store, exposition: exposition)
@@ -180,7 +187,8 @@ struct CheckHealthCommand: ParsableCommand {
             line = "MELTANO-STATE UNKNOWN - " + oneLine(message, also: ["|"])
             status = .unknown
         }
-        writeOut(line + "\n")
+        // State IDs in the summary: escape sequences, C1 and bidi controls shown escaped, as everywhere.
+        writeOut(terminalSafe(line, keepingLineBreaks: false) + "\n")
         throw ExitCode(status.rawValue)
     }
 }
