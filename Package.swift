@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Arrows point one way: executable → Terminal → StateBrowser → StateStore →
-// (StateJSON, StateConfig → Postgres → CLibPQ). Nothing re-exports: each target lists
+// (StateJSON, StateConfig → Postgres → CLibPQ); executable → Monitoring → StateStore. Nothing re-exports: each target lists
 // what it imports. Front ends use StateJSON's values, StateConfig's settings and, of
 // Postgres, only PostgresError; SQL is sent only by StateStore and Postgres. Only
 // Postgres imports libpq and only Terminal imports ncurses. Children (the editor;

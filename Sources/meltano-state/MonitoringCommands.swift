@@ -68,15 +68,20 @@ struct MetricsCommand: ParsableCommand {
 
     func run() throws {
         let format = ExpositionFormat(rawValue: self.format)!
-        let address = try listen.map { try ListenAddress.parse($0) }
-        let server = try address.map { try MetricsServer($0, allowRemote: allowRemote) }
-        let context = try Context(global)
-        let store = context.store
-        let exposition = MetricsExposition(format: format, layout: store.layout, pattern: pattern)
-        guard let server else {
-            let started = Date()
+        if let listen {
+            let server = try MetricsServer(try ListenAddress.parse(listen), allowRemote: allowRemote)
+            let store = try Context(global).store
+            try serve(server, store: store, exposition: MetricsExposition(format: format, layout: store.layout, pattern: pattern))
+            return
+        }
+        let started = Date()
+        var layout = StorageLayout.twoTables
+        do {
+            let store = try Context(global).store
+            layout = store.layout
             let collector = try collectMetrics(store, pattern: pattern, maxSeries: maxSeries)
-            let bytes = exposition.render(collector, scrapeDurationSeconds: Date().timeIntervalSince(started))
+            let bytes = MetricsExposition(format: format, layout: layout, pattern: pattern)
+                .render(collector, scrapeDurationSeconds: Date().timeIntervalSince(started))
             if let output {
                 try writeAtomically(bytes, to: output)
             } else if isatty(STDOUT_FILENO) == 1 {
@@ -85,9 +90,16 @@ struct MetricsCommand: ParsableCommand {
             } else {
                 writeOut(bytes: bytes)
             }
-            return
+        } catch {
+            // The textfile collector would go on serving the last good file as if it were
+            // current: replace it with meltano_state_up 0 (and still fail).
+            if let output, !(error is CommandFailure) {
+                let down = MetricsExposition(format: format, layout: layout, pattern: pattern)
+                    .render(nil, scrapeDurationSeconds: Date().timeIntervalSince(started))
+                try? writeAtomically(down, to: output)
+            }
+            throw error
         }
-        try serve(server, store: store, exposition: exposition)
     }
 
     private func serve(_ server: MetricsServer, store: StateStore, exposition: MetricsExposition) throws {

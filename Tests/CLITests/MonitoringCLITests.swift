@@ -258,6 +258,11 @@ struct MonitoringCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.directory).filter { $0.contains(".tmp.") }.isEmpty)
         let unlimited = try fixture.run(["metrics", "--max-series", "999999999999999"])
         #expect(unlimited.status == 0 && unlimited.stdout.contains("meltano_state_states 0\n"), "\(unlimited.stderr)")
+        // The database unreachable: the file says so (meltano_state_up 0) instead of going on showing old values.
+        let down = try fixture.run(["metrics", "--output", path], extraEnvironment: ["MELTANO_STATE_BACKEND_URI": "postgres://postgres@127.0.0.1:1/postgres/x"])
+        #expect(down.status == 1, "\(down.stderr)")
+        let downText = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(Self.value(try Self.parse(downText, fixture), "meltano_state_up") == 0 && !downText.contains("meltano_state_states"), "\(downText)")
         let bad = try fixture.run(["metrics", "--output", fixture.directory + "/no/such/dir/m.prom"])
         #expect(bad.status == 1 && bad.stderr.contains("Cannot write"), "\(bad.stderr)")
     }
