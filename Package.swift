@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Arrows point one way: executable → Terminal → StateBrowser → StateStore →
-// (StateJSON, StateConfig → Postgres → CLibPQ). Nothing re-exports: each target lists
+// (StateJSON, StateConfig → Postgres → CLibPQ); executable → Monitoring → StateStore. Nothing re-exports: each target lists
 // what it imports. Front ends use StateJSON's values, StateConfig's settings and, of
 // Postgres, only PostgresError; SQL is sent only by StateStore and Postgres. Only
 // Postgres imports libpq and only Terminal imports ncurses. Children (the editor;
@@ -29,10 +29,11 @@ let package = Package(
         .target(name: "StateJSON"),
         .target(name: "StateConfig", dependencies: ["Postgres", .product(name: "Yams", package: "Yams")]),
         .target(name: "StateStore", dependencies: ["Postgres", "StateJSON", "StateConfig"]),
+        .target(name: "Monitoring", dependencies: ["StateStore"]),
         .target(name: "StateBrowser", dependencies: ["StateStore", "StateJSON", "StateConfig", "Postgres"]),
         .target(name: "Terminal", dependencies: ["CNCurses", "StateBrowser", "StateStore", "StateConfig", "ChildProcess"]),
         .executableTarget(name: "meltano-state", dependencies: [
-            "StateStore", "StateJSON", "StateConfig", "Postgres", "StateBrowser", "Terminal", "ChildProcess",
+            "StateStore", "StateJSON", "StateConfig", "Postgres", "StateBrowser", "Terminal", "ChildProcess", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["Postgres", "ChildProcess"]),
@@ -42,6 +43,7 @@ let package = Package(
         .testTarget(name: "StateConfigTests", dependencies: ["StateConfig", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "StateJSON", "StateConfig", "Postgres", "TestSupport", "ChildProcess"]),
         .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "StateStore", "StateJSON", "Postgres", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "StateStore"]),
         .testTarget(name: "CLITests", dependencies: ["StateStore", "StateJSON", "Postgres", "TestSupport", "ChildProcess"]),
     ]
 )

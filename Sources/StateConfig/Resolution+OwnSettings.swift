@@ -170,8 +170,9 @@ func parseBool(_ text: String) -> Bool? {
     }
 }
 
-/// `30`, `1.5`, `30s`, `500ms`, `2m` as seconds.
-func parseSeconds(_ text: String) -> Double? {
+/// `30`, `1.5`, `30s`, `500ms`, `2m`, `2h`, `1d` as seconds (settings, and the
+/// monitoring commands' durations); nil for anything else or a negative number.
+public func parseSeconds(_ text: String) -> Double? {
     var number = text.trimmingCharacters(in: .whitespaces).lowercased()
     var scale = 1.0
     if number.hasSuffix("ms") {
@@ -182,6 +183,12 @@ func parseSeconds(_ text: String) -> Double? {
     } else if number.hasSuffix("m") {
         number.removeLast()
         scale = 60
+    } else if number.hasSuffix("h") {
+        number.removeLast()
+        scale = 3600
+    } else if number.hasSuffix("d") {
+        number.removeLast()
+        scale = 86_400
     }
     guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value.isFinite, value >= 0 else { return nil }
     return value * scale

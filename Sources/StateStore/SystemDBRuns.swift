@@ -30,11 +30,17 @@ public struct RunInfo: Sendable, Equatable, Codable {
 }
 
 extension StateStore {
-    static let runColumns = """
-        id, job_name, state, run_id::text, trigger, started_at::text, last_heartbeat_at::text, ended_at::text, payload,
-        EXTRACT(EPOCH FROM ((now() AT TIME ZONE 'UTC') - COALESCE(last_heartbeat_at, started_at)))::float8,
+    /// Seconds since a run's last heartbeat (or its start, without one), in UTC as
+    /// Meltano stores these columns.
+    static let runSilentSeconds = "EXTRACT(EPOCH FROM ((now() AT TIME ZONE 'UTC') - COALESCE(last_heartbeat_at, started_at)))::float8"
+    /// Meltano's `Job.is_stale`, as SQL over a `runs` row.
+    static let runIsStale = """
         (state = 'RUNNING' AND ((last_heartbeat_at IS NOT NULL AND last_heartbeat_at + interval '5 minutes' < now() AT TIME ZONE 'UTC')
           OR (last_heartbeat_at IS NULL AND started_at + interval '24 hours' < now() AT TIME ZONE 'UTC')))
+        """
+    static let runColumns = """
+        id, job_name, state, run_id::text, trigger, started_at::text, last_heartbeat_at::text, ended_at::text, payload,
+        \(runSilentSeconds), \(runIsStale)
         """
 
     var runsTable: String { quoteIdentifier(tables.schema) + "." + quoteIdentifier("runs") }

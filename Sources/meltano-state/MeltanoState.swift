@@ -28,7 +28,7 @@ struct MeltanoState: ParsableCommand {
             MoveCommand.self, EditCommand.self, ClearCommand.self, ExportCommand.self, ImportCommand.self,
             LocksCommand.self, UnlockCommand.self, DoctorCommand.self, HistoryCommand.self, RestoreCommand.self,
             RunsCommand.self, FailRunCommand.self, ConfigCommand.self, CheckCommand.self, InitCommand.self,
-            BrowseCommand.self,
+            MetricsCommand.self, WatchCommand.self, CheckHealthCommand.self, BrowseCommand.self,
         ]
     )
 }

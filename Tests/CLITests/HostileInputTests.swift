@@ -135,6 +135,7 @@ struct HostileInputTests {
             ["set", "--force", "x" + Self.clipboard, #"{"no_singer": "\u001b[2J"}"#], // validation error
             ["clear", "--force", "nothing" + Self.clipboard],
             ["get", Self.clipboard + String(repeating: "x", count: 2000)],
+            ["metrics"], ["check-health", "--warn", "1s", "--crit", "1d"],  // every ID in a label; the oldest named
         ]
         let results = try Self.onTerminal(fixture, commands)
         #expect(results.count == commands.count)

@@ -185,7 +185,7 @@ struct ReadOnlyTests {
         try CLIWriteVerb.setTwo(fixture)
         try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('a', 'held')")
         let (extraArguments, environment) = try way.apply(fixture)
-        for arguments in [["get", "a"], ["list"], ["locks"], ["export"], ["history"], ["check"]] {
+        for arguments in [["get", "a"], ["list"], ["locks"], ["export"], ["history"], ["check"], ["metrics"], ["check-health"]] {
             let result = try fixture.run(extraArguments + arguments, extraEnvironment: environment)
             #expect(result.status == 0, "\(arguments) with \(way.rawValue): \(result.stderr)")
         }

@@ -492,7 +492,75 @@ struct ReadmeAcceptanceTests {
             #expect(again.stderr.contains("already exist"), "\(again.stderr)")
             #expect(try sandbox.rows().count == 1, "never touches existing tables")
         },
+
+        // MARK: Monitoring
+
+        "Monitoring: meltano-state metrics": .run { sandbox, command in
+            try seedMonitoring(sandbox)
+            let result = try sandbox.run(command)
+            #expect(result.status == 0, "\(result.stderr)")
+            let samples = try MonitoringCLITests.parse(result.stdout, sandbox.cli)
+            #expect(MonitoringCLITests.value(samples, "meltano_state_states") == 2)
+            #expect(MonitoringCLITests.value(samples, "meltano_state_lock_stale", "prod:dead") == 1)
+            #expect((MonitoringCLITests.value(samples, "meltano_state_update_age_seconds", "prod:slow") ?? 0) >= 45 * 60)
+        },
+        "Monitoring: meltano-state metrics --output \"$TEXTFILE_DIR\"/meltano_state.prom": .run { sandbox, command in
+            try seedMonitoring(sandbox)
+            let directory = sandbox.home + "/textfile"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            sandbox.environment["TEXTFILE_DIR"] = directory
+            let result = try sandbox.run(command)
+            #expect(result.status == 0 && result.stdout.isEmpty, "\(result.stderr)")
+            let text = try String(contentsOfFile: directory + "/meltano_state.prom", encoding: .utf8)
+            #expect(MonitoringCLITests.value(try MonitoringCLITests.parse(text, sandbox.cli), "meltano_state_locks_stale") == 1)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["meltano_state.prom"], "no temporary file left")
+        },
+        "Monitoring: meltano-state metrics --listen 127.0.0.1:9479": .run { sandbox, command in
+            try seedMonitoring(sandbox)
+            let server = try MonitoringCLITests.background(sandbox, command)
+            #expect(waitUntil(timeout: 20) { server.stderr().contains("serving metrics at http://127.0.0.1:9479/metrics") }, "\(server.stderr())")
+            let scraped = try runProcess("python3", ["-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9479/metrics', timeout=30).read().decode())"])
+            #expect(scraped.status == 0, "\(scraped.stderr)")
+            #expect(MonitoringCLITests.value(try MonitoringCLITests.parse(scraped.stdout, sandbox.cli), "meltano_state_states") == 2)
+            #expect(server.stop() == 0, "until SIGTERM: \(server.stderr())")
+        },
+        "Monitoring: meltano-state watch --interval 60 --exec ~/bin/page-oncall": .run { sandbox, command in
+            try seedMonitoring(sandbox)
+            try FileManager.default.createDirectory(atPath: sandbox.home + "/bin", withIntermediateDirectories: true)
+            let paged = sandbox.home + "/paged"
+            try "#!/bin/sh\nprintf '%s %s\\n' \"$MELTANO_STATE_ID\" \"$MELTANO_STATE_REASON\" >> \(shellQuoted(paged))\n"
+                .write(toFile: sandbox.home + "/bin/page-oncall", atomically: true, encoding: .utf8)
+            chmod(sandbox.home + "/bin/page-oncall", 0o755)
+            let watch = try MonitoringCLITests.background(sandbox, command)
+            func pages() -> String { (try? String(contentsOfFile: paged, encoding: .utf8)) ?? "" }
+            #expect(waitUntil(timeout: 20) { pages() == "prod:dead lock-stale\n" }, "\(pages()) \(watch.stderr())")
+            #expect(watch.stop() == 0, "\(watch.stderr())")
+            #expect(pages() == "prod:dead lock-stale\n", "the stale lock only (prod:slow is 45 minutes old, not 24 hours)")
+        },
+        "Monitoring: meltano-state check-health --warn 30m --crit 2h": .run { sandbox, command in
+            try seedMonitoring(sandbox)
+            try sandbox.admin.query("DELETE FROM \(sandbox.cli.locksTable)")
+            let warning = try sandbox.run(command)
+            #expect(warning.status == 1, "\(warning.stdout) \(warning.stderr)")
+            #expect(warning.stdout.hasPrefix("MELTANO-STATE WARNING - 1 of 2 states not updated for 30m (prod:slow)"), "\(warning.stdout)")
+            try seedMonitoringLock(sandbox)
+            let critical = try sandbox.run(command)
+            #expect(critical.status == 2 && critical.stdout.hasPrefix("MELTANO-STATE CRITICAL - 1 stale lock"), "\(critical.stdout)")
+        },
     ]
+
+    /// Two states (one written 45 minutes ago) and a lock left by a dead run an hour ago.
+    static func seedMonitoring(_ sandbox: ReadmeSandbox) throws {
+        try sandbox.createStateTables()
+        try sandbox.insertState("prod:dead", completed: #"{"singer_state": {}}"#)
+        try sandbox.insertState("prod:slow", completed: #"{"singer_state": {}}"#)
+        try sandbox.admin.query("UPDATE \(sandbox.cli.stateTable) SET updated_at = LOCALTIMESTAMP - interval '45 minutes' WHERE state_id = 'prod:slow'")
+        try seedMonitoringLock(sandbox)
+    }
+
+    static func seedMonitoringLock(_ sandbox: ReadmeSandbox) throws {
+        try sandbox.insertLock("prod:dead", lockID: "lock-of-a-dead-run", minutesAgo: 60)
+    }
 
     /// Two locks left in the add-on's table: one by a run that died an hour ago, one just taken.
     static func seedLocks(_ sandbox: ReadmeSandbox) throws {
