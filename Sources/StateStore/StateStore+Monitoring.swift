@@ -46,13 +46,12 @@ extension StorageLayout {
 }
 
 extension StateStore {
-    /// Monitoring's one rule for "stale" (issue 21): today a lock older than
-    /// `stale_lock_after` (`isStale(lockAge:)`, as `locks` says) and Meltano's own
-    /// heartbeat rule for runs (`runIsStale`, as `runs` says). Every monitoring
-    /// verdict goes through here, so staleness by evidence (issue 18) replaces this
-    /// body alone.
-    func monitoredStaleness(lockHeld: Bool, lockAge: Double?, runStaleByHeartbeat: Bool) -> (lock: Bool, run: Bool) {
-        (lockHeld && isStale(lockAge: lockAge), runStaleByHeartbeat)
+    /// Monitoring's one rule for "stale": a held lock as `locks` judges it, by evidence
+    /// (the job's heartbeat, the holder session, and only then its age: issue 18), and
+    /// Meltano's own heartbeat rule for runs (`runIsStale`, as `runs` says). A lock taken
+    /// after the locks were read is judged by its age.
+    func monitoredStaleness(lockHeld: Bool, judged: LockInfo?, lockAge: Double?, runStaleByHeartbeat: Bool) -> (lock: Bool, run: Bool) {
+        (lockHeld && (judged?.isStale ?? isStale(lockAge: lockAge)), runStaleByHeartbeat)
     }
 
     /// Every state ID the store knows of, each handed to `body` as it arrives from the
@@ -70,7 +69,11 @@ extension StateStore {
             return "(\(column) LIKE $1 ESCAPE '\\')"
         }
         let updateAge = "EXTRACT(EPOCH FROM (LOCALTIMESTAMP - s.updated_at))::float8"
-        var advisory: [String: LockInfo] = [:]
+        // The locks are few: read first, judged by evidence as `locks` judges them.
+        var judged: [String: LockInfo] = [:]
+        if layout.hasLocks {
+            for lock in try locks() where judged[lock.stateID] == nil { judged[lock.stateID] = lock }
+        }
         let sql: String
         switch (tables.locking, layout) {
         case let (.rows(locksTable), _):
@@ -93,8 +96,7 @@ extension StateStore {
                            GROUP BY job_name) r ON r.job_name = s.state_id
                 """
         case (.advisory, _):
-            // Advisory locks are few: read them first, then stream the rows.
-            for lock in try advisoryLocks() where advisory[lock.stateID] == nil { advisory[lock.stateID] = lock }
+            // Advisory locks are not in a table to join: those read above, then the rows.
             sql = """
                 SELECT s.state_id, true, \(updateAge), false, NULL::float8, NULL::int, NULL::float8, false, \(matching("s.state_id"))
                 FROM \(tables.state) s
@@ -115,12 +117,13 @@ extension StateStore {
                     stateID: row.string(0) ?? "", hasState: flag(row, 1), updateAgeSeconds: number(row, 2), lockHeld: flag(row, 3),
                     lockAgeSeconds: number(row, 4), runsRunning: number(row, 5).map { Int($0) } ?? 0,
                     heartbeatAgeSeconds: number(row, 6), matchesPattern: flag(row, 8))
-                if let lock = advisory[state.stateID] {
+                let lock = judged[state.stateID]
+                if case .advisory = tables.locking, let lock {
                     state.lockHeld = true
                     state.lockAgeSeconds = lock.ageSeconds
                 }
                 (state.lockIsStale, state.runIsStale) = monitoredStaleness(
-                    lockHeld: state.lockHeld, lockAge: state.lockAgeSeconds, runStaleByHeartbeat: flag(row, 7))
+                    lockHeld: state.lockHeld, judged: lock, lockAge: state.lockAgeSeconds, runStaleByHeartbeat: flag(row, 7))
                 try body(state)
             }
         }
