@@ -212,7 +212,7 @@ extension SingerState {
         if let row = find(stream: stream, partition: partition) { return row }
         let partitions = rows.compactMap(\.partition)
         if partition == nil {
-            throw BookmarkError(.badInput, "'\(stream.text)' has \(partitions.count) partitions; choose one with --partition: \(partitions.map { "'\($0.meltanoText)'" }.joined(separator: ", ")).")
+            throw BookmarkError(.badInput, "'\(stream.text)' is partitioned; choose a partition with --partition: \(partitions.map { "'\($0.meltanoText)'" }.joined(separator: ", ")).")
         }
         if partitions.isEmpty {
             throw BookmarkError(.badInput, "'\(stream.text)' has no partitions; leave out --partition.")

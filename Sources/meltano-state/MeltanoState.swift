@@ -26,6 +26,7 @@ struct MeltanoState: ParsableCommand {
             ListCommand.self, GetCommand.self, SetCommand.self, MergeCommand.self, CopyCommand.self,
             MoveCommand.self, EditCommand.self, ClearCommand.self, ExportCommand.self, ImportCommand.self,
             LocksCommand.self, UnlockCommand.self, HistoryCommand.self, RestoreCommand.self,
+            BookmarksCommand.self, RewindCommand.self, ResetStreamCommand.self,
             RunsCommand.self, FailRunCommand.self, ConfigCommand.self, CheckCommand.self, InitCommand.self,
             BrowseCommand.self,
         ]
