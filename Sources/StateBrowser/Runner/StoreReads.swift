@@ -142,7 +142,7 @@ enum StoreWrites {
                 let opened = try JSONParser.parse(original), value = try JSONParser.parse(text)
                 switch try store.setIfUnchanged(stateID, opened: opened, to: value, action: verb, note: note) {
                 case .written:
-                    return .done("\(note) (\(quoted(stateID)); the previous value is in the journal, H restores it).")
+                    return .done("\(verb == "rewind" ? "Rewound" : "Reset") \(quoted(stateID)) (journaled; H restores it): \(note).")
                 case .changed:
                     return .failed("\(quoted(stateID)) changed after the Bookmarks view read it (a pipeline wrote it?); nothing was written. Open the bookmarks again (b).")
                 case let .unreadable(error):
