@@ -161,6 +161,16 @@ public struct BookmarkEdit: Sendable {
     public let valueKey: JSONString
     public let old: JSONValue
     public let new: JSONValue
+
+    /// `replication_key_value "2026-11-30…" → "2026-11-27…"`.
+    public var change: String { "\(valueKey.text) \(old.meltanoText) → \(new.meltanoText)" }
+    /// The journal's note of a rewind: `stream [partition]: change`.
+    public var note: String { "\(stream.text)\(partition.map { " " + $0.meltanoText } ?? ""): \(change)" }
+}
+
+extension SingerState {
+    /// The journal's note of a reset-stream.
+    public static func resetNote(stream: String) -> String { "removed bookmark of \(stream)" }
 }
 
 extension SingerState {

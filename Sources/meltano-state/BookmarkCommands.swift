@@ -54,6 +54,15 @@ struct BookmarkWrite {
     let stateID: String
     let action: String
 
+    /// Connects; refuses at once in read-only mode (before reading anything).
+    init(_ global: GlobalOptions, stateID: String, action: String) throws {
+        context = try Context(global)
+        try StateID.validate(stateID)
+        if context.store.options.readOnly { throw StoreError.readOnly(action: action) }
+        self.stateID = stateID
+        self.action = action
+    }
+
     /// The merged view now (exit 4 when the ID has no row).
     func current() throws -> JSONValue {
         guard let record = try context.store.get(stateID) else { throw StoreError.notFound(stateID: stateID) }
@@ -131,10 +140,7 @@ struct RewindCommand: ParsableCommand {
                 throw CommandFailure("--partition is not JSON (\(error)); give the partition's context, e.g. '{\"tenant\": \"a\"}' as `meltano-state bookmarks ID --json` shows it.", code: Exit.usage)
             }
         }
-        let store = try Context(global)
-        try StateID.validate(stateID)
-        if store.store.options.readOnly { throw StoreError.readOnly(action: "rewind") }
-        let writer = BookmarkWrite(context: store, stateID: stateID, action: "rewind")
+        let writer = try BookmarkWrite(global, stateID: stateID, action: "rewind")
         let current = try writer.current()
         let edit: BookmarkEdit
         do { edit = try SingerState.rewind(current, stream: stream, partition: context, move, allowForward: forward) } catch {
@@ -145,10 +151,9 @@ struct RewindCommand: ParsableCommand {
             printNote("The bookmark of \(what) is already \(edit.old.meltanoText); nothing was written.", quiet: global.quiet)
             return
         }
-        let change = "\(edit.valueKey.text) \(edit.old.meltanoText) → \(edit.new.meltanoText)"
-        try writer.write(from: current, to: edit.state, question: "Rewind \(what) of '\(stateID)': \(change)?",
-                         assumeYes: yes, note: "\(stream)\(context.map { " \($0.meltanoText)" } ?? ""): \(change)")
-        printNote("Rewound \(what) of '\(stateID)': \(change).", quiet: global.quiet)
+        try writer.write(from: current, to: edit.state, question: "Rewind \(what) of '\(stateID)': \(edit.change)?",
+                         assumeYes: yes, note: edit.note)
+        printNote("Rewound \(what) of '\(stateID)': \(edit.change).", quiet: global.quiet)
     }
 }
 
@@ -169,17 +174,14 @@ struct ResetStreamCommand: ParsableCommand {
     @Flag(name: [.long, .short], help: "Do not ask for confirmation before writing.") var yes = false
 
     func run() throws {
-        let context = try Context(global)
-        try StateID.validate(stateID)
-        if context.store.options.readOnly { throw StoreError.readOnly(action: "reset-stream") }
-        let writer = BookmarkWrite(context: context, stateID: stateID, action: "reset-stream")
+        let writer = try BookmarkWrite(global, stateID: stateID, action: "reset-stream")
         let current = try writer.current()
         let edited: JSONValue
         do { edited = try SingerState.removingStream(current, stream: stream).state } catch {
             throw commandFailure(error)
         }
         try writer.write(from: current, to: edited, question: "Remove the bookmark of '\(stream)' from '\(stateID)' (the next run extracts it from the start)?",
-                         assumeYes: yes, note: "removed bookmark of \(stream)")
+                         assumeYes: yes, note: SingerState.resetNote(stream: stream))
         printNote("Removed the bookmark of '\(stream)' from '\(stateID)'.", quiet: global.quiet)
     }
 }

@@ -66,6 +66,13 @@ struct BookmarkCommandTests {
         #expect(none.status == 0 && none.stdout == "No bookmarks in 'prod:none': no bookmarks.\n", "\(none.stdout) \(none.stderr)")
         let missing = try fixture.run(["bookmarks", "prod:missing"])
         #expect(missing.status == 4, "\(missing.stderr)")
+
+        // Escape sequences in a stream name or a value are shown escaped, never sent.
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ('prod:hostile', $1)",
+                                [#"{"singer_state": {"bookmarks": {"s\u001b[2J": {"replication_key_value": "\u001b]52;c;aGk=\u0007"}}}}"#])
+        let hostile = try fixture.run(["bookmarks", "prod:hostile"])
+        #expect(hostile.status == 0 && !hostile.stdout.contains("\u{1b}") && !hostile.stdout.contains("\u{07}"), "\(hostile.stdout.debugDescription)")
+        #expect(hostile.stdout.contains(#"s\x1b[2J"#) && hostile.stdout.contains(#"\x1b]52;c;aGk=\x07"#), "\(hostile.stdout)")
     }
 
     @Test func rewindByThreeDaysGolden() throws {

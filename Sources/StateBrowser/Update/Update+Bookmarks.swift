@@ -87,9 +87,7 @@ extension Model {
                 setStatus("The bookmark is already \(edit.old.meltanoText): nothing to change.")
                 return
             }
-            let change = "\(edit.valueKey.text) \(edit.old.meltanoText) → \(edit.new.meltanoText)"
-            showBookmarkDiff(view, merged: merged, edited: edit.state, verb: "rewind",
-                             note: "\(target.stream)\(target.partition.map { " " + $0 } ?? ""): \(change)")
+            showBookmarkDiff(view, merged: merged, edited: edit.state, verb: "rewind", note: edit.note)
         } catch let error as BookmarkError {
             mode = .bookmarks(view)  // the input stays, to be fixed
             setStatus(error.message, error: true)
@@ -104,7 +102,7 @@ extension Model {
         do {
             let merged = try JSONParser.parse(view.merged)
             let edited = try SingerState.removingStream(merged, stream: target.stream).state
-            showBookmarkDiff(view, merged: merged, edited: edited, verb: "reset-stream", note: "removed bookmark of \(target.stream)")
+            showBookmarkDiff(view, merged: merged, edited: edited, verb: "reset-stream", note: SingerState.resetNote(stream: target.stream))
         } catch {
             mode = .bookmarks(view)
             setStatus("\(error)", error: true)
