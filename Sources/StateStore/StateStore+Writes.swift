@@ -97,7 +97,7 @@ extension StateStore {
     }
 
     /// `update`, with what to throw when the row read under the lock cannot be merged.
-    func update(_ stateID: String, action: String, validate: Bool = true, readFailure: (StoreError) -> Error,
+    func update(_ stateID: String, action: String, validate: Bool = true, note: String? = nil, readFailure: (StoreError) -> Error,
                 _ transform: (JSONValue) throws -> JSONValue) throws {
         try requireWritable(action)
         try StateID.validate(stateID)
@@ -111,7 +111,7 @@ extension StateStore {
             }
             let value = try transform(current)
             try checkAccepted(value, validate: validate)
-            try writeLocked(stateID, before: before, partial: .emptyObject, completed: value, action: action, note: nil, lock: lock)
+            try writeLocked(stateID, before: before, partial: .emptyObject, completed: value, action: action, note: note, lock: lock)
         }
     }
 
@@ -121,9 +121,9 @@ extension StateStore {
     /// they are equal. A missing row is `{}`. Nothing is written unless it returns
     /// `.written`; a value the store refuses throws, as `set` does.
     public func setIfUnchanged(_ stateID: String, opened: JSONValue, to value: JSONValue,
-                               action: String = "edit") throws -> ConditionalWrite {
+                               action: String = "edit", note: String? = nil) throws -> ConditionalWrite {
         do {
-            try update(stateID, action: action, readFailure: { UnreadableNow(error: $0) }) { current in
+            try update(stateID, action: action, note: note, readFailure: { UnreadableNow(error: $0) }) { current in
                 guard current.isEquivalent(to: opened) else { throw ChangedMeanwhile(current: current) }
                 return value
             }

@@ -201,7 +201,7 @@ struct HistoryCommand: ParsableCommand {
                 let size = (snapshot.partialState?.utf8.count ?? 0) + (snapshot.completedState?.utf8.count ?? 0)
                 before = "previous value \(size) bytes, updated \(snapshot.updatedAt ?? "?")"
             } else { before = "no previous row" }
-            out += "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: 9, withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\n"
+            out += "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: max(9, entry.action.count), withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\n"
         }
         writeHuman(out)
     }

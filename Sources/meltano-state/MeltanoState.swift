@@ -27,6 +27,7 @@ struct MeltanoState: ParsableCommand {
             ListCommand.self, GetCommand.self, SetCommand.self, MergeCommand.self, CopyCommand.self,
             MoveCommand.self, EditCommand.self, ClearCommand.self, ExportCommand.self, ImportCommand.self,
             LocksCommand.self, UnlockCommand.self, DoctorCommand.self, HistoryCommand.self, RestoreCommand.self,
+            BookmarksCommand.self, RewindCommand.self, ResetStreamCommand.self,
             RunsCommand.self, FailRunCommand.self, ConfigCommand.self, CheckCommand.self, InitCommand.self,
             MetricsCommand.self, WatchCommand.self, CheckHealthCommand.self, BrowseCommand.self,
         ]

@@ -119,6 +119,15 @@ struct CLIWriteVerb: Sendable, CustomStringConvertible {
         }
     }
 
+    /// 'a' and 'b' with a Singer bookmark each, for rewind and reset-stream.
+    static func setBookmarks(_ fixture: CLIFixture) throws {
+        for (id, v) in [("a", 10), ("b", 20)] {
+            let state = #"{"singer_state": {"bookmarks": {"s": {"replication_key": "id", "replication_key_value": \#(v)}, "t": {"lsn": 5}}}}"#
+            let result = try fixture.run(["set", "--force", id, state])
+            guard result.status == 0 else { throw StoreError.other("prepare: \(result.stderr)") }
+        }
+    }
+
     static let all: [CLIWriteVerb] = [
         CLIWriteVerb(name: "set", waitsForLockOf: "a", arguments: { _ in ["set", "--force", "a", #"{"singer_state": {"v": "new"}}"#] }, prepare: setTwo),
         CLIWriteVerb(name: "merge", waitsForLockOf: "a", arguments: { _ in ["merge", "a", #"{"singer_state": {"w": 1}}"#] }, prepare: setTwo),
@@ -130,6 +139,8 @@ struct CLIWriteVerb: Sendable, CustomStringConvertible {
         CLIWriteVerb(name: "import", arguments: { _ in ["import", "-"] },
                      stdin: #"{"a": {"completed": {"singer_state": {"v": "imported"}}, "partial": {}}, "c": {"completed": {}, "partial": {"singer_state": {}}}}"#,
                      prepare: setTwo),
+        CLIWriteVerb(name: "rewind", waitsForLockOf: "a", arguments: { _ in ["rewind", "a", "s", "--by", "5", "--yes"] }, prepare: setBookmarks),
+        CLIWriteVerb(name: "reset-stream", waitsForLockOf: "a", arguments: { _ in ["reset-stream", "a", "t", "--yes"] }, prepare: setBookmarks),
         CLIWriteVerb(name: "unlock", arguments: { _ in ["unlock", "--yes", "a", "dead-holder"] }, prepare: { fixture in
             try setTwo(fixture)
             try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('a', 'dead-holder')")

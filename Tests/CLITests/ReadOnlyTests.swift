@@ -34,6 +34,8 @@ struct ReadOnlyTests {
         Case(name: "copy", arguments: { _ in ["copy", "--force", "a", "c"] }, prepare: CLIWriteVerb.setTwo),
         Case(name: "move", arguments: { _ in ["move", "--force", "a", "c"] }, prepare: CLIWriteVerb.setTwo),
         Case(name: "edit", arguments: { _ in ["edit", "--yes", "a"] }, editor: true, prepare: CLIWriteVerb.setTwo),
+        Case(name: "rewind", arguments: { _ in ["rewind", "a", "s", "--by", "5", "--yes"] }, prepare: CLIWriteVerb.setBookmarks),
+        Case(name: "reset-stream", arguments: { _ in ["reset-stream", "a", "t", "--yes"] }, prepare: CLIWriteVerb.setBookmarks),
         Case(name: "clear", arguments: { _ in ["clear", "--force", "a"] }, prepare: CLIWriteVerb.setTwo),
         Case(name: "clear --all", arguments: { _ in ["clear", "--all", "--force"] }, prepare: CLIWriteVerb.setTwo),
         Case(name: "import", arguments: { _ in ["import", "-"] },

@@ -547,6 +547,60 @@ struct ReadmeAcceptanceTests {
             let critical = try sandbox.run(command)
             #expect(critical.status == 2 && critical.stdout.hasPrefix("MELTANO-STATE CRITICAL - 1 stale lock"), "\(critical.stdout)")
         },
+
+        // MARK: Bookmarks: rewind or reset one stream
+
+        "Bookmarks: rewind or reset one stream: meltano-state bookmarks ID": .run { sandbox, command in
+            try seedBookmarks(sandbox)
+            let result = try sandbox.run(command, ["ID": pg])
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+            #expect(lines.first == "STREAM KEY VALUE AGE NEWER PROGRESS", "\(result.stdout)")
+            #expect(lines.count == 3, "one line per stream: \(result.stdout)")
+            #expect(lines[1].hasPrefix("public-orders updated_at 2026-11-30T12:34:56.123456+00:00 "), "with its age: \(lines[1])")
+            #expect(lines[2] == "public-customers id 4242 progress_markers 4300", "newer progress: \(lines[2])")
+        },
+        "Bookmarks: rewind or reset one stream: meltano-state bookmarks ID --json": .run { sandbox, command in
+            try seedBookmarks(sandbox)
+            let result = try sandbox.run(command, ["ID": pg])
+            #expect(result.status == 0, "\(result.stderr)")
+            let streams = try #require(try JSONParser.parse(result.stdout)["streams"]?.arrayValue)
+            #expect(streams.map { $0["stream"]?.stringValue?.text } == ["public-orders", "public-customers"])
+            #expect(streams.map { $0["value"] } == ["2026-11-30T12:34:56.123456+00:00", 4242])
+            #expect(streams[0]["value_type"] == "timestamp" && streams[0]["age_seconds"]?.numberValue != nil)
+        },
+        "Bookmarks: rewind or reset one stream: meltano-state rewind ID public-orders --by 3d": .run { sandbox, command in
+            try seedBookmarks(sandbox)
+            let (status, screen) = try sandbox.runOnTerminal(command, ["ID": pg], steps: [
+                (waitFor: "[y/N]", keys: ["y", "Enter"]),
+            ])
+            #expect(status == 0, "\(screen)")
+            #expect(screen.contains("-        \"replication_key_value\": \"2026-11-30T12:34:56.123456+00:00\""), "the diff first: \(screen)")
+            #expect(try sandbox.rows()[pg] == [nil, pgState.replacingOccurrences(of: "2026-11-30T12:34:56", with: "2026-11-27T12:34:56")])
+            #expect(try sandbox.journal().first?["action"] as? String == "rewind")
+        },
+        "Bookmarks: rewind or reset one stream: meltano-state rewind ID public-orders --to 2026-11-30T00:00:00Z --yes": .run { sandbox, command in
+            try seedBookmarks(sandbox)
+            let result = try sandbox.run(command, ["ID": pg])
+            #expect(result.status == 0, "\(result.stderr)")
+            // In the bookmark's own format: six fractional digits, +00:00.
+            #expect(try sandbox.rows()[pg] == [nil, pgState.replacingOccurrences(of: "2026-11-30T12:34:56.123456", with: "2026-11-30T00:00:00.000000")])
+        },
+        "Bookmarks: rewind or reset one stream: meltano-state rewind ID public-customers 4000 --yes": .run { sandbox, command in
+            try seedBookmarks(sandbox)
+            let result = try sandbox.run(command, ["ID": pg])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try sandbox.rows()[pg] == [nil, pgState.replacingOccurrences(of: #""replication_key_value": 4242"#, with: #""replication_key_value": 4000"#)])
+        },
+        "Bookmarks: rewind or reset one stream: meltano-state reset-stream ID public-customers --yes": .run { sandbox, command in
+            try seedBookmarks(sandbox)
+            let result = try sandbox.run(command, ["ID": pg])
+            #expect(result.status == 0, "\(result.stderr)")
+            let customers = #", "public-customers": {"replication_key": "id", "replication_key_value": 4242, "starting_replication_value": 4000, "progress_markers": {"Note": "Progress is not resumable if interrupted.", "replication_key": "id", "replication_key_value": 4300}}"#
+            #expect(pgState.contains(customers))
+            #expect(try sandbox.rows()[pg] == [nil, pgState.replacingOccurrences(of: customers, with: "")])
+            #expect(try sandbox.journal().first?["action"] as? String == "reset-stream")
+        },
     ]
 
     /// Two states (one written 45 minutes ago) and a lock left by a dead run an hour ago.
@@ -560,6 +614,17 @@ struct ReadmeAcceptanceTests {
 
     static func seedMonitoringLock(_ sandbox: ReadmeSandbox) throws {
         try sandbox.insertLock("prod:dead", lockID: "lock-of-a-dead-run", minutesAgo: 60)
+    }
+
+
+    static let pg = "prod:tap-postgres-to-target-snowflake"
+    /// As tap-postgres (singer-sdk) leaves it, stored by the add-on.
+    static let pgState = #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key": "updated_at", "replication_key_value": "2026-11-30T12:34:56.123456+00:00"}, "public-customers": {"replication_key": "id", "replication_key_value": 4242, "starting_replication_value": 4000, "progress_markers": {"Note": "Progress is not resumable if interrupted.", "replication_key": "id", "replication_key_value": 4300}}}}}"#
+
+    static func seedBookmarks(_ sandbox: ReadmeSandbox) throws {
+        try sandbox.createStateTables()
+        try sandbox.insertState(pg, completed: pgState)
+        try sandbox.insertState("prod:other", completed: #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key_value": 1}}}}"#)
     }
 
     /// Two locks left in the add-on's table: one by a run that died an hour ago, one just taken.

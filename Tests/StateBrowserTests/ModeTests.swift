@@ -21,7 +21,7 @@ struct ModeTests {
         harness.press(.character("?"))
         assertSnapshot(harness.screen, named: "help-200x60")
         let text = harness.text
-        for key in ["j k", "PgUp PgDn", "g G", "Tab", "/", "n N", "Enter  Space", "y  Y", "r  F5", "e", "d", "c  m", "u", "H", "q"] {
+        for key in ["j k", "PgUp PgDn", "g G", "Tab", "/", "n N", "Enter  Space", "y  Y", "r  F5", "e", "d", "c  m", "u", "b", "H", "q"] {
             #expect(text.contains(key), "help lacks \(key)")
         }
     }

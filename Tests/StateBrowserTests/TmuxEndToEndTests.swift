@@ -177,6 +177,50 @@ struct TmuxEndToEndTests {
         return try #require(try fixture.admin.query("SELECT lock_id FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar)
     }
 
+    @Test("b: the Bookmarks view; r rewinds a stream by a day and x resets another, each through the diff, locked and journaled")
+    func bookmarks() throws {
+        let fixture = try BrowserFixture()
+        let state = #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key": "updated_at", "replication_key_value": "2026-11-30T12:34:56.123456+00:00"}, "public-customers": {"replication_key": "id", "replication_key_value": 4242}}, "currently_syncing": null}}"#
+        try fixture.insert("prod:pg", completed: state)
+        try fixture.insert("prod:other", completed: state)
+        func stored(_ id: String) throws -> [String?] {
+            try fixture.admin.query("SELECT partial_state, completed_state FROM \(quoteIdentifier(fixture.schema)).meltano_state WHERE state_id = $1", [id]).rows.first ?? []
+        }
+        let tmux = try Tmux(fixture: fixture, width: 120)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 2")
+        tmux.send("j")
+        try tmux.waitFor("2 of 2")
+        tmux.send("b")
+        try tmux.waitFor("Bookmarks of prod:pg")
+        try tmux.waitFor("public-customers")
+        tmux.send("r")
+        tmux.type("-1d")
+        tmux.send("Enter")
+        try tmux.waitFor("Write this change to the bookmarks of prod:pg?")
+        try tmux.waitFor("2026-11-29T12:34:56.123456+00:00")
+        tmux.send("y")
+        try tmux.waitFor("Rewound 'prod:pg' (journaled; H restores it): public-orders")
+        let rewound = state.replacingOccurrences(of: "2026-11-30T12:34:56", with: "2026-11-29T12:34:56")
+        #expect(try stored("prod:pg") == [nil, rewound])
+
+        tmux.send("b")
+        try tmux.waitFor("Bookmarks of prod:pg")
+        tmux.send("j")
+        tmux.send("x")
+        try tmux.waitFor("Write this change to the bookmarks of prod:pg?")
+        tmux.send("y")
+        try tmux.waitFor("Reset 'prod:pg' (journaled; H restores it): removed bookmark of public-customers")
+        #expect(try stored("prod:pg") == [nil, rewound.replacingOccurrences(of: #", "public-customers": {"replication_key": "id", "replication_key_value": 4242}"#, with: "")])
+        #expect(try stored("prod:other") == [nil, state], "the other state ID is untouched")
+        let journal = try Journal(path: fixture.journalPath).entries().entries
+        #expect(journal.map(\.action) == ["rewind", "reset-stream"])
+        #expect(journal.first?.before?.completedState == state)
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state_locks").scalar == "0", "no lock left")
+        tmux.send("q")
+        try tmux.waitFor("EXIT=0")
+    }
+
     @Test("Release a lock left by a pipeline that died (Meltano's lock protocol, another process)")
     func releaseDeadLock() throws {
         let fixture = try BrowserFixture()
@@ -568,8 +612,9 @@ final class Tmux {
         _ = try? runProcess("tmux", ["-L", socket, "send-keys", "-t", name] + keys)
     }
 
+    /// `--`: a text that starts with "-" ("-1d") is text, not options.
     func type(_ text: String) {
-        _ = try? runProcess("tmux", ["-L", socket, "send-keys", "-t", name, "-l", text])
+        _ = try? runProcess("tmux", ["-L", socket, "send-keys", "-t", name, "-l", "--", text])
     }
 
     /// The screen as text; with `escapes`, with tmux's SGR sequences for colours and

@@ -67,11 +67,16 @@ public enum WriteAction: Sendable, Equatable {
     case restore(entryID: String, stateID: String)
     /// System database: mark a stale RUNNING run failed, as Meltano's `fail_stale`.
     case failRun(id: Int, jobName: String)
+    /// From the Bookmarks view: `rewind` or `reset-stream` (`verb`, the journal's
+    /// action), the merged view it was made from and the new state (Meltano texts),
+    /// written as `e` writes, only if the state is still `original`.
+    case bookmark(stateID: String, verb: String, original: String, text: String, note: String)
 
     /// The state ID the list should show afterwards.
     var focusStateID: String {
         switch self {
-        case let .set(id, _, _, _), let .clear(id), let .release(id, _), let .restore(_, id), let .failRun(_, id): return id
+        case let .set(id, _, _, _), let .clear(id), let .release(id, _), let .restore(_, id), let .failRun(_, id),
+             let .bookmark(id, _, _, _, _): return id
         case let .copy(_, to), let .move(_, to): return to
         }
     }
@@ -79,7 +84,7 @@ public enum WriteAction: Sendable, Equatable {
     /// "Clearing 'x'" for the status line while it runs.
     var progressText: String {
         switch self {
-        case let .set(id, _, _, _): return "Writing the state of \(quoted(id))"
+        case let .set(id, _, _, _), let .bookmark(id, _, _, _, _): return "Writing the state of \(quoted(id))"
         case let .clear(id): return "Clearing \(quoted(id))"
         case let .copy(from, to): return "Copying \(quoted(from)) to \(quoted(to))"
         case let .move(from, to): return "Moving \(quoted(from)) to \(quoted(to))"

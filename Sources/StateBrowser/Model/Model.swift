@@ -168,6 +168,30 @@ public struct DiffView: Sendable, Equatable {
     public var newText: String
     public var lines: [DiffLine]
     public var top = 0
+    /// A bookmark edit (rewind, reset-stream): what `y` writes instead of the editor's text.
+    public var action: WriteAction? = nil
+}
+
+/// The Bookmarks view of the state shown: its streams (and partitions), as
+/// `meltano-state bookmarks` lists them, and the rewind being typed.
+public struct BookmarksView: Sendable, Equatable {
+    public struct Target: Sendable, Equatable {
+        public var stream: String
+        /// The partition's context (Meltano text); nil for the stream itself.
+        public var partition: String?
+    }
+    public var stateID: String
+    /// The merged view the lines were read from (Meltano text): what an edit starts from.
+    public var merged: String
+    /// The table, the header first (texts as stored: escaped when drawn).
+    public var cells: [[String]]
+    public var targets: [Target]
+    public var currentlySyncing: String?
+    public var problem: String?
+    public var selected = 0
+    public var top = 0
+    /// The rewind being typed: a value, or -3d / -1000 to move back by.
+    public var input: String?
 }
 
 public enum Mode: Sendable, Equatable {
@@ -182,6 +206,7 @@ public enum Mode: Sendable, Equatable {
     case history(HistoryView)
     case diff(DiffView)
     case doctor(DoctorPanel)
+    case bookmarks(BookmarksView)
 }
 
 public struct StatusMessage: Sendable, Equatable {

@@ -144,6 +144,16 @@ enum StoreWrites {
                     return .conflict(current: changed)
                 }
                 return .done("Wrote the state of \(quoted(stateID)) (the previous value is in the journal; H restores it).")
+            case let .bookmark(stateID, verb, original, text, note):
+                let opened = try JSONParser.parse(original), value = try JSONParser.parse(text)
+                switch try store.setIfUnchanged(stateID, opened: opened, to: value, action: verb, note: note) {
+                case .written:
+                    return .done("\(verb == "rewind" ? "Rewound" : "Reset") \(quoted(stateID)) (journaled; H restores it): \(note).")
+                case .changed:
+                    return .failed("\(quoted(stateID)) changed after the Bookmarks view read it (a pipeline wrote it?); nothing was written. Open the bookmarks again (b).")
+                case let .unreadable(error):
+                    return .failed(error.description)
+                }
             case let .clear(stateID):
                 let existed = try store.clear(stateID)
                 return .done(existed ? "Cleared \(quoted(stateID)) (saved to the journal first; H restores it)."

@@ -68,8 +68,10 @@ extension Model {
         switch key {
         case .character("y"), .character("Y"):
             mode = .browse
-            run(.set(stateID: diff.session.stateID, text: diff.newText, original: diff.session.original,
-                     unreadable: diff.session.unreadable), &commands)
+            run(diff.action ?? .set(stateID: diff.session.stateID, text: diff.newText, original: diff.session.original,
+                                    unreadable: diff.session.unreadable), &commands)
+        case .character("e") where diff.action != nil:
+            return  // a bookmark edit has no editor text to go back to
         case .character("e"):
             mode = .browse
             commands.append(.openEditor(diff.session))

@@ -21,6 +21,7 @@ extension Model {
         case let .history(history): historyKey(key, history, &commands)
         case let .diff(diff): diffKey(key, diff, &commands)
         case let .doctor(panel): doctorKey(key, panel, &commands)
+        case let .bookmarks(view): bookmarksKey(key, view, &commands)
         }
     }
 
@@ -61,6 +62,7 @@ extension Model {
         case .character("y"): copy(path: false, &commands)
         case .character("Y"): copy(path: true, &commands)
         case .character("e"): requireWritable("Editing") { $0.startEdit(&commands) }
+        case .character("b"): openBookmarks()
         case .character("d"): requireWritable("Clearing") { $0.confirmClear() }
         case .character("c"): requireWritable("Copying") { $0.askTarget(.copy) }
         case .character("m"): requireWritable("Moving") { $0.askTarget(.move) }

@@ -42,6 +42,7 @@ public enum KeyBindings {
             Binding("d", "clear the state (delete its row)", writes: true),
             Binding("c  m", "copy, move the state to another ID", writes: true),
             Binding("u", "release the selected lock", writes: true),
+            Binding("b", "bookmarks of the state: rewind (r) or reset (x) a stream"),
             Binding("H", "history of the backup journal; restore from it"),
         ]),
         ("Other", [

@@ -10,6 +10,7 @@ extension Painter {
         case let .history(history): self.history(history, &screen)
         case let .diff(diff): self.diff(diff, &screen)
         case let .doctor(panel): doctor(panel, &screen)
+        case let .bookmarks(view): bookmarks(view, &screen)
         }
     }
 
@@ -153,7 +154,8 @@ extension Painter {
     func diff(_ diff: DiffView, _ screen: inout Screen) {
         let width = screen.width - 4
         let height = screen.height - 2
-        let inner = box(width: width, height: height, title: "Write the edited state of \(TextWidth.escaped(diff.session.stateID))?",
+        let what = diff.action == nil ? "the edited state of" : "this change to the bookmarks of"
+        let inner = box(width: width, height: height, title: "Write \(what) \(TextWidth.escaped(diff.session.stateID))?",
                         style: theme.danger, &screen)
         let visible = inner.height - 2
         for (row, line) in diff.lines.dropFirst(diff.top).prefix(visible).enumerated() {
@@ -167,9 +169,9 @@ extension Painter {
             screen.put(line.text, x: inner.x, y: inner.y + row, style: style, limit: inner.x + inner.width, escaping: .json)
         }
         let added = diff.lines.filter { $0.kind == .added }.count, removed = diff.lines.filter { $0.kind == .removed }.count
+        let again: [Run] = diff.action == nil ? [Run("[e] ", theme.hintKey), Run("edit again"), Run("   ")] : []
         let buttons: [Run] = [Run("+\(added) -\(removed)  ", theme.hint), Run("[y] ", theme.hintKey), Run("write it", theme.danger),
-                              Run("   "), Run("[e] ", theme.hintKey), Run("edit again"), Run("   "),
-                              Run("[N] ", theme.hintKey), Run("discard (default)")]
+                              Run("   ")] + again + [Run("[N] ", theme.hintKey), Run("discard (default)")]
         screen.put(runs: buttons, x: inner.x, y: inner.y + inner.height - 1, limit: inner.x + inner.width)
     }
 }
@@ -179,5 +181,58 @@ extension String {
     func padding(_ width: Int) -> String {
         let cut = TextWidth.truncated(self, toWidth: width - 1)
         return cut + String(repeating: " ", count: max(0, width - TextWidth.width(of: cut)))
+    }
+}
+
+// MARK: - Bookmarks
+
+extension Painter {
+    /// The streams of the state, a line each: the table of `meltano-state bookmarks`.
+    func bookmarks(_ view: BookmarksView, _ screen: inout Screen) {
+        // Above the status line, where refusals are said.
+        let inner = box(width: screen.width - 4, height: screen.height - 3, title: "Bookmarks of \(TextWidth.escaped(view.stateID))",
+                        style: theme.dialogBorder, &screen)
+        var y = inner.y
+        if let syncing = view.currentlySyncing {
+            screen.put(runs: [Run("currently_syncing: ", theme.label), Run(TextWidth.escaped(syncing))], x: inner.x, y: y, limit: inner.x + inner.width)
+            y += 1
+        }
+        if view.targets.isEmpty {
+            screen.put("No bookmarks\(view.problem.map { ": \($0)" } ?? "").", x: inner.x, y: y, style: theme.hint, limit: inner.x + inner.width)
+        } else {
+            let cells = view.cells.map { $0.map { TextWidth.escaped($0) } }
+            let widths = (0..<cells[0].count).map { column in min(48, cells.map { TextWidth.width(of: $0[column]) }.max() ?? 0) }
+            func line(_ row: [String]) -> String {
+                row.enumerated().map { index, cell in
+                    index == row.count - 1 ? cell : cell.padding(widths[index] + 2)
+                }.joined()
+            }
+            screen.put(line(cells[0]), x: inner.x, y: y, style: theme.label, limit: inner.x + inner.width)
+            y += 1
+            let visible = max(1, inner.y + inner.height - 4 - y)
+            for row in 0..<visible {
+                let index = view.top + row
+                guard view.targets.indices.contains(index) else { break }
+                screen.put(line(cells[index + 1]), x: inner.x, y: y + row, limit: inner.x + inner.width)
+                if index == view.selected { screen.restyle(x: inner.x, y: y + row, width: inner.width) { $0.with(reverse: true) } }
+            }
+        }
+        let bottom = inner.y + inner.height - 1
+        // The selected line's newer progress in full (the table's last column is cut to the box).
+        if view.input == nil, view.cells.indices.contains(view.selected + 1), let note = view.cells[view.selected + 1].last, !note.isEmpty {
+            screen.put(runs: [Run("Newer progress: ", theme.label), Run(TextWidth.escaped(note))], x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
+        }
+        if let input = view.input, view.targets.indices.contains(view.selected) {
+            let target = view.targets[view.selected]
+            let name = TextWidth.escaped(target.stream) + (target.partition.map { " " + TextWidth.escaped($0) } ?? "")
+            screen.put(runs: [Run("Rewind "), Run(name, theme.label), Run(" to > "), Run(TextWidth.escaped(input), theme.label.with(underline: true)),
+                              Run(" ", theme.selection)], x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
+            screen.put("A value, or -3d / -12h / -1000 to move back by · Enter: the diff · Esc: cancel",
+                       x: inner.x, y: bottom, style: theme.hint, limit: inner.x + inner.width)
+        } else {
+            let hint = model.settings.readOnly ? "↑↓ choose · Esc close (read-only: no rewind or reset)"
+                                               : "↑↓ choose · r rewind · x reset the stream (both show the diff first) · Esc close"
+            screen.put(hint, x: inner.x, y: bottom, style: theme.hint, limit: inner.x + inner.width)
+        }
     }
 }

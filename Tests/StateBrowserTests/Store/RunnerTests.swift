@@ -412,6 +412,31 @@ struct RunnerTests {
         #expect(try fixture.admin.query("SELECT count(*) FROM \(table) WHERE state_id = 'dev:c'").scalar == "0")
     }
 
+    @Test("A bookmark edit of a state a pipeline wrote meanwhile is not written; otherwise it is, journaled as its verb")
+    func bookmarkEditConflict() throws {
+        let fixture = try BrowserFixture()
+        let table = "\(quoteIdentifier(fixture.schema)).meltano_state"
+        let read = #"{"singer_state": {"bookmarks": {"s": {"replication_key_value": 10}}}}"#
+        try fixture.insert("dev:b", completed: read)
+        let store = try fixture.makeStore()
+        // A pipeline writes newer progress after the view read the state.
+        let newer = #"{"singer_state": {"bookmarks": {"s": {"replication_key_value": 12}}}}"#
+        try fixture.admin.query("UPDATE \(table) SET completed_state = $1 WHERE state_id = 'dev:b'", [newer])
+        let rewound = #"{"singer_state": {"bookmarks": {"s": {"replication_key_value": 5}}}}"#
+        let action = WriteAction.bookmark(stateID: "dev:b", verb: "rewind", original: read, text: rewound, note: "s: replication_key_value 10 → 5")
+        guard case let .failed(text) = StoreWrites.perform(action, store) else { Issue.record("written over the pipeline's value"); return }
+        #expect(text.contains("changed after the Bookmarks view read it"), "\(text)")
+        #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:b'").scalar == newer)
+        #expect(try fixture.journalEntries().isEmpty)
+        // Against the current value it is written, and journaled as `rewind` with its note.
+        let again = WriteAction.bookmark(stateID: "dev:b", verb: "rewind", original: newer, text: rewound, note: "s: replication_key_value 12 → 5")
+        guard case let .done(done) = StoreWrites.perform(again, store) else { Issue.record("not written"); return }
+        #expect(done == "Rewound 'dev:b' (journaled; H restores it): s: replication_key_value 12 → 5.")
+        #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:b'").scalar == rewound)
+        let entries = try fixture.journalEntries()
+        #expect(entries.map(\.action) == ["rewind"] && entries.first?.before?.completedState == newer && entries.first?.note == "s: replication_key_value 12 → 5")
+    }
+
     @Test("A lost connection shows in the header, the data stays, and it reconnects")
     func reconnects() throws {
         let fixture = try BrowserFixture()

@@ -149,6 +149,9 @@ final class FakeBackend {
         case let .set(id, text, _, _):
             add(id, completed: try! JSONDocument(text: text).prettyText())
             return .done("Wrote the state of '\(id)'.")
+        case let .bookmark(id, verb, _, text, _):
+            add(id, completed: text)
+            return .done("Wrote the \(verb) of '\(id)'.")
         case let .clear(id):
             states[id] = nil
             return .done("Cleared '\(id)' (journaled).")

@@ -1,0 +1,187 @@
+import ArgumentParser
+import Foundation
+import StateJSON
+import StateStore
+
+struct BookmarksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bookmarks", abstract: "Show a state ID's Singer bookmarks, one line per stream (and partition).",
+        discussion: """
+            Each line: the stream, its replication key, the value the next run starts from (Meltano's merged \
+            view), its age when it is a time, and newer progress: a partial state left by an unfinished run \
+            (its value wins in the merged view) or singer-sdk progress_markers. Shapes it does not know are \
+            shown as stored.
+
+            Examples:
+              meltano-state bookmarks prod:tap-postgres-to-target-snowflake
+              meltano-state bookmarks prod:tap-postgres-to-target-snowflake --json
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID.") var stateID: String
+    @Flag(name: .long, help: "One JSON object: state_id, currently_syncing, streams[] (stream, partition, replication_key, value, value_type, age_seconds, partial_value, progress_marker_value, bookmark, …).")
+    var json = false
+
+    func run() throws {
+        let context = try Context(global)
+        try StateID.validate(stateID)
+        guard let record = try context.store.get(stateID) else { throw StoreError.notFound(stateID: stateID) }
+        let report = try BookmarkReport(record: record, now: Date().timeIntervalSince1970)
+        if json {
+            writeData(report.json.meltanoText + "\n", json: true)
+            return
+        }
+        writeOut(bookmarkTable(report))
+    }
+}
+
+/// The bookmarks table for people: every cell escaped for the terminal, then aligned.
+func bookmarkTable(_ report: BookmarkReport) -> String {
+    var text = ""
+    if let syncing = report.currentlySyncing, !syncing.isNull {
+        text += "currently_syncing: \(syncing.stringValue?.text ?? syncing.meltanoText)\n"
+    }
+    if report.lines.isEmpty {
+        return terminalSafe(text) + terminalSafe("No bookmarks in '\(report.stateID)'\(report.problem.map { ": \($0)" } ?? "").") + "\n"
+    }
+    let cells = report.cells.map { $0.map { terminalSafe(displayExcerpt($0), keepingLineBreaks: false) } }
+    return terminalSafe(text) + alignedTable(cells)
+}
+
+/// What the bookmark edits share: read the merged view, change one stream, show the
+/// diff, confirm, and write it as `set` does (completed = the edited merged view,
+/// partial cleared) under Meltano's lock, only if the state is still what was read.
+struct BookmarkWrite {
+    let context: Context
+    let stateID: String
+    let action: String
+
+    /// Connects; refuses at once in read-only mode (before reading anything).
+    init(_ global: GlobalOptions, stateID: String, action: String) throws {
+        context = try Context(global)
+        try StateID.validate(stateID)
+        if context.store.options.readOnly { throw StoreError.readOnly(action: action) }
+        self.stateID = stateID
+        self.action = action
+    }
+
+    /// The merged view now (exit 4 when the ID has no row).
+    func current() throws -> JSONValue {
+        guard let record = try context.store.get(stateID) else { throw StoreError.notFound(stateID: stateID) }
+        return try record.merged.get()
+    }
+
+    func write(from current: JSONValue, to edited: JSONValue, question: String, assumeYes: Bool, note: String) throws {
+        let diff = unifiedDiff(old: current.prettyText(indent: 2) + "\n", new: edited.prettyText(indent: 2) + "\n",
+                               oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
+        FileHandle.standardError.write(Data(terminalSafe(diff).utf8))
+        try confirm(question, assumeYes: assumeYes, flagHint: "--yes")
+        switch try context.withInterruptHandler({ try context.store.setIfUnchanged(stateID, opened: current, to: edited, action: action, note: note) }) {
+        case .written:
+            break
+        case .changed:
+            throw CommandFailure("The state of '\(stateID)' changed since it was read (a pipeline wrote it?); nothing was written. Run the command again to see the new bookmarks.")
+        case let .unreadable(error):
+            throw error
+        }
+    }
+}
+
+extension BookmarkError.Kind {
+    var exitCode: Int32 {
+        switch self {
+        case .notFound: return Exit.notFound
+        case .badInput: return Exit.usage
+        case .ahead, .unsupported: return Exit.failure
+        }
+    }
+}
+
+func commandFailure(_ error: BookmarkError) -> CommandFailure {
+    CommandFailure(error.message, code: error.kind.exitCode)
+}
+
+struct RewindCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rewind", abstract: "Move one stream's bookmark back, keeping the value's type and format, so the next run re-extracts from there.",
+        discussion: """
+            Give the new value, or --by (3d, 12h, 1d12h for a time; a number for a number), or --to (a time). \
+            A time is written with the bookmark's own precision and zone style (2024-05-01T00:00:00+00:00, …Z, \
+            2024-05-01 00:00:00), an integer as an integer, an LSN as an LSN. A value ahead of the current one \
+            is refused unless --forward. For a partitioned stream, --partition names the partition by its context.
+
+            The state written is Meltano's merged view with only that value changed, stored as `meltano state set` \
+            stores it (partial state cleared), so a partial state's newer progress cannot win over the rewind. \
+            The difference is shown and confirmed; Meltano's lock is taken and the previous row journaled.
+
+            Examples:
+              meltano-state rewind prod:tap-postgres-to-target-snowflake public-orders --by 3d --yes
+              meltano-state rewind prod:tap-postgres-to-target-snowflake public-orders --to 2026-11-30T00:00:00Z
+              meltano-state rewind prod:tap-postgres-to-target-snowflake public-customers 4000
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID.") var stateID: String
+    @Argument(help: "The stream (its key under bookmarks).") var stream: String
+    @Argument(help: "The new value (a time, a number, an LSN).") var value: String?
+    @Option(name: .long, help: "Move back by this much: 3d, 12h, 30m, 2w, 1d12h; for a number, a number.") var by: String?
+    @Option(name: .long, help: "Move to this time (ISO 8601, e.g. 2026-11-30T00:00:00Z).") var to: String?
+    @Option(name: .long, help: "The partition's context as JSON, e.g. '{\"tenant\": \"a\"}'.") var partition: String?
+    @Flag(name: .long, help: "Allow a value ahead of the current one (skips data).") var forward = false
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation before writing.") var yes = false
+
+    func validate() throws {
+        if [value, by, to].compactMap({ $0 }).count != 1 {
+            throw ValidationError("Give exactly one of VALUE, --by or --to.")
+        }
+    }
+
+    func run() throws {
+        let move: BookmarkMove = value.map(BookmarkMove.value) ?? by.map(BookmarkMove.by) ?? .to(to!)
+        var context: JSONValue? = nil
+        if let partition {
+            do { context = try JSONParser.parse(partition) } catch {
+                throw CommandFailure("--partition is not JSON (\(error)); give the partition's context, e.g. '{\"tenant\": \"a\"}' as `meltano-state bookmarks ID --json` shows it.", code: Exit.usage)
+            }
+        }
+        let writer = try BookmarkWrite(global, stateID: stateID, action: "rewind")
+        let current = try writer.current()
+        let edit: BookmarkEdit
+        do { edit = try SingerState.rewind(current, stream: stream, partition: context, move, allowForward: forward) } catch {
+            throw commandFailure(error)
+        }
+        let what = "'\(stream)'\(context.map { " (partition \($0.meltanoText))" } ?? "")"
+        if edit.new.isEquivalent(to: edit.old) {
+            printNote("The bookmark of \(what) is already \(edit.old.meltanoText); nothing was written.", quiet: global.quiet)
+            return
+        }
+        try writer.write(from: current, to: edit.state, question: "Rewind \(what) of '\(stateID)': \(edit.change)?",
+                         assumeYes: yes, note: edit.note)
+        printNote("Rewound \(what) of '\(stateID)': \(edit.change).", quiet: global.quiet)
+    }
+}
+
+struct ResetStreamCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reset-stream", abstract: "Remove one stream's bookmark, so the next run extracts that stream from the start.",
+        discussion: """
+            Removes bookmarks.STREAM (all its partitions) and nothing else; currently_syncing and the other \
+            streams stay as they are. Written as `rewind` writes: the merged view without that stream, stored \
+            as `meltano state set` stores it, after the difference is shown and confirmed, under Meltano's lock, \
+            with the previous row journaled.
+
+            Example:
+              meltano-state reset-stream prod:tap-postgres-to-target-snowflake public-customers --yes
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The state ID.") var stateID: String
+    @Argument(help: "The stream (its key under bookmarks).") var stream: String
+    @Flag(name: [.long, .short], help: "Do not ask for confirmation before writing.") var yes = false
+
+    func run() throws {
+        let writer = try BookmarkWrite(global, stateID: stateID, action: "reset-stream")
+        let current = try writer.current()
+        let edited: JSONValue
+        do { edited = try SingerState.removingStream(current, stream: stream).state } catch {
+            throw commandFailure(error)
+        }
+        try writer.write(from: current, to: edited, question: "Remove the bookmark of '\(stream)' from '\(stateID)' (the next run extracts it from the start)?",
+                         assumeYes: yes, note: SingerState.resetNote(stream: stream))
+        printNote("Removed the bookmark of '\(stream)' from '\(stateID)'.", quiet: global.quiet)
+    }
+}

@@ -1,0 +1,44 @@
+import StateJSON
+import StateStore
+import Testing
+
+/// The bookmarks table and `--json` of states as tap-postgres (singer-sdk) and
+/// pipelinewise write them, at a fixed clock: golden texts.
+@Suite struct BookmarkReportTests {
+    static let now = BookmarkTimestamp.parse("2026-12-04T00:00:00Z")!.instant
+
+    func table(_ report: BookmarkReport) -> String {
+        report.cells.map { $0.joined(separator: " | ") }.joined(separator: "\n")
+    }
+
+    @Test func singerSDKWithAPartialStateAndPartitions() throws {
+        let completed = try JSONParser.parse(#"{"singer_state": {"bookmarks": {"public-orders": {"replication_key": "updated_at", "replication_key_value": "2026-11-30T12:34:56.123456+00:00"}, "public-customers": {"replication_key": "id", "replication_key_value": 4242, "starting_replication_value": 4000, "progress_markers": {"Note": "Progress is not resumable if interrupted.", "replication_key": "id", "replication_key_value": 4300}}, "public-events": {"partitions": [{"context": {"tenant": "a"}, "replication_key": "ts", "replication_key_value": "2026-11-29T00:00:00Z"}]}}}}"#)
+        let partial = try JSONParser.parse(#"{"singer_state": {"bookmarks": {"public-orders": {"replication_key_value": "2026-12-01T00:00:00.000000+00:00"}}}}"#)
+        let merged = try deepMerge(partial, onto: completed)
+        let report = BookmarkReport(stateID: "prod:pg", merged: merged, partial: partial, completed: completed, now: Self.now)
+        #expect(table(report) == """
+            STREAM | PARTITION | KEY | VALUE | AGE | NEWER PROGRESS
+            public-orders |  | updated_at | 2026-12-01T00:00:00.000000+00:00 | 3 d 0 h | partial state "2026-12-01T00:00:00.000000+00:00" (completed: "2026-11-30T12:34:56.123456+00:00")
+            public-customers |  | id | 4242 |  | progress_markers 4300
+            public-events | {"tenant": "a"} | ts | 2026-11-29T00:00:00Z | 5 d 0 h | 
+            """)
+        #expect(report.json.meltanoText == #"{"state_id": "prod:pg", "currently_syncing": null, "problem": null, "streams": [{"stream": "public-orders", "partition": null, "shape": "singer-sdk", "replication_key": "updated_at", "value_key": "replication_key_value", "value": "2026-12-01T00:00:00.000000+00:00", "value_type": "timestamp", "age_seconds": 259200.0, "partial_value": "2026-12-01T00:00:00.000000+00:00", "completed_value": "2026-11-30T12:34:56.123456+00:00", "progress_marker_value": null, "bookmark": {"replication_key": "updated_at", "replication_key_value": "2026-12-01T00:00:00.000000+00:00"}}, {"stream": "public-customers", "partition": null, "shape": "singer-sdk", "replication_key": "id", "value_key": "replication_key_value", "value": 4242, "value_type": "integer", "age_seconds": null, "partial_value": null, "completed_value": null, "progress_marker_value": 4300, "bookmark": {"replication_key": "id", "replication_key_value": 4242, "starting_replication_value": 4000, "progress_markers": {"Note": "Progress is not resumable if interrupted.", "replication_key": "id", "replication_key_value": 4300}}}, {"stream": "public-events", "partition": {"tenant": "a"}, "shape": "singer-sdk", "replication_key": "ts", "value_key": "replication_key_value", "value": "2026-11-29T00:00:00Z", "value_type": "timestamp", "age_seconds": 432000.0, "partial_value": null, "completed_value": null, "progress_marker_value": null, "bookmark": {"context": {"tenant": "a"}, "replication_key": "ts", "replication_key_value": "2026-11-29T00:00:00Z"}}]}"#)
+    }
+
+    @Test func pipelinewiseAndUnknownShapes() throws {
+        let state = try JSONParser.parse(#"{"singer_state": {"bookmarks": {"public-orders": {"last_replication_method": "INCREMENTAL", "replication_key": "updated_at", "version": 1700000000000, "replication_key_value": "2026-11-30T12:34:56+00:00"}, "public-events": {"lsn": 123456789, "version": 1}, "public-legacy": {"updated": "2026-12-03 18:00:00"}, "public-weird": {"a": 1, "b": 2}, "public-\u001b[2J": "x"}, "currently_syncing": "public-orders"}}"#)
+        let report = BookmarkReport(stateID: "prod:pw", merged: state, partial: nil, completed: state, now: Self.now)
+        #expect(report.currentlySyncing == "public-orders")
+        #expect(table(report) == """
+            STREAM | KEY | VALUE | AGE | NEWER PROGRESS
+            public-orders | updated_at | 2026-11-30T12:34:56+00:00 | 3 d 11 h | 
+            public-events | lsn | 123456789 |  | 
+            public-legacy | updated | 2026-12-03 18:00:00 | 6 h 00 min | 
+            public-weird |  | ({"a": 1, "b": 2}) |  | 
+            public-\u{1b}[2J |  | ("x") |  | 
+            """)
+        // No bookmarks: said.
+        let none = BookmarkReport(stateID: "x", merged: ["singer_state": ["v": 1]], partial: nil, completed: nil, now: Self.now)
+        #expect(none.lines.isEmpty && none.problem == "no bookmarks")
+    }
+}
