@@ -151,14 +151,18 @@ struct DoctorTests {
     final class Advisory {
         let fixture: CLIFixture
         var holder: ChildProcess?
+        /// Advisory locks are database-wide, so each test's state ID is its own: with one ID
+        /// for all, one test found, and ended, another's holder.
+        let id: String
 
         init() throws {
             fixture = try CLIFixture(schemaPrefix: "docadv")
+            id = "prod:tap-x-to-target-y-\(fixture.schema)"
             let config = try TestDatabase.configuration()
             fixture.environment["MELTANO_STATE_BACKEND_URI"] =
                 "postgresql://\(config.user!)@\(config.host!):\(config.port!)/\(config.database!)?options=-csearch_path%3D\(fixture.schema)"
             let set = try runProcess("python3", [Reference.script, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
-                                                 "--layout", "single-table", "set", "--force", DoctorTests.id, #"{"singer_state": {}}"#])
+                                                 "--layout", "single-table", "set", "--force", id, #"{"singer_state": {}}"#])
             #expect(set.status == 0, "\(set.stderr)")
         }
 
@@ -167,10 +171,10 @@ struct DoctorTests {
         /// Starts the reference holding the lock; the pid of its backend once it holds it.
         func hold() throws -> Int32? {
             holder = try ChildProcess(python3Executable, [Reference.script, "--dsn", try TestDatabase.dsn, "--schema", fixture.schema,
-                                                          "--layout", "single-table", "hold-lock", DoctorTests.id, "600"],
+                                                          "--layout", "single-table", "hold-lock", id, "600"],
                                       standardInput: .null, standardOutput: .null, standardError: .null)
             var pid: Int32?
-            let key = String(advisoryLockKey(DoctorTests.id))
+            let key = String(advisoryLockKey(id))
             _ = try waitUntil(timeout: 30) {
                 pid = try fixture.admin.query("""
                     SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
@@ -192,14 +196,14 @@ struct DoctorTests {
         #expect(holder["pid"] == .number(JSONNumber(Int(pid))) && Self.text(holder["visibility"]) == "visible")
         #expect(Self.text(lock["stale_evidence"]) == "holder session" && lock["stale"] == .bool(false))
         #expect(holder["backend_start"] != .null && holder["query_age_seconds"] != .null && Self.text(holder["state"]) != nil)
-        let text = try advisory.fixture.run(["doctor", Self.id])
+        let text = try advisory.fixture.run(["doctor", advisory.id])
         #expect(text.stdout.contains("holder   pid \(pid)") && text.stdout.contains(": alive"), "\(text.stdout)")
 
         // The holder's session is terminated (as `unlock` does for advisory locks): the
         // lock went with it.
         #expect(try advisory.fixture.admin.query("SELECT pg_terminate_backend($1::int)", [String(pid)]).scalar == "t")
         #expect(try waitForBackendToExit(advisory.fixture.admin, pid: pid))
-        let gone = try advisory.fixture.run(["doctor", Self.id])
+        let gone = try advisory.fixture.run(["doctor", advisory.id])
         #expect(gone.status == 0 && gone.stdout.contains("lock     none") && gone.stdout.contains("HEALTHY"), "\(gone.stdout)")
     }
 
@@ -225,7 +229,7 @@ struct DoctorTests {
         #expect(Self.text(holder["visibility"]) == "not visible to this role")
         #expect(Self.text(item["verdict"]) != "safe-to-release", "\(doctor.stdout)")
         #expect(doctor.status == 3 || doctor.status == 5)
-        let text = try advisory.fixture.run(["doctor", Self.id], extraEnvironment: asRole)
+        let text = try advisory.fixture.run(["doctor", advisory.id], extraEnvironment: asRole)
         #expect(text.stdout.contains("not visible to this role") && !text.stdout.contains("gone"), "\(text.stdout)")
         // The same role, reading the same lock, as an administrator sees it: visible.
         let visible = try advisory.fixture.run(["doctor", "--json"])
