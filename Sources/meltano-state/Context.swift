@@ -9,11 +9,11 @@ final class Context {
     let global: GlobalOptions
     private var openedStore: StateStore?
 
-    init(_ global: GlobalOptions, connect: Bool = true) throws {
+    /// `contextName` (a context of the config file) overrides `--context`; `layout`
+    /// overrides `--layout` (sync's `--layout-from`, `--layout-to`).
+    init(_ global: GlobalOptions, connect: Bool = true, contextName: String? = nil, layout: String? = nil) throws {
         self.global = global
-        let inputs = ConfigurationInputs.current(flags: global.flagSettings, projectDirectory: global.projectDir,
-                                                 environmentName: global.environment, configFile: global.config)
-        configuration = try ConfigurationResolver.resolve(inputs)
+        configuration = try ConfigurationResolver.resolve(global.inputs(context: contextName, layout: layout))
         if !global.quiet {
             for warning in configuration.warnings { printNote("meltano-state: note: \(warning)") }
         }

@@ -69,7 +69,7 @@ enum Entry {
     /// people put connection options first, as with psql.
     static func movingGlobalOptionsAfterVerb(_ arguments: [String]) -> [String] {
         let verbs = Set(MeltanoState.configuration.subcommands.map { $0._commandName })
-        let valueless: Set<String> = ["--read-only", "--quiet", "-q"]
+        let valueless: Set<String> = ["--read-only", "--writable", "--quiet", "-q"]
         var index = 0
         while index < arguments.count, arguments[index].hasPrefix("-"), arguments[index] != "--" {
             let option = arguments[index]
