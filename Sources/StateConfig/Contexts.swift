@@ -210,3 +210,47 @@ extension Resolution {
         return found
     }
 }
+
+/// A state ID, optionally in a context: `ID` (the current configuration), `@CONTEXT:ID`,
+/// or `@:ID` (the current configuration; for an ID that itself starts with `@`).
+///
+/// State IDs contain colons (`prod:tap-x-to-y`, where `prod` is a Meltano environment,
+/// and very likely also the name of a context), so a bare `prod:tap-x-to-y` is always
+/// the state ID: only a leading `@` names a context, and the context ends at the first
+/// colon (a context name has none).
+public struct StateReference: Sendable, Equatable, CustomStringConvertible {
+    /// nil: the current configuration (`--context`, `MELTANO_STATE_CONTEXT`, or none).
+    public let context: String?
+    public let stateID: String
+
+    public init(context: String?, stateID: String) {
+        self.context = context
+        self.stateID = stateID
+    }
+
+    public static func parse(_ text: String) throws -> StateReference {
+        guard text.hasPrefix("@") else {
+            guard !text.isEmpty else { throw referenceError(text, "is empty") }
+            return StateReference(context: nil, stateID: text)
+        }
+        let body = text.dropFirst()
+        guard let colon = body.firstIndex(of: ":") else {
+            throw referenceError(text, "starts with @ but has no colon after the context name")
+        }
+        let name = String(body[..<colon])
+        let stateID = String(body[body.index(after: colon)...])
+        guard !stateID.isEmpty else { throw referenceError(text, "names no state ID after the colon") }
+        return StateReference(context: name.isEmpty ? nil : name, stateID: stateID)
+    }
+
+    private static func referenceError(_ text: String, _ problem: String) -> ConfigurationError {
+        ConfigurationError(problem: "the state reference '\(text)' \(problem)",
+                           fix: "Write a state ID (prod:tap-x-to-y), @CONTEXT:ID for a state ID in a context (@staging:prod:tap-x-to-y), or @:ID for an ID that starts with @.")
+    }
+
+    /// As it is written on the command line.
+    public var description: String {
+        guard let context else { return stateID.hasPrefix("@") ? "@:" + stateID : stateID }
+        return "@\(context):\(stateID)"
+    }
+}

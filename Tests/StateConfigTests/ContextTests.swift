@@ -164,3 +164,22 @@ import Testing
         #expect(try ConfigurationResolver.contexts(inputs).selected == "upgrade")
     }
 }
+
+@Suite struct StateReferenceTests {
+    @Test func onlyALeadingAtNamesAContext() throws {
+        #expect(try StateReference.parse("prod:tap-x-to-y") == StateReference(context: nil, stateID: "prod:tap-x-to-y"))
+        #expect(try StateReference.parse("@prod:prod:tap-x-to-y") == StateReference(context: "prod", stateID: "prod:tap-x-to-y"))
+        #expect(try StateReference.parse("@:@odd:id") == StateReference(context: nil, stateID: "@odd:id"))
+        #expect(try StateReference.parse("@staging:a:b:c").stateID == "a:b:c")
+        for text in ["@prod:prod:x", "prod:x", "@:@odd"] {
+            #expect(try StateReference.parse(text).description == text)
+        }
+    }
+
+    @Test func malformedReferencesSayHowToWriteThem() {
+        for text in ["", "@prod", "@prod:"] {
+            let error = #expect(throws: ConfigurationError.self) { try StateReference.parse(text) }
+            #expect(error?.fix.contains("@CONTEXT:ID") == true)
+        }
+    }
+}
