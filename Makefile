@@ -1,7 +1,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 BIN = $(shell swift build -c release --show-bin-path 2>/dev/null)/meltano-state
-VERBS := list get set merge copy move edit clear export import locks unlock history restore runs fail-run config check init contexts diff tui
+VERBS := list get set merge copy move edit clear export import locks unlock history restore runs fail-run config check init contexts diff sync tui
 
 .PHONY: build test demo bench install uninstall clean
 build:

@@ -27,7 +27,7 @@ struct MeltanoState: ParsableCommand {
             MoveCommand.self, EditCommand.self, ClearCommand.self, ExportCommand.self, ImportCommand.self,
             LocksCommand.self, UnlockCommand.self, HistoryCommand.self, RestoreCommand.self,
             RunsCommand.self, FailRunCommand.self, ConfigCommand.self, CheckCommand.self, InitCommand.self,
-            ContextsCommand.self, DiffCommand.self,
+            ContextsCommand.self, DiffCommand.self, SyncCommand.self,
             BrowseCommand.self,
         ]
     )
