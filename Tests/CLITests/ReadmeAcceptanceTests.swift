@@ -507,23 +507,10 @@ struct ReadmeAcceptanceTests {
             #expect(result.stdout == "--- dev:tap-x-to-y\n+++ prod:tap-x-to-y\n+ .singer_state.p[1]: 2\n", "merged views compared: \(result.stdout)")
         },
         "Contexts, diff and sync: meltano-state sync --from prod --to staging": .run { sandbox, command in
-            let staging = try seedContexts(sandbox)
-            defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
-            try sandbox.insertState("dev:a", completed: #"{"singer_state": {"a": 1}}"#)
-            try sandbox.insertState("prod:b", completed: #"{"singer_state": {"b": 1}}"#)
-            let result = try sandbox.run(command)
-            #expect(result.status == 0, "\(result.stderr)")
-            #expect(result.stdout == "create     dev:a\ncreate     prod:b\n2 state IDs: 2 to create, 0 to overwrite, 0 the same, 0 to skip. Nothing was written; add --apply to sync.\n")
-            #expect(try rows(sandbox, schema: staging).isEmpty, "only the plan")
+            try syncPlan(sandbox, command, expected: "create     dev:a\ncreate     prod:b\n2 state IDs: 2 to create, 0 to overwrite, 0 the same, 0 to skip. Nothing was written; add --apply to sync.\n")
         },
         "Contexts, diff and sync: meltano-state sync --from prod --to staging --pattern 'dev:*'": .run { sandbox, command in
-            let staging = try seedContexts(sandbox)
-            defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
-            try sandbox.insertState("dev:a", completed: #"{"singer_state": {"a": 1}}"#)
-            try sandbox.insertState("prod:b", completed: #"{"singer_state": {"b": 1}}"#)
-            let result = try sandbox.run(command)
-            #expect(result.status == 0, "\(result.stderr)")
-            #expect(result.stdout == "create     dev:a\n1 state ID: 1 to create, 0 to overwrite, 0 the same, 0 to skip. Nothing was written; add --apply to sync.\n")
+            try syncPlan(sandbox, command, expected: "create     dev:a\n1 state ID: 1 to create, 0 to overwrite, 0 the same, 0 to skip. Nothing was written; add --apply to sync.\n")
         },
         "Contexts, diff and sync: meltano-state sync --from prod --to staging --apply": .run { sandbox, command in
             let staging = try seedContexts(sandbox)
@@ -564,6 +551,18 @@ struct ReadmeAcceptanceTests {
             """)
         #expect(try sandbox.cli.run(["init", "--context", "staging"]).status == 0)
         return staging
+    }
+
+    /// A sync plan from prod (dev:a, prod:b) to an empty staging: exactly `expected`, nothing written.
+    static func syncPlan(_ sandbox: ReadmeSandbox, _ command: ReadmeCommand, expected: String) throws {
+        let staging = try seedContexts(sandbox)
+        defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
+        try sandbox.insertState("dev:a", completed: #"{"singer_state": {"a": 1}}"#)
+        try sandbox.insertState("prod:b", completed: #"{"singer_state": {"b": 1}}"#)
+        let result = try sandbox.run(command)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == expected)
+        #expect(try rows(sandbox, schema: staging).isEmpty, "only the plan")
     }
 
     static func rows(_ sandbox: ReadmeSandbox, schema: String) throws -> [[String?]] {
