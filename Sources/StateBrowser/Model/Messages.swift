@@ -222,6 +222,8 @@ public enum Command: Sendable {
     /// Send `message` back after `seconds`.
     case after(seconds: Double, Message)
     case quit
+    /// Run by the host: leave this browser and open it again in another context.
+    case switchContext(String)
 
     /// A short name, for tests and logs.
     public var name: String {
@@ -250,6 +252,7 @@ public enum Command: Sendable {
         case let .copyToClipboard(_, description): return "copyToClipboard(\(description))"
         case let .after(seconds, message): return "after(\(seconds), \(message))"
         case .quit: return "quit"
+        case let .switchContext(name): return "switchContext(\(name))"
         }
     }
 }

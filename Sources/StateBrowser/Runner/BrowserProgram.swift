@@ -66,6 +66,8 @@ public final class BrowserProgram {
     public let inbox: Inbox
     public var host: BrowserHost
     public private(set) var quitRequested = false
+    /// The context the user picked (`:`): the host opens the browser again in it.
+    public private(set) var switchRequested: String?
     private let runner: CommandRunner
     private let clock: @Sendable () -> Double
 
@@ -123,6 +125,9 @@ public final class BrowserProgram {
             case let .copyToClipboard(text, description):
                 if let message = host.copyToClipboard(text, description) { send(message) }
             case .quit:
+                quitRequested = true
+            case let .switchContext(name):
+                switchRequested = name
                 quitRequested = true
             default:
                 runner.execute(command)

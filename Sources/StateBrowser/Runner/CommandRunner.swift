@@ -129,7 +129,7 @@ public final class CommandRunner: @unchecked Sendable {
         case let .after(seconds, message):
             let post = self.post
             DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { post(message) }
-        case .openEditor, .copyToClipboard, .quit:
+        case .openEditor, .copyToClipboard, .quit, .switchContext:
             break
         }
     }

@@ -20,6 +20,40 @@ extension Model {
         case let .prompt(prompt): promptKey(key, prompt, &commands)
         case let .history(history): historyKey(key, history, &commands)
         case let .diff(diff): diffKey(key, diff, &commands)
+        case let .contexts(selected): contextsKey(key, selected: selected, &commands)
+        }
+    }
+
+    // MARK: - Contexts
+
+    mutating func openContextPicker() {
+        guard !settings.contexts.isEmpty else {
+            setStatus("No contexts to switch to: define them under contexts: in ~/.config/meltano-state/config.yml.", error: true)
+            return
+        }
+        mode = .contexts(selected: settings.contexts.firstIndex { $0.name == settings.context?.name } ?? 0)
+    }
+
+    mutating func contextsKey(_ key: Key, selected: Int, _ commands: inout [Command]) {
+        let last = settings.contexts.count - 1
+        switch key {
+        case .up, .character("k"): mode = .contexts(selected: max(0, selected - 1))
+        case .down, .character("j"): mode = .contexts(selected: min(last, selected + 1))
+        case .home, .character("g"): mode = .contexts(selected: 0)
+        case .end, .character("G"): mode = .contexts(selected: last)
+        case .enter:
+            mode = .browse
+            let chosen = settings.contexts[min(max(0, selected), last)]
+            if chosen.name == settings.context?.name {
+                setStatus("Already in context \(chosen.name).")
+            } else if writing != nil {
+                setStatus("A change is still being written; switch once it is done.", error: true)
+            } else {
+                quitting = true
+                commands.append(.switchContext(chosen.name))
+            }
+        case .escape, .character("q"), .character(":"): mode = .browse
+        default: break
         }
     }
 
@@ -70,6 +104,7 @@ extension Model {
                 requireWritable("Releasing locks") { $0.confirmRelease() }
             }
         case .character("H"): openHistory(&commands)
+        case .character(":"): openContextPicker()
         case .escape:
             if writing != nil {
                 commands.append(.cancelWrite)

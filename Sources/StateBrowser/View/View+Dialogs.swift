@@ -9,7 +9,34 @@ extension Painter {
         case let .prompt(prompt): self.prompt(prompt, &screen)
         case let .history(history): self.history(history, &screen)
         case let .diff(diff): self.diff(diff, &screen)
+        case let .contexts(selected): contexts(selected: selected, &screen)
         }
+    }
+
+    // MARK: - Context picker
+
+    func contexts(selected: Int, _ screen: inout Screen) {
+        let choices = model.settings.contexts
+        let nameWidth = max(4, choices.map { TextWidth.width(of: $0.name) }.max() ?? 0)
+        let lines: [[Run]] = choices.map { choice in
+            let current = choice.name == model.settings.context?.name
+            let pad = String(repeating: " ", count: max(0, nameWidth - TextWidth.width(of: choice.name)))
+            return [Run(current ? "* " : "  "), Run(" \(choice.name) ", theme.contextBadge(choice.color)), Run(pad + "  "),
+                    Run(choice.readOnly ? "read-only  " : "writable   ", choice.readOnly ? theme.stale : theme.hint),
+                    Run(choice.location, theme.hint)]
+        }
+        let width = min(screen.width - 2, max(50, (lines.map(runsWidth).max() ?? 0) + 4))
+        let inner = box(width: width, height: min(screen.height - 2, lines.count + 4), title: "Switch context", style: theme.dialogBorder, &screen)
+        let visible = max(1, inner.height - 2)
+        let top = max(0, min(selected - visible + 1, lines.count - visible))
+        for (row, line) in lines.enumerated().dropFirst(top).prefix(visible) {
+            let y = inner.y + row - top
+            if row == selected { screen.fill(x: inner.x, y: y, width: inner.width, height: 1, style: theme.selection) }
+            screen.put(runs: line.map { row == selected ? Run($0.text, $0.style.with(reverse: true)) : $0 },
+                       x: inner.x, y: y, limit: inner.x + inner.width)
+        }
+        screen.put("Enter: switch · Esc: back · * the current one", x: inner.x, y: inner.y + inner.height - 1, style: theme.hint,
+                   limit: inner.x + inner.width)
     }
 
     /// A centred box with a title in its top border; returns its inner rectangle.

@@ -135,7 +135,7 @@ final class FakeBackend {
             return ([.clipboardWritten(description: description, problem: nil)], [], false)
         case let .after(_, message):
             return ([], [message], false)
-        case .quit:
+        case .quit, .switchContext:
             return ([], [], true)
         }
     }
