@@ -52,7 +52,7 @@ struct SyncCommand: ParsableCommand {
             return
         }
         let progress = target.progressPrinter
-        let (items, batch) = try target.withInterruptHandler {
+        let (items, batch) = try target.withInterruptHandler(also: [source.store]) {
             try StateSync.apply(plan, from: source.store, to: target.store, progress: progress.map { print in { print("syncing", $0, $1) } })
         }
         writeHuman(StateSync.render(items, applied: true))
