@@ -31,6 +31,8 @@ public struct BrowserOptions: Sendable {
     /// The context it runs in, and the contexts the picker (`:`) offers.
     public var context: ContextChoice?
     public var contexts: [ContextChoice] = []
+    /// Opens a store in another context, for `D` (on a background thread; never prompts).
+    public var openContextStore: (@Sendable (String) throws -> StateStore)?
 
     public init(readOnly: Bool = false, refreshInterval: Double = OwnSettings.defaultRefreshInterval,
                 staleLockAfter: Double = OwnSettings.defaultStaleLockAfter,
@@ -136,7 +138,7 @@ public func runBrowserSession(makeStore: @escaping @Sendable () throws -> StateS
     let program = BrowserProgram(settings: settings, size: terminal.size, makeStore: makeStore, host: host, wake: {
         var byte: UInt8 = 1
         _ = write(writeEnd, &byte, 1)
-    })
+    }, openContextStore: options.openContextStore)
     defer { program.stop() }
 
     var lastTick = Date()

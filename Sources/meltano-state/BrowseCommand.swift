@@ -7,7 +7,7 @@ import Terminal
 
 struct BrowseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tui", abstract: "Browse state IDs, states and live locks in the terminal (the default on a terminal).",
-        discussion: "Keys: arrows or j/k, PgUp/PgDn, g/G, Tab, / filter, n/N search, Enter fold, y copy, r refresh, e edit, d clear, c copy, m move, u release lock, H history, : switch context, ? help, q quit.")
+        discussion: "Keys: arrows or j/k, PgUp/PgDn, g/G, Tab, / filter, n/N search, Enter fold, y copy, r refresh, e edit, d clear, c copy, m move, u release lock, H history, : switch context, D diff with another context, ? help, q quit.")
     @OptionGroup var global: GlobalOptions
     @Flag(name: .long, help: "Draw once with data loaded, print the timing to stderr and exit (tests, benchmarks).")
     var exitAfterFirstPaint = false
@@ -50,6 +50,12 @@ struct BrowseCommand: ParsableCommand {
         options.context = configuration.context.map { selected in
             choices.first { $0.name == selected.name }
                 ?? ContextChoice(name: selected.name, location: "", readOnly: configuration.readOnly, color: selected.color)
+        }
+        // For `D`: each context's configuration, resolved when it is compared with.
+        let inputs = Dictionary(uniqueKeysWithValues: choices.map { ($0.name, global.inputs(context: $0.name)) })
+        options.openContextStore = { name in
+            guard let input = inputs[name] else { throw StoreError.other("There is no context named \(name).") }
+            return try StoreFactory(configuration: try ConfigurationResolver.resolve(input)).open()
         }
         first.close()
         return try runBrowserSession(makeStore: { try opened.open() }, options: options)

@@ -57,4 +57,21 @@ struct ContextPickerTests {
         #expect(harness.model.status?.text.contains("contexts: in ~/.config/meltano-state/config.yml") == true)
         #expect(!harness.text.contains(" prod "))
     }
+
+    @Test func capitalDComparesTheSelectedStateWithAnotherContext() {
+        let backend = Samples.backend()
+        backend.contextDiffs["staging"] = [DiffLine(.hunk, #"~ .singer_state.bookmarks.issues.page: 17 -> 18"#),
+                                           DiffLine(.added, #"+ .singer_state.bookmarks.pulls: {}"#)]
+        var harness = Harness(backend: backend, settings: Self.settings)
+        let id = harness.model.list.selectedRow!.stateID
+        harness.press(.character("D"))
+        #expect(harness.model.mode == .contexts(selected: 1, forDiff: true), "starts on another context than this one")
+        #expect(harness.text.contains("Compare with context"))
+        harness.press(.enter)
+        #expect(harness.backend.commandLog.last == "diffWithContext(\(id), staging)")
+        assertSnapshot(harness.screen, named: "context-diff")
+        #expect(harness.text.contains("~ .singer_state.bookmarks.issues.page: 17 -> 18"))
+        harness.press(.escape)
+        #expect(harness.model.mode == .browse && !harness.quit)
+    }
 }

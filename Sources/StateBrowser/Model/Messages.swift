@@ -169,6 +169,8 @@ public enum Message: Sendable {
     case editChecked(requestID: Int, EditSession, body: String, EditCheck)
     case targetChecked(action: WriteAction, exists: Bool)
     case historyLoaded(stateID: String, [HistoryRow])
+    /// The selected state compared with the same ID in another context.
+    case contextDiffLoaded(ContextDiff)
     case writeFinished(WriteAction, WriteOutcome)
     case clipboardWritten(description: String, problem: String?)
 }
@@ -224,6 +226,8 @@ public enum Command: Sendable {
     case quit
     /// Run by the host: leave this browser and open it again in another context.
     case switchContext(String)
+    /// Read the state ID here and in another context, and diff them (`contextDiffLoaded`).
+    case diffWithContext(stateID: String, context: String)
 
     /// A short name, for tests and logs.
     public var name: String {
@@ -253,6 +257,7 @@ public enum Command: Sendable {
         case let .after(seconds, message): return "after(\(seconds), \(message))"
         case .quit: return "quit"
         case let .switchContext(name): return "switchContext(\(name))"
+        case let .diffWithContext(id, name): return "diffWithContext(\(id), \(name))"
         }
     }
 }

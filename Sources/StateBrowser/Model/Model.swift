@@ -190,8 +190,33 @@ public enum Mode: Sendable, Equatable {
     case prompt(Prompt)
     case history(HistoryView)
     case diff(DiffView)
-    /// The context picker (`:`), with the selected line.
-    case contexts(selected: Int)
+    /// The context picker: `:` to switch, `D` to diff the selected state against.
+    case contexts(selected: Int, forDiff: Bool = false)
+    /// The selected state compared with another context's (`D`).
+    case contextDiff(ContextDiffView)
+}
+
+/// The selected state in this context against the same ID in another, as `diff` prints
+/// it: one line per change, or why it could not be read.
+public struct ContextDiff: Sendable, Equatable {
+    public var stateID: String
+    public var context: String
+    public var lines: [DiffLine]
+    public var error: String?
+
+    public init(stateID: String, context: String, lines: [DiffLine], error: String? = nil) {
+        self.stateID = stateID
+        self.context = context
+        self.lines = lines
+        self.error = error
+    }
+}
+
+public struct ContextDiffView: Sendable, Equatable {
+    public var diff: ContextDiff?
+    public var stateID: String
+    public var context: String
+    public var top = 0
 }
 
 public struct StatusMessage: Sendable, Equatable {

@@ -73,12 +73,14 @@ public final class BrowserProgram {
 
     public init(settings: BrowserSettings, size: Size, makeStore: @escaping @Sendable () throws -> StateStore,
                 host: BrowserHost, wake: @escaping @Sendable () -> Void = {},
-                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                openContextStore: (@Sendable (String) throws -> StateStore)? = nil) {
         let inbox = Inbox(wake: wake)
         self.inbox = inbox
         self.host = host
         self.clock = clock
-        runner = CommandRunner(makeStore: makeStore, clock: clock, bigStateBytes: settings.bigStateBytes, post: { inbox.post($0) })
+        runner = CommandRunner(makeStore: makeStore, clock: clock, bigStateBytes: settings.bigStateBytes,
+                               openContextStore: openContextStore, post: { inbox.post($0) })
         let (model, commands) = StateBrowser.start(settings: settings, size: size, now: clock())
         self.model = model
         run(commands)

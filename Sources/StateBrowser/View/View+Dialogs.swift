@@ -9,13 +9,42 @@ extension Painter {
         case let .prompt(prompt): self.prompt(prompt, &screen)
         case let .history(history): self.history(history, &screen)
         case let .diff(diff): self.diff(diff, &screen)
-        case let .contexts(selected): contexts(selected: selected, &screen)
+        case let .contexts(selected, forDiff): contexts(selected: selected, forDiff: forDiff, &screen)
+        case let .contextDiff(view): contextDiff(view, &screen)
         }
     }
 
     // MARK: - Context picker
 
-    func contexts(selected: Int, _ screen: inout Screen) {
+    func contextDiff(_ view: ContextDiffView, _ screen: inout Screen) {
+        let title = "\(view.stateID): here → \(view.context)"
+        let width = min(screen.width - 2, 100)
+        let inner = box(width: width, height: screen.height - 2, title: title, style: theme.dialogBorder, &screen)
+        guard let diff = view.diff else {
+            screen.put("Reading it in \(view.context)…", x: inner.x, y: inner.y, style: theme.hint, limit: inner.x + inner.width)
+            return
+        }
+        if let error = diff.error {
+            for (row, line) in wrapRuns([Run(error, theme.error)], width: inner.width).prefix(inner.height - 1).enumerated() {
+                screen.put(runs: line, x: inner.x, y: inner.y + row, limit: inner.x + inner.width)
+            }
+        } else {
+            for (row, line) in diff.lines.dropFirst(view.top).prefix(inner.height - 1).enumerated() {
+                let style: Style
+                switch line.kind {
+                case .added: style = theme.diffAdded
+                case .removed: style = theme.diffRemoved
+                case .hunk: style = theme.diffHunk
+                case .context: style = theme.hint
+                }
+                screen.put(line.text, x: inner.x, y: inner.y + row, style: style, limit: inner.x + inner.width)
+            }
+        }
+        screen.put("- only here · + only in \(view.context) · ~ changed · j k PgDn scroll · any other key closes",
+                   x: inner.x, y: inner.y + inner.height - 1, style: theme.hint, limit: inner.x + inner.width)
+    }
+
+    func contexts(selected: Int, forDiff: Bool, _ screen: inout Screen) {
         let choices = model.settings.contexts
         let nameWidth = max(4, choices.map { TextWidth.width(of: $0.name) }.max() ?? 0)
         let lines: [[Run]] = choices.map { choice in
@@ -26,7 +55,8 @@ extension Painter {
                     Run(choice.location, theme.hint)]
         }
         let width = min(screen.width - 2, max(50, (lines.map(runsWidth).max() ?? 0) + 4))
-        let inner = box(width: width, height: min(screen.height - 2, lines.count + 4), title: "Switch context", style: theme.dialogBorder, &screen)
+        let title = forDiff ? "Compare with context" : "Switch context"
+        let inner = box(width: width, height: min(screen.height - 2, lines.count + 4), title: title, style: theme.dialogBorder, &screen)
         let visible = max(1, inner.height - 2)
         let top = max(0, min(selected - visible + 1, lines.count - visible))
         for (row, line) in lines.enumerated().dropFirst(top).prefix(visible) {
@@ -35,7 +65,7 @@ extension Painter {
             screen.put(runs: line.map { row == selected ? Run($0.text, $0.style.with(reverse: true)) : $0 },
                        x: inner.x, y: y, limit: inner.x + inner.width)
         }
-        screen.put("Enter: switch · Esc: back · * the current one", x: inner.x, y: inner.y + inner.height - 1, style: theme.hint,
+        screen.put(forDiff ? "Enter: compare · Esc: back · * the current one" : "Enter: switch · Esc: back · * the current one", x: inner.x, y: inner.y + inner.height - 1, style: theme.hint,
                    limit: inner.x + inner.width)
     }
 

@@ -27,6 +27,8 @@ final class FakeBackend {
     var editor: ((EditSession) -> String?)?
     var writes: [WriteAction] = []
     var clipboard: [String] = []
+    /// What `D` finds in each other context.
+    var contextDiffs: [String: [DiffLine]] = [:]
     var commandLog: [String] = []
 
     var sortedIDs: [String] { states.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) } }
@@ -137,6 +139,9 @@ final class FakeBackend {
             return ([], [message], false)
         case .quit, .switchContext:
             return ([], [], true)
+        case let .diffWithContext(id, context):
+            let lines = contextDiffs[context] ?? [DiffLine(.context, "The same in both.")]
+            return ([.contextDiffLoaded(ContextDiff(stateID: id, context: context, lines: lines))], [], false)
         }
     }
 
