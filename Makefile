@@ -1,7 +1,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 BIN = $(shell swift build -c release --show-bin-path 2>/dev/null)/meltano-state
-VERBS := list get set merge copy move edit clear export import locks unlock doctor history restore bookmarks rewind reset-stream runs fail-run config check init metrics watch check-health tui
+VERBS := list get set merge copy move edit clear export import locks unlock doctor history restore bookmarks rewind reset-stream runs fail-run config check init metrics watch check-health contexts diff sync tui
 
 .PHONY: build test demo bench install uninstall clean
 build:

@@ -28,10 +28,12 @@ public struct ConfigurationInputs: Sendable {
     /// `$XDG_CONFIG_HOME/meltano-state/config.yml` (`~/.config/meltano-state/config.yml`).
     public var configFile: String?
     public var homeDirectory: String
+    /// `--context`; when nil, `MELTANO_STATE_CONTEXT`, else none.
+    public var contextName: String?
 
     public init(flags: [String: String] = [:], flagSeconds: [String: Double] = [:], environment: [String: String],
                 workingDirectory: String, projectDirectory: String? = nil, environmentName: String? = nil,
-                configFile: String? = nil, homeDirectory: String) {
+                configFile: String? = nil, homeDirectory: String, contextName: String? = nil) {
         self.flags = flags
         self.flagSeconds = flagSeconds
         self.environment = environment
@@ -40,25 +42,27 @@ public struct ConfigurationInputs: Sendable {
         self.environmentName = environmentName
         self.configFile = configFile
         self.homeDirectory = homeDirectory
+        self.contextName = contextName
     }
 
     /// The inputs of this process: its environment, working directory and home.
     public static func current(flags: [String: String] = [:], flagSeconds: [String: Double] = [:],
                                projectDirectory: String? = nil, environmentName: String? = nil,
-                               configFile: String? = nil) -> ConfigurationInputs {
+                               configFile: String? = nil, contextName: String? = nil) -> ConfigurationInputs {
         let environment = ProcessInfo.processInfo.environment
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         return ConfigurationInputs(flags: flags, flagSeconds: flagSeconds, environment: environment,
                                    workingDirectory: FileManager.default.currentDirectoryPath,
                                    projectDirectory: projectDirectory, environmentName: environmentName,
-                                   configFile: configFile, homeDirectory: home)
+                                   configFile: configFile, homeDirectory: home, contextName: contextName)
     }
 
     /// The inputs of this process, with the command line's settings as parsed.
     public static func current(flags: CommandLineSettings, projectDirectory: String? = nil,
-                               environmentName: String? = nil, configFile: String? = nil) -> ConfigurationInputs {
+                               environmentName: String? = nil, configFile: String? = nil,
+                               contextName: String? = nil) -> ConfigurationInputs {
         current(flags: flags.text, flagSeconds: flags.seconds, projectDirectory: projectDirectory,
-                environmentName: environmentName, configFile: configFile)
+                environmentName: environmentName, configFile: configFile, contextName: contextName)
     }
 }
 

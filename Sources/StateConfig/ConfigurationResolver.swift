@@ -12,6 +12,8 @@ import Postgres
 /// resolver does the same, with this tool's config file slotted in just above the defaults:
 ///
 /// 1. **Command-line flags** (Meltano: config override, "a command line flag").
+///    Then the selected **context** of this tool's config file (`ContextDefinition`): a
+///    context with a URI replaces everything below for the connection settings.
 /// 2. **The environment**: `MELTANO_STATE_BACKEND_URI`,
 ///    `MELTANO_STATE_BACKEND_POSTGRES_*` / `…_POSTGRESQL_*` (Meltano's names: `MELTANO_`
 ///    plus the setting name upper-cased, dots as underscores) and `MELTANO_STATE_*` for
@@ -103,6 +105,9 @@ struct Resolution {
     var secrets: [String] = []
     /// The backend whose short flag names (`host`, …) apply.
     var activeBackend: Backend?
+    /// The context selected (`--context`, `MELTANO_STATE_CONTEXT`), if any.
+    var context: ContextDefinition?
+    var selectedContext: SelectedContext?
 
     init(inputs: ConfigurationInputs) { self.inputs = inputs }
 
@@ -135,7 +140,7 @@ struct Resolution {
             meltanoProjectRoot: projectRoot, meltanoEnvironment: environmentName,
             meltanoEnvironmentSource: environmentSource, configFilePath: configFilePath,
             configFileFound: configFile != nil, entries: entries, warnings: warnings, redactor: redactor,
-            systemDatabase: systemDatabase, homeDirectory: home, libpqPasswordHints: hints)
+            systemDatabase: systemDatabase, homeDirectory: home, libpqPasswordHints: hints, context: selectedContext)
         if !resolved.hasPassword, let index = resolved.entries.firstIndex(where: { $0.key == resolved.passwordKey }) {
             var note = "not set: libpq may still find one (PGPASSWORD, ~/.pgpass) or need none (trust, peer)"
             if !hints.isEmpty { note += "; " + hints.joined(separator: ", ") }

@@ -6,15 +6,7 @@ import Postgres
 extension Resolution {
     /// The flag for `key`, under its full name or, for the active backend, its short one.
     func flag(_ key: String) -> String? {
-        if let value = inputs.flags[key] { return value }
-        if key == SettingKey.uri { return inputs.flags["uri"] }
-        if key == SettingKey.table { return inputs.flags["table"] }
-        if let activeBackend {
-            for part in ConnectionPart.allCases where SettingKey.part(part, activeBackend) == key {
-                return inputs.flags[part.rawValue]
-            }
-        }
-        return nil
+        shortNameLookup(key, activeBackend: activeBackend) { inputs.flags[$0] }
     }
 
     /// The first source that has `key`. `meltano` says whether `meltano.yml` is read (it
@@ -24,6 +16,9 @@ extension Resolution {
         if let value = flag(key) {
             return Found(value: value.isEmpty ? nil : value, source: .flag, note: value.isEmpty ? "set but empty" : nil)
         }
+        if let found = try contextLookup(key, secret: secret) { return found }
+        // A context with its own URI stands alone: the other sources describe another backend.
+        if meltano && context?.ownsConnection == true { return nil }
         if let entry = environmentLayer[variable] {
             return Found(value: entry.value.isEmpty ? nil : entry.value, source: entry.source,
                          note: entry.value.isEmpty ? "set but empty" : nil)
@@ -121,6 +116,7 @@ extension Resolution {
         for key in [SettingKey.uri, SettingKey.databaseURI] {
             for value in allValues(key, shortFlag: key == SettingKey.uri ? "uri" : nil) { found += passwordsInURI(value) }
         }
+        found += contextSecrets()
         if let password = inputs.environment["PGPASSWORD"] { found.append(password) }
         var seen = Set<String>()
         secrets = found.filter { !$0.isEmpty && seen.insert($0).inserted }

@@ -6,10 +6,12 @@ import Foundation
 extension Resolution {
     mutating func load() throws {
         try checkFlags()
+        // The config file first: a context in it may say where the project is.
+        try loadConfigFile()
+        try selectContext()
         try findProject()
         try chooseEnvironment()
         layEnvironment()
-        try loadConfigFile()
         readStrictMode()
     }
 
@@ -37,6 +39,10 @@ extension Resolution {
         var explicitRoot: (path: String, origin: String)?
         if let directory = inputs.projectDirectory, !directory.isEmpty {
             explicitRoot = (directory, "--project-dir")
+        } else if let context, let directory = context.projectDirectory {
+            explicitRoot = (expandContextPath(directory), "context \(context.name) project_dir")
+        } else if context?.ownsConnection == true {
+            return  // a context with a URI of its own reads no project
         } else if let directory = environment["MELTANO_PROJECT_ROOT"], !directory.isEmpty {
             explicitRoot = (directory, "env MELTANO_PROJECT_ROOT")
         }
@@ -74,6 +80,8 @@ extension Resolution {
         let environment = inputs.environment
         if let name = inputs.environmentName, !name.isEmpty {
             (environmentName, environmentSource) = (name, "flag")
+        } else if let context, let name = context.environment {
+            (environmentName, environmentSource) = (name, "context \(context.name)")
         } else if let name = environment["MELTANO_ENVIRONMENT"], !name.isEmpty {
             (environmentName, environmentSource) = (name, "env MELTANO_ENVIRONMENT")
         } else if let value = meltanoFile?.defaultEnvironment, let name = value.text, !name.isEmpty {
@@ -135,7 +143,7 @@ extension Resolution {
             throw ConfigurationError(problem: "the config file \(configFilePath) does not exist", source: explicitConfig,
                                      fix: "Create it (config.example.yml lists every setting), or point \(explicitConfig) at an existing file.")
         }
-        let known = SettingKey.meltanoKeys.union(OwnSettings.all.map(\.key))
+        let known = SettingKey.meltanoKeys.union(OwnSettings.all.map(\.key)).union([ContextDefinition.configKey])
         for (key, value) in (configFile?.values ?? [:]).sorted(by: { $0.value.line < $1.value.line }) where !known.contains(key) {
             warnings.append("\(abbreviateHome(configFilePath, home: home)):\(value.line): unknown setting \(key) (ignored)")
         }
@@ -147,6 +155,13 @@ extension Resolution {
         let strictText = environmentLayer[strictVariable]?.value ?? dotenv?[strictVariable]?.value
             ?? meltanoFile?[SettingKey.strictEnvVarMode]?.text
         strictEnvVarMode = strictText.flatMap(parseBool) ?? false
+    }
+
+    /// A context's project_dir: `$VAR` expanded from the process environment, `~` and
+    /// relative paths taken from the config file's directory.
+    func expandContextPath(_ text: String) -> String {
+        let expanded = (try? MeltanoExpansion.expand(text, environment: inputs.environment, strict: false))?.value ?? text
+        return absolutePath(expanded, relativeTo: (configFilePath as NSString).deletingLastPathComponent)
     }
 
     func absolutePath(_ path: String, relativeTo base: String) -> String {

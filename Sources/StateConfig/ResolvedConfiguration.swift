@@ -92,6 +92,8 @@ public struct ResolvedConfiguration: Sendable {
     var homeDirectory: String
     /// Variables that tell where libpq may find a password, for the messages.
     var libpqPasswordHints: [String]
+    /// The context it was resolved in (`--context`, `MELTANO_STATE_CONTEXT`), if any.
+    public var context: SelectedContext?
 
     /// The layout to start from: the `layout` setting, or what the backend writes.
     public var effectiveLayout: LayoutPreference { layout == .auto ? backend.impliedLayout : layout }
@@ -150,6 +152,7 @@ extension ResolvedConfiguration: CustomStringConvertible {
             lines.append("Meltano project  none found")
         }
         lines.append("Config file      \(abbreviateHome(configFilePath, home: homeDirectory))" + (configFileFound ? "" : " (not found)"))
+        if let context { lines.append("Context          \(context.name) (from \(context.source))") }
         lines.append("Backend          \(backendDescription)")
         var connects = "Connects to      \(target)"
         if let tableSchema { connects += ", schema \(tableSchema)" } else { connects += ", schema from search_path" }

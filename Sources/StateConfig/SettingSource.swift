@@ -16,6 +16,8 @@ public indirect enum SettingSource: Sendable, Equatable {
     case meltanoYML(path: String, line: Int)
     /// A key of this tool's config file.
     case configFile(path: String, line: Int)
+    /// A key of a context in this tool's config file.
+    case context(name: String, path: String, line: Int)
     /// A part of a URI (`state_backend.uri` or `database_uri`), which came from `uri`.
     case uri(key: String, from: SettingSource)
     /// Typed at the password prompt.
@@ -33,6 +35,7 @@ public indirect enum SettingSource: Sendable, Equatable {
         case .dotenv(_, let line, let variable): return ".env:\(line) (\(variable))"
         case .meltanoYML(_, let line): return "meltano.yml:\(line)"
         case .configFile(let path, let line): return "\(abbreviateHome(path, home: home)):\(line)"
+        case .context(let name, let path, let line): return "context \(name) (\(abbreviateHome(path, home: home)):\(line))"
         case .uri(let key, let from):
             let name = key == SettingKey.uri ? "uri" : key
             return "\(name) (\(from.label(home: home)))"
@@ -50,6 +53,7 @@ public indirect enum SettingSource: Sendable, Equatable {
         case .dotenv: return "dotenv"
         case .meltanoYML: return "meltano_yml"
         case .configFile: return "config_file"
+        case .context: return "context"
         case .uri: return "uri"
         case .prompt: return "prompt"
         case .default: return "default"
@@ -60,7 +64,7 @@ public indirect enum SettingSource: Sendable, Equatable {
     public var path: String? {
         switch self {
         case .meltanoYMLEnvironment(let path, _, _), .dotenv(let path, _, _), .meltanoYML(let path, _),
-             .configFile(let path, _):
+             .configFile(let path, _), .context(_, let path, _):
             return path
         case .uri(_, let from): return from.path
         default: return nil
@@ -71,7 +75,7 @@ public indirect enum SettingSource: Sendable, Equatable {
     public var line: Int? {
         switch self {
         case .meltanoYMLEnvironment(_, let line, _), .dotenv(_, let line, _), .meltanoYML(_, let line),
-             .configFile(_, let line):
+             .configFile(_, let line), .context(_, _, let line):
             return line
         case .uri(_, let from): return from.line
         default: return nil

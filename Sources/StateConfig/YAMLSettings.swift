@@ -27,6 +27,11 @@ struct YAMLSettings {
     var env: [String: Value] = [:]
     var defaultEnvironment: Value?
     var environments: [Environment] = []
+    /// The `contexts:` mapping of this tool's config file, in file order.
+    var contexts: [ContextDefinition] = []
+    /// Where `contexts:` is not a mapping of mappings, what is wrong (reported when a
+    /// context is used or listed).
+    var contextProblems: [String] = []
 
     subscript(key: String) -> Value? { values[key] }
 
@@ -81,6 +86,9 @@ struct YAMLSettings {
                 default:
                     if meltanoStructuralKeys.contains(key) { continue }
                 }
+            } else if key == ContextDefinition.configKey {
+                settings.readContexts(valueNode)
+                continue
             }
             flatten(valueNode, prefix: key, into: &settings.values)
         }
@@ -106,6 +114,30 @@ struct YAMLSettings {
         return result
     }
 
+    /// `contexts: {NAME: {uri: …, read_only: …}}`, each context's settings flattened.
+    private mutating func readContexts(_ node: Node) {
+        guard let mapping = node.mapping else {
+            if YAMLSettings.scalarValue(node).text != nil || node.sequence != nil {
+                contextProblems.append("\(ContextDefinition.configKey): at line \(node.mark?.line ?? 0) is not a mapping of context names")
+            }
+            return
+        }
+        for (nameNode, body) in mapping {
+            guard let name = nameNode.scalar?.string else { continue }
+            let line = nameNode.mark?.line ?? 0
+            guard let fields = body.mapping else {
+                contextProblems.append("the context \(name) (line \(line)) is not a mapping of settings")
+                continue
+            }
+            var values: [String: Value] = [:]
+            for (key, value) in fields {
+                guard let key = key.scalar?.string else { continue }
+                YAMLSettings.flatten(value, prefix: key, into: &values)
+            }
+            contexts.append(ContextDefinition(name: name, line: line, path: path, values: values))
+        }
+    }
+
     private static func flatten(_ node: Node, prefix: String, into values: inout [String: Value]) {
         if let mapping = node.mapping {
             for (key, value) in mapping {
@@ -117,7 +149,7 @@ struct YAMLSettings {
         }
     }
 
-    private static func scalarValue(_ node: Node) -> Value {
+    static func scalarValue(_ node: Node) -> Value {
         let line = node.mark?.line ?? 0
         guard let scalar = node.scalar else { return Value(text: nil, line: line) }
         if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {

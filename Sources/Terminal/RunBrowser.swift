@@ -28,6 +28,11 @@ public struct BrowserOptions: Sendable {
     public var layout: String
     /// IDs per page.
     public var pageSize: Int
+    /// The context it runs in, and the contexts the picker (`:`) offers.
+    public var context: ContextChoice?
+    public var contexts: [ContextChoice] = []
+    /// Opens a store in another context, for `D` (on a background thread; never prompts).
+    public var openContextStore: (@Sendable (String) throws -> StateStore)?
 
     public init(readOnly: Bool = false, refreshInterval: Double = OwnSettings.defaultRefreshInterval,
                 staleLockAfter: Double = OwnSettings.defaultStaleLockAfter,
@@ -70,6 +75,13 @@ nonisolated(unsafe) private var wakeDescriptor: Int32 = -1
 /// `makeStore` is called on background threads, once per worker (reads, lock
 /// refresh, writes) and again to reconnect; it must not prompt.
 public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, options: BrowserOptions) throws -> Int32 {
+    try runBrowserSession(makeStore: makeStore, options: options).code
+}
+
+/// `runBrowser`, also saying which context the user picked to switch to (`:`): the
+/// caller opens the browser again there.
+public func runBrowserSession(makeStore: @escaping @Sendable () throws -> StateStore,
+                              options: BrowserOptions) throws -> (code: Int32, switchTo: String?) {
     let started = Date()
     let environment = ProcessInfo.processInfo.environment
     let timing = TimingLog(environment: environment, started: started)  // MELTANO_STATE_TIMING_LOG, for scripts/bench
@@ -78,7 +90,7 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
         terminal = try CursesTerminal(colorMode: options.colorMode, environment: environment)
     } catch let error as TerminalUnavailable {
         FileHandle.standardError.write(Data(("meltano-state: " + error.description + "\n").utf8))
-        return 1
+        return (1, nil)
     }
     defer { terminal.end() }
 
@@ -107,9 +119,11 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
         for (number, previous) in previousHandlers + previousCrashHandlers { signal(number, previous) }
     }
 
-    let settings = BrowserSettings(location: options.location, schema: options.schema, layout: options.layout,
+    var settings = BrowserSettings(location: options.location, schema: options.schema, layout: options.layout,
                                    readOnly: options.readOnly, refreshInterval: options.refreshInterval,
                                    staleLockAfter: options.staleLockAfter, pageSize: options.pageSize)
+    settings.context = options.context
+    settings.contexts = options.contexts
     let host = BrowserHost(
         openEditor: { session in
             terminal.suspend()
@@ -124,7 +138,7 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
     let program = BrowserProgram(settings: settings, size: terminal.size, makeStore: makeStore, host: host, wake: {
         var byte: UInt8 = 1
         _ = write(writeEnd, &byte, 1)
-    })
+    }, openContextStore: options.openContextStore)
     defer { program.stop() }
 
     var lastTick = Date()
@@ -181,11 +195,11 @@ public func runBrowser(makeStore: @escaping @Sendable () throws -> StateStore, o
     if gaveUp {
         let status = program.model.status?.text ?? program.model.list.error ?? "\(program.model.connection)"
         FileHandle.standardError.write(Data("meltano-state: no data within 30 s; \(status)\n".utf8))
-        return 1
+        return (1, nil)
     }
     if pendingSignal != 0 {
         // The conventional status of a process ended by a signal.
-        return 128 + pendingSignal
+        return (128 + pendingSignal, nil)
     }
-    return 0
+    return (0, program.switchRequested)
 }

@@ -9,11 +9,11 @@ final class Context {
     let global: GlobalOptions
     private var openedStore: StateStore?
 
-    init(_ global: GlobalOptions, connect: Bool = true) throws {
+    /// `contextName` (a context of the config file) overrides `--context`; `layout`
+    /// overrides `--layout` (sync's `--layout-from`, `--layout-to`).
+    init(_ global: GlobalOptions, connect: Bool = true, contextName: String? = nil, layout: String? = nil) throws {
         self.global = global
-        let inputs = ConfigurationInputs.current(flags: global.flagSettings, projectDirectory: global.projectDir,
-                                                 environmentName: global.environment, configFile: global.config)
-        configuration = try ConfigurationResolver.resolve(inputs)
+        configuration = try ConfigurationResolver.resolve(global.inputs(context: contextName, layout: layout))
         if !global.quiet {
             for warning in configuration.warnings { printNote("meltano-state: note: \(warning)") }
         }
@@ -51,8 +51,11 @@ final class Context {
     /// cancelled (and so rolled back), our lock is released, and the command exits
     /// with 130. A second signal exits at once (a server that does not answer the
     /// cancel request must not keep the user hostage), naming any lock left behind.
-    func withInterruptHandler<T>(_ body: () throws -> T) throws -> T {
-        let store = self.store
+    ///
+    /// `also`: other stores the body writes or locks with (sync's source), cancelled and
+    /// reported the same way.
+    func withInterruptHandler<T>(also others: [StateStore] = [], _ body: () throws -> T) throws -> T {
+        let stores = [self.store] + others
         let quiet = global.quiet
         // A signal ignored when we started (`nohup`, a background job of a script) stays
         // ignored, as shells and Python do.
@@ -61,17 +64,17 @@ final class Context {
         let watch = InterruptWatch(signals: handled) { count in
             if count >= 2 {
                 var text = "meltano-state: interrupted again: exiting now, without waiting for the database."
-                if let held = store.heldLocksSummary { text += " Warning: " + held + "." }
+                for held in stores.compactMap(\.heldLocksSummary) { text += " Warning: " + held + "." }
                 writeToStandardError(terminalSafe(text) + "\n")
                 _exit(Exit.interrupted)
             }
-            store.cancellation.cancel()
+            for store in stores { store.cancellation.cancel() }
             if !quiet {
                 writeToStandardError("meltano-state: interrupted: stopping safely (press Ctrl-C again to exit at once)…\n")
             }
             // PQcancel opens a connection of its own; off the watching thread, so a stalled
             // network cannot delay the handling of a second signal.
-            Thread.detachNewThread { store.cancelRunningStatement() }
+            Thread.detachNewThread { for store in stores { store.cancelRunningStatement() } }
         }
         defer { watch.stop() }
         return try body()

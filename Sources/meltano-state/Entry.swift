@@ -39,18 +39,28 @@ enum Entry {
             var command = try MeltanoState.parseAsRoot(arguments)
             try command.run()
             code = Exit.success
-        } catch let failure as CommandFailure {
+        } catch {
+            code = report(error)
+        }
+        exit(code)
+    }
+
+    /// Prints what went wrong (nothing for an `ExitCode`) and returns the exit code.
+    static func report(_ error: Error) -> Int32 {
+        let code: Int32
+        switch error {
+        case let failure as CommandFailure:
             printError(failure.message)
             code = failure.code
-        } catch let error as StoreError {
+        case let error as StoreError:
             printError(error.description)
             code = exitCode(for: error)
-        } catch let error as PostgresError {
+        case let error as PostgresError:
             printError(error.description)
             code = Exit.failure
-        } catch let error as ExitCode {
+        case let error as ExitCode:
             code = error.rawValue
-        } catch {
+        default:
             let exit = MeltanoState.exitCode(for: error)
             let message = MeltanoState.fullMessage(for: error)
             if exit == .success {
@@ -62,14 +72,14 @@ enum Entry {
                 code = exit == .validationFailure ? Exit.usage : exit.rawValue
             }
         }
-        exit(code)
+        return code
     }
 
     /// `meltano-state --read-only --schema x get ID` reads as `get --read-only --schema x ID`:
     /// people put connection options first, as with psql.
     static func movingGlobalOptionsAfterVerb(_ arguments: [String]) -> [String] {
         let verbs = Set(MeltanoState.configuration.subcommands.map { $0._commandName })
-        let valueless: Set<String> = ["--read-only", "--quiet", "-q"]
+        let valueless: Set<String> = ["--read-only", "--writable", "--quiet", "-q"]
         var index = 0
         while index < arguments.count, arguments[index].hasPrefix("-"), arguments[index] != "--" {
             let option = arguments[index]

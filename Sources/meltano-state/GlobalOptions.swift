@@ -31,14 +31,27 @@ struct GlobalOptions: ParsableArguments {
     var environment: String?
     @Option(name: .long, help: "This tool's own config file (default ~/.config/meltano-state/config.yml).")
     var config: String?
+    @Option(name: .long, help: ArgumentHelp("A context of the config file: a named backend (default: MELTANO_STATE_CONTEXT; `contexts` lists them).", valueName: "name"))
+    var context: String?
     @Option(name: .long, help: "Seconds a write waits for a lock held by someone else (default 30).")
     var lockTimeout: Double?
     @Flag(name: .long, help: "Refuse every write.")
     var readOnly = false
+    @Flag(name: .long, help: "Allow writes in a context whose config says read_only: true.")
+    var writable = false
     @Flag(name: [.short, .long], help: "Print no progress or notes on stderr.")
     var quiet = false
 
     /// Setting keys given on the command line, the highest-precedence source.
+    /// The configuration inputs of this process with these options, in `context` (the
+    /// `--context` option's when nil).
+    func inputs(context name: String? = nil, layout layoutOverride: String? = nil) -> ConfigurationInputs {
+        var settings = flagSettings
+        if let layoutOverride { settings.text["layout"] = layoutOverride }
+        return ConfigurationInputs.current(flags: settings, projectDirectory: projectDir, environmentName: environment,
+                                           configFile: config, contextName: name ?? context)
+    }
+
     var flagSettings: CommandLineSettings {
         var flags: [String: String] = [:]
         // Short names apply to whichever backend the URI selects (postgres or postgresql).
@@ -51,7 +64,8 @@ struct GlobalOptions: ParsableArguments {
         flags["sslmode"] = sslmode
         flags["layout"] = layout
         flags["table"] = table
-        if readOnly { flags["read_only"] = "true" }
+        if writable { flags["read_only"] = "false" }
+        if readOnly { flags["read_only"] = "true" }  // --read-only wins over --writable
         // Parsed as a number already: carried as one.
         var seconds: [String: Double] = [:]
         seconds["lock_timeout"] = lockTimeout

@@ -29,7 +29,9 @@ struct MeltanoState: ParsableCommand {
             LocksCommand.self, UnlockCommand.self, DoctorCommand.self, HistoryCommand.self, RestoreCommand.self,
             BookmarksCommand.self, RewindCommand.self, ResetStreamCommand.self,
             RunsCommand.self, FailRunCommand.self, ConfigCommand.self, CheckCommand.self, InitCommand.self,
-            MetricsCommand.self, WatchCommand.self, CheckHealthCommand.self, BrowseCommand.self,
+            MetricsCommand.self, WatchCommand.self, CheckHealthCommand.self,
+            ContextsCommand.self, DiffCommand.self, SyncCommand.self,
+            BrowseCommand.self,
         ]
     )
 }

@@ -67,6 +67,8 @@ struct ReadOnlyTests {
                                                  startedMinutesAgo: 60, heartbeatSecondsAgo: 20 * 60)
         }),
         Case(name: "init", tables: false, arguments: { _ in ["init"] }),
+        // The add-on upgrade in one schema: would create the single table and copy into it.
+        Case(name: "sync --apply", arguments: { _ in ["sync", "--layout-to", "single-table", "--apply"] }, prepare: CLIWriteVerb.setTwo),
     ]
 
     /// How read-only mode is turned on: arguments before the verb's, environment.

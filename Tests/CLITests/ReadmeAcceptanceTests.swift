@@ -19,7 +19,7 @@ struct ReadmeAcceptanceTests {
         let readme = try Readme.text()
         #expect(Readme.fencesThatAreNotShell(in: readme).isEmpty, "every code block is ```sh")
         let commands = Readme.commands(in: readme)
-        #expect(commands.count >= 38, "found \(commands.count) commands")
+        #expect(commands.count >= 47, "found \(commands.count) commands")
         let keys = commands.map(\.key)
         #expect(Set(keys).count == keys.count, "a command twice in one section: \(keys)")
         for command in commands where command.notRun {
@@ -601,6 +601,85 @@ struct ReadmeAcceptanceTests {
             #expect(try sandbox.rows()[pg] == [nil, pgState.replacingOccurrences(of: customers, with: "")])
             #expect(try sandbox.journal().first?["action"] as? String == "reset-stream")
         },
+
+        // MARK: Contexts, diff and sync
+
+        "Contexts, diff and sync: meltano-state contexts": .run { sandbox, command in
+            let staging = try seedContexts(sandbox)
+            defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
+            sandbox.environment["MELTANO_STATE_CONTEXT"] = "staging"
+            let result = try sandbox.run(command)
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.count == 3 && lines[1].hasPrefix("  prod ") && lines[2].hasPrefix("* staging "), "\(result.stdout)")
+            #expect(lines[1].contains("red") && lines[2].contains("yellow") && lines[2].contains(staging))
+        },
+        "Contexts, diff and sync: meltano-state --context staging list": .run { sandbox, command in
+            let staging = try seedContexts(sandbox)
+            defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
+            try sandbox.insertState("prod:only-in-prod", completed: #"{"singer_state": {}}"#)
+            #expect(try sandbox.cli.run(["set", "--force", "--context", "staging", "dev:only-in-staging", #"{"singer_state": {}}"#]).status == 0)
+            let result = try sandbox.run(command)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "dev:only-in-staging\n")
+        },
+        "Contexts, diff and sync: meltano-state diff @prod:dev:tap-x-to-y @staging:dev:tap-x-to-y": .run { sandbox, command in
+            let staging = try seedContexts(sandbox)
+            defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
+            try sandbox.insertState("dev:tap-x-to-y", completed: #"{"singer_state": {"bookmarks": {"t": {"since": "2024-01-01"}}}}"#)
+            #expect(try sandbox.cli.run(["set", "--force", "--context", "staging", "dev:tap-x-to-y", #"{"singer_state": {"bookmarks": {"t": {"since": "2024-03-01"}}}}"#]).status == 0)
+            let result = try sandbox.run(command)
+            #expect(result.status == 1, "different: \(result.stderr)")
+            #expect(result.stdout.hasSuffix(#"~ .singer_state.bookmarks.t.since: "2024-01-01" -> "2024-03-01""# + "\n"), "\(result.stdout)")
+            #expect(try sandbox.cli.run(["sync", "--from", "prod", "--to", "staging", "--apply"]).status == 0)
+            let same = try sandbox.run(command)
+            #expect(same.status == 0 && same.stdout.isEmpty, "the same: \(same.stdout) \(same.stderr)")
+        },
+        "Contexts, diff and sync: meltano-state diff @prod:dev:tap-x-to-y @staging:dev:tap-x-to-y --json": .run { sandbox, command in
+            let staging = try seedContexts(sandbox)
+            defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
+            try sandbox.insertState("dev:tap-x-to-y", completed: #"{"singer_state": {"a": 1}}"#)
+            #expect(try sandbox.cli.run(["set", "--force", "--context", "staging", "dev:tap-x-to-y", #"{"singer_state": {"b": 1}}"#]).status == 0)
+            let result = try sandbox.run(command)
+            #expect(result.status == 1, "\(result.stderr)")
+            let changes = jsonArray(result.stdout)
+            #expect(changes.map { "\($0["change"] as? String ?? "?") \($0["path"] as? String ?? "?")" } == ["removed .singer_state.a", "added .singer_state.b"], "\(result.stdout)")
+        },
+        "Contexts, diff and sync: meltano-state diff SRC DST": .run { sandbox, command in
+            try sandbox.createStateTables()
+            try sandbox.insertState("dev:tap-x-to-y", completed: #"{"singer_state": {"n": 1}}"#, partial: #"{"singer_state": {"p": [1]}}"#)
+            try sandbox.insertState("prod:tap-x-to-y", completed: #"{"singer_state": {"n": 1, "p": [1, 2]}}"#)
+            let result = try sandbox.run(command, ["SRC": "dev:tap-x-to-y", "DST": "prod:tap-x-to-y"])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stdout == "--- dev:tap-x-to-y\n+++ prod:tap-x-to-y\n+ .singer_state.p[1]: 2\n", "merged views compared: \(result.stdout)")
+        },
+        "Contexts, diff and sync: meltano-state sync --from prod --to staging": .run { sandbox, command in
+            try syncPlan(sandbox, command, expected: "create     dev:a\ncreate     prod:b\n2 state IDs: 2 to create, 0 to overwrite, 0 the same, 0 to skip. Nothing was written; add --apply to sync.\n")
+        },
+        "Contexts, diff and sync: meltano-state sync --from prod --to staging --pattern 'dev:*'": .run { sandbox, command in
+            try syncPlan(sandbox, command, expected: "create     dev:a\n1 state ID: 1 to create, 0 to overwrite, 0 the same, 0 to skip. Nothing was written; add --apply to sync.\n")
+        },
+        "Contexts, diff and sync: meltano-state sync --from prod --to staging --apply": .run { sandbox, command in
+            let staging = try seedContexts(sandbox)
+            defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
+            try sandbox.insertState("dev:a", completed: #"{"singer_state": {"a": 1}}"#, partial: #"{"singer_state": {"p": 2}}"#)
+            try sandbox.insertState("prod:b", completed: #"{"singer_state": {"b": 1}}"#)
+            let result = try sandbox.run(command)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try rows(sandbox, schema: staging) == rows(sandbox, schema: sandbox.schema), "byte for byte")
+            let again = try sandbox.run(command)
+            #expect(again.stdout.hasSuffix("2 state IDs: 0 created, 0 overwritten, 2 already the same, 0 skipped.\n"), "re-runnable: \(again.stdout)")
+        },
+        "Contexts, diff and sync: meltano-state sync --layout-from two-tables --layout-to single-table --apply": .run { sandbox, command in
+            try sandbox.createStateTables()
+            try sandbox.insertState("dev:a", completed: #"{"singer_state": {"a": 1}}"#, partial: #"{"singer_state": {"p": 2}}"#)
+            try sandbox.insertState("prod:b", completed: #"{"singer_state": {"b": "\u00e9"}}"#)
+            let result = try sandbox.run(command)
+            #expect(result.status == 0, "\(result.stderr)")
+            let single = try sandbox.admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(sandbox.schema)).state ORDER BY state_id").rows
+            #expect(single == (try rows(sandbox, schema: sandbox.schema)), "the later add-on's table, same bytes")
+            #expect(try sandbox.cli.run(["get", "--layout", "single-table", "dev:a"]).stdout == #"{"singer_state":{"a":1,"p":2}}"# + "\n")
+        },
     ]
 
     /// Two states (one written 45 minutes ago) and a lock left by a dead run an hour ago.
@@ -625,6 +704,41 @@ struct ReadmeAcceptanceTests {
         try sandbox.createStateTables()
         try sandbox.insertState(pg, completed: pgState)
         try sandbox.insertState("prod:other", completed: #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key_value": 1}}}}"#)
+    }
+
+
+    /// Contexts `prod` (the sandbox's schema) and `staging` (a second schema, returned:
+    /// the caller drops it), both with the add-on's tables.
+    static func seedContexts(_ sandbox: ReadmeSandbox) throws -> String {
+        try sandbox.createStateTables()
+        let staging = try TestDatabase.freshSchema("readmestaging", on: sandbox.admin)
+        try sandbox.cli.writeConfig("""
+            contexts:
+              prod:
+                uri: \(try sandbox.cli.uri(schema: sandbox.schema))
+                color: red
+              staging:
+                uri: \(try sandbox.cli.uri(schema: staging))
+                color: yellow
+            """)
+        #expect(try sandbox.cli.run(["init", "--context", "staging"]).status == 0)
+        return staging
+    }
+
+    /// A sync plan from prod (dev:a, prod:b) to an empty staging: exactly `expected`, nothing written.
+    static func syncPlan(_ sandbox: ReadmeSandbox, _ command: ReadmeCommand, expected: String) throws {
+        let staging = try seedContexts(sandbox)
+        defer { TestDatabase.dropSchema(staging, on: sandbox.admin) }
+        try sandbox.insertState("dev:a", completed: #"{"singer_state": {"a": 1}}"#)
+        try sandbox.insertState("prod:b", completed: #"{"singer_state": {"b": 1}}"#)
+        let result = try sandbox.run(command)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == expected)
+        #expect(try rows(sandbox, schema: staging).isEmpty, "only the plan")
+    }
+
+    static func rows(_ sandbox: ReadmeSandbox, schema: String) throws -> [[String?]] {
+        try sandbox.admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(schema)).meltano_state ORDER BY state_id").rows
     }
 
     /// Two locks left in the add-on's table: one by a run that died an hour ago, one just taken.

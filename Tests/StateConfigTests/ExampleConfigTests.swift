@@ -47,4 +47,27 @@ import Testing
         #expect(config.journalPath == sandbox.home + "/.local/state/meltano-state/journal.jsonl")
         #expect(config.warnings.allSatisfy { !$0.contains("unknown setting") })
     }
+
+    @Test func itsContextsExampleResolves() throws {
+        // The block from "# contexts:" to the end, with "# " taken off each line.
+        let text = Self.text
+        let start = try #require(text.range(of: "\n# contexts:\n"))
+        let block = text[start.upperBound...].split(separator: "\n").map { $0.hasPrefix("# ") ? String($0.dropFirst(2)) : String($0) }
+        let sandbox = Sandbox()
+        sandbox.write(sandbox.configFile, "contexts:\n" + block.joined(separator: "\n") + "\n")
+        sandbox.write("home/src/etl/meltano.yml", "environments:\n- name: staging\nstate_backend:\n  uri: postgres://u@h:5432/d/s\n")
+        var inputs = sandbox.inputs(environment: ["PROD_STATE_PASSWORD": "example-password"])
+        let catalog = try ConfigurationResolver.contexts(inputs)
+        #expect(catalog.contexts.map(\.name) == ["prod", "staging", "new-addon"])
+        inputs.contextName = "prod"
+        let prod = try ConfigurationResolver.resolve(inputs)
+        #expect(prod.readOnly && prod.context?.color == .red && prod.connection.password == "example-password")
+        inputs.contextName = "staging"
+        let staging = try ConfigurationResolver.resolve(inputs)
+        #expect(staging.meltanoProjectRoot == sandbox.home + "/src/etl" && staging.meltanoEnvironment == "staging")
+        inputs.contextName = "new-addon"
+        let addon = try ConfigurationResolver.resolve(inputs)
+        #expect(addon.layout == .singleTable && addon.backend == .postgresql)
+        for config in [prod, staging, addon] { #expect(config.warnings.allSatisfy { !$0.contains("unknown setting") }) }
+    }
 }

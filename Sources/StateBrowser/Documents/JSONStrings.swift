@@ -1,3 +1,5 @@
+import StateJSON
+
 /// Decoding JSON string literals straight from a document's bytes, only as far as
 /// needed, and showing them safely. A literal is given by its opening quote; the text
 /// has been validated, so the first unescaped quote after it ends it.
@@ -88,10 +90,7 @@ enum JSONStrings {
     /// A key as a jq path component: `.name` when it is a plain identifier, else
     /// `["…"]` with JSON escapes.
     static func pathComponent(_ key: String) -> String {
-        let plain = !key.isEmpty && key.unicodeScalars.allSatisfy { scalar in
-            (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || (scalar >= "0" && scalar <= "9") || scalar == "_"
-        } && !(key.unicodeScalars.first! >= "0" && key.unicodeScalars.first! <= "9")
-        if plain { return "." + key }
+        if JSONPathComponent.isPlainIdentifier(key) { return "." + key }
         var text = "[\""
         for scalar in key.unicodeScalars {
             switch scalar {

@@ -176,6 +176,8 @@ public enum Message: Sendable {
     case historyLoaded(stateID: String, [HistoryRow])
     /// `doctor`'s diagnosis for the panel, or why it could not be made.
     case diagnosed(stateID: String, DoctorReport?, error: String?)
+    /// The selected state compared with the same ID in another context.
+    case contextDiffLoaded(ContextDiff)
     case writeFinished(WriteAction, WriteOutcome)
     case clipboardWritten(description: String, problem: String?)
 }
@@ -231,6 +233,10 @@ public enum Command: Sendable {
     /// Send `message` back after `seconds`.
     case after(seconds: Double, Message)
     case quit
+    /// Run by the host: leave this browser and open it again in another context.
+    case switchContext(String)
+    /// Read the state ID here and in another context, and diff them (`contextDiffLoaded`).
+    case diffWithContext(stateID: String, context: String)
 
     /// A short name, for tests and logs.
     public var name: String {
@@ -260,6 +266,8 @@ public enum Command: Sendable {
         case let .copyToClipboard(_, description): return "copyToClipboard(\(description))"
         case let .after(seconds, message): return "after(\(seconds), \(message))"
         case .quit: return "quit"
+        case let .switchContext(name): return "switchContext(\(name))"
+        case let .diffWithContext(id, name): return "diffWithContext(\(id), \(name))"
         }
     }
 }

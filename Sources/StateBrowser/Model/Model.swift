@@ -18,6 +18,11 @@ public struct BrowserSettings: Sendable, Equatable {
     /// A state at least this big (bytes) is let go before it is read again, and the
     /// connection that read it is closed afterwards (libpq keeps a read's buffer).
     public var bigStateBytes: Int
+    /// The context the browser is in (`--context`, `MELTANO_STATE_CONTEXT`, or the
+    /// picker), shown first in the header, in its colour.
+    public var context: ContextChoice?
+    /// The config file's contexts, for the picker (`:`).
+    public var contexts: [ContextChoice] = []
 
     public init(location: String = "", schema: String = "public", layout: String = "two-tables", readOnly: Bool = false,
                 refreshInterval: Double = OwnSettings.defaultRefreshInterval,
@@ -38,6 +43,22 @@ public struct BrowserSettings: Sendable, Equatable {
     /// Meltano's system database has no lock table: its stuck pipelines are runs left
     /// RUNNING, and the bottom pane lists those instead of locks.
     public var showsRuns: Bool { layout == "systemdb" }
+}
+
+/// A context of the config file as the picker lists it: never a password.
+public struct ContextChoice: Sendable, Equatable {
+    public var name: String
+    /// The URI without its password, or the project and environment.
+    public var location: String
+    public var readOnly: Bool
+    public var color: ContextColor?
+
+    public init(name: String, location: String, readOnly: Bool, color: ContextColor?) {
+        self.name = name
+        self.location = location
+        self.readOnly = readOnly
+        self.color = color
+    }
 }
 
 /// The state ID list: a window of at most `maxRows` IDs somewhere in the (possibly
@@ -207,6 +228,33 @@ public enum Mode: Sendable, Equatable {
     case diff(DiffView)
     case doctor(DoctorPanel)
     case bookmarks(BookmarksView)
+    /// The context picker: `:` to switch, `=` to diff the selected state against.
+    case contexts(selected: Int, forDiff: Bool = false)
+    /// The selected state compared with another context's (`=`).
+    case contextDiff(ContextDiffView)
+}
+
+/// The selected state in this context against the same ID in another, as `diff` prints
+/// it: one line per change, or why it could not be read.
+public struct ContextDiff: Sendable, Equatable {
+    public var stateID: String
+    public var context: String
+    public var lines: [DiffLine]
+    public var error: String?
+
+    public init(stateID: String, context: String, lines: [DiffLine], error: String? = nil) {
+        self.stateID = stateID
+        self.context = context
+        self.lines = lines
+        self.error = error
+    }
+}
+
+public struct ContextDiffView: Sendable, Equatable {
+    public var diff: ContextDiff?
+    public var stateID: String
+    public var context: String
+    public var top = 0
 }
 
 public struct StatusMessage: Sendable, Equatable {

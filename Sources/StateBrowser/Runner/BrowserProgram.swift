@@ -66,17 +66,21 @@ public final class BrowserProgram {
     public let inbox: Inbox
     public var host: BrowserHost
     public private(set) var quitRequested = false
+    /// The context the user picked (`:`): the host opens the browser again in it.
+    public private(set) var switchRequested: String?
     private let runner: CommandRunner
     private let clock: @Sendable () -> Double
 
     public init(settings: BrowserSettings, size: Size, makeStore: @escaping @Sendable () throws -> StateStore,
                 host: BrowserHost, wake: @escaping @Sendable () -> Void = {},
-                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                openContextStore: (@Sendable (String) throws -> StateStore)? = nil) {
         let inbox = Inbox(wake: wake)
         self.inbox = inbox
         self.host = host
         self.clock = clock
-        runner = CommandRunner(makeStore: makeStore, clock: clock, bigStateBytes: settings.bigStateBytes, post: { inbox.post($0) })
+        runner = CommandRunner(makeStore: makeStore, clock: clock, bigStateBytes: settings.bigStateBytes,
+                               openContextStore: openContextStore, post: { inbox.post($0) })
         let (model, commands) = StateBrowser.start(settings: settings, size: size, now: clock())
         self.model = model
         run(commands)
@@ -123,6 +127,9 @@ public final class BrowserProgram {
             case let .copyToClipboard(text, description):
                 if let message = host.copyToClipboard(text, description) { send(message) }
             case .quit:
+                quitRequested = true
+            case let .switchContext(name):
+                switchRequested = name
                 quitRequested = true
             default:
                 runner.execute(command)

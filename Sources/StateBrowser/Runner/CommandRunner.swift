@@ -19,6 +19,8 @@ public final class CommandRunner: @unchecked Sendable {
     private let post: @Sendable (Message) -> Void
     private let clock: @Sendable () -> Double
     private let bigStateBytes: Int
+    /// Opens a store in another context (never prompts), for `=`.
+    private let openContextStore: (@Sendable (String) throws -> StateStore)?
 
     /// - Parameters:
     ///   - makeStore: opens a store (a new connection) for each worker, and again to
@@ -29,8 +31,10 @@ public final class CommandRunner: @unchecked Sendable {
     public init(makeStore: @escaping @Sendable () throws -> StateStore,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 bigStateBytes: Int = 8 << 20,
+                openContextStore: (@Sendable (String) throws -> StateStore)? = nil,
                 post: @escaping @Sendable (Message) -> Void) {
         self.post = post
+        self.openContextStore = openContextStore
         self.clock = clock
         self.bigStateBytes = bigStateBytes
         let monitor = ConnectionMonitor(post: post)
@@ -128,12 +132,22 @@ public final class CommandRunner: @unchecked Sendable {
             writes.enqueue(Worker.Job(key: nil, retries: false, run: { store in
                 .writeFinished(action, StoreWrites.perform(action, store))
             }, failed: { .writeFinished(action, .failed($0)) }))
+        case let .diffWithContext(stateID, context):
+            let open = openContextStore
+            reads.enqueue(Worker.Job(key: "contextDiff", retries: true, run: { store in
+                guard let open else {
+                    return .contextDiffLoaded(ContextDiff(stateID: stateID, context: context, lines: [], error: "Comparing with another context is not available here."))
+                }
+                let other = try open(context)
+                defer { other.close() }
+                return .contextDiffLoaded(try StoreReads.contextDiff(stateID, here: store, there: other, context: context))
+            }, failed: { .contextDiffLoaded(ContextDiff(stateID: stateID, context: context, lines: [], error: $0)) }))
         case .cancelWrite:
             writes.cancelCurrent()
         case let .after(seconds, message):
             let post = self.post
             DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { post(message) }
-        case .openEditor, .copyToClipboard, .quit:
+        case .openEditor, .copyToClipboard, .quit, .switchContext:
             break
         }
     }

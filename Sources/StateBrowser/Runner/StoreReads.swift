@@ -242,4 +242,25 @@ extension StoreReads {
                             safe: diagnosis.verdict == .safeToRelease || diagnosis.verdict == .healthy,
                             lines: diagnosis.lines.map { DoctorLine(label: $0.label, text: $0.text) })
     }
+
+    /// A state ID's merged state here against there, as `diff` prints it (a missing
+    /// row is {}, as Meltano's get prints it; a row that is not JSON is an error).
+    static func contextDiff(_ stateID: String, here: StateStore, there: StateStore, context: String) throws -> ContextDiff {
+        func merged(_ store: StateStore) throws -> JSONValue? {
+            guard let record = try store.get(stateID) else { return nil }
+            return try record.merged.get()
+        }
+        let mine = try merged(here), theirs = try merged(there)
+        var lines: [DiffLine] = []
+        for (value, name) in [(mine, "here"), (theirs, "in \(context)")] where value == nil {
+            lines.append(DiffLine(.context, "(no state \(name): compared as {})"))
+        }
+        let changes = JSONDiff.changes(from: mine ?? .object(JSONObject()), to: theirs ?? .object(JSONObject()))
+        for change in changes {
+            let kind: DiffLine.Kind = change.kind == .added ? .added : change.kind == .removed ? .removed : .hunk
+            lines.append(DiffLine(kind, JSONDiff.line(change)))
+        }
+        if changes.isEmpty { lines.append(DiffLine(.context, "The same in both.")) }
+        return ContextDiff(stateID: stateID, context: context, lines: lines)
+    }
 }

@@ -1,3 +1,5 @@
+import StateConfig
+
 /// Every style the browser draws with, in one place. `Terminal` drops the colours
 /// for `NO_COLOR` and monochrome terminals; attributes and characters still carry
 /// the meaning (selection in reverse, stale locks spelled out, escapes in bold).
@@ -40,6 +42,23 @@ public struct Theme: Sendable {
     public var label = Style(bold: true)
 
     public init() {}
+
+    /// A context's name in the header and the picker: reversed, in the context's colour
+    /// (the terminal drops colours where it must, as for every style).
+    public func contextBadge(_ color: ContextColor?) -> Style {
+        var style = Style(bold: true, reverse: true)
+        switch color {
+        case .red?: style.foreground = .red
+        case .green?: style.foreground = .green
+        case .yellow?: style.foreground = .yellow
+        case .blue?: style.foreground = .blue
+        case .magenta?: style.foreground = .magenta
+        case .cyan?: style.foreground = .cyan
+        case .white?: style.foreground = .white
+        case nil: break
+        }
+        return style
+    }
 
     public static let standard = Theme()
 

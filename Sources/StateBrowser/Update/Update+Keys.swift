@@ -22,7 +22,66 @@ extension Model {
         case let .diff(diff): diffKey(key, diff, &commands)
         case let .doctor(panel): doctorKey(key, panel, &commands)
         case let .bookmarks(view): bookmarksKey(key, view, &commands)
+        case let .contexts(selected, forDiff): contextsKey(key, selected: selected, forDiff: forDiff, &commands)
+        case let .contextDiff(view): contextDiffKey(key, view)
         }
+    }
+
+    // MARK: - Contexts
+
+    mutating func openContextPicker(forDiff: Bool = false) {
+        guard !settings.contexts.isEmpty else {
+            setStatus("No contexts to \(forDiff ? "compare with" : "switch to"): define them under contexts: in ~/.config/meltano-state/config.yml.", error: true)
+            return
+        }
+        let current = settings.contexts.firstIndex { $0.name == settings.context?.name }
+        // To compare, start on another context than this one.
+        let start = forDiff ? settings.contexts.indices.first { $0 != current } ?? 0 : current ?? 0
+        mode = .contexts(selected: start, forDiff: forDiff)
+    }
+
+    mutating func contextsKey(_ key: Key, selected: Int, forDiff: Bool, _ commands: inout [Command]) {
+        let last = settings.contexts.count - 1
+        switch key {
+        case .up, .character("k"): mode = .contexts(selected: max(0, selected - 1), forDiff: forDiff)
+        case .down, .character("j"): mode = .contexts(selected: min(last, selected + 1), forDiff: forDiff)
+        case .home, .character("g"): mode = .contexts(selected: 0, forDiff: forDiff)
+        case .end, .character("G"): mode = .contexts(selected: last, forDiff: forDiff)
+        case .enter where forDiff:
+            let chosen = settings.contexts[min(max(0, selected), last)]
+            guard let stateID = list.selectedRow?.stateID else { mode = .browse; return }
+            mode = .contextDiff(ContextDiffView(diff: nil, stateID: stateID, context: chosen.name))
+            commands.append(.diffWithContext(stateID: stateID, context: chosen.name))
+        case .enter:
+            mode = .browse
+            let chosen = settings.contexts[min(max(0, selected), last)]
+            if chosen.name == settings.context?.name {
+                setStatus("Already in context \(chosen.name).")
+            } else if writing != nil {
+                setStatus("A change is still being written; switch once it is done.", error: true)
+            } else {
+                quitting = true
+                commands.append(.switchContext(chosen.name))
+            }
+        case .escape, .character("q"), .character(":"): mode = .browse
+        default: break
+        }
+    }
+
+    mutating func contextDiffKey(_ key: Key, _ view: ContextDiffView) {
+        var view = view
+        let count = view.diff?.lines.count ?? 0
+        let page = max(1, size.height - 8)
+        switch key {
+        case .up, .character("k"): view.top = max(0, view.top - 1)
+        case .down, .character("j"): view.top = max(0, min(count - 1, view.top + 1))
+        case .pageUp: view.top = max(0, view.top - page)
+        case .pageDown, .character(" "): view.top = max(0, min(count - 1, view.top + page))
+        default:
+            mode = .browse
+            return
+        }
+        mode = .contextDiff(view)
     }
 
     mutating func quit(_ commands: inout [Command]) {
@@ -74,6 +133,13 @@ extension Model {
             }
         case .character("H"): openHistory(&commands)
         case .character("D"): openDoctor(&commands)
+        case .character(":"): openContextPicker()
+        case .character("="):
+            if list.selectedRow == nil {
+                setStatus("No state selected to compare.", error: true)
+            } else {
+                openContextPicker(forDiff: true)
+            }
         case .escape:
             if writing != nil {
                 commands.append(.cancelWrite)

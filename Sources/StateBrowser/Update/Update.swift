@@ -73,6 +73,11 @@ extension Model {
             editChecked(requestID, session, body: body, check, &commands)
         case let .targetChecked(action, exists):
             targetChecked(action, exists: exists)
+        case let .contextDiffLoaded(diff):
+            if case var .contextDiff(view) = mode, view.stateID == diff.stateID, view.context == diff.context {
+                view.diff = diff
+                mode = .contextDiff(view)
+            }
         case let .historyLoaded(stateID, rows):
             if case var .history(history) = mode, history.stateID == stateID {
                 history.rows = rows

@@ -47,6 +47,8 @@ public enum KeyBindings {
         ]),
         ("Other", [
             Binding("?  F1", "this help"),
+            Binding(":", "switch context: a picker of the config file's contexts"),
+            Binding("=", "diff the state with the same ID in another context"),
             Binding("Esc  Ctrl-C", "stop waiting for a lock"),
             Binding("q", "quit"),
         ]),

@@ -11,6 +11,8 @@ extension Painter {
         case let .diff(diff): self.diff(diff, &screen)
         case let .doctor(panel): doctor(panel, &screen)
         case let .bookmarks(view): bookmarks(view, &screen)
+        case let .contexts(selected, forDiff): contexts(selected: selected, forDiff: forDiff, &screen)
+        case let .contextDiff(view): contextDiff(view, &screen)
         }
     }
 
@@ -52,6 +54,61 @@ extension Painter {
         let more = top + visible < lines.count ? "↓ more (j) · " : ""
         screen.put(more + "r diagnose again · any other key closes", x: inner.x, y: inner.y + inner.height - 1,
                    style: theme.hint, limit: inner.x + inner.width)
+    }
+
+    // MARK: - Context picker
+
+    func contextDiff(_ view: ContextDiffView, _ screen: inout Screen) {
+        let title = "\(view.stateID): here → \(view.context)"
+        let width = min(screen.width - 2, 100)
+        let inner = box(width: width, height: screen.height - 2, title: title, style: theme.dialogBorder, &screen)
+        guard let diff = view.diff else {
+            screen.put("Reading it in \(view.context)…", x: inner.x, y: inner.y, style: theme.hint, limit: inner.x + inner.width)
+            return
+        }
+        if let error = diff.error {
+            for (row, line) in wrapRuns([Run(error, theme.error)], width: inner.width).prefix(inner.height - 1).enumerated() {
+                screen.put(runs: line, x: inner.x, y: inner.y + row, limit: inner.x + inner.width)
+            }
+        } else {
+            for (row, line) in diff.lines.dropFirst(view.top).prefix(inner.height - 1).enumerated() {
+                let style: Style
+                switch line.kind {
+                case .added: style = theme.diffAdded
+                case .removed: style = theme.diffRemoved
+                case .hunk: style = theme.diffHunk
+                case .context: style = theme.hint
+                }
+                screen.put(line.text, x: inner.x, y: inner.y + row, style: style, limit: inner.x + inner.width)
+            }
+        }
+        screen.put("- only here · + only in \(view.context) · ~ changed · j k PgDn scroll · any other key closes",
+                   x: inner.x, y: inner.y + inner.height - 1, style: theme.hint, limit: inner.x + inner.width)
+    }
+
+    func contexts(selected: Int, forDiff: Bool, _ screen: inout Screen) {
+        let choices = model.settings.contexts
+        let nameWidth = max(4, choices.map { TextWidth.width(of: $0.name) }.max() ?? 0)
+        let lines: [[Run]] = choices.map { choice in
+            let current = choice.name == model.settings.context?.name
+            let pad = String(repeating: " ", count: max(0, nameWidth - TextWidth.width(of: choice.name)))
+            return [Run(current ? "* " : "  "), Run(" \(choice.name) ", theme.contextBadge(choice.color)), Run(pad + "  "),
+                    Run(choice.readOnly ? "read-only  " : "writable   ", choice.readOnly ? theme.stale : theme.hint),
+                    Run(choice.location, theme.hint)]
+        }
+        let width = min(screen.width - 2, max(50, (lines.map(runsWidth).max() ?? 0) + 4))
+        let title = forDiff ? "Compare with context" : "Switch context"
+        let inner = box(width: width, height: min(screen.height - 2, lines.count + 4), title: title, style: theme.dialogBorder, &screen)
+        let visible = max(1, inner.height - 2)
+        let top = max(0, min(selected - visible + 1, lines.count - visible))
+        for (row, line) in lines.enumerated().dropFirst(top).prefix(visible) {
+            let y = inner.y + row - top
+            if row == selected { screen.fill(x: inner.x, y: y, width: inner.width, height: 1, style: theme.selection) }
+            screen.put(runs: line.map { row == selected ? Run($0.text, $0.style.with(reverse: true)) : $0 },
+                       x: inner.x, y: y, limit: inner.x + inner.width)
+        }
+        screen.put(forDiff ? "Enter: compare · Esc: back · * the current one" : "Enter: switch · Esc: back · * the current one", x: inner.x, y: inner.y + inner.height - 1, style: theme.hint,
+                   limit: inner.x + inner.width)
     }
 
     /// A centred box with a title in its top border; returns its inner rectangle.

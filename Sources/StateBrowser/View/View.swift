@@ -33,8 +33,11 @@ struct Painter {
 
     func header(_ screen: inout Screen) {
         let settings = model.settings
-        let runs: [Run] = [Run(settings.location, theme.header), Run("  schema ", theme.headerDim), Run(settings.schema),
+        var runs: [Run] = [Run(settings.location, theme.header), Run("  schema ", theme.headerDim), Run(settings.schema),
                            Run("  ", theme.headerDim), Run(settings.layout, theme.headerDim)]
+        if let context = settings.context {
+            runs.insert(contentsOf: [Run(" \(context.name) ", theme.contextBadge(context.color)), Run(" ")], at: 0)
+        }
         var badge: [Run] = settings.readOnly ? [Run(" READ-ONLY ", theme.badge)] : []
         let name = " meltano-state"
         if runsWidth(runs) + runsWidth(badge) + name.count + 2 <= layout.header.width { badge.append(Run(name, theme.headerDim)) }

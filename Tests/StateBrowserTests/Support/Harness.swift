@@ -27,6 +27,8 @@ final class FakeBackend {
     var editor: ((EditSession) -> String?)?
     var writes: [WriteAction] = []
     var clipboard: [String] = []
+    /// What `D` finds in each other context.
+    var contextDiffs: [String: [DiffLine]] = [:]
     var commandLog: [String] = []
     /// `diagnose` answers with these (the store's diagnosis is tested against PostgreSQL).
     var diagnoses: [String: DoctorReport] = [:]
@@ -139,8 +141,11 @@ final class FakeBackend {
             return ([.clipboardWritten(description: description, problem: nil)], [], false)
         case let .after(_, message):
             return ([], [message], false)
-        case .quit:
+        case .quit, .switchContext:
             return ([], [], true)
+        case let .diffWithContext(id, context):
+            let lines = contextDiffs[context] ?? [DiffLine(.context, "The same in both.")]
+            return ([.contextDiffLoaded(ContextDiff(stateID: id, context: context, lines: lines))], [], false)
         }
     }
 

@@ -1,0 +1,95 @@
+import Foundation
+import Postgres
+import StateStore
+import Testing
+import TestSupport
+
+extension CLIFixture {
+    /// This fixture's backend URI in a given schema (the test server, no password).
+    func uri(schema: String) throws -> String {
+        let config = try TestDatabase.configuration()
+        return "postgres://\(config.user!)@\(config.host!):\(config.port!)/\(config.database!)/\(schema)"
+    }
+
+    /// Writes the config file of this fixture's HOME.
+    func writeConfig(_ text: String) throws {
+        let directory = environment["HOME"]! + "/.config/meltano-state"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try text.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
+    }
+}
+
+/// `--context`, `MELTANO_STATE_CONTEXT` and `contexts` with the real binary and server.
+@Suite("Contexts (CLI)")
+struct ContextCLITests {
+    /// Two contexts on this fixture's schema, one read-only; the environment's own URI
+    /// points at a server that does not exist, so only a context can reach the data.
+    static func fixture() throws -> CLIFixture {
+        let fixture = try CLIFixture(schemaPrefix: "ctx")
+        let uri = try fixture.uri(schema: fixture.schema)
+        let set = try fixture.run(["set", "--force", "prod:tap-a-to-b", #"{"singer_state": {"v": 1}}"#])
+        #expect(set.status == 0, "\(set.stderr)")
+        try fixture.writeConfig("""
+            contexts:
+              work:
+                uri: \(uri)
+                color: green
+              prod:
+                uri: \(uri)
+                password: ${NOT_SET_ANYWHERE}
+                read_only: true
+                color: red
+            """)
+        fixture.environment["MELTANO_STATE_BACKEND_URI"] = "postgres://nobody@127.0.0.1:1/none/public"
+        return fixture
+    }
+
+    @Test func contextsListsThemAndMarksTheSelectedOne() throws {
+        let fixture = try Self.fixture()
+        let listed = try fixture.run(["contexts"], extraEnvironment: ["MELTANO_STATE_CONTEXT": "prod"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let lines = listed.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[1].hasPrefix("  work ") && lines[1].contains("writable") && lines[1].contains("green"))
+        #expect(lines[2].hasPrefix("* prod ") && lines[2].contains("read-only") && lines[2].contains("red"))
+        let json = try fixture.run(["contexts", "--json", "--context", "work"])
+        #expect(json.status == 0)
+        #expect(json.stdout.contains(#""selected": true"#) && json.stdout.contains(#""name": "work""#))
+    }
+
+    @Test func aContextReachesItsBackendWhateverTheEnvironmentSays() throws {
+        let fixture = try Self.fixture()
+        let withoutContext = try fixture.run(["list"])
+        #expect(withoutContext.status != 0)  // the environment's URI goes nowhere
+        for arguments in [["list", "--context", "work"], ["--context", "work", "list"]] {
+            let listed = try fixture.run(arguments)
+            #expect(listed.status == 0, "\(listed.stderr)")
+            #expect(listed.stdout == "prod:tap-a-to-b\n")
+        }
+        let byVariable = try fixture.run(["get", "prod:tap-a-to-b"], extraEnvironment: ["MELTANO_STATE_CONTEXT": "work"])
+        #expect(byVariable.stdout == #"{"singer_state":{"v":1}}"# + "\n")
+        let config = try fixture.run(["config", "--context", "prod"])
+        #expect(config.stdout.contains("Context          prod (from --context)"))
+    }
+
+    @Test func aReadOnlyContextRefusesWritesUnlessToldWritable() throws {
+        let fixture = try Self.fixture()
+        let refused = try fixture.run(["set", "--force", "--context", "prod", "prod:tap-a-to-b", #"{"singer_state": {"v": 2}}"#])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("read-only"), "\(refused.stderr)")
+        #expect(try fixture.rows().first?[2] == #"{"singer_state": {"v": 1}}"#)
+        let writable = try fixture.run(["set", "--force", "--context", "prod", "--writable", "prod:tap-a-to-b", #"{"singer_state": {"v": 2}}"#])
+        #expect(writable.status == 0, "\(writable.stderr)")
+        #expect(try fixture.rows().first?[2] == #"{"singer_state": {"v": 2}}"#)
+        let both = try fixture.run(["set", "--force", "--context", "work", "--writable", "--read-only", "prod:tap-a-to-b", "{}"])
+        #expect(both.status != 0 && both.stderr.contains("read-only"))
+    }
+
+    @Test func anUnknownContextNamesTheKnownOnes() throws {
+        let fixture = try Self.fixture()
+        let result = try fixture.run(["list", "--context", "staging"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no context named staging"))
+        #expect(result.stderr.contains("Use one of: work, prod"))
+    }
+}
