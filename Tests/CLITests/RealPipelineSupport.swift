@@ -30,7 +30,9 @@ final class RealPipeline: @unchecked Sendable {
 
     static let stateID = "dev:tap-postgres-to-target-postgres"
     static let stream = "shop-orders"
-    /// Source rows: id N was updated at base + N minutes.
+    /// A second stream, its own bookmark (an integer replication key).
+    static let customers = "shop-customers"
+    /// Source rows: order N was updated at base + N hours; customer N has version N.
     static let base = "2026-11-01 00:00:00+00"
 
     let backend: Backend
@@ -71,6 +73,8 @@ final class RealPipeline: @unchecked Sendable {
         try source.query("CREATE SCHEMA shop")
         try source.query("CREATE SCHEMA \(quoteIdentifier(stateSchema))")
         try source.query("CREATE TABLE shop.orders (id int PRIMARY KEY, updated_at timestamptz NOT NULL, amount int NOT NULL)")
+        try source.query("CREATE TABLE shop.customers (id int PRIMARY KEY, version int NOT NULL)")
+        try source.query("INSERT INTO shop.customers SELECT g, g FROM generate_series(1, 12) g")
         try addRows(1...rows)
 
         // The add-ons insist on a password; the test server trusts loopback, so any will do.
@@ -111,10 +115,14 @@ final class RealPipeline: @unchecked Sendable {
                   filter_schemas: [shop]
                 select:
                 - \(Self.stream).*
+                - \(Self.customers).*
                 metadata:
                   \(Self.stream):
                     replication-method: INCREMENTAL
                     replication-key: updated_at
+                  \(Self.customers):
+                    replication-method: INCREMENTAL
+                    replication-key: version
               loaders:
               - name: target-postgres
                 namespace: target_postgres
@@ -155,10 +163,10 @@ final class RealPipeline: @unchecked Sendable {
         return try Connection(config)
     }
 
-    /// Source rows `ids`, each updated at base + id minutes.
+    /// Source rows `ids`, each updated at base + id hours.
     func addRows(_ ids: ClosedRange<Int>) throws {
         try connection(to: database).query("""
-            INSERT INTO shop.orders SELECT g, timestamptz '\(Self.base)' + g * interval '1 minute', g % 97
+            INSERT INTO shop.orders SELECT g, timestamptz '\(Self.base)' + g * interval '1 hour', g % 97
             FROM generate_series(\(ids.lowerBound), \(ids.upperBound)) g
             """)
     }
@@ -168,7 +176,7 @@ final class RealPipeline: @unchecked Sendable {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let start = calendar.date(from: DateComponents(year: 2026, month: 11, day: 1))!
-        let date = start.addingTimeInterval(Double(id) * 60)
+        let date = start.addingTimeInterval(Double(id) * 3600)
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.000000+00:00", parts.year!, parts.month!, parts.day!,
                       parts.hour!, parts.minute!, parts.second!)
@@ -199,11 +207,12 @@ final class RealPipeline: @unchecked Sendable {
         (try? String(contentsOfFile: cli.directory + "/killed-run.log", encoding: .utf8)).map { String($0.suffix(3000)) } ?? ""
     }
 
-    /// The ids a run loaded into `targetSchema`, in order ([] when it loaded nothing).
-    func loadedIDs(in targetSchema: String) throws -> [Int] {
+    /// The ids a run loaded into `targetSchema`'s `table`, in order ([] when it loaded nothing).
+    func loadedIDs(in targetSchema: String, table: String = "orders") throws -> [Int] {
         let target = try connection(to: database)
-        guard try target.query("SELECT to_regclass($1) IS NOT NULL", ["\(quoteIdentifier(targetSchema)).orders"]).scalar == "t" else { return [] }
-        return try target.query("SELECT id FROM \(quoteIdentifier(targetSchema)).orders ORDER BY id").rows.compactMap { $0[0].flatMap { Int($0) } }
+        let name = "\(quoteIdentifier(targetSchema)).\(quoteIdentifier(table))"
+        guard try target.query("SELECT to_regclass($1) IS NOT NULL", [name]).scalar == "t" else { return [] }
+        return try target.query("SELECT id FROM \(name) ORDER BY id").rows.compactMap { $0[0].flatMap { Int($0) } }
     }
 
     /// The runs Meltano recorded for the pipeline, oldest first: (id, state).
@@ -222,12 +231,23 @@ final class RealPipeline: @unchecked Sendable {
                                        "--schema", "public"])
     }
 
-    /// The bookmark of the stream in a state's JSON text, as written by tap-postgres.
-    static func replicationKeyValue(in text: String) throws -> String? {
+    /// A stream's bookmark in a state's JSON text, as tap-postgres writes it (the
+    /// value's literal: a time's text, a number's digits); nil when it has none.
+    static func replicationKeyValue(in text: String, stream name: String = stream) throws -> String? {
         guard case let .object(top) = try JSONParser.parse(text), case let .object(singer)? = top["singer_state"],
-              case let .object(bookmarks)? = singer["bookmarks"], case let .object(stream)? = bookmarks[stream],
-              case let .string(value)? = stream["replication_key_value"] else { return nil }
-        return value.text
+              case let .object(bookmarks)? = singer["bookmarks"], case let .object(stream)? = bookmarks[name] else { return nil }
+        switch stream["replication_key_value"] {
+        case let .string(value)?: return value.text
+        case let .number(value)?: return value.literal
+        default: return nil
+        }
+    }
+
+    /// A stream's whole bookmark object as the state's compact text shows it.
+    static func bookmarkText(in text: String, stream name: String) throws -> String? {
+        guard case let .object(top) = try JSONParser.parse(text), case let .object(singer)? = top["singer_state"],
+              case let .object(bookmarks)? = singer["bookmarks"], let stream = bookmarks[name] else { return nil }
+        return stream.compactText
     }
 
     struct UnexpectedOutput: Error, CustomStringConvertible {

@@ -10,56 +10,81 @@ import Testing
 /// with SIGKILL, repaired with our tool, followed by a real run that succeeds.
 @Suite("Real meltano run pipelines on each layout")
 struct RealPipelineTests {
-    /// Run 1 loads rows 1…40; our tool reads the incremental state byte for byte as
-    /// `meltano state get` prints it; a rewind to row 31's bookmark, written by our tool,
-    /// makes run 2 re-extract exactly rows 31…40 (singer-sdk starts at the bookmark, inclusive).
+    /// Run 1 loads orders 1…40 (one an hour) and customers 1…12; our tool reads the
+    /// incremental state byte for byte as `meltano state get` prints it. `rewind … --by 1d`
+    /// moves the orders bookmark back a day, with no byte of the customers' bookmark
+    /// changed, and run 2 re-extracts exactly the orders of that day (singer-sdk starts at
+    /// the bookmark, inclusive) and no customer but the bookmark's own. `reset-stream`
+    /// removes the customers' bookmark only, and run 3 extracts every customer again.
     @Test(arguments: RealPipeline.Backend.allCases)
     func incrementalStateIsReadAsMeltanoPrintsItAndARewindIsHonoured(_ backend: RealPipeline.Backend) throws {
         let pipeline = try RealPipeline(backend, rows: 40)
+        let id = RealPipeline.stateID, orders = RealPipeline.stream, customers = RealPipeline.customers
         let first = try pipeline.run(into: "run1")
         try #require(first.status == 0, "meltano run: \(first.stderr.suffix(3000))")
         #expect(try pipeline.loadedIDs(in: "run1") == Array(1...40))
+        #expect(try pipeline.loadedIDs(in: "run1", table: "customers") == Array(1...12))
 
-        let meltanoGet = try pipeline.meltano(["state", "get", RealPipeline.stateID])
+        let meltanoGet = try pipeline.meltano(["state", "get", id])
         try #require(meltanoGet.status == 0, "meltano state get: \(meltanoGet.stderr.suffix(2000))")
-        let ours = try pipeline.cli.run(["get", RealPipeline.stateID])
+        let ours = try pipeline.cli.run(["get", id])
         try #require(ours.status == 0, "meltano-state get: \(ours.stderr)")
         #expect(ours.stdoutData == meltanoGet.stdoutData, "ours: \(ours.stdout) meltano: \(meltanoGet.stdout)")
         #expect(try RealPipeline.replicationKeyValue(in: ours.stdout) == RealPipeline.bookmark(ofRow: 40), "\(ours.stdout)")
+        #expect(try RealPipeline.replicationKeyValue(in: ours.stdout, stream: customers) == "12", "\(ours.stdout)")
         // The layout our tool found is the one the pipeline wrote.
         let check = try pipeline.cli.run(["check"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
         #expect(check.stdout.contains(backend == .systemDB ? "systemdb" : backend == .firstLayout ? "two-tables" : "single-table"),
                 "\(check.stdout)")
 
-        // The rewind, with our tool: the bookmark moved back to row 31's time, nothing else changed.
-        let rewound = ours.stdout.replacingOccurrences(of: RealPipeline.bookmark(ofRow: 40), with: RealPipeline.bookmark(ofRow: 31))
-        try #require(rewound != ours.stdout)
-        let set = try pipeline.cli.run(["set", "--force", RealPipeline.stateID, rewound])
-        try #require(set.status == 0, "meltano-state set: \(set.stderr)")
-        let meltanoSees = try pipeline.meltano(["state", "get", RealPipeline.stateID])
-        #expect(meltanoSees.stdout == rewound, "Meltano reads our rewind: \(meltanoSees.stdout)")
+        // Our tool's bookmarks view of the real state.
+        let bookmarks = try pipeline.cli.run(["bookmarks", id])
+        #expect(bookmarks.status == 0 && bookmarks.stdout.contains(orders) && bookmarks.stdout.contains(RealPipeline.bookmark(ofRow: 40)),
+                "\(bookmarks.stdout)\(bookmarks.stderr)")
 
-        try pipeline.addRows(41...45)
+        // The rewind, one day back, with our tool; the other stream's bytes untouched.
+        let rewind = try pipeline.cli.run(["rewind", id, orders, "--by", "1d", "--yes"])
+        try #require(rewind.status == 0, "rewind: \(rewind.stderr)")
+        let rewound = try pipeline.meltano(["state", "get", id])
+        #expect(try RealPipeline.replicationKeyValue(in: rewound.stdout) == RealPipeline.bookmark(ofRow: 16), "Meltano reads our rewind: \(rewound.stdout)")
+        #expect(try RealPipeline.bookmarkText(in: rewound.stdout, stream: customers) == RealPipeline.bookmarkText(in: ours.stdout, stream: customers))
+        #expect(rewound.stdout == ours.stdout.replacingOccurrences(of: RealPipeline.bookmark(ofRow: 40), with: RealPipeline.bookmark(ofRow: 16)),
+                "no byte changed but the orders bookmark: \(rewound.stdout)")
+
         let second = try pipeline.run(into: "run2")
         try #require(second.status == 0, "meltano run after the rewind: \(second.stderr.suffix(3000))")
-        #expect(try pipeline.loadedIDs(in: "run2") == Array(31...45), "the rows from the new bookmark on, and only those")
-        let after = try pipeline.cli.run(["get", RealPipeline.stateID])
-        #expect(try RealPipeline.replicationKeyValue(in: after.stdout) == RealPipeline.bookmark(ofRow: 45), "\(after.stdout)")
-        // The rewind is in our journal, so it can be undone.
-        let history = try pipeline.cli.run(["history", RealPipeline.stateID])
-        #expect(history.status == 0 && history.stdout.contains(RealPipeline.stateID), "\(history.stdout)\(history.stderr)")
+        #expect(try pipeline.loadedIDs(in: "run2") == Array(16...40), "the orders of that day, and only those")
+        #expect(try pipeline.loadedIDs(in: "run2", table: "customers") == [12], "customers go on from their own bookmark")
+        let afterRun2 = try pipeline.cli.run(["get", id])
+        #expect(try RealPipeline.replicationKeyValue(in: afterRun2.stdout) == RealPipeline.bookmark(ofRow: 40), "\(afterRun2.stdout)")
+
+        // reset-stream: the customers' bookmark only.
+        let reset = try pipeline.cli.run(["reset-stream", id, customers, "--yes"])
+        try #require(reset.status == 0, "reset-stream: \(reset.stderr)")
+        let afterReset = try pipeline.meltano(["state", "get", id])
+        #expect(try RealPipeline.bookmarkText(in: afterReset.stdout, stream: customers) == nil, "\(afterReset.stdout)")
+        #expect(try RealPipeline.bookmarkText(in: afterReset.stdout, stream: orders) == RealPipeline.bookmarkText(in: afterRun2.stdout, stream: orders))
+        let third = try pipeline.run(into: "run3")
+        try #require(third.status == 0, "meltano run after reset-stream: \(third.stderr.suffix(3000))")
+        #expect(try pipeline.loadedIDs(in: "run3", table: "customers") == Array(1...12), "the whole stream again")
+        #expect(try pipeline.loadedIDs(in: "run3") == [40], "orders go on from their bookmark")
+
+        // Both edits are in our journal, so each can be undone.
+        let history = try pipeline.cli.run(["history", "--json", id])
+        #expect(history.status == 0 && history.stdout.contains("\"rewind\"") && history.stdout.contains("\"reset-stream\""),
+                "\(history.stdout)\(history.stderr)")
 
         // An interrupted singer-sdk sync's partial state (progress markers, the starting
         // value, partitions), merged by Meltano itself over the real completed state: the
         // merged view reads byte for byte as Meltano prints it.
         let partial = #"{"singer_state": {"bookmarks": {"shop-orders": {"starting_replication_value": "2026-11-01T00:45:00.000000+00:00", "progress_markers": {"Note": "Progress is not resumable if interrupted.", "replication_key": "updated_at", "replication_key_value": "2026-11-01T00:50:00.123456+00:00"}, "partitions": [{"context": {"tenant": "é"}, "replication_key": "updated_at", "replication_key_value": 1.10}]}}}}"#
-        let merge = try pipeline.meltano(["state", "merge", RealPipeline.stateID, partial])
+        let merge = try pipeline.meltano(["state", "merge", id, partial])
         try #require(merge.status == 0, "meltano state merge: \(merge.stderr.suffix(2000))")
-        let meltanoMerged = try pipeline.meltano(["state", "get", RealPipeline.stateID])
-        let oursMerged = try pipeline.cli.run(["get", RealPipeline.stateID])
+        let meltanoMerged = try pipeline.meltano(["state", "get", id])
+        let oursMerged = try pipeline.cli.run(["get", id])
         #expect(oursMerged.stdoutData == meltanoMerged.stdoutData, "ours: \(oursMerged.stdout) meltano: \(meltanoMerged.stdout)")
-        #expect(oursMerged.stdout.contains("progress_markers") && oursMerged.stdout.contains(RealPipeline.bookmark(ofRow: 45)))
+        #expect(oursMerged.stdout.contains("progress_markers") && oursMerged.stdout.contains(RealPipeline.bookmark(ofRow: 40)))
     }
 
     /// A run killed with SIGKILL while it is writing its state (the first layout's lock
