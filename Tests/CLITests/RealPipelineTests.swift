@@ -249,3 +249,76 @@ struct RealPipelineTests {
         #expect(try pipeline.runs().last?.state == "FAIL")
     }
 }
+
+/// Issue 20 with the real add-on: a real pipeline's state synced first layout → later
+/// layout → Meltano's system database → first layout again is the same bytes in every
+/// table, each real Meltano reads it as the first one does, and real runs on the later
+/// layout and the system database go on from the synced bookmark.
+@Suite("sync between layouts, read by the real add-on")
+struct RealSyncTests {
+    @Test func aRealStateSyncedAcrossTheThreeLayoutsAndBackIsTheSameBytesAndRealRunsGoOnFromIt() throws {
+        let first = try RealPipeline(.firstLayout, rows: 20)
+        let later = try RealPipeline(.laterLayout, rows: 20)
+        let system = try RealPipeline(.systemDB, rows: 20)
+        try #require(try first.run(into: "run1").status == 0)
+        // Each target's tables, as its Meltano makes them on first use.
+        for pipeline in [later, system] {
+            let list = try pipeline.meltano(["state", "list"])
+            try #require(list.status == 0, "meltano state list: \(list.stderr.suffix(1500))")
+        }
+        let back = "back_" + first.stateSchema
+        try first.connection(to: first.database).query("CREATE SCHEMA \(quoteIdentifier(back))")
+
+        let config = try TestDatabase.configuration()
+        let server = "\(config.user!)@\(config.host!):\(config.port!)"
+        let home = first.cli.environment["HOME"]! + "/.config/meltano-state"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        try """
+            contexts:
+              first:
+                uri: postgres://\(server)/\(first.database)/\(first.stateSchema)
+              later:
+                uri: postgresql://\(server)/\(later.database)?options=-csearch_path%3D\(later.stateSchema)
+                layout: single-table
+              system:
+                uri: systemdb
+                database_uri: postgresql://\(server)/\(system.database)
+              back:
+                uri: postgres://\(server)/\(first.database)/\(back)
+
+            """.write(toFile: home + "/config.yml", atomically: true, encoding: .utf8)
+        let created = try first.cli.run(["init", "--context", "back"])
+        #expect(created.status == 0, "\(created.stderr)")
+        for (from, to) in [("first", "later"), ("later", "system"), ("system", "back")] {
+            let sync = try first.cli.run(["sync", "--from", from, "--to", to, "--apply"])
+            try #require(sync.status == 0, "sync \(from) → \(to): \(sync.stdout)\(sync.stderr)")
+        }
+
+        // The same bytes in every layout (an empty part: NULL in the add-on's tables, {} in the system database).
+        func row(_ pipeline: RealPipeline, _ table: String) throws -> [String?] {
+            try pipeline.connection(to: pipeline.database).query(
+                "SELECT partial_state, completed_state FROM \(table) WHERE state_id = $1", [RealPipeline.stateID]).rows.first ?? []
+        }
+        let original = try row(first, "\(quoteIdentifier(first.stateSchema)).meltano_state")
+        try #require(original.count == 2 && original[1] != nil, "\(original)")
+        #expect(try row(later, "\(quoteIdentifier(later.stateSchema)).state") == original)
+        let inSystem = try row(system, "public.state")
+        #expect(inSystem == [original[0] ?? "{}", original[1]], "\(inSystem)")
+        #expect(try row(first, "\(quoteIdentifier(back)).meltano_state") == original, "and back again")
+
+        // Each real Meltano reads it as the first one does.
+        let expected = try first.meltano(["state", "get", RealPipeline.stateID])
+        try #require(expected.status == 0)
+        for pipeline in [later, system] {
+            let get = try pipeline.meltano(["state", "get", RealPipeline.stateID])
+            #expect(get.stdoutData == expected.stdoutData, "\(pipeline.backend): \(get.stdout) \(get.stderr.suffix(1000))")
+        }
+        // And their real runs go on from the synced bookmark: only the bookmark's own rows.
+        for pipeline in [later, system] {
+            let run = try pipeline.run(into: "after_sync")
+            #expect(run.status == 0, "\(pipeline.backend): \(run.stderr.suffix(2000))")
+            #expect(try pipeline.loadedIDs(in: "after_sync") == [20], "\(pipeline.backend)")
+            #expect(try pipeline.loadedIDs(in: "after_sync", table: "customers") == [12], "\(pipeline.backend)")
+        }
+    }
+}
