@@ -142,8 +142,7 @@ struct PgBouncerTests {
         let uri = try #require(fixture.environment["MELTANO_STATE_BACKEND_URI"])
         try "default_environment: dev\nproject_id: bouncer\nenvironments:\n- name: dev\nstate_backend:\n  uri: \(uri)\n"
             .write(toFile: fixture.directory + "/meltano.yml", atomically: true, encoding: .utf8)
-        let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": fixture.directory + "/home",
-                           "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "MELTANO_DISABLE_TRACKING": "true"]
+        let environment = realMeltanoEnvironment(home: fixture.directory + "/home")
         let set = try runProcess(meltano, ["state", "set", "--force", "dev:m", #"{"singer_state": {"via": "pgbouncer"}}"#],
                                  environment: environment, currentDirectory: fixture.directory)
         #expect(set.status == 0, "\(set.stderr.suffix(1500))")

@@ -33,13 +33,9 @@ struct RealMeltanoTests {
                 - name: prod
 
                 """.write(toFile: cli.directory + "/meltano.yml", atomically: true, encoding: .utf8)
-            meltanoEnvironment = [
-                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-                "HOME": cli.directory + "/home",
+            meltanoEnvironment = realMeltanoEnvironment(home: cli.directory + "/home", [
                 "MELTANO_DATABASE_URI": "postgresql+psycopg://\(config.user!)@\(config.host!):\(config.port!)/\(database)",
-                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "MELTANO_DISABLE_TRACKING": "true",
-            ]
+            ])
             // Our CLI finds the same system database through meltano.yml's project and
             // MELTANO_DATABASE_URI, as Meltano does.
             cli.environment["MELTANO_STATE_BACKEND_URI"] = nil

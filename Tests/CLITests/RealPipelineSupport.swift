@@ -5,6 +5,14 @@ import StateJSON
 import TestSupport
 import Testing
 
+/// The environment a real Meltano runs with in the tests: the PATH, a HOME of the test's
+/// own, UTF-8, no usage statistics or tracking (there is no network to send them to),
+/// plus `extra`.
+func realMeltanoEnvironment(home: String, _ extra: [String: String] = [:]) -> [String: String] {
+    ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8",
+     "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "MELTANO_DISABLE_TRACKING": "true"].merging(extra) { $1 }
+}
+
 /// A real Meltano project: `tap-postgres` → `target-postgres` (meltanolabs, from PyPI),
 /// both on the test server, run by a real Meltano 4.4.1 whose state backend is one of the
 /// three layouts: the add-on's first layout, its later layout (both the unmodified add-on
@@ -61,14 +69,9 @@ final class RealPipeline: @unchecked Sendable {
         if systemDatabase != database { try admin.query("CREATE DATABASE \(quoteIdentifier(systemDatabase))") }
         let config = try TestDatabase.configuration()
         let (host, port, user) = (config.host!, config.port!, config.user!)
-        meltanoEnvironment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-            "HOME": cli.directory + "/home",
-            "LANG": "C.UTF-8",
+        meltanoEnvironment = realMeltanoEnvironment(home: cli.directory + "/home", [
             "MELTANO_DATABASE_URI": "postgresql+psycopg://\(user)@\(host):\(port)/\(systemDatabase)",
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "MELTANO_DISABLE_TRACKING": "true",
-        ]
+        ])
         let source = try connection(to: database)
         try source.query("CREATE SCHEMA shop")
         try source.query("CREATE SCHEMA \(quoteIdentifier(stateSchema))")

@@ -59,10 +59,7 @@ struct ReferenceModelCheckTests {
         try "default_environment: dev\nproject_id: refcheck\nenvironments:\n- name: dev\n\(backend)"
             .write(toFile: directory + "/meltano.yml", atomically: true, encoding: .utf8)
         try Self.importText.write(toFile: directory + "/import.json", atomically: true, encoding: .utf8)
-        let environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory + "/home",
-            "LANG": "C.UTF-8", "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "MELTANO_DISABLE_TRACKING": "true",
-        ]
+        let environment = realMeltanoEnvironment(home: directory + "/home")
         var modelArguments = ["--layout", layout.rawValue]
         if layout == .singleTable { modelArguments += ["--table", "state"] }
 
