@@ -106,6 +106,14 @@ struct RealPipelineTests {
                 || !run.isRunning
         }
         try #require(locked && run.isRunning, "the run never took its lock: \(pipeline.killedRunLog)")
+        // A live slow run: its lock made to look 10 minutes old, its heartbeat fresh.
+        // doctor says RUNNING, DO NOT RELEASE, and the lock is not stale by evidence.
+        try pipeline.connection(to: pipeline.database).query(
+            "UPDATE \(quoteIdentifier(pipeline.stateSchema)).meltano_state_locks SET locked_at = locked_at - interval '10 minutes'")
+        let alive = try Self.doctor(pipeline)
+        #expect(alive.verdict == "running" && alive.exitCode == 3, "\(alive)")
+        #expect(try pipeline.cli.run(["locks", "--stale", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+
         run.signal(SIGKILL, group: true)
         #expect(run.wait(timeout: 30) != nil, "the killed run did not end")
         try stateDB.query("ROLLBACK")
@@ -121,11 +129,17 @@ struct RealPipelineTests {
         #expect(lockState.text == RealPipeline.stateID)
         #expect(try pipeline.runs().last?.state == "RUNNING")
 
+        // Once its heartbeat is old, doctor says SAFE TO RELEASE and gives the command.
+        try ageTheRunMeltanoLeftRunning(pipeline)
+        let dead = try Self.doctor(pipeline)
+        #expect(dead.verdict == "safe-to-release" && dead.exitCode == 1, "\(dead)")
+        #expect(dead.nextCommand?.hasPrefix("meltano-state unlock ") == true && dead.nextCommand?.hasSuffix(lockID.text) == true, "\(dead)")
+
         // Repair with our tool: exactly that lock, then the run.
         let unlock = try pipeline.cli.run(["unlock", "--yes", RealPipeline.stateID, lockID.text])
         #expect(unlock.status == 0, "unlock: \(unlock.stderr)")
         #expect(try pipeline.cli.run(["locks", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
-        try failTheRunMeltanoLeftRunning(pipeline)
+        try failTheStaleRun(pipeline)
 
         let next = try pipeline.run(into: "run3")
         #expect(next.status == 0, "the next meltano run: \(next.stderr.suffix(3000))")
@@ -165,6 +179,9 @@ struct RealPipelineTests {
         }
         let holderPID = try #require(pipeline.admin.query(holder, [pipeline.database]).scalar)
         #expect(pid.literal == holderPID, "our tool names the session that holds it")
+        // The holder's session is alive (it waits on the table): doctor will not call it safe.
+        let alive = try Self.doctor(pipeline)
+        #expect(alive.exitCode == 3 && alive.verdict != "safe-to-release", "\(alive)")
 
         let unlock = try pipeline.cli.run(["unlock", "--yes", RealPipeline.stateID, lockID.text])
         #expect(unlock.status == 0, "unlock: \(unlock.stdout)\(unlock.stderr)")
@@ -173,7 +190,11 @@ struct RealPipelineTests {
         #expect(try pipeline.admin.query(holder, [pipeline.database]).rows.isEmpty, "no advisory lock is left")
         #expect(try pipeline.cli.run(["locks", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
 
-        try failTheRunMeltanoLeftRunning(pipeline)
+        // Holder gone, heartbeat old: doctor gives the fail-run command for the run left RUNNING.
+        try ageTheRunMeltanoLeftRunning(pipeline)
+        let stuck = try Self.doctor(pipeline)
+        #expect(stuck.verdict == "safe-to-release" && stuck.exitCode == 1 && stuck.nextCommand?.contains("fail-run") == true, "\(stuck)")
+        try failTheStaleRun(pipeline)
         let next = try pipeline.run(into: "run3")
         #expect(next.status == 0, "the next meltano run: \(next.stderr.suffix(3000))")
         #expect(try pipeline.loadedIDs(in: "run3") == Array(20...30), "the run goes on from run 1's bookmark")
@@ -233,12 +254,19 @@ struct RealPipelineTests {
     /// that heartbeat (and the start) 6 minutes back, as waiting would have left them.
     /// Then our tool lists it as stale and fails it, journaled.
     private func failTheRunMeltanoLeftRunning(_ pipeline: RealPipeline) throws {
-        let system = try pipeline.connection(to: pipeline.systemDatabase)
-        try system.query("""
+        try ageTheRunMeltanoLeftRunning(pipeline)
+        try failTheStaleRun(pipeline)
+    }
+
+    private func ageTheRunMeltanoLeftRunning(_ pipeline: RealPipeline) throws {
+        try pipeline.connection(to: pipeline.systemDatabase).query("""
             UPDATE runs SET last_heartbeat_at = last_heartbeat_at - interval '6 minutes',
                             started_at = started_at - interval '6 minutes'
             WHERE job_name = $1 AND state = 'RUNNING'
             """, [RealPipeline.stateID])
+    }
+
+    private func failTheStaleRun(_ pipeline: RealPipeline) throws {
         let stale = try pipeline.cliOnSystemDatabase(["runs", "--stale", "--json"])
         guard case let .array(runs) = try RealPipeline.json(stale, of: "runs --stale --json"), runs.count == 1,
               case let .object(run) = runs[0], case let .number(id)? = run["id"] else {
@@ -247,6 +275,17 @@ struct RealPipelineTests {
         let failed = try pipeline.cliOnSystemDatabase(["fail-run", "--yes", id.literal])
         #expect(failed.status == 0, "fail-run: \(failed.stderr)")
         #expect(try pipeline.runs().last?.state == "FAIL")
+    }
+
+    /// `doctor ID --json` on the pipeline's state ID, as the on-call engineer runs it in
+    /// the project (Meltano's system database found through MELTANO_DATABASE_URI).
+    static func doctor(_ pipeline: RealPipeline) throws -> (verdict: String?, exitCode: Int32, nextCommand: String?) {
+        let output = try pipeline.cli.run(["doctor", "--json", RealPipeline.stateID])
+        guard case let .array(items) = try RealPipeline.json(output, of: "doctor --json"), case let .object(item)? = items.first else {
+            throw RealPipeline.UnexpectedOutput(description: "doctor --json: \(output.stdout) \(output.stderr)")
+        }
+        func text(_ value: JSONValue?) -> String? { if case let .string(s)? = value { return s.text } else { return nil } }
+        return (text(item["verdict"]), output.status, text(item["next_command"]))
     }
 }
 
