@@ -18,6 +18,18 @@ struct BookmarksViewTests {
         return (Harness(backend: backend, size: Size(width: 120, height: 24), settings: settings), backend)
     }
 
+    @Test("b waits while the state shown is read again (after a write), so nothing is based on the old one")
+    func notWhileTheStateIsReadAgain() throws {
+        var (harness, _) = harness()
+        harness.model.detail.loadingRequest = 9_999  // a reload under way, as just after a write
+        harness.press(.character("b"))
+        #expect(harness.model.mode == .browse, "\(harness.model.mode)")
+        #expect(harness.text.contains("Reading the state again; press b once it is shown."))
+        harness.model.detail.loadingRequest = nil
+        harness.press(.character("b"))
+        guard case .bookmarks = harness.model.mode else { Issue.record("no bookmarks view: \(harness.text)"); return }
+    }
+
     @Test("b lists the streams; r rewinds the selected one through the diff; y writes it")
     func rewindFromTheView() throws {
         var (harness, backend) = harness()

@@ -203,6 +203,8 @@ struct TmuxEndToEndTests {
         try tmux.waitFor("Rewound 'prod:pg' (journaled; H restores it): public-orders")
         let rewound = state.replacingOccurrences(of: "2026-11-30T12:34:56", with: "2026-11-29T12:34:56")
         #expect(try stored("prod:pg") == [nil, rewound])
+        // As a user does: once the state shown is the rewound one.
+        try tmux.waitFor(#""replication_key_value": "2026-11-29T12:34:56.123456+00:00""#)
 
         tmux.send("b")
         try tmux.waitFor("Bookmarks of prod:pg")

@@ -7,6 +7,12 @@ import StateStore
 /// only if the state is still what the view read).
 extension Model {
     mutating func openBookmarks() {
+        // Just after a write (or a refresh) the shown state is being read again: a view
+        // of the old one would only lead to a change refused as "changed meanwhile".
+        if detail.loadingRequest != nil, detail.loaded != nil {
+            setStatus("Reading the state again; press b once it is shown.", error: true)
+            return
+        }
         guard let state = detail.loaded, state.exists, state.stateID == detail.stateID else {
             setStatus("No state is shown: open one (Enter) to see its bookmarks.", error: true)
             return
