@@ -123,7 +123,12 @@ public final class Connection: @unchecked Sendable {
     public var connectedServer: String? {
         lock.lock()
         defer { lock.unlock() }
-        guard let handle, let host = PQhost(handle) else { return nil }
+        return handle.flatMap(Connection.server(of:))
+    }
+
+    /// host:port of a connection's handle.
+    private static func server(of handle: OpaquePointer) -> String? {
+        guard let host = PQhost(handle) else { return nil }
         let port = PQport(handle).map { String(cString: $0) } ?? ""
         return String(cString: host) + (port.isEmpty ? "" : ":" + port)
     }
@@ -171,7 +176,7 @@ public final class Connection: @unchecked Sendable {
         guard let handle, PQtransactionStatus(handle) == PQTRANS_IDLE,
               let row = try? run("SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')", []).rows.first,
               row.count == 2 else { return nil }
-        let server = [PQhost(handle), PQport(handle)].compactMap { $0.map { String(cString: $0) } }.joined(separator: ":")
+        let server = Connection.server(of: handle) ?? "?"
         let state = row[0] == "t" ? "is a standby (in recovery): it takes no writes"
             : row[1] == "on" ? "runs this session read-only (default_transaction_read_only = on)" : "refused the write as read-only"
         return "The server connected to (\(server)) \(state). Connect to the primary; with several hosts listed, add target_session_attrs=read-write so libpq picks the one that takes writes."

@@ -129,12 +129,15 @@ extension StateStore {
     func requireSessionPinnedConnection(_ stateID: String) throws {
         if sessionPinning.isKnownPinned { return }
         try database("check that the connection owns its server session") {
-            let ours = try connection.query("SELECT pg_backend_pid()").scalar.flatMap { Int32($0) }
+            func serverSession(_ connection: Connection) throws -> Int32? {
+                try connection.query("SELECT pg_backend_pid()").scalar.flatMap { Int32($0) }
+            }
+            var ours = try serverSession(connection)
             if ours == connection.backendPID { sessionPinning.isKnownPinned = true; return }
             let probe = try Connection(connection.configuration)
             defer { probe.close() }
             for _ in 0..<2 {
-                let theirs = try probe.transaction { try probe.query("SELECT pg_backend_pid()").scalar.flatMap { Int32($0) } }
+                let theirs = try probe.transaction { try serverSession(probe) }
                 if theirs == ours {
                     throw StoreError.other("""
                         Refusing to take the lock of \(StoreError.quoted(stateID)): this connection goes through a pooler \
@@ -146,7 +149,7 @@ extension StateStore {
                         problem behind such a pooler.)
                         """)
                 }
-                _ = try connection.query("SELECT pg_backend_pid()")
+                ours = try serverSession(connection)  // through a pooler, perhaps another session now
             }
             sessionPinning.isKnownPinned = true
         }
