@@ -97,15 +97,11 @@ struct RealPipelineTests {
         try pipeline.addRows(21...30)
 
         let stateDB = try pipeline.connection(to: pipeline.database)
-        let table = "\(quoteIdentifier(pipeline.stateSchema)).meltano_state"
-        try stateDB.query("BEGIN")
-        try stateDB.query("LOCK TABLE \(table) IN EXCLUSIVE MODE")  // reads go on; the state write waits
-        let run = try pipeline.startRun(into: "run2")
-        let locked = try waitUntil(timeout: 180, interval: 0.2) {
+        // Reads go on; the state write waits.
+        let run = try startRun(pipeline, holding: "\(quoteIdentifier(pipeline.stateSchema)).meltano_state IN EXCLUSIVE MODE", on: stateDB,
+                               until: "took its lock") {
             try stateDB.query("SELECT count(*) FROM \(quoteIdentifier(pipeline.stateSchema)).meltano_state_locks").scalar == "1"
-                || !run.isRunning
         }
-        try #require(locked && run.isRunning, "the run never took its lock: \(pipeline.killedRunLog)")
         // A live slow run: its lock made to look 10 minutes old, its heartbeat fresh.
         // doctor says RUNNING, DO NOT RELEASE, and the lock is not stale by evidence.
         try pipeline.connection(to: pipeline.database).query(
@@ -159,14 +155,11 @@ struct RealPipelineTests {
         try pipeline.addRows(21...30)
 
         let stateDB = try pipeline.connection(to: pipeline.database)
-        try stateDB.query("BEGIN")
-        try stateDB.query("LOCK TABLE \(quoteIdentifier(pipeline.stateSchema)).state IN EXCLUSIVE MODE")
-        let run = try pipeline.startRun(into: "run2")
         let holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = $1)"
-        let locked = try waitUntil(timeout: 180, interval: 0.2) {
-            try !pipeline.admin.query(holder, [pipeline.database], idempotent: true).rows.isEmpty || !run.isRunning
+        let run = try startRun(pipeline, holding: "\(quoteIdentifier(pipeline.stateSchema)).state IN EXCLUSIVE MODE", on: stateDB,
+                               until: "took its lock") {
+            try !pipeline.admin.query(holder, [pipeline.database], idempotent: true).rows.isEmpty
         }
-        try #require(locked && run.isRunning, "the run never took its lock: \(pipeline.killedRunLog)")
         run.signal(SIGKILL, group: true)
         #expect(run.wait(timeout: 30) != nil, "the killed run did not end")
 
@@ -212,16 +205,12 @@ struct RealPipelineTests {
         try pipeline.addRows(21...30)
 
         let source = try pipeline.connection(to: pipeline.database)
-        try source.query("BEGIN")
-        try source.query("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE")
-        let run = try pipeline.startRun(into: "run2")
-        let extracting = try waitUntil(timeout: 180, interval: 0.2) {
+        let run = try startRun(pipeline, holding: "shop.orders IN ACCESS EXCLUSIVE MODE", on: source, until: "started extracting") {
             try pipeline.admin.query("""
                 SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'
                   AND query ILIKE '%orders%' AND pid <> pg_backend_pid()
-                """, [pipeline.database], idempotent: true).scalar != "0" || !run.isRunning
+                """, [pipeline.database], idempotent: true).scalar != "0"
         }
-        try #require(extracting && run.isRunning, "the tap never started extracting: \(pipeline.killedRunLog)")
         run.signal(SIGKILL, group: true)
         #expect(run.wait(timeout: 30) != nil, "the killed run did not end")
         try source.query("ROLLBACK")
@@ -247,6 +236,18 @@ struct RealPipelineTests {
         let next = try pipeline.run(into: "run3")
         #expect(next.status == 0, "the next meltano run: \(next.stderr.suffix(3000))")
         #expect(try pipeline.loadedIDs(in: "run3") == Array(20...30))
+    }
+
+    /// Starts run 2 while `connection` holds `LOCK TABLE <lock>` in an open transaction
+    /// (rolled back by the test), and waits until the run got that far (`reached`).
+    private func startRun(_ pipeline: RealPipeline, holding lock: String, on connection: Connection, until what: String,
+                          _ reached: () throws -> Bool) throws -> ChildProcess {
+        try connection.query("BEGIN")
+        try connection.query("LOCK TABLE \(lock)")
+        let run = try pipeline.startRun(into: "run2")
+        let got = try waitUntil(timeout: 180, interval: 0.2) { try reached() || !run.isRunning }
+        try #require(got && run.isRunning, "the run never \(what): \(pipeline.killedRunLog)")
+        return run
     }
 
     /// The killed run's heartbeat stopped when it died; Meltano and our tool call a run
