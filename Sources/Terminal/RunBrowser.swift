@@ -149,6 +149,8 @@ public func runBrowserSession(makeStore: @escaping @Sendable () throws -> StateS
         if pendingSignal != 0 || program.quitRequested { break }
         var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: pipeEnds[0], events: Int16(POLLIN), revents: 0)]
         _ = poll(&fds, 2, 250)
+        let frameStart = Date()
+        var keysRead = 0
         var drain = [UInt8](repeating: 0, count: 256)
         while read(pipeEnds[0], &drain, drain.count) > 0 {}
         while let input = terminal.read() {
@@ -161,19 +163,25 @@ public func runBrowserSession(makeStore: @escaping @Sendable () throws -> StateS
                     continue
                 }
                 timing?.key(key)
+                keysRead += 1
                 program.send(.key(key))
             case let .resize(size):
                 program.send(.resize(size))
             }
         }
-        program.processPending()
+        let processed = program.processPending()
         if Date().timeIntervalSince(lastTick) >= 1 {
             lastTick = Date()
             program.send(.tick(lastTick.timeIntervalSince1970))
         }
         if program.quitRequested { break }
         terminal.draw(view(program.model))
-        timing?.painted(program.model)
+        if let timing {
+            if keysRead > 0 || processed {
+                timing.frame(milliseconds: Date().timeIntervalSince(frameStart) * 1000, keys: keysRead, messages: processed)
+            }
+            timing.painted(program.model)
+        }
         if options.exitAfterFirstPaint, firstPaint == nil {
             if program.model.initialLoadComplete {
                 firstPaint = Date()

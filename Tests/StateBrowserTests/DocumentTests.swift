@@ -1,6 +1,7 @@
 import Foundation
 import StateJSON
 import Testing
+import TestSupport
 
 @testable import StateBrowser
 
@@ -74,6 +75,84 @@ struct DocumentTests {
         #expect(document.lastVisible(folds: [0]) == 0)
         #expect(document.move(0, by: 3, folds: folds) == 6)
         #expect(document.distance(from: 0, to: 6, folds: folds, limit: 10) == 3)
+    }
+
+    /// What `visibleAncestor` means, checked against every fold (the way it was found
+    /// before it walked the parent chain).
+    static func outermostFoldHiding(_ line: Int, in document: JSONDocument, folds: Set<Int>) -> Int {
+        var result = line
+        for open in folds where open < line {
+            if let close = document.partner(open), line <= close, open < result { result = open }
+        }
+        return result
+    }
+
+    @Test("The fold hiding a line is found by its parents, as by checking every fold", arguments: [0x7F01_D001 as UInt64, 0x7F01_D002])
+    func visibleAncestorMatchesEveryFold(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        for _ in 0..<60 {
+            let value = CompactLayoutTests.value(&random, depth: 0)
+            let json = try JSONDocument(text: value.text(.meltano))
+            let document = Document.json(json)
+            let opens = (0..<json.lineCount).filter { json.isOpen($0) }
+            for _ in 0..<5 {
+                // Nested and side-by-side folds, some of them.
+                let folds = Set(opens.filter { _ in random.below(3) == 0 })
+                for line in 0..<json.lineCount {
+                    #expect(document.visibleAncestor(line, folds: folds) == Self.outermostFoldHiding(line, in: json, folds: folds),
+                            "line \(line) of \(json.lineCount), folds \(folds.sorted())")
+                }
+                let last = json.lineCount - 1
+                #expect(document.lastVisible(folds: folds) == Self.outermostFoldHiding(last, in: json, folds: folds))
+            }
+        }
+    }
+
+    @Test("z in a big object folds every member; moving over them stays correct")
+    func foldEveryMember() throws {
+        let streams = 5_000
+        let json = try JSONDocument(text: BigState.text(streams: streams))
+        let document = Document.json(json)
+        // 0 {  1 "singer_state": {  2 "bookmarks": {  3 first member {  …
+        var harness = Harness(backend: {
+            let backend = FakeBackend()
+            backend.add("big", completed: json.text)
+            return backend
+        }())
+        harness.press(.tab, .character("j"), .character("j"), .character("j"))
+        #expect(harness.model.detail.cursor == 3)
+        harness.press(.character("z"))
+        #expect(harness.model.detail.folds.count == streams)
+        harness.press(.character("G"))
+        // The last member's open line, then bookmarks' close, singer_state's, the top's.
+        #expect(harness.model.detail.cursor == json.lineCount - 1)
+        #expect(document.move(json.lineCount - 1, by: -3, folds: harness.model.detail.folds) == json.lineCount - 8)
+        #expect(document.visibleAncestor(json.lineCount - 5, folds: harness.model.detail.folds) == json.lineCount - 8)
+        // A page up: three closes, then one folded member (5 lines) a row.
+        harness.press(.pageUp)
+        let steps = max(1, harness.model.layout.detailRows - 1)
+        #expect(steps > 3)
+        #expect(harness.model.detail.cursor == json.lineCount - 8 - 5 * (steps - 3))
+        harness.press(.character("Z"))
+        #expect(harness.model.detail.folds.isEmpty)
+    }
+
+    @Test("Words are told from numbers by their first bytes, as StateJSON tells them")
+    func literalWords() throws {
+        for text in ["[true]", "[false]", "[null]", "[NaN]", "[Infinity]", "[-Infinity]", "[-1]", "[-0.5e-3]",
+                     "[tru]", "[truex]", "[fals]", "[nul]", "[Nan]", "[Inf]", "[-Inf]", "[-Infinityx]", "[-]", "[-x]",
+                     "[t]", "[f1]", "true", "-Infinity", "-", "n", "[1, nulll]"] {
+            let ours = Result { try JSONDocument(text: text) }
+            let reference = Result { try JSONParser.parse(text) }
+            switch (ours, reference) {
+            case let (.success(document), .success(value)):
+                #expect(try JSONParser.parse(document.prettyText()).prettyText(indent: 2) == value.prettyText(indent: 2), "\(text)")
+            case let (.failure(ourError), .failure(referenceError)):
+                #expect((ourError as? JSONTextError)?.offset == (referenceError as? JSONParseError)?.offset, "\(text)")
+            default:
+                Issue.record("\(text): layout \(ours), StateJSON \(reference)")
+            }
+        }
     }
 
     @Test("Raw text wraps by cells, breaks at line feeds, and marks an error")

@@ -39,12 +39,20 @@ public enum Document: Sendable {
         return visibleAncestor(line - 1, folds: folds)
     }
 
-    /// The line itself, or the outermost folded container hiding it.
+    /// The line itself, or the outermost folded container hiding it: its chain of
+    /// parents is walked (a close line's own open line first), so the cost is its
+    /// depth, whatever the number of folds (`z` in a big object folds every member).
     public func visibleAncestor(_ line: Int, folds: Set<Int>) -> Int {
         guard case let .json(document) = self, !folds.isEmpty else { return line }
         var result = line
-        for open in folds where open < line {
-            if let close = document.partner(open), line <= close, open < result { result = open }
+        var container = document.parent(line)
+        if document.isClose(line), let open = document.partner(line) {
+            if folds.contains(open) { result = open }
+            container = document.parent(open)
+        }
+        while let open = container {
+            if folds.contains(open) { result = open }
+            container = document.parent(open)
         }
         return result
     }

@@ -3,11 +3,13 @@ import StateJSON
 /// only read: the right pane renders just the lines on screen from it.
 ///
 /// The document keeps the text itself (the string the store read: no copy is made)
-/// and, per line, 13 bytes: its kind (with key and comma bits), its depth, where it
-/// starts in the text and its matching bracket. The rest is found in the text when
-/// asked: where a key ends and its value starts (a scan of the key), a line's parent
-/// and position (a walk back over its earlier siblings, each container skipped whole),
-/// a container's member count (stored for big containers, counted for small ones). A
+/// and, per line, 13 bytes: its kind (with key and comma bits), its parent, where it
+/// starts in the text and its matching bracket. The rest is found when asked: a
+/// line's depth (its chain of parents: what folding walks, so finding the fold that
+/// hides a line costs its depth, not the number of folds), where a key ends and its
+/// value starts (a scan of the key), a line's position among its siblings (a walk back
+/// over them, each container skipped whole; for paths), a container's member count
+/// (stored for big containers, counted for small ones). A
 /// line's text is decoded only when it is drawn, so a 100 MB state costs its text plus
 /// about 13 bytes a line, and drawing a screenful costs a screenful. Literals are shown
 /// exactly as stored (`1e+16`, `100000.0`, `NaN` stay as written), strings decoded and
@@ -20,54 +22,60 @@ public final class JSONDocument: @unchecked Sendable {
     /// The JSON text as given.
     public let text: String
     /// The kind (low bits), `keyBit` and `commaBit` of each line.
-    private var kinds: [UInt8] = []
-    private var depths: [Int32] = []
+    private let kinds: [UInt8]
+    /// The open line of the enclosing container (for a close line: its open line's
+    /// parent); -1 at the top. A line's depth is the length of this chain.
+    private let parents: [Int32]
     /// The byte where a line starts: its key's opening quote, else its value or bracket.
-    private var starts: [Int32] = []
+    private let starts: [Int32]
     /// open ↔ close line; -1 for other lines.
-    private var partners: [Int32] = []
+    private let partners: [Int32]
     /// Member counts of containers with at least `countedAbove` members; smaller ones
     /// are counted when asked (at most that many steps).
-    private var largeCounts: [Int32: Int32] = [:]
-    private static let countedAbove = 32
+    private let largeCounts: [Int32: Int32]
+    fileprivate static let countedAbove = 32
     /// The deepest nesting of arrays and objects (`{"a": [1]}`: 2).
-    public private(set) var nesting = 0
+    public let nesting: Int
 
     public var lineCount: Int { kinds.count }
 
     /// Bytes the layout itself holds (the text aside), for tests and benchmarks.
     var layoutBytes: Int {
-        kinds.count + 4 * (depths.count + starts.count + partners.count) + 8 * largeCounts.count
+        kinds.count + 4 * (parents.count + starts.count + partners.count) + 8 * largeCounts.count
     }
 
-    private static let commaBit: UInt8 = 0x80
-    private static let keyBit: UInt8 = 0x40
+    fileprivate static let commaBit: UInt8 = 0x80
+    fileprivate static let keyBit: UInt8 = 0x40
     private static let kindMask: UInt8 = 0x0F
 
     /// Lays out `text`; throws `JSONTextError` (with the byte offset) when it is not
     /// JSON. Accepts RFC 8259 plus `NaN`, `Infinity` and `-Infinity`, which Python's
     /// `json.dumps` writes and Meltano therefore stores.
+    ///
+    /// One pass over the bytes in place: the parser fills its own arrays (no access to
+    /// this object per line), which the document then keeps.
     public init(text: String) throws {
         var text = text
         text.makeContiguousUTF8()  // a no-op for the store's strings
-        self.text = text
         let count = text.utf8.count
         guard count < Int32.max else { throw JSONTextError(offset: 0, message: "text larger than 2 GiB") }
-        // Reserved address space is not memory until a line is written there.
-        let estimate = min(count / 8 + 16, 1 << 25)
-        kinds.reserveCapacity(estimate)
-        depths.reserveCapacity(estimate)
-        starts.reserveCapacity(estimate)
-        partners.reserveCapacity(estimate)
+        let parser: LayoutParser
         do {
-            try withBytes { buffer in
-                var parser = LayoutParser(bytes: buffer, document: self)
+            parser = try JSONDocument.withBytes(of: text) { buffer in
+                var parser = LayoutParser(bytes: buffer, builds: true)
                 try parser.parse()
-                nesting = parser.nesting
+                return parser
             }
         } catch let error as JSONTextError {
             throw JSONDocument.reported(error, text: text)
         }
+        self.text = text
+        kinds = parser.kinds
+        parents = parser.parents
+        starts = parser.starts
+        partners = parser.partners
+        largeCounts = parser.largeCounts
+        nesting = parser.nesting
     }
 
     /// Where and why a text is not JSON, as the rest of the tool and Python say it:
@@ -90,7 +98,7 @@ public final class JSONDocument: @unchecked Sendable {
     /// nil, or where and why not. For views that show text raw.
     public static func validate(_ text: String) -> JSONTextError? {
         withBytes(of: text) { buffer in
-            var parser = LayoutParser(bytes: buffer, document: nil)
+            var parser = LayoutParser(bytes: buffer, builds: false)
             do { try parser.parse() } catch let error as JSONTextError { return reported(error, text: text) } catch { return JSONTextError(offset: 0, message: "\(error)") }
             return nil
         }
@@ -108,28 +116,22 @@ public final class JSONDocument: @unchecked Sendable {
         return try Array(text.utf8).withUnsafeBufferPointer(body)
     }
 
-    // MARK: - Building (used by LayoutParser only)
-
-    fileprivate func appendLine(kind: LineKind, depth: Int, start: Int, hasKey: Bool) -> Int {
-        kinds.append(kind.rawValue | (hasKey ? Self.keyBit : 0))
-        depths.append(Int32(truncatingIfNeeded: depth))
-        starts.append(Int32(start))
-        partners.append(-1)
-        return kinds.count - 1
-    }
-
-    fileprivate func close(open: Int, closeLine: Int, members: Int) {
-        partners[open] = Int32(closeLine)
-        partners[closeLine] = Int32(open)
-        if members >= Self.countedAbove { largeCounts[Int32(open)] = Int32(members) }
-    }
-
-    fileprivate func markComma(line: Int) { kinds[line] |= Self.commaBit }
-
     // MARK: - Reading lines
 
     public func kind(_ line: Int) -> LineKind { LineKind(rawValue: kinds[line] & Self.kindMask)! }
-    public func depth(_ line: Int) -> Int { Int(depths[line]) }
+    /// How deep a line is nested (0 at the top): its chain of parents, walked.
+    public func depth(_ line: Int) -> Int { depth(line, atMost: Int.max) }
+
+    /// The depth, counted no further than `limit` (the indentation a pane can show).
+    private func depth(_ line: Int, atMost limit: Int) -> Int {
+        var depth = 0
+        var current = parents[line]
+        while current >= 0, depth < limit {
+            depth += 1
+            current = parents[Int(current)]
+        }
+        return depth
+    }
     public func hasComma(_ line: Int) -> Bool { kinds[line] & Self.commaBit != 0 }
     func hasKey(_ line: Int) -> Bool { kinds[line] & Self.keyBit != 0 }
     /// For an open line, its close line; for a close line, its open line.
@@ -144,11 +146,11 @@ public final class JSONDocument: @unchecked Sendable {
     }
 
     /// The open line of the enclosing container (nil at the top).
-    public func parent(_ line: Int) -> Int? { walkBack(line).parent }
+    public func parent(_ line: Int) -> Int? { parents[line] >= 0 ? Int(parents[line]) : nil }
 
     /// The enclosing open line and the line's position among its members, found by
     /// walking back over the siblings before it (a container skipped whole by its
-    /// partner): as many steps as there are earlier siblings.
+    /// partner): as many steps as there are earlier siblings. (For paths only.)
     private func walkBack(_ line: Int) -> (parent: Int?, position: Int) {
         var current = line
         if isClose(current), let open = partner(current) { current = open }
@@ -295,7 +297,7 @@ public final class JSONDocument: @unchecked Sendable {
 
     private func runs(_ line: Int, _ bytes: UnsafeBufferPointer<UInt8>, folded: Bool, columns: Int, theme: Theme) -> [Run] {
         var runs: [Run] = []
-        let indent = min(depth(line) * 2, columns)
+        let indent = min(depth(line, atMost: columns / 2 + 1) * 2, columns)
         if indent > 0 { runs.append(Run(String(repeating: " ", count: indent))) }
         var budget = columns - indent
         if hasKey(line) {
@@ -443,15 +445,22 @@ public struct JSONTextError: Error, Sendable, Equatable, CustomStringConvertible
 // MARK: - The parser that lays a document out
 
 /// An iterative (no recursion, so deep nesting cannot overflow the stack) validating
-/// scanner that emits one line per value, bracket and close.
+/// scanner that emits one line per value, bracket and close into the arrays the
+/// document keeps.
 private struct LayoutParser {
     let bytes: UnsafeBufferPointer<UInt8>
-    /// nil: only validate.
-    let document: JSONDocument?
+    /// false: only validate (no lines are kept).
+    let builds: Bool
     var index = 0
     var lastLine = -1
     /// The deepest nesting of containers seen.
     var nesting = 0
+    // The layout, as `JSONDocument` keeps it.
+    var kinds: [UInt8] = []
+    var parents: [Int32] = []
+    var starts: [Int32] = []
+    var partners: [Int32] = []
+    var largeCounts: [Int32: Int32] = [:]
 
     struct Frame {
         var open: Int
@@ -459,9 +468,28 @@ private struct LayoutParser {
         var members: Int
     }
 
-    init(bytes: UnsafeBufferPointer<UInt8>, document: JSONDocument?) {
+    init(bytes: UnsafeBufferPointer<UInt8>, builds: Bool) {
         self.bytes = bytes
-        self.document = document
+        self.builds = builds
+        if builds {
+            // Reserved address space is not memory until a line is written there.
+            let estimate = min(bytes.count / 8 + 16, 1 << 25)
+            kinds.reserveCapacity(estimate)
+            parents.reserveCapacity(estimate)
+            starts.reserveCapacity(estimate)
+            partners.reserveCapacity(estimate)
+        }
+    }
+
+    mutating func markComma(line: Int) {
+        if builds { kinds[line] |= JSONDocument.commaBit }
+    }
+
+    mutating func close(open: Int, closeLine: Int, members: Int) {
+        guard builds else { return }
+        partners[open] = Int32(truncatingIfNeeded: closeLine)
+        partners[closeLine] = Int32(truncatingIfNeeded: open)
+        if members >= JSONDocument.countedAbove { largeCounts[Int32(truncatingIfNeeded: open)] = Int32(truncatingIfNeeded: members) }
     }
 
     mutating func parse() throws {
@@ -487,7 +515,7 @@ private struct LayoutParser {
             }
             let byte = bytes[index]
             if byte == UInt8(ascii: ",") {
-                document?.markComma(line: lastLine)
+                markComma(line: lastLine)
                 index += 1
                 skipSpace()
                 key = frame.isObject ? try objectKey() : nil
@@ -495,10 +523,11 @@ private struct LayoutParser {
                 stack[stack.count - 1] = frame
                 needValue = true
             } else if byte == UInt8(ascii: frame.isObject ? "}" : "]") {
-                let closeLine = line(kind: frame.isObject ? .closeObject : .closeArray, depth: stack.count - 1,
+                let closeLine = line(kind: frame.isObject ? .closeObject : .closeArray,
+                                     parent: stack.count >= 2 ? stack[stack.count - 2].open : -1,
                                      key: nil, start: index)
                 index += 1
-                document?.close(open: frame.open, closeLine: closeLine, members: frame.members + 1)
+                close(open: frame.open, closeLine: closeLine, members: frame.members + 1)
                 stack.removeLast()
             } else {
                 throw JSONTextError(offset: index, message: "expected \(frame.isObject ? "',' or '}'" : "',' or ']'")")
@@ -524,10 +553,14 @@ private struct LayoutParser {
     }
 
     @discardableResult
-    mutating func line(kind: JSONDocument.LineKind, depth: Int, key: Range<Int>?, start: Int) -> Int {
+    mutating func line(kind: JSONDocument.LineKind, parent: Int, key: Range<Int>?, start: Int) -> Int {
         lastLine += 1
-        guard let document else { return lastLine }
-        return document.appendLine(kind: kind, depth: depth, start: key?.lowerBound ?? start, hasKey: key != nil)
+        guard builds else { return lastLine }
+        kinds.append(kind.rawValue | (key != nil ? JSONDocument.keyBit : 0))
+        parents.append(Int32(truncatingIfNeeded: parent))
+        starts.append(Int32(truncatingIfNeeded: key?.lowerBound ?? start))
+        partners.append(-1)
+        return lastLine
     }
 
     struct Opened {
@@ -538,6 +571,7 @@ private struct LayoutParser {
     /// pushed on the stack (then the first member's key is read and returned).
     mutating func value(key: Range<Int>?, stack: inout [Frame]) throws -> Opened? {
         let depth = stack.count
+        let parent = stack.last?.open ?? -1
         guard index < bytes.count else { throw JSONTextError(offset: index, message: "unexpected end of text, expected a value") }
         let start = index
         let byte = bytes[index]
@@ -548,20 +582,20 @@ private struct LayoutParser {
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: isObject ? "}" : "]") {
                 index += 1
-                line(kind: isObject ? .emptyObject : .emptyArray, depth: depth, key: key, start: start)
+                line(kind: isObject ? .emptyObject : .emptyArray, parent: parent, key: key, start: start)
                 nesting = max(nesting, depth + 1)
                 return nil
             }
-            let open = line(kind: isObject ? .openObject : .openArray, depth: depth, key: key, start: start)
+            let open = line(kind: isObject ? .openObject : .openArray, parent: parent, key: key, start: start)
             stack.append(Frame(open: open, isObject: isObject, members: 0))
             nesting = max(nesting, stack.count)
             return Opened(memberKey: isObject ? try objectKey() : nil)
         case UInt8(ascii: "\""):
             _ = try string()
-            line(kind: .scalar, depth: depth, key: key, start: start)
+            line(kind: .scalar, parent: parent, key: key, start: start)
         default:
             _ = try literal()
-            line(kind: .scalar, depth: depth, key: key, start: start)
+            line(kind: .scalar, parent: parent, key: key, start: start)
         }
         return nil
     }
@@ -608,8 +642,19 @@ private struct LayoutParser {
     /// A number or one of true, false, null, NaN, Infinity, -Infinity.
     mutating func literal() throws -> Range<Int> {
         let start = index
-        for word in ["true", "false", "null", "NaN", "Infinity", "-Infinity"] where matches(word) {
-            index += word.utf8.count
+        // A word, told by its first bytes (a number starts with a digit or '-').
+        let word: StaticString?
+        switch bytes[index] {
+        case UInt8(ascii: "t"): word = "true"
+        case UInt8(ascii: "f"): word = "false"
+        case UInt8(ascii: "n"): word = "null"
+        case UInt8(ascii: "N"): word = "NaN"
+        case UInt8(ascii: "I"): word = "Infinity"
+        case UInt8(ascii: "-"): word = index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I") ? "-Infinity" : nil
+        default: word = nil
+        }
+        if let word, matches(word) {
+            index += word.utf8CodeUnitCount
             return start..<index
         }
         func digits() -> Int {
@@ -641,14 +686,11 @@ private struct LayoutParser {
         return start..<index
     }
 
-    func matches(_ word: String) -> Bool {
-        let utf8 = word.utf8
-        guard index + utf8.count <= bytes.count else { return false }
-        var i = index
-        for byte in utf8 {
-            if bytes[i] != byte { return false }
-            i += 1
-        }
+    func matches(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        let utf8 = word.utf8Start
+        for offset in 0..<count where bytes[index + offset] != utf8[offset] { return false }
         return true
     }
 

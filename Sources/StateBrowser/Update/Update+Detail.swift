@@ -141,6 +141,7 @@ extension Model {
         guard let json = detail.document?.json, json.lineCount > 0 else { return }
         let container = (detail.cursor == 0 && json.isOpen(0)) ? 0 : (json.parent(detail.cursor) ?? 0)
         guard json.isOpen(container), let end = json.partner(container) else { return }
+        detail.folds.reserveCapacity(detail.folds.count + json.memberCount(container))
         var line = container + 1
         while line < end {
             if json.isOpen(line) {
