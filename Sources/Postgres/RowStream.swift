@@ -27,6 +27,17 @@ public struct StreamedRow {
         return UnsafeRawBufferPointer(start: pointer, count: length)
     }
 
+    /// A binary-form (`binaryResults`) integer column: `int2`, `int4` or `int8`, big-endian
+    /// on the wire; nil for NULL or another width.
+    public func integer(_ column: Int) -> Int64? {
+        if isNull(column) { return nil }
+        let raw = bytes(column)
+        guard [2, 4, 8].contains(raw.count) else { return nil }
+        var value: Int64 = raw[0] & 0x80 != 0 ? -1 : 0  // sign-extended
+        for byte in raw { value = value << 8 | Int64(byte) }
+        return value
+    }
+
     /// The text of a column as a `String` (a copy; invalid UTF-8 replaced, as
     /// `QueryResult` does), nil for NULL.
     public func string(_ column: Int) -> String? {
@@ -44,28 +55,31 @@ extension Connection {
     /// connection. When `body` throws, the statement is cancelled, the rest of the
     /// result is discarded and the error is rethrown.
     ///
-    /// - Parameter idempotent: a read that may be re-run: if the connection is found
-    ///   broken before the first row was handed out, it reconnects once and runs it
-    ///   again. After a row was handed out, a lost connection is an error.
+    /// - Parameters:
+    ///   - idempotent: a read that may be re-run: if the connection is found broken
+    ///     before the first row was handed out, it reconnects once and runs it again.
+    ///     After a row was handed out, a lost connection is an error.
+    ///   - binaryResults: every column in PostgreSQL's binary form (a `bytea` as its
+    ///     raw bytes, not hex; `text` as the bytes the text form has; integers big-endian).
     @discardableResult
-    public func forEachRow(_ sql: String, _ parameters: [String?] = [], idempotent: Bool = false,
+    public func forEachRow(_ sql: String, _ parameters: [String?] = [], idempotent: Bool = false, binaryResults: Bool = false,
                            _ body: (StreamedRow) throws -> Void) throws -> Int {
         lock.lock()
         defer { lock.unlock() }
         var delivered = 0
         do {
-            return try stream(sql, parameters, delivered: &delivered, body)
+            return try stream(sql, parameters, binaryResults, delivered: &delivered, body)
         } catch let error as PostgresError where error.kind == .connectionLost && idempotent && delivered == 0 {
             try reconnectLocked()
-            return try stream(sql, parameters, delivered: &delivered, body)
+            return try stream(sql, parameters, binaryResults, delivered: &delivered, body)
         }
     }
 
-    private func stream(_ sql: String, _ parameters: [String?], delivered: inout Int,
+    private func stream(_ sql: String, _ parameters: [String?], _ binaryResults: Bool, delivered: inout Int,
                         _ body: (StreamedRow) throws -> Void) throws -> Int {
         let handle = try usableHandle()
         let sent = try withParameterPointers(parameters) { values in
-            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, binaryResults ? 1 : 0)
         }
         guard sent == 1 else { throw connectionFailure(handle, otherwise: "The statement could not be sent.") }
         // Without single-row mode (it cannot fail right after a send, but if it did)

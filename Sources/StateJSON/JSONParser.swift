@@ -222,7 +222,7 @@ func makeUTF8String(_ base: UnsafePointer<UInt8>, _ length: Int) -> String {
 /// containers are built with exact capacity) until there are many of them: then the
 /// frame takes them over and grows them itself ("direct"), so a huge container is not
 /// held twice (on the stacks and in the result) at its close.
-private struct Frame {
+struct ParseFrame {
     var isObject: Bool
     var valueBase: Int
     var keyBase: Int
@@ -240,7 +240,7 @@ private struct Frame {
 /// Interns object keys longer than the small-string size, so the thousands of
 /// "replication_key_value" keys of a state document share one allocation. Allocated on
 /// the first such key; a slot keeps the last key that hashed to it.
-private struct KeyCache {
+struct KeyCache {
     var slots: [(hash: UInt64, key: JSONString)?] = []
 
     @inline(__always)
@@ -266,13 +266,13 @@ private struct KeyCache {
     }
 }
 
-private struct Parser {
+struct Parser {
     let p: UnsafePointer<UInt8>
     let n: Int
     var i = 0
     var values: [JSONValue] = []
     var keys: [JSONString] = []
-    var frames: [Frame] = []
+    var frames: [ParseFrame] = []
     var scratch: [UInt8] = []
     var keyCache = KeyCache()
 
@@ -325,7 +325,7 @@ private struct Parser {
                     i += 1
                     value = .object(JSONObject())
                 } else {
-                    frames.append(Frame(isObject: true, valueBase: values.count, keyBase: keys.count))
+                    frames.append(ParseFrame(isObject: true, valueBase: values.count, keyBase: keys.count))
                     try scanKeyAndColon()
                     continue parseValue
                 }
@@ -337,7 +337,7 @@ private struct Parser {
                     i += 1
                     value = .array([])
                 } else {
-                    frames.append(Frame(isObject: false, valueBase: values.count, keyBase: keys.count))
+                    frames.append(ParseFrame(isObject: false, valueBase: values.count, keyBase: keys.count))
                     continue parseValue
                 }
             case UInt8(ascii: "n"):
@@ -506,6 +506,13 @@ private struct Parser {
     /// Python's number grammar: the longest prefix matching
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`; nothing at all is "Expecting value".
     mutating func scanNumber() throws(JSONParseError) -> JSONNumber {
+        let start = try scanNumberLiteral()
+        let literal = String(decoding: UnsafeBufferPointer(start: p + start, count: i - start), as: UTF8.self)
+        return JSONNumber(uncheckedLiteral: literal)
+    }
+
+    /// The number grammar above: `i` moves past the literal; returns where it starts.
+    mutating func scanNumberLiteral() throws(JSONParseError) -> Int {
         let start = i
         @inline(__always) func isDigit(_ k: Int) -> Bool { k < n && p[k] &- 0x30 < 10 }
         if p[i] == UInt8(ascii: "-") {
@@ -532,14 +539,35 @@ private struct Parser {
             while isDigit(i) { i += 1 }
             if i == digitsStart { i = eStart }
         }
-        let literal = String(decoding: UnsafeBufferPointer(start: p + start, count: i - start), as: UTF8.self)
-        return JSONNumber(uncheckedLiteral: literal)
+        return start
     }
 
     // MARK: Strings
 
     /// At the opening quote: the string, with `i` after the closing quote.
     mutating func scanString(isKey: Bool) throws(JSONParseError) -> JSONString {
+        switch try scanStringParts() {
+        case let .plain(start, length):
+            if isKey && length > 15 {
+                let base = p + start
+                return keyCache.lookup(base, length) { JSONString(makeUTF8String(base, length)) }
+            }
+            return JSONString(makeUTF8String(p + start, length))
+        case let .escaped(string):
+            return string
+        }
+    }
+
+    enum ScannedString {
+        /// No escapes: the string is the valid UTF-8 at `start..<start + length`.
+        case plain(start: Int, length: Int)
+        /// Decoded from escapes; `scratch` holds it as WTF-8.
+        case escaped(JSONString)
+    }
+
+    /// At the opening quote: the string, with `i` after the closing quote, copied only
+    /// when it has escapes.
+    mutating func scanStringParts() throws(JSONParseError) -> ScannedString {
         let quote = i
         i += 1
         let start = i
@@ -569,14 +597,10 @@ private struct Parser {
                     throw JSONParser.makeError(JSONParser.invalidUTF8Message(buffer, at: bad), at: bad, in: buffer,
                                                checkEncoding: false)
                 }
-                if isKey && length > 15 {
-                    let base = p + start
-                    return keyCache.lookup(base, length) { JSONString(makeUTF8String(base, length)) }
-                }
-                return JSONString(makeUTF8String(p + start, length))
+                return .plain(start: start, length: length)
             }
             if b == UInt8(ascii: "\\") {
-                return try scanEscapedString(quote: quote, start: start, high: high)
+                return .escaped(try scanEscapedString(quote: quote, start: start, high: high))
             }
             if b < 0x20 {
                 throw error("Invalid control character at", at: i)

@@ -432,19 +432,22 @@ extension ByteWriter {
     /// through an IEEE double in `repr` form; NaN and the infinities by name.
     func writePythonNumber(_ number: JSONNumber) {
         var literal = number.literal
-        literal.withUTF8 { b in
-            switch JSONNumber.classify(b) {
-            case .integer:
-                if b.count == 2 && b[0] == UInt8(ascii: "-") && b[1] == UInt8(ascii: "0") {
-                    byte(UInt8(ascii: "0"))
-                } else {
-                    bytes(b.baseAddress!, b.count)
-                }
-            case .nonFinite:
+        literal.withUTF8 { writePythonNumber(literal: $0) }
+    }
+
+    /// The same, from the literal's bytes (a valid number literal).
+    func writePythonNumber(literal b: UnsafeBufferPointer<UInt8>) {
+        switch JSONNumber.classify(b) {
+        case .integer:
+            if b.count == 2 && b[0] == UInt8(ascii: "-") && b[1] == UInt8(ascii: "0") {
+                byte(UInt8(ascii: "0"))
+            } else {
                 bytes(b.baseAddress!, b.count)
-            case .float:
-                writePythonFloat(literal: b)
             }
+        case .nonFinite:
+            bytes(b.baseAddress!, b.count)
+        case .float:
+            writePythonFloat(literal: b)
         }
     }
 

@@ -113,3 +113,76 @@ extension JSONValue {
 
     static var emptyObject: JSONValue { .object(JSONObject()) }
 }
+
+/// A row's two texts as bytes, exactly as the columns' text form sends them; nil is SQL
+/// NULL (`StateStore.readStoredBytes`).
+public struct StoredBytes: Sendable {
+    public let partial: [UInt8]?
+    public let completed: [UInt8]?
+}
+
+/// The state Meltano's `get` prints for a row (partial merged onto completed), ready to
+/// be written. With nothing partial to merge it stays the completed text's bytes and is
+/// written straight from them (`JSONParser.rewrite`): a 100 MB state is never also a
+/// tree. Otherwise it is the merged tree.
+public struct MergedState: Sendable {
+    enum Form: Sendable {
+        case value(JSONValue)
+        case text(RewritableDocument)
+    }
+
+    let form: Form
+
+    /// Nil when a part is not JSON or the parts do not merge (as `StateRecord.merged` fails).
+    init?(_ stored: StoredBytes) {
+        guard case let .success(partial) = Self.part(stored.partial) else { return nil }
+        if case let .object(object) = partial, object.isEmpty, let completed = stored.completed,
+           let document = RewritableDocument(completed) {
+            form = .text(document)
+            return
+        }
+        guard case let .success(completed) = stored.completed.withRawBytes(Self.part),
+              let merged = try? deepMerge(partial, onto: completed) else { return nil }
+        form = .value(merged)
+    }
+
+    /// A column as `StatePart` parses it (NULL is {}), from its bytes. Text that does not
+    /// parse as UTF-8 bytes is parsed again as `StatePart` does, from a `String` with
+    /// invalid bytes replaced, so the outcome is the same.
+    static func part(_ bytes: UnsafeRawBufferPointer?) -> Result<JSONValue, JSONParseError> {
+        guard let bytes else { return .success(.emptyObject) }
+        if let value = try? JSONParser.parse(bytes) { return .success(value) }
+        do { return .success(try JSONParser.parse(String(decoding: bytes, as: UTF8.self))) } catch { return .failure(error) }
+    }
+
+    static func part(_ bytes: [UInt8]?) -> Result<JSONValue, JSONParseError> {
+        bytes.withRawBytes(part)
+    }
+
+    /// The merged value as a tree (parsed now when it is still text).
+    public var value: JSONValue {
+        switch form {
+        case let .value(value): return value
+        case let .text(document):
+            // Checked when it was made: the parser accepts it.
+            return (try? document.parsed()) ?? .emptyObject
+        }
+    }
+
+    /// Writes the state as `options` says, in chunks of about `chunkSize` bytes. The
+    /// first error the sink throws stops the writing and is rethrown.
+    public func write(_ options: JSONWriteOptions, chunkSize: Int = 1 << 16,
+                      to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        switch form {
+        case let .value(value): try value.write(options, chunkSize: chunkSize, to: sink)
+        case let .text(document): try document.write(options, chunkSize: chunkSize, to: sink)
+        }
+    }
+}
+
+extension Optional where Wrapped == [UInt8] {
+    func withRawBytes<R>(_ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        guard let self else { return try body(nil) }
+        return try self.withUnsafeBytes { try body($0) }
+    }
+}

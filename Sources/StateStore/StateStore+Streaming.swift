@@ -50,32 +50,73 @@ extension StateStore {
     }
 
     /// What `get(stateID)?.merged` gives when it succeeds — the state Meltano's next
-    /// run sees — parsed straight from libpq's buffer, without a `String` copy of the
-    /// stored texts (a 100 MB state is then held once less). `exists` is false when
-    /// there is no row; `value` is nil when a part is not JSON or does not merge: ask
-    /// `get(stateID)` for the texts and the reason.
-    public func readMerged(_ stateID: String) throws -> (exists: Bool, value: JSONValue?) {
+    /// run sees — ready to be written. `exists` is false when there is no row; `state` is
+    /// nil when a part is not JSON or does not merge: ask `get(stateID)` for the texts
+    /// and the reason. The texts are read with `readStoredBytes` (held once), and a
+    /// state with nothing partial to merge is written straight from its bytes: a 100 MB
+    /// state never becomes a tree or a `String`.
+    public func readMerged(_ stateID: String) throws -> (exists: Bool, state: MergedState?) {
+        guard let stored = try readStoredBytes(stateID) else { return (false, nil) }
+        return (true, MergedState(stored))
+    }
+
+    /// A row's two texts as bytes, exactly the bytes the columns' text form sends (nil:
+    /// SQL NULL), or nil when there is no row.
+    ///
+    /// Read in chunks of `chunkBytes`: a plain SELECT of a 100 MB text holds it twice in
+    /// the client (libpq's input buffer and its result), and the input buffer keeps that
+    /// size until the connection closes. Here the server converts the text once
+    /// (`convert_to` in the client encoding, in a subquery evaluated once) and sends
+    /// slices of it as `bytea` in binary form; they are copied into one array of the
+    /// exact size, so the client holds the text once plus one chunk.
+    public func readStoredBytes(_ stateID: String, chunkBytes: Int = 1 << 20) throws -> StoredBytes? {
         try requireTables()
-        var exists = false
-        var value: JSONValue?
-        try database("read the state of '\(stateID)'") {
-            try connection.forEachRow("SELECT partial_state, completed_state FROM \(tables.state) WHERE state_id = $1", [stateID],
-                                      idempotent: true) { row in
-                exists = true
-                guard case let .success(partial) = Self.exportPart(row, 0), case let .success(completed) = Self.exportPart(row, 1) else { return }
-                value = try? deepMerge(partial, onto: completed)
+        precondition(chunkBytes > 0)
+        return try database("read the state of '\(stateID)'") {
+            var partial: [UInt8]? = nil
+            var completed: [UInt8]? = nil
+            var completedIsNull = true
+            var total = 0, received = 0, rows = 0
+            try connection.forEachRow("""
+                SELECT g, octet_length(s.c), substring(s.c FROM g * $2::int4 + 1 FOR $2::int4), CASE WHEN g = 0 THEN s.p END
+                FROM (SELECT convert_to(partial_state::text, pg_client_encoding()) AS p, convert_to(completed_state::text, pg_client_encoding()) AS c
+                      FROM \(tables.state) WHERE state_id = $1 OFFSET 0) s
+                CROSS JOIN LATERAL generate_series(0, GREATEST(0, (octet_length(s.c) - 1) / $2::int4)) g
+                """, [stateID, String(chunkBytes)], idempotent: true, binaryResults: true) { row in
+                rows += 1
+                guard let index = row.integer(0).map(Int.init) else { return }
+                if index == 0 {
+                    partial = row.isNull(3) ? nil : [UInt8](row.bytes(3))
+                }
+                guard let length = row.integer(1).map(Int.init) else { return }  // completed_state is NULL
+                if completedIsNull {
+                    completedIsNull = false
+                    total = length
+                    completed = [UInt8](repeating: 0, count: length)
+                }
+                let slice = row.bytes(2)
+                let offset = index * chunkBytes
+                guard length == total, offset + slice.count <= total else {
+                    throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent a slice that does not fit it (\(offset)+\(slice.count) of \(total) bytes). Nothing was changed; run the command again.")
+                }
+                completed!.withUnsafeMutableBytes { out in
+                    if let base = slice.baseAddress, slice.count > 0 { (out.baseAddress! + offset).copyMemory(from: base, byteCount: slice.count) }
+                }
+                received += slice.count
             }
+            guard rows > 0 else { return nil }
+            if !completedIsNull && received != total {
+                throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent \(received) of its \(total) bytes. Nothing was changed; run the command again.")
+            }
+            return StoredBytes(partial: partial, completed: completed)
         }
-        return (exists, value)
     }
 
     /// A column as `StatePart` parses it (NULL is {}), read from libpq's buffer. Text
     /// that does not parse as UTF-8 bytes is parsed again as `StatePart` does, from a
     /// `String` with invalid bytes replaced, so the outcome is the same.
     static func exportPart(_ row: StreamedRow, _ column: Int) -> Result<JSONValue, JSONParseError> {
-        if row.isNull(column) { return .success(.emptyObject) }
-        if let value = try? JSONParser.parse(row.bytes(column)) { return .success(value) }
-        do { return .success(try JSONParser.parse(String(decoding: row.bytes(column), as: UTF8.self))) } catch { return .failure(error) }
+        MergedState.part(row.isNull(column) ? nil : row.bytes(column))
     }
 
     /// Streams `SELECT columns FROM state [WHERE state_id LIKE glob AND state_id > after]

@@ -15,10 +15,10 @@ func writeOut(bytes: [UInt8]) {
     }
 }
 
-/// A JSON value and a newline to stdout, written in chunks as it is serialised.
-func writeOut(json value: JSONValue, _ options: JSONWriteOptions) {
+/// A state and a newline to stdout, written in chunks as it is serialised.
+func writeOut(_ state: MergedState, _ options: JSONWriteOptions) {
     let out = FileHandle.standardOutput
-    try? value.write(options, chunkSize: 1 << 20) { chunk in  // the sink never throws
+    try? state.write(options, chunkSize: 1 << 20) { chunk in  // the sink never throws
         guard let base = chunk.baseAddress, chunk.count > 0 else { return }
         out.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: chunk.count, deallocator: .none))
     }

@@ -55,20 +55,20 @@ struct GetCommand: ParsableCommand {
     func run() throws {
         let context = try Context(global)
         if !raw {
-            // The common case without copies: parsed from libpq's buffer, written out in
-            // chunks (a 100 MB state is never also a 100 MB String).
+            // The common case: the stored bytes held once, written out in chunks (a 100 MB
+            // state is never also a 100 MB String, nor a tree when nothing is partial).
             let read = try context.store.readMerged(stateID)
             if !read.exists {
                 if strict { throw StoreError.notFound(stateID: stateID) }
                 writeOut("{}\n")
                 return
             }
-            if let value = read.value {
+            if let state = read.state {
                 let options: JSONWriteOptions = pretty ? .pretty(indent: 2) : .compact
                 if standardOutputIsTerminal {
-                    writeData(value.text(options) + "\n", json: true)
+                    writeData(state.value.text(options) + "\n", json: true)
                 } else {
-                    writeOut(json: value, options)
+                    writeOut(state, options)
                 }
                 return
             }

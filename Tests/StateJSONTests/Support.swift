@@ -38,6 +38,8 @@ struct PythonOracle {
     /// (major, minor) of the python3 that answered.
     var version: (Int, Int)
     var results: [OracleResult]
+    /// For each text Python read: whether an object in it repeats a key.
+    var repeatedKeys: [Bool]
 
     /// Error messages and positions are compared on every Python: this module follows
     /// the wording of 3.8 to 3.12, and a later Python's known renames are translated
@@ -71,11 +73,17 @@ esc = re.compile('[\x7f-\x9f\ud800-\udfff]')
 def repl(m):
     return '\\u%04x' % ord(m.group())
 out = ['%d %d' % sys.version_info[:2]]
+repeated = [False]
+def pairs(items):
+    if len(set(k for k, _ in items)) != len(items):
+        repeated[0] = True
+    return dict(items)
 for line in sys.stdin:
     line = line.strip()
     text = bytes.fromhex(line[1:]).decode('utf-8')
+    repeated[0] = False
     try:
-        v = json.loads(text)
+        v = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as e:
         out.append('E %d %d %d %s' % (e.lineno, e.colno, e.pos, e.msg.encode().hex()))
         continue
@@ -85,7 +93,7 @@ for line in sys.stdin:
     m = json.dumps(v)
     c = json.dumps(v, separators=(',', ':'))
     p = esc.sub(repl, json.dumps(v, indent=2, ensure_ascii=False))
-    out.append('V %s %s %s' % (m.encode().hex(), c.encode().hex(), p.encode('utf-8').hex()))
+    out.append('V %s %s %s %d' % (m.encode().hex(), c.encode().hex(), p.encode('utf-8').hex(), repeated[0]))
 sys.stdout.write('\n'.join(out) + '\n')
 """#
 
@@ -108,8 +116,10 @@ sys.stdout.write('\n'.join(out) + '\n')
         guard let first = lines.first else { throw OracleFailure(description: "python3 printed nothing") }
         let v = first.split(separator: " ").compactMap { Int($0) }
         var results: [OracleResult] = []
+        var repeatedKeys: [Bool] = []
         for line in lines.dropFirst() {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            repeatedKeys.append(parts[0] == "V" && parts[4] == "1")
             switch parts[0] {
             case "V":
                 results.append(.value(meltano: String(decoding: unhex(parts[1]), as: UTF8.self),
@@ -125,7 +135,7 @@ sys.stdout.write('\n'.join(out) + '\n')
         guard results.count == texts.count else {
             throw OracleFailure(description: "python3 answered \(results.count) of \(texts.count) documents")
         }
-        return PythonOracle(version: (v.first ?? 0, v.count > 1 ? v[1] : 0), results: results)
+        return PythonOracle(version: (v.first ?? 0, v.count > 1 ? v[1] : 0), results: results, repeatedKeys: repeatedKeys)
     }
 }
 

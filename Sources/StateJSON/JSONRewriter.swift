@@ -1,0 +1,274 @@
+// Rewriting a document without its tree: what `JSONParser.parse(bytes)` followed by a
+// writer gives, straight from the bytes, for a 100 MB state that must not be held as a
+// tree (about 4x its size) on its way to stdout.
+//
+// Same grammar and errors as the parser (it is the parser's scanning, walked without
+// building values). One thing only the tree can do: an object that repeats a key keeps
+// the key's first position with its last value (Python's dict). So a document is first
+// checked (`isRewritable`): valid and no repeated key; anything else goes through the tree.
+
+/// A document that can be written without its tree: valid JSON in which no object repeats
+/// a key (checked once, when it is made). Writing it gives exactly what
+/// `JSONParser.parse(bytes)` followed by a writer gives.
+public struct RewritableDocument: Sendable {
+    public let bytes: [UInt8]
+
+    /// Nil when the parser would refuse `bytes` or an object in it repeats a key.
+    public init?(_ bytes: [UInt8]) {
+        guard bytes.withUnsafeBytes(JSONParser.isRewritable) else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Writes the document as `options` says, in chunks of about `chunkSize` bytes. The
+    /// first error the sink throws stops the writing and is rethrown.
+    public func write(_ options: JSONWriteOptions, chunkSize: Int = 1 << 16,
+                      to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        // The keys were checked when it was made.
+        try bytes.withUnsafeBytes { try JSONParser.rewrite($0, options, chunkSize: chunkSize, checkingKeys: false, to: sink) }
+    }
+
+    /// The tree `JSONParser.parse` makes of it.
+    public func parsed() throws(JSONParseError) -> JSONValue {
+        try JSONParser.parse(bytes)
+    }
+}
+
+extension JSONParser {
+    /// True when `bytes` is a document `parse` accepts and no object in it repeats a key:
+    /// then `rewrite` writes exactly what `parse(bytes)` and a writer would.
+    public static func isRewritable(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return false }
+        var parser = Parser(base: base, count: buffer.count)
+        return (try? parser.walk(writer: nil, options: .compact, checkingKeys: true)) == true
+    }
+
+    /// Writes `parse(bytes)` as `options` says, in chunks of about `chunkSize` bytes,
+    /// without building the value. A document that is not `isRewritable` stops with the
+    /// parser's error, or `JSONRewriteError.repeatedKey`, part written (unless
+    /// `checkingKeys` is false: then a repeated key is written twice; for documents
+    /// already checked). The first error the sink throws stops the writing and is rethrown.
+    public static func rewrite(_ bytes: UnsafeRawBufferPointer, _ options: JSONWriteOptions, chunkSize: Int = 1 << 16,
+                               checkingKeys: Bool = true, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        guard let base = buffer.baseAddress, buffer.count > 0 else {
+            throw makeError("Expecting value", at: 0, in: UnsafeBufferPointer(start: nil, count: 0))
+        }
+        try withoutActuallyEscaping(sink) { sink in
+            var failure: (any Error)?
+            let writer = ByteWriter(capacity: max(chunkSize, 64))
+            writer.sink = { chunk in
+                guard failure == nil else { return }
+                do { try sink(chunk) } catch { failure = error }
+            }
+            var parser = Parser(base: base, count: buffer.count)
+            let complete = try parser.walk(writer: writer, options: options, checkingKeys: checkingKeys)
+            writer.flush()
+            writer.sink = nil
+            if let failure { throw failure }
+            if !complete { throw JSONRewriteError.repeatedKey }
+        }
+    }
+}
+
+public enum JSONRewriteError: Error, Sendable {
+    /// An object repeats a key: only the parsed tree writes that as Python does.
+    case repeatedKey
+}
+
+/// The key hashes of the open objects, to find a repeated key. Small objects keep theirs
+/// on one shared stack (searched linearly); an object with many keys gets a set.
+private struct KeySeen {
+    struct Frame {
+        var isObject: Bool
+        var base: Int
+        var many: Set<UInt64>? = nil
+    }
+
+    var frames: [Frame] = []
+    var small: [UInt64] = []
+    static let smallLimit = 24
+
+    mutating func open(isObject: Bool) {
+        frames.append(Frame(isObject: isObject, base: small.count))
+    }
+
+    mutating func close() {
+        let frame = frames.removeLast()
+        if frame.many == nil { small.removeLast(small.count - frame.base) }
+    }
+
+    /// Adds a key to the innermost object; false when it was there already.
+    mutating func insert(_ hash: UInt64) -> Bool {
+        let t = frames.count - 1
+        if frames[t].many != nil {
+            return frames[t].many!.insert(hash).inserted
+        }
+        let base = frames[t].base
+        var k = base
+        while k < small.count {
+            if small[k] == hash { return false }
+            k += 1
+        }
+        if small.count - base < KeySeen.smallLimit {
+            small.append(hash)
+        } else {
+            var many = Set<UInt64>(small[base...])
+            many.reserveCapacity(KeySeen.smallLimit * 4)
+            many.insert(hash)
+            small.removeLast(small.count - base)
+            frames[t].many = many
+        }
+        return true
+    }
+}
+
+extension Parser {
+    /// Walks the document as `parseDocument` does (the same grammar, the same errors),
+    /// writing it as `options` says when there is a writer. Returns false, as soon as it
+    /// sees one, when an object repeats a key (by a 64-bit hash of the decoded key: a
+    /// collision only sends a document the tree's way).
+    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool) throws(JSONParseError) -> Bool {
+        if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
+            throw error("Unexpected UTF-8 BOM (decode using utf-8-sig)", at: 0)
+        }
+        let indent: Int
+        let indented: Bool
+        switch options.layout {
+        case .indented(let k): indent = k; indented = true
+        default: indent = 0; indented = false
+        }
+        let compact = options.layout == .compact
+        let asciiOnly = options.asciiOnly
+        let literalNumbers = options.preserveNumberLiterals
+        var seen = KeySeen()
+
+        func newline(_ depth: Int) {
+            guard indented, let w else { return }
+            w.byte(0x0A)
+            w.spaces(indent * depth)
+        }
+        func itemSeparator() {
+            guard let w else { return }
+            if compact || indented { w.byte(UInt8(ascii: ",")) } else { w.ascii(", ") }
+        }
+        func writeString(_ scanned: ScannedString) {
+            guard let w else { return }
+            switch scanned {
+            case let .plain(start, length):
+                w.writeUTF8String(UnsafeBufferPointer(start: p + start, count: length), asciiOnly: asciiOnly)
+            case let .escaped(string):
+                w.writeString(string, asciiOnly: asciiOnly)
+            }
+        }
+        func literal(_ start: Int) {
+            w?.bytes(p + start, i - start)
+        }
+        /// At a key's opening quote (after whitespace): the key, ':', whitespace. False
+        /// when the object has that key already.
+        func key() throws(JSONParseError) -> Bool {
+            guard i < n && p[i] == UInt8(ascii: "\"") else {
+                throw error("Expecting property name enclosed in double quotes", at: i)
+            }
+            let scanned = try scanStringParts()
+            if checkingKeys {
+                let hash: UInt64
+                switch scanned {
+                case let .plain(start, length): hash = KeyCache.hash(p + start, length)
+                case .escaped: hash = scratch.withUnsafeBufferPointer { KeyCache.hash($0.baseAddress ?? p, $0.count) }
+                }
+                guard seen.insert(hash) else { return false }
+            }
+            writeString(scanned)
+            skipWhitespace()
+            guard i < n && p[i] == UInt8(ascii: ":") else { throw error("Expecting ':' delimiter", at: i) }
+            i += 1
+            skipWhitespace()
+            if let w { if compact { w.byte(UInt8(ascii: ":")) } else { w.ascii(": ") } }
+            return true
+        }
+
+        skipWhitespace()
+        value: while true {
+            guard i < n else { throw error("Expecting value", at: i) }
+            let start = i
+            switch p[i] {
+            case UInt8(ascii: "\""):
+                writeString(try scanStringParts())
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let isObject = p[i] == UInt8(ascii: "{")
+                guard seen.frames.count < JSONParser.maximumDepth else { throw depthError() }
+                i += 1
+                skipWhitespace()
+                if i < n && p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    i += 1
+                    w?.ascii(isObject ? "{}" : "[]")
+                } else {
+                    w?.byte(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
+                    seen.open(isObject: isObject)
+                    newline(seen.frames.count)
+                    if isObject { guard try key() else { return false } }
+                    continue value
+                }
+            case UInt8(ascii: "n"):
+                guard matches("null", at: i) else { throw error("Expecting value", at: i) }
+                i += 4
+                literal(start)
+            case UInt8(ascii: "t"):
+                guard matches("true", at: i) else { throw error("Expecting value", at: i) }
+                i += 4
+                literal(start)
+            case UInt8(ascii: "f"):
+                guard matches("false", at: i) else { throw error("Expecting value", at: i) }
+                i += 5
+                literal(start)
+            case UInt8(ascii: "N"):
+                guard matches("NaN", at: i) else { throw error("Expecting value", at: i) }
+                i += 3
+                literal(start)
+            case UInt8(ascii: "I"):
+                guard matches("Infinity", at: i) else { throw error("Expecting value", at: i) }
+                i += 8
+                literal(start)
+            case UInt8(ascii: "-") where matches("-Infinity", at: i):
+                i += 9
+                literal(start)
+            default:
+                _ = try scanNumberLiteral()
+                if let w {
+                    if literalNumbers {
+                        literal(start)
+                    } else {
+                        w.writePythonNumber(literal: UnsafeBufferPointer(start: p + start, count: i - start))
+                    }
+                }
+            }
+
+            // A value is complete: go on in the open container, closing as many as end here.
+            // (Only the flag is read: a copy of the frame would share its set, and the next
+            // key inserted would copy the set.)
+            while let isObject = seen.frames.last?.isObject {
+                skipWhitespace()
+                let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                if i < n && p[i] == close {
+                    i += 1
+                    seen.close()
+                    newline(seen.frames.count)
+                    w?.byte(close)
+                } else if i < n && p[i] == UInt8(ascii: ",") {
+                    i += 1
+                    skipWhitespace()
+                    itemSeparator()
+                    newline(seen.frames.count)
+                    if isObject { guard try key() else { return false } }
+                    continue value
+                } else {
+                    throw error("Expecting ',' delimiter", at: i)
+                }
+            }
+            skipWhitespace()
+            if i != n { throw error("Extra data", at: i) }
+            return true
+        }
+    }
+}

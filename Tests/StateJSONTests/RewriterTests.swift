@@ -1,0 +1,116 @@
+import TestSupport
+import Foundation
+import StateJSON
+import Testing
+
+/// `JSONParser.rewrite` writes a document without its tree: it must give exactly what
+/// the parser and writers give, which Python's json module checks; `isRewritable` must
+/// refuse exactly the texts Python rejects and those with a repeated key.
+@Suite struct RewriterTests {
+    static let options: [(String, JSONWriteOptions)] = [
+        ("meltano", .meltano), ("compact", .compact), ("pretty", .pretty(indent: 2)),
+        ("literal numbers", JSONWriteOptions(layout: .indented(3), asciiOnly: true, preserveNumberLiterals: true)),
+    ]
+
+    func rewritten(_ text: String, _ options: JSONWriteOptions, chunkSize: Int = 64) throws -> String {
+        var out: [UInt8] = []
+        var bytes = Array(text.utf8)
+        try bytes.withUnsafeMutableBytes { buffer in
+            try JSONParser.rewrite(UnsafeRawBufferPointer(buffer), options, chunkSize: chunkSize) { out.append(contentsOf: $0) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func isRewritable(_ text: String) -> Bool {
+        Array(text.utf8).withUnsafeBytes(JSONParser.isRewritable)
+    }
+
+    @Test func sameBytesAsTheTreeAndPythonOnGeneratedDocuments() throws {
+        var generator = DocumentGenerator(seed: 0x5EED_0007)
+        var texts: [String] = DifferentialTests.invalidCorpus
+        for _ in 0..<3000 { texts.append(generator.document()) }
+        for _ in 0..<2000 {
+            var text = generator.document()
+            for _ in 0..<generator.rng.int(1...3) { text = generator.mutate(text) }
+            texts.append(text)
+        }
+        texts += DifferentialTests.largeContainers(&generator)
+        texts += ["{\"a\": 1, \"\\u0061\": 2}", "{\"a\": {\"b\": 1}, \"c\": {\"b\": 2}}", "[{\"k\": 1}, {\"k\": 2}]",
+                  "{\"\\ud800\": 1, \"\\ud800\": 2}", "{\"x\": 1, \"y\": {\"x\": 2, \"x\": 3}}", "  {\"é\": -0, \"f\": 1E400}  "]
+        let oracle = try PythonOracle.run(texts)
+        var mismatches: [String] = []
+        var rewrote = 0, repeated = 0
+        for (index, (text, expected)) in zip(texts, oracle.results).enumerated() {
+            let parsed = Result { () throws(JSONParseError) in try JSONParser.parse(text) }
+            let accepted: Bool
+            if case .value = expected { accepted = true } else { accepted = false }
+            let want = accepted && !oracle.repeatedKeys[index]
+            if isRewritable(text) != want {
+                mismatches.append("isRewritable \(!want) for \(text.debugDescription) (Python: \(expected), repeated key \(oracle.repeatedKeys[index]))")
+                continue
+            }
+            switch parsed {
+            case let .success(value) where want:
+                rewrote += 1
+                if case let .value(meltano, compact, pretty) = expected {
+                    for (name, python) in [("meltano", meltano), ("compact", compact), ("pretty", pretty)] {
+                        let options = Self.options.first { $0.0 == name }!.1
+                        let ours = try rewritten(text, options)
+                        if ours != python { mismatches.append("\(name) of \(text.debugDescription):\n ours   \(ours)\n python \(python)") }
+                    }
+                }
+                let options = Self.options[3].1
+                if try rewritten(text, options, chunkSize: 1 << 16) != value.text(options) {
+                    mismatches.append("literal numbers of \(text.debugDescription) differ from the tree's")
+                }
+                // A checked document writes (without checking its keys again) the same bytes.
+                if let document = RewritableDocument(Array(text.utf8)) {
+                    var out: [UInt8] = []
+                    try document.write(.meltano, chunkSize: 64) { out.append(contentsOf: $0) }
+                    if out != Array(value.meltanoText.utf8) { mismatches.append("RewritableDocument of \(text.debugDescription) differs") }
+                    if try document.parsed() != value { mismatches.append("RewritableDocument.parsed() of \(text.debugDescription) differs") }
+                } else {
+                    mismatches.append("RewritableDocument refused \(text.debugDescription)")
+                }
+            case .success:
+                repeated += 1
+                #expect(throws: JSONRewriteError.self) { try rewritten(text, .meltano) }
+                #expect(RewritableDocument(Array(text.utf8)) == nil)
+            case let .failure(error):
+                // The rewriter stops with the parser's own error (or at a repeated key
+                // seen before the error).
+                do {
+                    _ = try rewritten(text, .meltano)
+                    mismatches.append("rewrite accepted \(text.debugDescription)")
+                } catch let rewriteError as JSONParseError {
+                    if rewriteError != error { mismatches.append("\(text.debugDescription): \(rewriteError) instead of \(error)") }
+                } catch JSONRewriteError.repeatedKey {
+                    repeated += 1
+                }
+            }
+            if mismatches.count > 20 { break }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) differences:\n\(mismatches.prefix(20).joined(separator: "\n"))")
+        #expect(rewrote > 2500)
+        #expect(repeated >= 12)
+        print("RewriterTests: \(rewrote) documents rewritten as Python writes them; \(repeated) with a repeated key refused")
+    }
+
+    @Test func aRepeatedKeyAfterManyKeysIsFound() {
+        // Past the small-object limit the keys move to a set: a repeat on either side of it.
+        for count in [10, 24, 25, 26, 400] {
+            let keys = (0..<count).map { "\"k\($0)\": \($0)" }.joined(separator: ", ")
+            #expect(isRewritable("{\(keys)}"))
+            #expect(!isRewritable("{\(keys), \"k0\": 1}"))
+            #expect(!isRewritable("{\(keys), \"k\(count - 1)\": 1}"))
+            #expect(isRewritable("{\(keys), \"k\(count)\": {\"k0\": 1}}"), "a key of a nested object is its own")
+        }
+    }
+
+    @Test func deepNestingIsRefusedAsTheParserRefusesIt() {
+        let deep = String(repeating: "[", count: JSONParser.maximumDepth + 1) + String(repeating: "]", count: JSONParser.maximumDepth + 1)
+        #expect(!isRewritable(deep))
+        let ok = String(repeating: "{\"a\":", count: JSONParser.maximumDepth) + "1" + String(repeating: "}", count: JSONParser.maximumDepth)
+        #expect(isRewritable(ok))
+    }
+}
