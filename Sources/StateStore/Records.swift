@@ -119,6 +119,9 @@ extension JSONValue {
 public struct StoredBytes: Sendable {
     public let partial: [UInt8]?
     public let completed: [UInt8]?
+    /// The row's `updated_at` as the server writes it (`getRaw`'s), read in the same
+    /// statement.
+    public var updatedAt: String? = nil
 }
 
 /// The state Meltano's `get` prints for a row (partial merged onto completed), ready to

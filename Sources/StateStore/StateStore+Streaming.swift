@@ -75,11 +75,14 @@ extension StateStore {
         return try database("read the state of '\(stateID)'") {
             var partial: [UInt8]? = nil
             var completed: [UInt8]? = nil
+            var updatedAt: String? = nil
             var completedIsNull = true
             var total = 0, received = 0, rows = 0
             try connection.forEachRow("""
-                SELECT g, octet_length(s.c), substring(s.c FROM g * $2::int4 + 1 FOR $2::int4), CASE WHEN g = 0 THEN s.p END
-                FROM (SELECT convert_to(partial_state::text, pg_client_encoding()) AS p, convert_to(completed_state::text, pg_client_encoding()) AS c
+                SELECT g, octet_length(s.c), substring(s.c FROM g * $2::int4 + 1 FOR $2::int4), CASE WHEN g = 0 THEN s.p END,
+                       CASE WHEN g = 0 THEN s.u END
+                FROM (SELECT convert_to(partial_state::text, pg_client_encoding()) AS p, convert_to(completed_state::text, pg_client_encoding()) AS c,
+                             updated_at::text AS u
                       FROM \(tables.state) WHERE state_id = $1 OFFSET 0) s
                 CROSS JOIN LATERAL generate_series(0, GREATEST(0, (octet_length(s.c) - 1) / $2::int4)) g
                 """, [stateID, String(chunkBytes)], idempotent: true, binaryResults: true) { row in
@@ -87,6 +90,7 @@ extension StateStore {
                 guard let index = row.integer(0).map(Int.init) else { return }
                 if index == 0 {
                     partial = row.isNull(3) ? nil : [UInt8](row.bytes(3))
+                    updatedAt = row.string(4)
                 }
                 guard let length = row.integer(1).map(Int.init) else { return }  // completed_state is NULL
                 if completedIsNull {
@@ -108,7 +112,7 @@ extension StateStore {
             if !completedIsNull && received != total {
                 throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent \(received) of its \(total) bytes. Nothing was changed; run the command again.")
             }
-            return StoredBytes(partial: partial, completed: completed)
+            return StoredBytes(partial: partial, completed: completed, updatedAt: updatedAt)
         }
     }
 

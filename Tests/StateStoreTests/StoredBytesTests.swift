@@ -26,6 +26,10 @@ import Testing
         try insert(fixture, "empty", partial: "", completed: "")
         let a = try #require(try fixture.store.readStoredBytes("a", chunkBytes: chunk))
         #expect(a.completed == Array(Self.text.utf8))
+        // The row's updated_at, read in the same statement, as getRaw gives it.
+        let raw = try #require(try fixture.store.getRaw("a"))
+        #expect(a.updatedAt != nil)
+        #expect(a.updatedAt == raw.updatedAt)
         #expect(a.partial == Array(#"{"p": "ü"}"#.utf8))
         let nullCompleted = try #require(try fixture.store.readStoredBytes("null-completed", chunkBytes: chunk))
         #expect(nullCompleted.completed == nil)

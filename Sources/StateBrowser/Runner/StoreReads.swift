@@ -59,7 +59,9 @@ enum StoreReads {
                silentForSeconds: run.silentForSeconds, fetchedAt: fetchedAt, isStale: run.isStale, staleReason: run.staleReason)
     }
 
-    /// Text for the browser to show and lay out, read without parsing (`getRaw`).
+    /// Text for the browser to show and lay out, read without parsing, in slices
+    /// (`readStoredBytes`: libpq never holds a 100 MB text twice, as a plain SELECT's
+    /// input buffer and result do; the bytes become the `String` and are let go).
     /// The merged view is the stored completed text itself when there is no partial
     /// state (the common case: Meltano's `set` stores completed only), so literals show
     /// exactly as stored and a 100 MB state is parsed once, by the layout, off the UI
@@ -67,7 +69,7 @@ enum StoreReads {
     /// merged view is laid out (`TextMerge.mergedText`).
     static func state(_ store: StateStore, _ stateID: String, clock: () -> Double) throws -> LoadedState {
         let now = clock()
-        guard let row = try store.getRaw(stateID) else {
+        guard let row = try readText(store, stateID) else {
             return LoadedState(stateID: stateID, exists: false, fetchedAt: now, completedRaw: nil, partialRaw: nil, mergedText: nil)
         }
         var state = LoadedState(stateID: stateID, exists: true, updatedAt: row.updatedAt, fetchedAt: now,
@@ -79,6 +81,14 @@ enum StoreReads {
         // Else the merged view is merged when it is laid out (TextMerge, on the compute
         // queue): this worker's connection lets go of a big read sooner.
         return state
+    }
+
+    /// A row's texts as `getRaw` gives them (invalid UTF-8 replaced, as `QueryResult`
+    /// does), read with `readStoredBytes`; the bytes are gone when it returns.
+    static func readText(_ store: StateStore, _ stateID: String) throws -> RowSnapshot? {
+        guard let stored = try store.readStoredBytes(stateID) else { return nil }
+        func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+        return RowSnapshot(partialState: text(stored.partial), completedState: text(stored.completed), updatedAt: stored.updatedAt)
     }
 
     /// NULL, or a partial state that is the empty object: Meltano merges nothing. (A
