@@ -279,9 +279,6 @@ struct Parser {
     init(base: UnsafePointer<UInt8>, count: Int) {
         p = base
         n = count
-        values.reserveCapacity(64)
-        keys.reserveCapacity(64)
-        frames.reserveCapacity(16)
     }
 
     var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: p, count: n) }
@@ -306,6 +303,9 @@ struct Parser {
     }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        values.reserveCapacity(64)  // (a walk without a tree needs none of them)
+        keys.reserveCapacity(64)
+        frames.reserveCapacity(16)
         if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
             throw error("Unexpected UTF-8 BOM (decode using utf-8-sig)", at: 0)
         }

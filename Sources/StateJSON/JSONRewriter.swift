@@ -71,6 +71,31 @@ extension JSONParser {
     }
 }
 
+/// Rewrites many small documents one after the other (`export` of millions of states),
+/// reusing its buffers: each is checked and written in one pass.
+public struct JSONRewriter {
+    private let writer = ByteWriter(capacity: 1 << 12)
+    private var seen = KeySeen()
+    public let options: JSONWriteOptions
+
+    public init(_ options: JSONWriteOptions) {
+        self.options = options
+    }
+
+    /// Appends what `JSONParser.parse(text)` and a writer give and returns true; or
+    /// returns false, `out` unchanged, when the text is not `isRewritable` (then parse it
+    /// and write the tree: same bytes, or the parser's error).
+    public mutating func append(_ text: UnsafeRawBufferPointer, to out: inout [UInt8]) -> Bool {
+        let buffer = text.bindMemory(to: UInt8.self)
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return false }
+        writer.count = 0
+        var parser = Parser(base: base, count: buffer.count)
+        guard (try? parser.walk(writer: writer, options: options, checkingKeys: true, seen: &seen)) == true else { return false }
+        writer.withBytes { out.append(contentsOf: $0) }
+        return true
+    }
+}
+
 public enum JSONRewriteError: Error, Sendable {
     /// An object repeats a key: only the parsed tree writes that as Python does.
     case repeatedKey
@@ -78,7 +103,7 @@ public enum JSONRewriteError: Error, Sendable {
 
 /// The key hashes of the open objects, to find a repeated key. Small objects keep theirs
 /// on one shared stack (searched linearly); an object with many keys gets a set.
-private struct KeySeen {
+struct KeySeen {
     struct Frame {
         var isObject: Bool
         var base: Int
@@ -129,6 +154,15 @@ extension Parser {
     /// sees one, when an object repeats a key (by a 64-bit hash of the decoded key: a
     /// collision only sends a document the tree's way).
     mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool) throws(JSONParseError) -> Bool {
+        var seen = KeySeen()
+        return try walk(writer: w, options: options, checkingKeys: checkingKeys, seen: &seen)
+    }
+
+    /// The same, with the key sets' storage of the caller (reused from one document to the next).
+    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool,
+                       seen: inout KeySeen) throws(JSONParseError) -> Bool {
+        seen.frames.removeAll(keepingCapacity: true)
+        seen.small.removeAll(keepingCapacity: true)
         if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
             throw error("Unexpected UTF-8 BOM (decode using utf-8-sig)", at: 0)
         }
@@ -141,7 +175,6 @@ extension Parser {
         let compact = options.layout == .compact
         let asciiOnly = options.asciiOnly
         let literalNumbers = options.preserveNumberLiterals
-        var seen = KeySeen()
 
         func newline(_ depth: Int) {
             guard indented, let w else { return }

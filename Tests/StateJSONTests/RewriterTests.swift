@@ -114,3 +114,31 @@ import Testing
         #expect(isRewritable(ok))
     }
 }
+
+@Suite struct ReusedRewriterTests {
+    @Test func oneRewriterForManyDocumentsGivesEachTheTreesBytes() throws {
+        var generator = DocumentGenerator(seed: 0x5EED_0008)
+        var rewriter = JSONRewriter(.compact)
+        var out: [UInt8] = Array("prefix|".utf8)
+        var expected = out
+        var rewritten = 0, refused = 0
+        for k in 0..<3000 {
+            // Every fifth document a mutated one (often invalid) or one with a repeated key.
+            var text = generator.document()
+            if k % 5 == 1 { text = generator.mutate(text) }
+            if k % 5 == 3 { text = "{\"a\": \(text), \"b\": 1, \"a\": 2}" }
+            let ok = Array(text.utf8).withUnsafeBytes { rewriter.append($0, to: &out) }
+            #expect(ok == Array(text.utf8).withUnsafeBytes(JSONParser.isRewritable), "\(text.debugDescription)")
+            if ok {
+                rewritten += 1
+                expected += try JSONParser.parse(text).bytes(.compact)
+            } else {
+                refused += 1
+            }
+            out.append(0x7C)
+            expected.append(0x7C)
+        }
+        #expect(out == expected, "a refused document left bytes behind, or a rewritten one differs")
+        #expect(rewritten > 1200 && refused > 600, "\(rewritten) rewritten, \(refused) refused")
+    }
+}
