@@ -191,6 +191,9 @@ struct TmuxEndToEndTests {
         try tmux.waitFor("1 of 2")
         tmux.send("j")
         try tmux.waitFor("2 of 2")
+        // prod:pg's own pane replaced prod:other's with the selection: its JSON is its state,
+        // read (b before that says no state is shown, as it should).
+        try tmux.waitFor(#""currently_syncing": null"#)
         tmux.send("b")
         try tmux.waitFor("Bookmarks of prod:pg")
         try tmux.waitFor("public-customers")
