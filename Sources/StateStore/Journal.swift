@@ -153,6 +153,17 @@ public final class Journal: @unchecked Sendable {
     /// written nothing the caller should rely on.
     public func append(_ entries: [JournalEntry]) throws {
         guard !entries.isEmpty else { return }
+        let data = try Journal.encode(entries)
+        lock.lock()
+        defer { lock.unlock() }
+        let file = try openLocked(incoming: data.count)
+        defer { file.close() }
+        try file.write(data)
+        try file.sync()
+    }
+
+    /// The entries as journal lines, each with its newline.
+    static func encode(_ entries: [JournalEntry]) throws -> [UInt8] {
         var data: [UInt8] = []
         do {
             for entry in entries {
@@ -162,52 +173,133 @@ public final class Journal: @unchecked Sendable {
         } catch {
             throw StoreError.journal("could not encode an entry: \(error)")
         }
-        lock.lock()
-        defer { lock.unlock() }
+        return data
+    }
+
+    /// The journal file opened for appending and locked against other meltano-state
+    /// processes (flock), rotated first when `incoming` more bytes would take a
+    /// non-empty file past `maxFileSize`. The caller holds `lock`.
+    private func openLocked(incoming: Int) throws -> OpenFile {
         var (fd, created) = try openForAppending()
-        defer { close(fd) }
         // Another meltano-state process may append (or rotate) at the same time: hold the
         // lock on the file that is at `path` now, not one renamed away meanwhile.
         while true {
-            guard flock(fd, LOCK_EX) == 0 else { throw StoreError.journal("cannot lock \(path): \(String(cString: strerror(errno)))") }
+            guard flock(fd, LOCK_EX) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw StoreError.journal("cannot lock \(path): \(reason)")
+            }
             var opened = stat(), current = stat()
             if fstat(fd, &opened) != 0 || stat(path, &current) != 0
                 || (opened.st_dev == current.st_dev && opened.st_ino == current.st_ino) { break }
             close(fd)
             (fd, created) = try openForAppending()
         }
-        defer { flock(fd, LOCK_UN) }
         var start = lseek(fd, 0, SEEK_END)
         var info = stat()
-        if start > 0, start + off_t(data.count) > off_t(maxFileSize), fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+        if start > 0, start + off_t(incoming) > off_t(maxFileSize), fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
             // Rotate under the lock: the file keeps its lock until the new one exists.
             let rotated = path + ".\((rotatedFiles().last?.number ?? 0) + 1)"
             guard rename(path, rotated) == 0 else {
-                throw StoreError.journal("cannot rotate \(path) to \(rotated): \(String(cString: strerror(errno)))")
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw StoreError.journal("cannot rotate \(path) to \(rotated): \(reason)")
             }
             let old = fd
-            (fd, created) = try openForAppending()
+            do {
+                (fd, created) = try openForAppending()
+            } catch {
+                close(old)
+                throw error
+            }
             flock(old, LOCK_UN)
             close(old)
-            guard flock(fd, LOCK_EX) == 0 else { throw StoreError.journal("cannot lock \(path): \(String(cString: strerror(errno)))") }
+            guard flock(fd, LOCK_EX) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw StoreError.journal("cannot lock \(path): \(reason)")
+            }
             created = true
             start = lseek(fd, 0, SEEK_END)
         }
-        let written = data.withUnsafeBytes { buffer -> Int in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 { if errno == EINTR { continue }; return -1 }
-                offset += n
+        return OpenFile(journal: self, fd: fd, created: created, start: start)
+    }
+
+    /// The journal file while entries are appended to it: locked, with where the
+    /// appended lines began, so a failure can take them all back.
+    private struct OpenFile {
+        let journal: Journal
+        let fd: Int32
+        let created: Bool
+        let start: off_t
+
+        /// Writes the bytes whole; on failure removes everything appended since `start`.
+        func write(_ data: [UInt8]) throws {
+            let written = data.withUnsafeBytes { buffer -> Int in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                    if n < 0 { if errno == EINTR { continue }; return -1 }
+                    offset += n
+                }
+                return offset
             }
-            return offset
+            if written != data.count { try fail() }
         }
-        if written != data.count || fsync(fd) != 0 {
+
+        /// fsync of the file (and of the directory for a new file); on failure removes
+        /// everything appended since `start`.
+        func sync() throws {
+            if fsync(fd) != 0 { try fail() }
+            if created { try journal.syncDirectory() }
+        }
+
+        func fail() throws -> Never {
             let reason = String(cString: strerror(errno))
             if start >= 0 { _ = ftruncate(fd, start) }  // no torn line left behind
-            throw StoreError.journal("cannot write \(path): \(reason)")
+            throw StoreError.journal("cannot write \(journal.path): \(reason)")
         }
-        if created { try syncDirectory() }
+
+        func close() {
+            flock(fd, LOCK_UN)
+            Glibc.close(fd)
+        }
+    }
+
+    /// Starts a batch of appends written and fsync'ed on a thread of their own, so a
+    /// bulk write can send its rows to the server meanwhile: `submit` hands entries over,
+    /// `finish` waits until every one is on disk. The caller must call `finish` before
+    /// committing the change the entries describe (and call it on failure too, to end
+    /// the thread). `expectedEntries` sizes the rotation check.
+    public func beginBatch(expectedEntries: Int) -> JournalBatch {
+        JournalBatch(journal: self, expectedEntries: expectedEntries)
+    }
+
+    /// The writing side of a `JournalBatch`, on its thread: opens (and rotates) at the
+    /// first entries, appends each group, fsyncs at the end. `next` hands out the
+    /// groups and nil at the end; the first error stops the writing and is returned,
+    /// with every line of the batch taken back.
+    fileprivate func writeBatch(expectedEntries: Int, next: () -> [JournalEntry]?) -> StoreError? {
+        lock.lock()
+        defer { lock.unlock() }
+        var file: OpenFile?
+        defer { file?.close() }
+        do {
+            while let entries = next() {
+                let data = try Journal.encode(entries)
+                if file == nil {
+                    let estimate = entries.isEmpty ? data.count : data.count / entries.count * max(expectedEntries, entries.count)
+                    file = try openLocked(incoming: estimate)
+                }
+                try file!.write(data)
+            }
+            try file?.sync()
+            return nil
+        } catch let error as StoreError {
+            return error
+        } catch {
+            return StoreError.journal("\(error)")
+        }
     }
 
     /// The directory holding the journal, as given (`.` for a bare file name).
@@ -217,7 +309,7 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// fsync of the directory, so a new or renamed file's name is on disk too.
-    private func syncDirectory() throws {
+    fileprivate func syncDirectory() throws {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError.journal("cannot open the directory \(directory): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -355,4 +447,90 @@ enum Actor {
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
         return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }()
+}
+
+/// Entries appended and fsync'ed on a thread of their own while the caller goes on
+/// (`Journal.beginBatch`): a bulk write journals its rows while it sends the new ones
+/// to the server, and waits for `finish` — every entry on disk — before it commits.
+/// A journal that cannot be written makes `finish` throw, with the batch's lines taken
+/// back, so the write is rolled back: nothing changed, as when `append` refuses.
+public final class JournalBatch: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [(count: Int, make: @Sendable () -> [JournalEntry])] = []
+    private var queued = 0
+    private var closed = false
+    private var done = false
+    private var failure: StoreError?
+    /// Entries waiting for the writer before `submit` waits: memory stays bounded when
+    /// the disk is slower than the database.
+    private let maxQueued: Int
+
+    init(journal: Journal, expectedEntries: Int, maxQueued: Int = 20_000) {
+        self.maxQueued = maxQueued
+        let thread = Thread { [self] in
+            let error = journal.writeBatch(expectedEntries: expectedEntries) { self.take() }
+            condition.lock()
+            failure = error
+            done = true
+            queue.removeAll()
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.name = "meltano-state journal"
+        thread.start()
+    }
+
+    /// Hands entries to the writer; waits only while many are still queued. After a
+    /// failure they are dropped (`finish` reports it).
+    public func submit(_ entries: [JournalEntry]) {
+        submit(count: entries.count) { entries }
+    }
+
+    /// Hands over `count` entries that `make` builds on the writer's thread (so the
+    /// caller's thread only reads the rows).
+    public func submit(count: Int, _ make: @escaping @Sendable () -> [JournalEntry]) {
+        guard count > 0 else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        precondition(!closed, "JournalBatch.submit after finish")
+        while queued >= maxQueued && !done { condition.wait() }
+        guard !done else { return }
+        queue.append((count, make))
+        queued += count
+        condition.broadcast()
+    }
+
+    /// True once the writer stopped on an error (the caller may stop early; `finish`
+    /// throws it).
+    public var hasFailed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure != nil
+    }
+
+    /// Waits until every submitted entry is written and fsync'ed, or throws the
+    /// journal's error. Ends the writer's thread; call it on every path.
+    public func finish() throws {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while !done { condition.wait() }
+        let failure = self.failure
+        condition.unlock()
+        if let failure { throw failure }
+    }
+
+    /// The writer's next group of entries, nil once `finish` was called and all are taken.
+    private func take() -> [JournalEntry]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !closed { condition.wait() }
+        guard !queue.isEmpty else { return nil }
+        let next = queue.removeFirst()
+        queued -= next.count
+        condition.broadcast()
+        condition.unlock()
+        defer { condition.lock() }
+        return next.make()
+    }
 }

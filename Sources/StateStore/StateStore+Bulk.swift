@@ -25,7 +25,14 @@ extension StateStore {
         if !held.isEmpty { throw StoreError.locksHeld(held, action: "clear all states") }
         let batch = Journal.newID()
         return try withBulkLock(batch: batch) { lockedIDs in
-            try journalRows(lockedIDs, action: "clear-all", batch: batch, progress: progress)
+            let journal = options.journal.beginBatch(expectedEntries: lockedIDs.count)
+            do {
+                try journalRows(lockedIDs, action: "clear-all", batch: batch, into: journal, progress: progress)
+            } catch {
+                try? journal.finish()
+                throw error
+            }
+            try journal.finish()  // every row on disk before the DELETE
             if cancellation.isCancelled { throw StoreError.cancelled("nothing was deleted; the journal holds a copy of the rows.") }
             progress?("deleting", 0, lockedIDs.count)
             let deleted = try bulkStatement("clear all states", outcome: "The rows were deleted all or none (one statement): `meltano-state list` shows which. The journal holds every row (batch \(batch)); `meltano-state restore \(batch)` puts them back.") {
@@ -65,7 +72,12 @@ extension StateStore {
         let batch = Journal.newID()
         let ids = plan.map(\.0)
         return try withBulkLock(batch: batch, stateIDs: ids) { lockedIDs in
-            let existing = try journalRows(lockedIDs, action: "import", batch: batch, includeMissing: true, progress: progress)
+            // The journal is written and fsync'ed on its own thread while the rows go to
+            // the server; the transaction commits only once every entry is on disk, and
+            // rolls back if the journal cannot be written.
+            let journal = options.journal.beginBatch(expectedEntries: lockedIDs.count)
+            defer { try? journal.finish() }  // ends its thread on every path (a second call only reports)
+            let existing = try journalRows(lockedIDs, action: "import", batch: batch, includeMissing: true, into: journal, progress: progress)
             if cancellation.isCancelled { throw StoreError.cancelled("nothing was imported.") }
             return try bulkStatement("import states", outcome: "The import is one transaction: every state was written or none was (`meltano-state list` shows which). The journal holds the rows as they were (batch \(batch)).") {
                 try connection.transaction {
@@ -99,6 +111,9 @@ extension StateStore {
                         progress?("writing", written, plan.count)
                         if cancellation.isCancelled { throw StoreError.cancelled("the import was rolled back; nothing was imported.") }
                     }
+                    // The previous values durably in the journal before the commit.
+                    try journal.finish()
+                    if cancellation.isCancelled { throw StoreError.cancelled("the import was rolled back; nothing was imported.") }
                     return written
                 }
             }
@@ -128,13 +143,14 @@ extension StateStore {
             """, [arrayLiteral(rows.map(\.0)), arrayLiteral(rows.map(\.1)), arrayLiteral(rows.map(\.2))])
     }
 
-    /// Journals the current rows of `ids` (in chunks) as one batch. With
+    /// Journals the current rows of `ids` (read in chunks) as one batch, handed to
+    /// `journal`'s writer: they are on disk once `journal.finish()` returns. With
     /// `includeMissing`, IDs without a row get an entry too (restore deletes them).
     /// Returns the IDs that had a row.
     @discardableResult
     func journalRows(_ ids: [String], action: String, batch: String, includeMissing: Bool = false,
-                     progress: ((String, Int, Int) -> Void)?) throws -> Set<String> {
-        let chunk = 2000
+                     into journal: JournalBatch, progress: ((String, Int, Int) -> Void)?) throws -> Set<String> {
+        let chunk = 10_000
         var done = 0
         var existing = Set<String>()
         for start in stride(from: 0, to: ids.count, by: chunk) {
@@ -149,21 +165,26 @@ extension StateStore {
             for row in rows { byID[row[0] ?? ""] = RowSnapshot(partialState: row[1], completedState: row[2], updatedAt: row[3]) }
             existing.formUnion(byID.keys)
             // What journalEntry(…) fills in, worked out once per chunk (an entry's ID still
-            // its own): the chunk is written at once, so it has one time.
+            // its own): the chunk is written at once, so it has one time. The entries are
+            // made on the journal's thread.
             let template = journalEntry(action: action, stateID: "", before: nil, batch: batch)
-            var entryIDs = Journal.newIDs(count: slice.count).makeIterator()
-            var entries: [JournalEntry] = []
-            entries.reserveCapacity(slice.count)
-            for id in slice {
-                let snapshot = byID[id]
-                guard snapshot != nil || includeMissing else { continue }
-                var entry = template
-                entry.id = entryIDs.next()!
-                entry.stateID = id
-                entry.before = snapshot
-                entries.append(entry)
+            let count = includeMissing ? slice.count : byID.count
+            journal.submit(count: count) { [byID] in
+                var entryIDs = Journal.newIDs(count: count).makeIterator()
+                var entries: [JournalEntry] = []
+                entries.reserveCapacity(count)
+                for id in slice {
+                    let snapshot = byID[id]
+                    guard snapshot != nil || includeMissing else { continue }
+                    var entry = template
+                    entry.id = entryIDs.next()!
+                    entry.stateID = id
+                    entry.before = snapshot
+                    entries.append(entry)
+                }
+                return entries
             }
-            try options.journal.append(entries)
+            if journal.hasFailed { try journal.finish() }  // throws why: stop before writing anything
             done += slice.count
             progress?("journaling", done, ids.count)
             if cancellation.isCancelled { throw StoreError.cancelled("stopped while journaling; nothing was changed.") }

@@ -2,10 +2,11 @@ import Foundation
 import StateJSON
 import StateStore
 
-// `list` and `export` of a million state IDs: rows are streamed from the server and
-// written straight into one byte buffer (no array of rows, no `String` per ID, no
-// `JSONObject` of every state), which goes to stdout in one write at the end — so, as
-// before, a failure half-way prints nothing.
+// `list` and `export` of millions of state IDs: rows are streamed from the server and
+// written straight into a byte buffer (no array of rows, no `String` per ID, no
+// `JSONObject` of every state). `list`'s buffer goes to stdout in one write at the end,
+// so a failure half-way prints nothing; `export` into a pipe or file is written every
+// MiB, so its memory does not grow with the number of states.
 
 /// Bytes to stdout, in one piece, as `writeOut` does with text.
 func writeOut(bytes: [UInt8]) {
@@ -55,19 +56,27 @@ func listOutput(_ store: StateStore, pattern: String?, onTerminal: Bool) throws 
 
 /// `export`'s output, `{"ID":{"completed":…,"partial":…},…}` and a newline: the bytes
 /// `JSONValue.object(…).compactText` gives for the same states, written a state at a
-/// time. Returns the states left out because their text is not JSON.
-func exportOutput(_ store: StateStore) throws -> (bytes: [UInt8], unreadable: [(String, String)]) {
+/// time. With `flush`, every MiB written so far is handed to it (to stdout: memory does
+/// not grow with the number of states) and only the rest is returned. Returns the
+/// states left out because their text is not JSON.
+func exportOutput(_ store: StateStore, flush: (([UInt8]) -> Void)? = nil) throws -> (bytes: [UInt8], unreadable: [(String, String)]) {
     var out: [UInt8] = [UInt8(ascii: "{")]
+    let limit = 1 << 20
+    if flush != nil { out.reserveCapacity(limit + (limit >> 2)) }
     var first = true
-    let unreadable = try store.forEachExportedState { stateID, completed, partial in
+    let unreadable = try store.forEachExportedStateText { stateID, completed, partial in
         if !first { out.append(UInt8(ascii: ",")) }
         first = false
-        JSONValue.string(JSONString(stateID)).write(.compact, into: &out)
+        CompactTranscoder.appendString(stateID, to: &out)
         out.append(contentsOf: #":{"completed":"#.utf8)
-        completed.write(.compact, into: &out)
+        out.append(contentsOf: completed)
         out.append(contentsOf: #","partial":"#.utf8)
-        partial.write(.compact, into: &out)
+        out.append(contentsOf: partial)
         out.append(UInt8(ascii: "}"))
+        if let flush, out.count >= limit {
+            flush(out)
+            out.removeAll(keepingCapacity: true)
+        }
     }
     out.append(contentsOf: "}\n".utf8)
     return (out, unreadable)

@@ -249,8 +249,14 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        let (out, unreadable) = try context.withInterruptHandler { try exportOutput(context.store) }
-        if standardOutputIsTerminal {
+        // Into a pipe or a file the output is streamed, so memory stays flat at ten
+        // million states; a failure half-way leaves it incomplete (no closing brace)
+        // and the exit code says so. On a terminal it is shown whole, escaped.
+        let onTerminal = standardOutputIsTerminal
+        let (out, unreadable) = try context.withInterruptHandler {
+            try exportOutput(context.store, flush: onTerminal ? nil : { writeOut(bytes: $0) })
+        }
+        if onTerminal {
             writeData(String(decoding: out, as: UTF8.self), json: true)
         } else {
             writeOut(bytes: out)

@@ -80,6 +80,26 @@ struct CLIFaultTests {
         }
     }
 
+    /// A file-size limit (EFBIG) reached while `import`'s journal batch is being written,
+    /// on its own thread while the rows go to the server: the lines written so far are
+    /// taken back, the transaction is rolled back, and no lock is left.
+    @Test func importJournalFullHalfWayImportsNothing() throws {
+        let fixture = try CLIFixture(schemaPrefix: "jbatch")
+        try CLIWriteVerb.setTwo(fixture)
+        let journalBefore = try Data(contentsOf: URL(fileURLWithPath: fixture.journalPath))
+        let rowsBefore = try fixture.rows(), locksBefore = try locks(fixture)
+        // 5 000 states journal about 1.5 MB; the limit leaves room for 100 kB of it.
+        let input = "{" + (0..<5000).map { #""s\#($0)": {"completed": {"singer_state": {"v": \#($0)}}, "partial": {}}"# }.joined(separator: ", ") + "}"
+        let result = try runProcess("/usr/bin/prlimit", ["--fsize=\(journalBefore.count + 100_000)", "--", CLIFixture.binary, "import", "-"],
+                                    stdin: Data(input.utf8), environment: fixture.environment, currentDirectory: fixture.directory)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("backup journal could not be written"), "\(result.stderr)")
+        #expect(result.stderr.contains("File too large"), "\(result.stderr)")
+        #expect(try fixture.rows() == rowsBefore, "nothing imported")
+        #expect(try locks(fixture) == locksBefore, "no lock of ours is left")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.journalPath)) == journalBefore, "the batch's lines were taken back")
+    }
+
     /// The connection is killed while the CLI writes: exit 1, the message says the
     /// connection broke and what may have happened, no lock is left.
     @Test(arguments: ["set", "clear --all", "import", "unlock"])
