@@ -96,6 +96,21 @@ public struct JSONRewriter {
     }
 }
 
+extension JSONRewriter {
+    /// Appends `JSONValue.string(JSONString(String(decoding: utf8, as: UTF8.self)))`
+    /// written `.compact`: printable ASCII without `"` or `\\` (nearly every state ID)
+    /// is copied between quotes.
+    public static func appendCompactString(_ utf8: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        for c in utf8 where c < 0x20 || c >= 0x7F || c == 0x22 || c == 0x5C {
+            JSONValue.string(JSONString(String(decoding: utf8, as: UTF8.self))).write(.compact, into: &out)
+            return
+        }
+        out.append(0x22)
+        out.append(contentsOf: utf8)
+        out.append(0x22)
+    }
+}
+
 public enum JSONRewriteError: Error, Sendable {
     /// An object repeats a key: only the parsed tree writes that as Python does.
     case repeatedKey

@@ -38,19 +38,19 @@ extension StateStore {
     /// The states `forEachExportedState` hands out, as `export` writes them: the ID's
     /// stored bytes and each part's compact JSON text (`{}` when empty) — the bytes
     /// of `completed.write(.compact)` and `partial.write(.compact)` — copied from the
-    /// stored text without building the value whenever `CompactTranscoder` can, so ten
-    /// million states go by at the speed of the rows. The bytes are valid only inside
+    /// stored text without building the value (`JSONRewriter`) unless an object in it
+    /// repeats a key, so ten million states go by at about the speed of the rows. The bytes are valid only inside
     /// `body`. Rows whose text is not JSON are returned as `forEachExportedState` does.
     public func forEachExportedStateText(progress: ((Int) -> Void)? = nil,
                                          _ body: (_ stateID: UnsafeRawBufferPointer, _ completed: UnsafeRawBufferPointer,
                                                   _ partial: UnsafeRawBufferPointer) throws -> Void) throws -> [(String, String)] {
         var unreadable: [(String, String)] = []
-        var transcoder = CompactTranscoder()
+        var rewriter = JSONRewriter(.compact)
         var completed: [UInt8] = [], partial: [UInt8] = []
         try forEachExportRow(progress: progress) { row in
             completed.removeAll(keepingCapacity: true)
             partial.removeAll(keepingCapacity: true)
-            if let error = Self.exportText(row, 1, &transcoder, into: &partial) ?? Self.exportText(row, 2, &transcoder, into: &completed) {
+            if let error = Self.exportText(row, 1, &rewriter, into: &partial) ?? Self.exportText(row, 2, &rewriter, into: &completed) {
                 unreadable.append((row.string(0) ?? "", error.description))
                 return
             }
@@ -60,15 +60,15 @@ extension StateStore {
     }
 
     /// A column's compact JSON text (`{}` for NULL) appended to `out`: the stored text
-    /// transcoded, else parsed as `exportPart` parses it and written; the parse error
+    /// rewritten, else parsed as `exportPart` parses it and written; the parse error
     /// when it is not JSON.
-    static func exportText(_ row: StreamedRow, _ column: Int, _ transcoder: inout CompactTranscoder,
+    static func exportText(_ row: StreamedRow, _ column: Int, _ rewriter: inout JSONRewriter,
                            into out: inout [UInt8]) -> JSONParseError? {
         if row.isNull(column) {
             out.append(contentsOf: "{}".utf8)
             return nil
         }
-        if transcoder.append(row.bytes(column), to: &out) { return nil }
+        if rewriter.append(row.bytes(column), to: &out) { return nil }
         switch exportPart(row, column) {
         case let .success(value):
             value.write(.compact, into: &out)

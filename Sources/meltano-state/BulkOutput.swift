@@ -67,7 +67,7 @@ func exportOutput(_ store: StateStore, flush: (([UInt8]) -> Void)? = nil) throws
     let unreadable = try store.forEachExportedStateText { stateID, completed, partial in
         if !first { out.append(UInt8(ascii: ",")) }
         first = false
-        CompactTranscoder.appendString(stateID, to: &out)
+        JSONRewriter.appendCompactString(stateID, to: &out)
         out.append(contentsOf: #":{"completed":"#.utf8)
         out.append(contentsOf: completed)
         out.append(contentsOf: #","partial":"#.utf8)
