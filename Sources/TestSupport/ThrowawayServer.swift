@@ -112,15 +112,25 @@ public func waitForSleepingBackend(_ admin: Connection, marker: String, timeout:
 }
 
 /// A BEFORE trigger on `table` that sleeps in every row it fires for, widening the
-/// window in which a fault can hit a statement that changes the table.
+/// window in which a fault can hit a statement that changes the table. With
+/// `stateID`, only in the row of that state ID (a statement writing many rows sleeps
+/// half-way); with `atCommit`, a deferred constraint trigger: the transaction's COMMIT
+/// sleeps instead.
 public func installSlowTrigger(_ admin: Connection, schema: String, table: String,
-                               events: String = "INSERT OR UPDATE OR DELETE", seconds: Double = 30) throws {
+                               events: String = "INSERT OR UPDATE OR DELETE", seconds: Double = 30,
+                               stateID: String? = nil, atCommit: Bool = false) throws {
     let function = quoteIdentifier(schema) + ".slow_for_tests"
     try admin.query("""
         CREATE OR REPLACE FUNCTION \(function)() RETURNS trigger LANGUAGE plpgsql AS
         $$ BEGIN PERFORM pg_sleep(\(seconds)); RETURN COALESCE(NEW, OLD); END $$
         """)
-    try admin.query("CREATE TRIGGER slow_for_tests BEFORE \(events) ON \(quoteIdentifier(schema)).\(quoteIdentifier(table)) FOR EACH ROW EXECUTE FUNCTION \(function)()")
+    let condition = stateID.map { "WHEN (NEW.state_id = '\($0.replacingOccurrences(of: "'", with: "''"))') " } ?? ""
+    let target = "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
+    if atCommit {
+        try admin.query("CREATE CONSTRAINT TRIGGER slow_for_tests AFTER \(events) ON \(target) DEFERRABLE INITIALLY DEFERRED FOR EACH ROW \(condition)EXECUTE FUNCTION \(function)()")
+    } else {
+        try admin.query("CREATE TRIGGER slow_for_tests BEFORE \(events) ON \(target) FOR EACH ROW \(condition)EXECUTE FUNCTION \(function)()")
+    }
 }
 
 public func dropSlowTrigger(_ admin: Connection, schema: String, table: String) throws {
