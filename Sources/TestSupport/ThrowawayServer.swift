@@ -95,6 +95,39 @@ public final class ThrowawayServer: @unchecked Sendable {
     }
 }
 
+/// A hot standby of a throwaway server (`scripts/test-db standby`: pg_basebackup,
+/// streaming), on a port of its own, for failover tests. Stopped and removed when
+/// released.
+public final class ThrowawayStandby: @unchecked Sendable {
+    public let name: String
+    public let port: Int
+    private let primary: ThrowawayServer
+
+    public init(of primary: ThrowawayServer, prefix: String = "standby") throws {
+        self.primary = primary
+        name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+        let output = try ThrowawayServer.testDB(["standby", "--name", name, "--primary", primary.name])
+        guard let port = output.split(separator: "\n").first(where: { $0.hasPrefix("export PGPORT=") })
+            .flatMap({ Int($0.split(separator: "=").last ?? "") }) else {
+            _ = try? ThrowawayServer.testDB(["stop", "--name", name])
+            throw ThrowawayServer.Failure(description: "scripts/test-db standby printed no PGPORT: \(output)")
+        }
+        self.port = port
+    }
+
+    deinit { _ = try? ThrowawayServer.testDB(["stop", "--name", name]) }
+
+    /// The primary's configuration, with this standby's port.
+    public func configuration() -> ConnectionConfiguration {
+        var configuration = primary.configuration()
+        configuration.port = port
+        return configuration
+    }
+
+    /// Promotes it to a primary (`pg_ctl promote`).
+    public func promote() throws { try ThrowawayServer.testDB(["promote", "--name", name]) }
+}
+
 /// Waits until a backend sleeps in `pg_sleep` (a test's slow trigger) while running a
 /// statement that mentions `marker` (a schema name); returns its pid.
 public func waitForSleepingBackend(_ admin: Connection, marker: String, timeout: Double = 10) throws -> Int32? {

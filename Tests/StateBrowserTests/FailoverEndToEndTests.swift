@@ -11,15 +11,9 @@ struct FailoverEndToEndTests {
     @Test("After the primary goes away and the standby is promoted, the browser names the new primary and writes there")
     func failover() throws {
         let primary = try ThrowawayServer(prefix: "tui-primary")
-        let standbyName = "tui-standby-\(UUID().uuidString.prefix(8).lowercased())"
-        let output = try runProcess(Repository.script("test-db"), ["standby", "--name", standbyName, "--primary", primary.name])
-        try #require(output.status == 0, "scripts/test-db standby: \(output.stderr)")
-        defer { _ = try? runProcess(Repository.script("test-db"), ["stop", "--name", standbyName]) }
-        let standbyPort = try #require(output.stdout.split(separator: "\n").first { $0.hasPrefix("export PGPORT=") }
-            .flatMap { Int($0.split(separator: "=").last ?? "") })
-        var standbyConfiguration = primary.configuration()
-        standbyConfiguration.port = standbyPort
-        let standby = try Connection(standbyConfiguration)
+        let standbyServer = try ThrowawayStandby(of: primary, prefix: "tui-standby")
+        let standbyPort = standbyServer.port
+        let standby = try Connection(standbyServer.configuration())
 
         let fixture = try BrowserFixture(server: primary.configuration())
         let table = "\(quoteIdentifier(fixture.schema)).meltano_state"
@@ -42,8 +36,7 @@ struct FailoverEndToEndTests {
         try primary.pause()
         // Neither server takes writes now: the browser says it is disconnected.
         try tmux.waitFor("DISCONNECTED", timeout: 20)
-        let promote = try runProcess(Repository.script("test-db"), ["promote", "--name", standbyName])
-        try #require(promote.status == 0, "promote: \(promote.stderr)")
+        try standbyServer.promote()
 
         try tmux.waitFor("Reconnected to 127.0.0.1:\(standbyPort) (primary; was 127.0.0.1:\(primary.port))", timeout: 40)
         try tmux.waitFor("● connected to 127.0.0.1:\(standbyPort) (primary)")
