@@ -105,8 +105,10 @@ extension StateStore {
             switch end {
             case let .committed(written):
                 return written
-            case let .rolledBack(error):
-                throw StoreError.interrupted(action: "import states", outcome: "Nothing was imported: the import is one transaction and it ended before it committed, so the server rolled it back; no state was changed. (The journal's batch \(batch) holds the rows as they still are.) Run the import again once the server is back.", error)
+            case let .rolledBack(error, duringCommit):
+                let how = duringCommit ? "the connection broke during its COMMIT, and the server, asked once it was back, says it was rolled back"
+                    : "it ended before it committed, so the server rolled it back"
+                throw StoreError.interrupted(action: "import states", outcome: "Nothing was imported: the import is one transaction and \(how); no state was changed. (The journal's batch \(batch) holds the rows as they still are.) Run the import again once the server is back.", error)
             case let .unknown(error):
                 throw StoreError.interrupted(action: "import states", outcome: "It broke while the transaction was committing and the server could not be asked afterwards: every state was written or none was (one transaction). Once the server is back, `meltano-state list` shows which; if they were written, `meltano-state restore \(batch)` puts back the rows as they were.", error)
             }
@@ -116,8 +118,9 @@ extension StateStore {
     /// How a transaction ended whose connection may have broken.
     enum TransactionEnd<T> {
         case committed(T)
-        /// It never committed: nothing of it was written.
-        case rolledBack(PostgresError)
+        /// It never committed: nothing of it was written. `duringCommit`: the server
+        /// was asked afterwards.
+        case rolledBack(PostgresError, duringCommit: Bool)
         /// The connection broke during COMMIT and the server could not be asked since.
         case unknown(PostgresError)
     }
@@ -136,11 +139,11 @@ extension StateStore {
             try connection.query("COMMIT")
             return .committed(value!)
         } catch let error as PostgresError where error.kind == .connectionLost || !connection.isConnected {
-            guard let value, let xid else { return .rolledBack(error) }
+            guard let value, let xid else { return .rolledBack(error, duringCommit: false) }
             let status = onceReconnected { try connection.query("SELECT txid_status($1::bigint)", [xid]).scalar } ?? nil
             switch status {
             case "committed": return .committed(value)
-            case "aborted": return .rolledBack(error)
+            case "aborted": return .rolledBack(error, duringCommit: true)
             default: return .unknown(error)
             }
         } catch {

@@ -90,6 +90,8 @@ struct ImportRestartTests {
         #expect(output.stderr.contains("Nothing was imported"), "\(output.stderr)")
         #expect(output.stderr.contains("Run the import again once the server is back"), "\(output.stderr)")
         #expect(!output.stderr.contains("may remain"), "\(output.stderr)")
+        // In the COMMIT the outcome was not known by the client: it asked the server.
+        #expect(output.stderr.contains("asked once it was back, says it was rolled back") == point.atCommit, "\(output.stderr)")
         try fixture.admin.reconnect()
         try dropSlowTrigger(fixture.admin, schema: fixture.schema, table: "meltano_state")
         #expect(try rows() == before, "rows changed by an import that failed")
