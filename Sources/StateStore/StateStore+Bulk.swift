@@ -110,7 +110,7 @@ extension StateStore {
                     : "it ended before it committed, so the server rolled it back"
                 throw StoreError.interrupted(action: "import states", outcome: "Nothing was imported: the import is one transaction and \(how); no state was changed. (The journal's batch \(batch) holds the rows as they still are.) Run the import again once the server is back.", error)
             case let .unknown(error):
-                throw StoreError.interrupted(action: "import states", outcome: "It broke while the transaction was committing and the server could not be asked afterwards: every state was written or none was (one transaction). Once the server is back, `meltano-state list` shows which; if they were written, `meltano-state restore \(batch)` puts back the rows as they were.", error)
+                throw StoreError.interrupted(action: "import states", outcome: "It broke during the COMMIT, and the server could not be reached since to ask how that ended: every state was written or none was (one transaction). Once the server is back, `meltano-state list` shows which; if they were written, `meltano-state restore \(batch)` puts back the rows as they were.", error)
             }
         }
     }
