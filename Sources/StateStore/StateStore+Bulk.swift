@@ -79,8 +79,8 @@ extension StateStore {
             defer { try? journal.finish() }  // ends its thread on every path (a second call only reports)
             let existing = try journalRows(lockedIDs, action: "import", batch: batch, includeMissing: true, into: journal, progress: progress)
             if cancellation.isCancelled { throw StoreError.cancelled("nothing was imported.") }
-            return try bulkStatement("import states", outcome: "The import is one transaction: every state was written or none was (`meltano-state list` shows which). The journal holds the rows as they were (batch \(batch)).") {
-                try connection.transaction {
+            let end = try bulkStatement("import states", outcome: "The import is one transaction: every state was written or none was (`meltano-state list` shows which). The journal holds the rows as they were (batch \(batch)).") {
+                try transactionTellingOutcome {
                     var written = 0
                     var upserts = plan
                     // IDs without a row (every one, importing into an empty table) are
@@ -117,6 +117,53 @@ extension StateStore {
                     return written
                 }
             }
+            switch end {
+            case let .committed(written):
+                return written
+            case let .rolledBack(error, duringCommit):
+                let how = duringCommit ? "the connection broke during its COMMIT, and the server, asked once it was back, says it was rolled back"
+                    : "it ended before it committed, so the server rolled it back"
+                throw StoreError.interrupted(action: "import states", outcome: "Nothing was imported: the import is one transaction and \(how); no state was changed. (The journal's batch \(batch) holds the rows as they still are.) Run the import again once the server is back.", error)
+            case let .unknown(error):
+                throw StoreError.interrupted(action: "import states", outcome: "It broke during the COMMIT, and the server could not be reached since to ask how that ended: every state was written or none was (one transaction). Once the server is back, `meltano-state list` shows which; if they were written, `meltano-state restore \(batch)` puts back the rows as they were.", error)
+            }
+        }
+    }
+
+    /// How a transaction ended whose connection may have broken.
+    enum TransactionEnd<T> {
+        case committed(T)
+        /// It never committed: nothing of it was written. `duringCommit`: the server
+        /// was asked afterwards.
+        case rolledBack(PostgresError, duringCommit: Bool)
+        /// The connection broke during COMMIT and the server could not be asked since.
+        case unknown(PostgresError)
+    }
+
+    /// Runs `body` in one transaction and, when the connection breaks, finds out
+    /// whether it committed: broken before COMMIT was sent, the server rolled it back;
+    /// broken during COMMIT, its transaction ID's status (`txid_status`) is asked once
+    /// reconnected. Any other error rolls back and is thrown.
+    func transactionTellingOutcome<T>(_ body: () throws -> T) throws -> TransactionEnd<T> {
+        var xid: String?
+        var value: T?
+        do {
+            try connection.query("BEGIN")
+            xid = try connection.query("SELECT txid_current()::text").scalar
+            value = try body()
+            try connection.query("COMMIT")
+            return .committed(value!)
+        } catch let error as PostgresError where error.kind == .connectionLost || !connection.isConnected {
+            guard let value, let xid else { return .rolledBack(error, duringCommit: false) }
+            let status = onceReconnected { try connection.query("SELECT txid_status($1::bigint)", [xid]).scalar } ?? nil
+            switch status {
+            case "committed": return .committed(value)
+            case "aborted": return .rolledBack(error, duringCommit: true)
+            default: return .unknown(error)
+            }
+        } catch {
+            if connection.isConnected { _ = try? connection.query("ROLLBACK") }
+            throw error
         }
     }
 

@@ -204,22 +204,27 @@ extension StateStore {
     /// the connection is broken (`releaseRetryDelays`). True when it ran.
     func releaseRows(_ sql: String, _ parameters: [String?]) -> Bool {
         do { try connection.query(sql, parameters); return true } catch {}
-        // Long enough to outlast a server restart (about a second), short enough to
-        // give up on a server that is gone and say which lock is left.
+        return onceReconnected { try connection.query(sql, parameters) } != nil
+    }
+
+    /// Reconnects and runs `body`, retrying while the server is restarting or
+    /// unreachable (`releaseRetryDelays`: long enough to outlast a server restart,
+    /// about a second, short enough to give up on a server that is gone and say so).
+    /// Nil when it never ran, or was refused for another reason (privilege, …).
+    func onceReconnected<T>(_ body: () throws -> T) -> T? {
         for delay in options.releaseRetryDelays {
             if delay > 0 { Thread.sleep(forTimeInterval: delay) }
             do {
                 try connection.reconnect()
-                try connection.query(sql, parameters)
-                return true
+                return try body()
             } catch let error as PostgresError where error.kind == .connectionFailed || error.kind == .connectionLost
                         || ["57P01", "57P02", "57P03"].contains(error.sqlState ?? "") {
                 continue  // the server is restarting or unreachable: wait a little
             } catch {
-                return false  // refused for another reason (privilege, …): retrying will not help
+                return nil  // retrying will not help
             }
         }
-        return false
+        return nil
     }
 
     // MARK: - Showing and releasing other holders' locks

@@ -98,6 +98,11 @@ public final class StateStore: @unchecked Sendable {
     /// user@host:port/database of the connection, for headers and the journal.
     public var location: String { connection.configuration.description }
 
+    /// host:port of the server the connection is on now (with several hosts listed,
+    /// the one libpq chose; it changes when a read reconnects after a failover). Asks
+    /// the server nothing; nil when not connected.
+    public var connectedServer: String? { connection.connectedServer }
+
     /// Closes the connection; the store cannot be used afterwards.
     public func close() {
         besideRuns.close()

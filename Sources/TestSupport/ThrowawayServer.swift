@@ -95,6 +95,39 @@ public final class ThrowawayServer: @unchecked Sendable {
     }
 }
 
+/// A hot standby of a throwaway server (`scripts/test-db standby`: pg_basebackup,
+/// streaming), on a port of its own, for failover tests. Stopped and removed when
+/// released.
+public final class ThrowawayStandby: @unchecked Sendable {
+    public let name: String
+    public let port: Int
+    private let primary: ThrowawayServer
+
+    public init(of primary: ThrowawayServer, prefix: String = "standby") throws {
+        self.primary = primary
+        name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+        let output = try ThrowawayServer.testDB(["standby", "--name", name, "--primary", primary.name])
+        guard let port = output.split(separator: "\n").first(where: { $0.hasPrefix("export PGPORT=") })
+            .flatMap({ Int($0.split(separator: "=").last ?? "") }) else {
+            _ = try? ThrowawayServer.testDB(["stop", "--name", name])
+            throw ThrowawayServer.Failure(description: "scripts/test-db standby printed no PGPORT: \(output)")
+        }
+        self.port = port
+    }
+
+    deinit { _ = try? ThrowawayServer.testDB(["stop", "--name", name]) }
+
+    /// The primary's configuration, with this standby's port.
+    public func configuration() -> ConnectionConfiguration {
+        var configuration = primary.configuration()
+        configuration.port = port
+        return configuration
+    }
+
+    /// Promotes it to a primary (`pg_ctl promote`).
+    public func promote() throws { try ThrowawayServer.testDB(["promote", "--name", name]) }
+}
+
 /// Waits until a backend sleeps in `pg_sleep` (a test's slow trigger) while running a
 /// statement that mentions `marker` (a schema name); returns its pid.
 public func waitForSleepingBackend(_ admin: Connection, marker: String, timeout: Double = 10) throws -> Int32? {
@@ -112,15 +145,25 @@ public func waitForSleepingBackend(_ admin: Connection, marker: String, timeout:
 }
 
 /// A BEFORE trigger on `table` that sleeps in every row it fires for, widening the
-/// window in which a fault can hit a statement that changes the table.
+/// window in which a fault can hit a statement that changes the table. With
+/// `stateID`, only in the row of that state ID (a statement writing many rows sleeps
+/// half-way); with `atCommit`, a deferred constraint trigger: the transaction's COMMIT
+/// sleeps instead.
 public func installSlowTrigger(_ admin: Connection, schema: String, table: String,
-                               events: String = "INSERT OR UPDATE OR DELETE", seconds: Double = 30) throws {
+                               events: String = "INSERT OR UPDATE OR DELETE", seconds: Double = 30,
+                               stateID: String? = nil, atCommit: Bool = false) throws {
     let function = quoteIdentifier(schema) + ".slow_for_tests"
     try admin.query("""
         CREATE OR REPLACE FUNCTION \(function)() RETURNS trigger LANGUAGE plpgsql AS
         $$ BEGIN PERFORM pg_sleep(\(seconds)); RETURN COALESCE(NEW, OLD); END $$
         """)
-    try admin.query("CREATE TRIGGER slow_for_tests BEFORE \(events) ON \(quoteIdentifier(schema)).\(quoteIdentifier(table)) FOR EACH ROW EXECUTE FUNCTION \(function)()")
+    let condition = stateID.map { "WHEN (NEW.state_id = '\($0.replacingOccurrences(of: "'", with: "''"))') " } ?? ""
+    let target = "\(quoteIdentifier(schema)).\(quoteIdentifier(table))"
+    if atCommit {
+        try admin.query("CREATE CONSTRAINT TRIGGER slow_for_tests AFTER \(events) ON \(target) DEFERRABLE INITIALLY DEFERRED FOR EACH ROW \(condition)EXECUTE FUNCTION \(function)()")
+    } else {
+        try admin.query("CREATE TRIGGER slow_for_tests BEFORE \(events) ON \(target) FOR EACH ROW \(condition)EXECUTE FUNCTION \(function)()")
+    }
 }
 
 public func dropSlowTrigger(_ admin: Connection, schema: String, table: String) throws {

@@ -14,13 +14,14 @@ final class CLIFixture: @unchecked Sendable {
     let journalPath: String
     var environment: [String: String]
 
-    init(schemaPrefix: String = "cli") throws {
-        admin = try TestDatabase.connect()
+    /// `server`: a server of the test's own (one it restarts), instead of the shared one.
+    init(schemaPrefix: String = "cli", server: ConnectionConfiguration? = nil) throws {
+        let config = try server ?? TestDatabase.configuration()
+        admin = try Connection(config)
         schema = try TestDatabase.freshSchema(schemaPrefix, on: admin)
         directory = NSTemporaryDirectory() + "meltano-state-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory + "/home", withIntermediateDirectories: true)
         journalPath = directory + "/journal.jsonl"
-        let config = try TestDatabase.configuration()
         environment = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
             "HOME": directory + "/home",

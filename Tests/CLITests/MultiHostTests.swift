@@ -10,15 +10,9 @@ import Testing
 struct MultiHostTests {
     @Test func readWriteTargetFindsThePrimaryAStandbyRefusesWritesNamingItsStateAndAFailoverIsFollowed() throws {
         let primary = try ThrowawayServer(prefix: "primary")
-        let standbyName = "standby-\(UUID().uuidString.prefix(8).lowercased())"
-        let output = try runProcess(Repository.script("test-db"), ["standby", "--name", standbyName, "--primary", primary.name])
-        try #require(output.status == 0, "scripts/test-db standby: \(output.stderr)")
-        defer { _ = try? runProcess(Repository.script("test-db"), ["stop", "--name", standbyName]) }
-        let standbyPort = try #require(output.stdout.split(separator: "\n").first { $0.hasPrefix("export PGPORT=") }
-            .flatMap { Int($0.split(separator: "=").last ?? "") })
-        var standbyConfig = primary.configuration()
-        standbyConfig.port = standbyPort
-        let standby = try Connection(standbyConfig)
+        let standbyServer = try ThrowawayStandby(of: primary)
+        let standbyPort = standbyServer.port
+        let standby = try Connection(standbyServer.configuration())
         #expect(try standby.query("SELECT pg_is_in_recovery()").scalar == "t")
 
         let fixture = try CLIFixture(schemaPrefix: "multihost")
@@ -54,8 +48,7 @@ struct MultiHostTests {
         // Failover: the primary goes away, the standby is promoted; the same URI now
         // reaches the new primary, and writes go there.
         try primary.pause()
-        let promote = try runProcess(Repository.script("test-db"), ["promote", "--name", standbyName])
-        try #require(promote.status == 0, "promote: \(promote.stderr)")
+        try standbyServer.promote()
         #expect(try waitUntil(timeout: 30) { try standby.query("SELECT pg_is_in_recovery()", idempotent: true).scalar == "f" })
         fixture.environment["MELTANO_STATE_BACKEND_URI"] = both
         let after = try fixture.run(["set", "--force", "dev:ha", #"{"singer_state": {"written": "after the failover"}}"#])

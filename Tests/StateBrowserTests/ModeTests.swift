@@ -61,6 +61,52 @@ struct ModeTests {
         #expect(harness.text.contains("● connected"))
     }
 
+    @Test("After a failover the status names the new server and the old one, the header the current one, and all is read again")
+    func failoverNamesTheServer() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        let primary = ConnectedServer(address: "127.0.0.1:5432", inRecovery: false)
+        harness.send(.server(primary))
+        // The first server is no news: the header names it, the status line stays quiet.
+        #expect(harness.model.status == nil)
+        #expect(harness.text.contains("● connected to 127.0.0.1:5432 (primary)"))
+        harness.send(.connection(.disconnected(reason: "server closed the connection unexpectedly", retryAt: testNow + 2)))
+        #expect(harness.text.contains("DISCONNECTED retry in 2 s"))
+        #expect(!harness.text.contains("connected to"))
+        backend.commandLog = []
+        harness.send(.connection(.connected))
+        harness.send(.server(ConnectedServer(address: "127.0.0.1:5433", inRecovery: false)))
+        #expect(harness.model.status?.text == "Reconnected to 127.0.0.1:5433 (primary; was 127.0.0.1:5432); refreshing.")
+        #expect(harness.model.status?.isError == false)
+        let text = harness.text
+        #expect(text.contains("● connected to 127.0.0.1:5433 (primary)"))
+        #expect(text.contains("Reconnected to 127.0.0.1:5433 (primary; was 127.0.0.1:5432)"))
+        #expect(backend.commandLog.contains { $0.hasPrefix("loadPage") })
+        #expect(backend.commandLog.contains { $0.hasPrefix("loadState") })
+        #expect(backend.commandLog.contains("loadLocks"))
+        // The same server again (a restart) is the plain reconnection, without names.
+        harness.send(.connection(.disconnected(reason: "the database system is shutting down", retryAt: nil)))
+        harness.send(.connection(.connected))
+        harness.send(.server(ConnectedServer(address: "127.0.0.1:5433", inRecovery: false)))
+        #expect(harness.model.status?.text == "Reconnected; refreshing.")
+        // A standby reached (target_session_attrs=any) says so; an unknown role is left out.
+        harness.send(.server(ConnectedServer(address: "db2.example:5432", inRecovery: true)))
+        #expect(harness.model.status?.text == "Reconnected to db2.example:5432 (standby, read-only; was 127.0.0.1:5433); refreshing.")
+        harness.send(.server(ConnectedServer(address: "db3.example:5432", inRecovery: nil)))
+        #expect(harness.model.status?.text == "Reconnected to db3.example:5432 (was db2.example:5432); refreshing.")
+        #expect(harness.text.contains("● connected to db3.example:5432 "))
+    }
+
+    @Test("The server's name gives way first in a narrow header")
+    func serverGivesWay() {
+        var harness = Harness(backend: Samples.backend())
+        harness.send(.server(ConnectedServer(address: "a-very-long-primary-host-name.eu-west-1.rds.example.com:5432", inRecovery: false)))
+        let header = harness.text.split(separator: "\n")[1]
+        #expect(header.contains("● connected"))
+        #expect(header.contains("locks 2, 1 stale"), "\(header)")
+        #expect(!header.contains("rds.example"), "\(header)")
+    }
+
     @Test("Locks that cannot be read: the pane says why and tries again")
     func locksError() {
         let backend = Samples.backend()

@@ -162,6 +162,9 @@ public enum Message: Sendable {
     case runsLoaded([RunRow], at: Double)
     case readFailed(ReadKind, requestID: Int, String)
     case connection(ConnectionStatus)
+    /// The server the workers reached, when it is first known and whenever it changes
+    /// (a failover to another of several hosts).
+    case server(ConnectedServer)
 
     /// Timers the model set itself.
     case filterDebounced(generation: Int)

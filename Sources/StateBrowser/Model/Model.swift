@@ -275,6 +275,8 @@ public struct Model: Sendable {
     public var detail = DetailPane()
     public var locks = LocksPane()
     public var connection: ConnectionStatus = .connecting
+    /// The server connected to (nil until a worker has run something).
+    public var server: ConnectedServer?
     public var status: StatusMessage?
     /// A write in flight (one at a time); Esc or Ctrl-C cancels a lock wait.
     public var writing: WriteAction?

@@ -176,6 +176,25 @@ public enum ConnectionStatus: Sendable, Equatable {
     case disconnected(reason: String, retryAt: Double?)
 }
 
+/// The server the workers are connected to: with several hosts listed (`host=a,b`),
+/// the one libpq chose, which changes after a failover.
+public struct ConnectedServer: Sendable, Equatable {
+    /// host:port, as `check` prints it.
+    public var address: String
+    /// Whether it is a standby in recovery; nil when that could not be asked.
+    public var inRecovery: Bool?
+
+    public init(address: String, inRecovery: Bool?) {
+        self.address = address
+        self.inRecovery = inRecovery
+    }
+
+    /// "primary", "standby, read-only", or nil when unknown.
+    public var role: String? {
+        inRecovery.map { $0 ? "standby, read-only" : "primary" }
+    }
+}
+
 /// What the right pane shows of a state: the view the next run uses, each column,
 /// or the stored text as is.
 public enum ViewMode: String, Sendable, CaseIterable, Hashable {

@@ -30,6 +30,8 @@ final class Worker: @unchecked Sendable {
     private var jobs: [Job] = []
     private var stopped = false
     private var store: StateStore?
+    /// The server `store` is connected to, as last asked (worker thread only).
+    private var server: ConnectedServer?
     /// Esc arrived while a job was queued or connecting: cancel it once it runs.
     private var cancelPending = false
     private var busy = false
@@ -124,7 +126,7 @@ final class Worker: @unchecked Sendable {
                 if cancelPending { store.cancellation.cancel() }
                 condition.unlock()
                 let message = try job.run(store)
-                monitor.report(worker: name, .connected)
+                monitor.report(worker: name, .connected, server: currentServer(of: store))
                 if let message { post(message) }
                 if let message, job.reconnectAfter(message) {
                     dropStore()
@@ -154,6 +156,18 @@ final class Worker: @unchecked Sendable {
         }
     }
 
+    /// The server the store is on now. A read that found its connection broken
+    /// reconnects inside the store, perhaps to another of several hosts (a failover):
+    /// whether it is a standby is asked again only when the host:port changed.
+    private func currentServer(of store: StateStore) -> ConnectedServer? {
+        guard let address = store.connectedServer else { return nil }
+        if let server, server.address == address { return server }
+        let info = try? store.serverInfo()
+        let found = ConnectedServer(address: info?.server ?? address, inRecovery: info?.inRecovery)
+        server = found
+        return found
+    }
+
     private func connectedStore() throws -> StateStore {
         condition.lock()
         let existing = store
@@ -170,17 +184,20 @@ final class Worker: @unchecked Sendable {
         condition.lock()
         let old = store
         store = nil
+        server = nil
         condition.unlock()
         old?.close()
     }
 }
 
 /// The header shows one connection status for all the workers: disconnected while
-/// any of them is, connected once all that have run something are.
+/// any of them is, connected once all that have run something are; and the server
+/// the last of them to run something is on, posted when it changes (a failover).
 final class ConnectionMonitor: @unchecked Sendable {
     private let lock = NSLock()
     private var states: [String: ConnectionStatus] = [:]
     private var last: ConnectionStatus = .connecting
+    private var lastServer: ConnectedServer?
     private let post: @Sendable (Message) -> Void
 
     init(post: @escaping @Sendable (Message) -> Void) {
@@ -193,7 +210,7 @@ final class ConnectionMonitor: @unchecked Sendable {
         lock.unlock()
     }
 
-    func report(worker: String, _ status: ConnectionStatus) {
+    func report(worker: String, _ status: ConnectionStatus, server: ConnectedServer? = nil) {
         lock.lock()
         states[worker] = status
         var combined: ConnectionStatus = .connected
@@ -202,8 +219,13 @@ final class ConnectionMonitor: @unchecked Sendable {
         }
         let changed = combined != last
         last = combined
-        lock.unlock()
+        let newServer = server.flatMap { $0 != lastServer ? $0 : nil }
+        if let newServer { lastServer = newServer }
+        // Posted under the lock, so two workers' messages arrive in the order decided
+        // here: the status first, then the server (whose change says more).
         if changed { post(.connection(combined)) }
+        if let newServer { post(.server(newServer)) }
+        lock.unlock()
     }
 }
 

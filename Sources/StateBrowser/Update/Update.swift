@@ -56,6 +56,8 @@ extension Model {
                 setStatus("Reconnected; refreshing.")
                 refreshAll(&commands)
             }
+        case let .server(newServer):
+            serverReached(newServer, &commands)
         case let .filterDebounced(ticket):
             if ticket == filterTicket, list.glob != list.appliedGlob { reloadList(.first, counting: true, &commands) }
         case let .refreshLocksDue(generation):
@@ -97,6 +99,18 @@ extension Model {
                 setStatus("Copied \(description) to the clipboard (OSC 52).")
             }
         }
+    }
+
+    /// The first server is only shown in the header; another one afterwards (a
+    /// failover to another of several hosts) is said, naming both, and everything is
+    /// read again from it.
+    mutating func serverReached(_ newServer: ConnectedServer, _ commands: inout [Command]) {
+        let previous = server
+        server = newServer
+        guard let previous, previous.address != newServer.address else { return }
+        let role = newServer.role.map { $0 + "; " } ?? ""
+        setStatus("Reconnected to \(newServer.address) (\(role)was \(previous.address)); refreshing.")
+        refreshAll(&commands)
     }
 
     mutating func setStatus(_ text: String, error: Bool = false) {

@@ -74,8 +74,13 @@ struct Painter {
                 right.append(Run("\(stale) stale", theme.stale))
             }
         }
-        // The connection status wins: the refresh time, then the lock count, give way.
+        // The connection status wins: the server it is on, the refresh time, then the
+        // lock count, give way.
         let width = layout.header.width
+        if model.connection == .connected, let server = model.server {
+            let named = Run(" to \(server.address)" + (server.role.map { " (\($0))" } ?? ""), theme.connected)
+            if runsWidth(status + [named]) + runsWidth(right) + 2 <= width { status.append(named) }
+        }
         if runsWidth(status) + runsWidth(right) + 2 > width, !right.isEmpty, model.lastRefresh != nil { right.removeFirst() }
         if runsWidth(status) + runsWidth(right) + 2 > width { right = [] }
         let rightX = width - runsWidth(right)

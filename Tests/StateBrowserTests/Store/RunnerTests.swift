@@ -12,11 +12,15 @@ final class BrowserFixture: @unchecked Sendable {
     let schema: String
     let journalPath: String
     let layout: StorageLayout
+    /// The server: the shared test server unless a test brings its own.
+    let server: ConnectionConfiguration
 
     /// `layout: .systemDB` makes Meltano's own `state` and `runs` tables instead of the
-    /// add-on's (see `MeltanoSystemDB`).
-    init(layout: StorageLayout = .twoTables) throws {
-        admin = try TestDatabase.connect()
+    /// add-on's (see `MeltanoSystemDB`). `server`: a server of the test's own (one it
+    /// restarts or fails over), instead of the shared one.
+    init(layout: StorageLayout = .twoTables, server: ConnectionConfiguration? = nil) throws {
+        self.server = try server ?? TestDatabase.configuration()
+        admin = try Connection(self.server)
         schema = try TestDatabase.freshSchema("tui", on: admin)
         journalPath = NSTemporaryDirectory() + "meltano-state-tui-\(UUID().uuidString)/journal.jsonl"
         self.layout = layout
@@ -33,7 +37,7 @@ final class BrowserFixture: @unchecked Sendable {
     }
 
     func makeStore(lockTimeout: Double = 5) throws -> StateStore {
-        var configuration = try TestDatabase.configuration()
+        var configuration = server
         configuration.applicationName = "meltano-state-tui-\(schema)"
         return StateStore(connection: try Connection(configuration), options: StoreOptions(
             schema: schema, layout: layout, lockTimeout: lockTimeout, lockRetryInterval: 0.05, journal: Journal(path: journalPath)))
@@ -435,6 +439,20 @@ struct RunnerTests {
         #expect(try fixture.admin.query("SELECT completed_state FROM \(table) WHERE state_id = 'dev:b'").scalar == rewound)
         let entries = try fixture.journalEntries()
         #expect(entries.map(\.action) == ["rewind"] && entries.first?.before?.completedState == newer && entries.first?.note == "s: replication_key_value 12 → 5")
+    }
+
+    @Test("The workers say which server they are on, as check names it; the header shows it")
+    func namesTheServer() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete && $0.server != nil }, timeout: 10))
+        let address = "\(fixture.server.host ?? "?"):\(fixture.server.port ?? 0)"
+        #expect(program.model.server == ConnectedServer(address: address, inRecovery: false))
+        #expect(view(program.model).text.contains("● connected to \(address) (primary)"))
+        // The first server is shown, not announced.
+        #expect(program.model.status == nil)
+        program.stop()
     }
 
     @Test("A lost connection shows in the header, the data stays, and it reconnects")
