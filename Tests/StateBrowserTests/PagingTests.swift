@@ -15,6 +15,26 @@ struct PagingTests {
         #expect(harness.text.contains("1 of 1,000"))
     }
 
+    @Test("A filter's count is asked for only after its first page arrived (counting reads every index entry)")
+    func countAfterFirstPage() {
+        let backend = Samples.manyIDs(1000)
+        var harness = Harness(backend: backend, settings: Self.small)
+        #expect(backend.commandLog.filter { $0.hasPrefix("count(") } == ["count(*)"])
+        #expect(backend.commandLog.firstIndex(of: "loadPage(first)")! < backend.commandLog.firstIndex(of: "count(*)")!)
+        harness.hold = { if case .loadPage = $0 { return true } else { return false } }
+        harness.press(.character("/"))
+        harness.type("state-0004")
+        harness.press(.enter)
+        #expect(harness.held.contains { if case .loadPage = $0 { return true } else { return false } })
+        #expect(!backend.commandLog.contains("count(*state-0004*)"), "counted before its first page")
+        #expect(harness.model.list.total == nil)
+        harness.hold = nil
+        harness.releaseHeld()
+        #expect(backend.commandLog.filter { $0 == "count(*state-0004*)" }.count == 1)
+        #expect(harness.model.list.total == 100)
+        #expect(harness.text.contains("1 of 100"))
+    }
+
     @Test("Scrolling to the end keeps at most maxRows in memory and the position right")
     func scrollToEndBounded() {
         var harness = Harness(backend: Samples.manyIDs(1000), settings: Self.small)

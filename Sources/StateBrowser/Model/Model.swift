@@ -85,6 +85,10 @@ public struct ListPane: Sendable {
     public var reloading = true
     /// The first page of this generation has arrived.
     public var loaded = false
+    /// This generation's count is asked for once its first page has arrived: counting
+    /// a filter reads every index entry (seconds at 10 M IDs), and started beside the
+    /// page it would slow the page down on a busy machine.
+    public var countAfterPage = false
     public var error: String?
 
     public var selectedRow: StateRow? { rows.indices.contains(selected) ? rows[selected] : nil }

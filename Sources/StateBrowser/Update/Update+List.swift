@@ -12,9 +12,9 @@ extension Model {
         pendingAnchorOffset = anchorOffset
         if case let .around(id, _) = anchor { reloadAnchorID = id } else { reloadAnchorID = list.selectedRow?.stateID }
         if counting { list.total = nil }
+        list.countAfterPage = counting
         commands.append(.loadPage(PageRequest(id: newRequestID(), generation: list.generation, glob: list.glob,
                                               anchor: anchor, limit: settings.pageSize)))
-        if counting { commands.append(.count(generation: list.generation, glob: list.glob)) }
     }
 
     mutating func pageLoaded(_ result: PageResult, _ commands: inout [Command]) {
@@ -72,6 +72,10 @@ extension Model {
             trimBack()
         }
         list.loaded = true
+        if list.countAfterPage {
+            list.countAfterPage = false
+            commands.append(.count(generation: list.generation, glob: list.appliedGlob))
+        }
         fixOffset()
         keepUserSelection(request.anchor, previous: previousSelection)
         ensureListVisible()

@@ -1,0 +1,56 @@
+import Foundation
+import Postgres
+import StateStore
+import TestSupport
+import Testing
+
+@Suite("forEachStateID (COPY of the state IDs) against the test server")
+struct StreamingTests {
+    static let ids = ["prod:tap-a", "prod:tap-b", "dev:tap-a", "back\\slash:x", "tab\there", "new\nline", "quote's", "100%_sure",
+                      "日本語:😀", "prod:tap-%", "prod\\:tap", "bell\u{7}", "E'x'"]
+
+    @Test func theSameIDsInTheSameOrderAsAllStateIDs() throws {
+        let fixture = try StoreFixture(schemaPrefix: "stream")
+        for id in Self.ids {
+            try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ($1, '{}')", [id])
+        }
+        for glob in [nil, "*", "prod:*", "*a", "*\\*", "*'*", "100%_*", "*%", "E'*", "nothing*", "?ab\there"] as [String?] {
+            var streamed: [String] = []
+            let count = try fixture.store.forEachStateID(matching: glob) { streamed.append(String(decoding: $0, as: UTF8.self)) }
+            let expected = try fixture.store.allStateIDs(matching: glob)
+            #expect(streamed == expected, "glob \(glob ?? "nil")")
+            #expect(count == expected.count)
+        }
+        #expect(try fixture.store.allStateIDs(matching: nil).count == Self.ids.count)
+        #expect(try fixture.store.allStateIDs(matching: "prod:*") == ["prod:tap-%", "prod:tap-a", "prod:tap-b"])
+    }
+
+    @Test func aConnectionLostHalfWayCarriesOnAfterTheLastIDWithoutRepeats() throws {
+        let fixture = try StoreFixture(schemaPrefix: "stream")
+        // Long IDs, so the server is still sending when its backend is terminated.
+        try fixture.admin.query("""
+            INSERT INTO \(fixture.stateTable) (state_id) SELECT lpad(i::text, 7, '0') || ':' || repeat('x', 200)
+            FROM generate_series(1, 100000) i
+            """)
+        var streamed: [String] = []
+        var terminated = false
+        let count = try fixture.store.forEachStateID { id in
+            streamed.append(String(decoding: id, as: UTF8.self))
+            if streamed.count == 2 {
+                let pids = try fixture.admin.query("""
+                    SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                      AND query LIKE 'COPY (SELECT state_id FROM "\(fixture.schema)".%'
+                    """).rows.compactMap { $0[0] }
+                #expect(pids.count == 1)
+                for pid in pids {
+                    terminated = try fixture.admin.query("SELECT pg_terminate_backend($1::int)", [pid]).scalar == "t"
+                    #expect(try waitForBackendToExit(fixture.admin, pid: Int32(pid)!))
+                }
+            }
+        }
+        #expect(terminated)
+        #expect(count == 100000)
+        #expect(streamed.count == 100000)
+        #expect(streamed == (1...100000).map { String(repeating: "0", count: 7 - String($0).count) + String($0) + ":" + String(repeating: "x", count: 200) })
+    }
+}
