@@ -158,6 +158,10 @@ public final class Connection: @unchecked Sendable {
     public func query(_ sql: String, _ parameters: [String?] = [], idempotent: Bool = false) throws -> QueryResult {
         lock.lock()
         defer { lock.unlock() }
+        return try queryLocked(sql, parameters, idempotent: idempotent)
+    }
+
+    private func queryLocked(_ sql: String, _ parameters: [String?], idempotent: Bool) throws -> QueryResult {
         do {
             return try run(sql, parameters)
         } catch let error as PostgresError where error.kind == .connectionLost && idempotent {
@@ -166,6 +170,42 @@ public final class Connection: @unchecked Sendable {
         } catch var error as PostgresError where error.problem == .readOnlyServer {
             error.fix = readOnlyFix() ?? error.fix
             throw error
+        }
+    }
+
+    /// Runs one read with planner settings of its own (`SET LOCAL`, in a transaction of
+    /// its own, so they end with it: nothing is left on a session a transaction-pooling
+    /// PgBouncer hands to someone else). Inside a transaction already open, the settings
+    /// would outlive the statement: it runs without them. Retried once on a broken
+    /// connection when `idempotent`.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = [], idempotent: Bool = false,
+                      settings: KeyValuePairs<String, String>) throws -> QueryResult {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let handle, PQtransactionStatus(handle) == PQTRANS_IDLE, !settings.isEmpty else {
+            return try queryLocked(sql, parameters, idempotent: idempotent)
+        }
+        // One statement for all of them (a statement with parameters is one statement).
+        let set = "SELECT " + settings.indices.map { "set_config($\(2 * $0 + 1), $\(2 * $0 + 2), true)" }.joined(separator: ", ")
+        let values = settings.flatMap { [$0.key, $0.value] }
+        func attempt() throws -> QueryResult {
+            do {
+                try run("BEGIN READ ONLY", [])
+                try run(set, values)
+                let result = try run(sql, parameters)
+                try run("COMMIT", [])
+                return result
+            } catch {
+                if let handle = self.handle, PQtransactionStatus(handle) != PQTRANS_IDLE { _ = try? run("ROLLBACK", []) }
+                throw error
+            }
+        }
+        do {
+            return try attempt()
+        } catch let error as PostgresError where error.kind == .connectionLost && idempotent {
+            try reconnectLocked()
+            return try attempt()
         }
     }
 

@@ -20,6 +20,25 @@ public enum StateID {
         }
     }
 
+    /// The SQL condition "`column` matches `glob`" (nil when the glob is nil or `*`:
+    /// everything matches), the pattern placed by `value` (a parameter's `$n`, or a
+    /// literal). The one rule every query that filters by a glob goes through.
+    ///
+    /// A substring (`*text*`, what the browser's filter sends) is `strpos(…) > 0`: the
+    /// same rows as LIKE '%text%' (both compare bytes, case-sensitively), at about 3/4 of
+    /// LIKE's cost per row — which is the whole cost when no index can serve it (a
+    /// B-tree cannot, and we create no index in a user's database).
+    static func matchCondition(_ column: String, glob: String?, value: (String) throws -> String) rethrows -> String? {
+        guard let glob, glob != "*" else { return nil }
+        if glob.count > 2, glob.first == "*", glob.last == "*" {
+            let text = glob.dropFirst().dropLast()
+            if !text.contains("*") && !text.contains("?") {
+                return "strpos(\(column), \(try value(String(text)))) > 0"
+            }
+        }
+        return "\(column) LIKE \(try value(likePattern(forGlob: glob))) ESCAPE '\\'"
+    }
+
     /// A shell glob (`*` any run, `?` one character; everything else literal, `%`, `_`
     /// and `\` included) as a LIKE pattern with `\` as the escape character.
     public static func likePattern(forGlob glob: String) -> String {

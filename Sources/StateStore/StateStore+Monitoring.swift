@@ -64,9 +64,7 @@ extension StateStore {
         try requireTables()
         var parameters: [String?] = []
         func matching(_ column: String) -> String {
-            guard let pattern, pattern != "*" else { return "true" }
-            parameters = [StateID.likePattern(forGlob: pattern)]
-            return "(\(column) LIKE $1 ESCAPE '\\')"
+            StateID.matchCondition(column, glob: pattern) { parameters = [$0]; return "$1" }.map { "(\($0))" } ?? "true"
         }
         let updateAge = "EXTRACT(EPOCH FROM (LOCALTIMESTAMP - s.updated_at))::float8"
         // The locks are few: read first, judged by evidence as `locks` judges them.

@@ -17,23 +17,28 @@ extension StateStore {
         }
     }
 
-    /// Streams `SELECT state_id … ORDER BY state_id` as `COPY (…) TO STDOUT`: one
-    /// index-only scan, the rows handed out as they arrive, without the result object per
-    /// row that single-row mode makes (at 10 M IDs that cost more than the rest of the
-    /// client's work) and without the whole result in memory. A connection lost half-way
-    /// is reopened and the read carries on after the last ID handed out (keyset), once
-    /// per point of progress, so no ID is handed out twice.
     func copyStateIDs(glob: String?, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        try copyInOrder(columns: "state_id", glob: glob) { row in try body(row.bytes(0)) }
+    }
+
+    /// Streams `SELECT columns … ORDER BY state_id` (the first column `state_id`) as
+    /// `COPY (…) TO STDOUT`: one scan, the rows handed out as they arrive, without the
+    /// result object per row that single-row mode makes (at 10 M rows that cost more than
+    /// the rest of the client's work) and without the whole result in memory. A
+    /// connection lost half-way is reopened and the read carries on after the last ID
+    /// handed out (keyset), once per point of progress, so no row is handed out twice.
+    /// Returns how many rows there were.
+    func copyInOrder(columns: String, glob: String?, _ body: (CopyRow) throws -> Void) throws -> Int {
         var count = 0
         var lastID: String? = nil
         var resumedAt = -1
         while true {
             // COPY takes no parameters: the pattern and the key go in as literals.
-            let sql = try orderedSelect(columns: "state_id", glob: glob, after: lastID, limit: nil, value: connection.literal)
+            let sql = try orderedSelect(columns: columns, glob: glob, after: lastID, limit: nil, value: connection.literal)
             var lostAfter: [UInt8]??
             do {
-                try connection.copyOut("COPY (\(sql)) TO STDOUT", lost: { lostAfter = $0 }) { id in
-                    try body(id ?? UnsafeRawBufferPointer(start: nil, count: 0))
+                try connection.copyOutRows("COPY (\(sql)) TO STDOUT", lost: { lostAfter = $0 }) { row in
+                    try body(row)
                     count += 1
                 }
                 return count
@@ -51,8 +56,8 @@ extension StateStore {
     func orderedSelect(columns: String, glob: String?, after: String?, limit: Int?,
                        value: (String) throws -> String) rethrows -> String {
         var conditions: [String] = []
-        if let glob, glob != "*" {
-            conditions.append("state_id LIKE \(try value(StateID.likePattern(forGlob: glob))) ESCAPE '\\'")
+        if let condition = try StateID.matchCondition("state_id", glob: glob, value: value) {
+            conditions.append(condition)
         }
         if let after {
             conditions.append("state_id > \(try value(after))")
@@ -109,7 +114,7 @@ extension StateStore {
     /// A column's compact JSON text (`{}` for NULL) appended to `out`: the stored text
     /// rewritten, else parsed as `exportPart` parses it and written; the parse error
     /// when it is not JSON.
-    static func exportText(_ row: StreamedRow, _ column: Int, _ rewriter: inout JSONRewriter,
+    static func exportText(_ row: CopyRow, _ column: Int, _ rewriter: inout JSONRewriter,
                            into out: inout [UInt8]) -> JSONParseError? {
         if row.isNull(column) {
             out.append(contentsOf: "{}".utf8)
@@ -125,23 +130,23 @@ extension StateStore {
         }
     }
 
-    /// Every row of the state table in state ID order (ID, partial, completed), read a
-    /// page at a time by keyset, each row streamed: memory does not grow with the rows.
-    private func forEachExportRow(progress: ((Int) -> Void)?, _ body: (StreamedRow) throws -> Void) throws {
+    /// Every row of the state table in state ID order (ID, partial, completed), streamed
+    /// by one COPY: memory does not grow with the rows. `progress` gets the count every
+    /// 5 000 rows and at the end; a cancellation stops the COPY.
+    private func forEachExportRow(progress: ((Int) -> Void)?, _ body: (CopyRow) throws -> Void) throws {
         try requireTables()
         var done = 0
-        var after: String? = nil
-        let chunk = 5000
-        while true {
-            if cancellation.isCancelled { throw StoreError.cancelled("export stopped after \(done) states; what was printed is incomplete.") }
-            let page = try database("export states") {
-                try streamInOrder(columns: "state_id, partial_state, completed_state", glob: nil, after: after, limit: chunk, body)
+        try database("export states") {
+            _ = try copyInOrder(columns: "state_id, partial_state, completed_state", glob: nil) { row in
+                try body(row)
+                done += 1
+                if done % 5000 == 0 {
+                    progress?(done)
+                    if cancellation.isCancelled { throw StoreError.cancelled("export stopped after \(done) states; what was printed is incomplete.") }
+                }
             }
-            done += page.count
-            progress?(done)
-            guard page.count == chunk, let last = page.last else { break }
-            after = last
         }
+        progress?(done)
     }
 
     /// What `get(stateID)?.merged` gives when it succeeds — the state Meltano's next
@@ -214,41 +219,7 @@ extension StateStore {
     /// A column as `StatePart` parses it (NULL is {}), read from libpq's buffer. Text
     /// that does not parse as UTF-8 bytes is parsed again as `StatePart` does, from a
     /// `String` with invalid bytes replaced, so the outcome is the same.
-    static func exportPart(_ row: StreamedRow, _ column: Int) -> Result<JSONValue, JSONParseError> {
-        MergedState.part(row.isNull(column) ? nil : row.bytes(column))
-    }
-
-    /// Streams `SELECT columns FROM state [WHERE state_id LIKE glob AND state_id > after]
-    /// ORDER BY state_id [LIMIT limit]` row by row (single-row mode: a row may hold a
-    /// 100 MB state); the first column must be `state_id`. A
-    /// connection lost half-way is reopened and the read carries on after the last ID
-    /// handed out (keyset), once per point of progress, so no row is handed out twice.
-    /// Returns how many rows were handed out and the last state ID.
-    func streamInOrder(columns: String, glob: String?, after: String?, limit: Int?,
-                       _ body: (StreamedRow) throws -> Void) throws -> (count: Int, last: String?) {
-        var count = 0
-        var lastID: [UInt8] = []
-        var start = after
-        var resumedAt = -1
-        while true {
-            var parameters: [String?] = []
-            let sql = orderedSelect(columns: columns, glob: glob, after: start, limit: limit.map { $0 - count }) {
-                parameters.append($0)
-                return "$\(parameters.count)"
-            }
-            do {
-                try connection.forEachRow(sql, parameters, idempotent: true) { row in
-                    try body(row)
-                    lastID.removeAll(keepingCapacity: true)
-                    lastID.append(contentsOf: row.bytes(0))
-                    count += 1
-                }
-                return (count, count == 0 ? nil : String(decoding: lastID, as: UTF8.self))
-            } catch let error as PostgresError where error.kind == .connectionLost && count > 0 && count != resumedAt {
-                resumedAt = count
-                try connection.reconnect()
-                start = String(decoding: lastID, as: UTF8.self)
-            }
-        }
+    static func exportPart(_ row: CopyRow, _ column: Int) -> Result<JSONValue, JSONParseError> {
+        MergedState.part(row.field(column))
     }
 }

@@ -178,14 +178,12 @@ extension StateStore {
     func rawRows(matching glob: String?) throws -> [(String, RowSnapshot)] {
         try requireTables()
         return try database("read the states") {
-            let result: QueryResult
-            let columns = "SELECT state_id, partial_state, completed_state, updated_at::text FROM \(tables.state)"
-            if let glob, glob != "*" {
-                result = try connection.query("\(columns) WHERE state_id LIKE $1 ESCAPE '\\' ORDER BY state_id",
-                                              [StateID.likePattern(forGlob: glob)], idempotent: true)
-            } else {
-                result = try connection.query("\(columns) ORDER BY state_id", idempotent: true)
+            var parameters: [String?] = []
+            let sql = orderedSelect(columns: "state_id, partial_state, completed_state, updated_at::text", glob: glob, after: nil, limit: nil) {
+                parameters.append($0)
+                return "$1"
             }
+            let result = try connection.query(sql, parameters, idempotent: true)
             return result.rows.map { ($0[0] ?? "", RowSnapshot(partialState: $0[1], completedState: $0[2], updatedAt: $0[3])) }
         }
     }

@@ -17,6 +17,32 @@ struct ConnectionTests {
         #expect(throws: PostgresError.self) { try connection.query("SELECT 1") }
     }
 
+    /// Planner settings for one read: in effect for it, gone after it (nothing left on a
+    /// pooled session), and not applied inside a transaction the caller opened, where
+    /// they would outlive the statement.
+    @Test func settingsForOneReadEndWithIt() throws {
+        let connection = try TestDatabase.connect()
+        let before = try connection.query("SELECT current_setting('parallel_setup_cost')").scalar
+        #expect(before != "0")
+        let during = try connection.query("SELECT current_setting('parallel_setup_cost'), current_setting('min_parallel_index_scan_size'), $1::text",
+                                          ["x"], settings: ["parallel_setup_cost": "0", "min_parallel_index_scan_size": "0"])
+        #expect(during.rows.first == ["0", "0", "x"])
+        #expect(try connection.query("SELECT current_setting('parallel_setup_cost')").scalar == before)
+        #expect(try connection.query("SELECT current_setting('transaction_read_only')").scalar == "off")
+
+        // A failing read rolls its transaction back: the connection is usable after it.
+        #expect(throws: PostgresError.self) {
+            try connection.query("SELECT 1 / 0", settings: ["parallel_setup_cost": "0"])
+        }
+        #expect(try connection.query("SELECT current_setting('parallel_setup_cost')").scalar == before)
+
+        // Inside the caller's transaction: runs as it is, and the transaction stays open.
+        try connection.query("BEGIN")
+        #expect(try connection.query("SELECT current_setting('parallel_setup_cost')", settings: ["parallel_setup_cost": "0"]).scalar == before)
+        #expect(try connection.query("SELECT count(*) FROM pg_stat_activity WHERE pid = pg_backend_pid() AND state = 'active' AND xact_start IS NOT NULL").scalar == "1")
+        try connection.query("ROLLBACK")
+    }
+
     @Test func parametersCarryAwkwardValuesUnchanged() throws {
         let connection = try TestDatabase.connect()
         let values = ["it's", "back\\slash", "\"double\"", "$1", "'; DROP TABLE x; --",

@@ -3,7 +3,7 @@ import Postgres
 import Testing
 import TestSupport
 
-@Suite("COPY … TO STDOUT of one column against the test server")
+@Suite("COPY … TO STDOUT against the test server")
 struct CopyOutTests {
     /// Every escape COPY's text format writes, NULL, empty text, non-ASCII and a long value.
     static let values: [String?] = ["plain", "tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N", "bell\u{8}form\u{c}vtab\u{b}",
@@ -23,6 +23,33 @@ struct CopyOutTests {
             #expect(back == expected)
             #expect(back == Self.values)
             #expect(try connection.query("SELECT 1").scalar == "1")
+        }
+    }
+
+    /// Several columns: split at the tabs COPY puts between them (a tab in a value is
+    /// escaped), each unescaped, NULL told from the text "\N" and from empty text.
+    @Test func rowsOfSeveralColumnsComeAsQueryReadsThem() throws {
+        try withScratchTable("(n int, a text, b text, c text)") { connection, table, _ in
+            let values = Self.values
+            for index in values.indices {
+                try connection.query("INSERT INTO \(table) VALUES ($1, $2, $3, $4)",
+                                     [String(index), values[index], values[(index + 1) % values.count], values[(index + 5) % values.count]])
+            }
+            let expected = try connection.query("SELECT n::text AS number, a, b, c FROM \(table) ORDER BY n").rows
+            var back: [[String?]] = []
+            try connection.copyOutRows("COPY (SELECT n, a, b, c FROM \(table) ORDER BY n) TO STDOUT") { row in
+                #expect(row.columnCount == 4)
+                back.append((0..<4).map { row.string($0) })
+                #expect(row.isNull(1) == (row.field(1) == nil))
+            }
+            #expect(back.count == expected.count)
+            for (index, (got, want)) in zip(back, expected).enumerated() {
+                for column in 0..<4 where got[column] != want[column] {
+                    Issue.record("row \(index), column \(column): \(got[column].map { String($0.prefix(60)).debugDescription } ?? "NULL") instead of \(want[column].map { String($0.prefix(60)).debugDescription } ?? "NULL")")
+                }
+            }
+            #expect(back.map { $0[1] } == values)
+            #expect(back.contains { $0[1] == "\\N" } && back.contains { $0[1] == nil } && back.contains { $0[1] == "" })
         }
     }
 

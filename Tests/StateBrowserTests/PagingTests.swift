@@ -151,6 +151,26 @@ struct PagingTests {
         #expect(harness.model.list.rows.count == 50)
         #expect(harness.text.contains("permission denied"))
     }
+
+    @Test("A new filter whose page fails shows the error, not the rows of the old filter under its name")
+    func filterPageError() {
+        let backend = Samples.manyIDs(100)
+        var harness = Harness(backend: backend, settings: Self.small)
+        #expect(harness.text.contains("state-000000"))
+        backend.failing[.page] = "Could not list state IDs: canceling statement due to statement timeout"
+        harness.press(.character("/"), .character("0"), .character("7"), .enter)
+        #expect(harness.model.list.rows.isEmpty)
+        #expect(harness.text.contains("statement timeout"))
+        #expect(harness.text.contains("*07*"))
+        // The list pane (left of the divider) has no row; the right one still names the
+        // state it shows.
+        let listPane = harness.text.split(separator: "\n").map { $0.split(separator: "│", omittingEmptySubsequences: false).first ?? "" }
+        #expect(!listPane.contains { $0.contains("state-0") })
+        // Back to no filter: its rows come back once a page is read.
+        backend.failing[.page] = nil
+        harness.press(.escape)
+        #expect(harness.text.contains("state-000000"))
+    }
 }
 
 @Suite("Never blocked")

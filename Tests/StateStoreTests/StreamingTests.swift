@@ -25,6 +25,32 @@ struct StreamingTests {
         #expect(try fixture.store.allStateIDs(matching: "prod:*") == ["prod:tap-%", "prod:tap-a", "prod:tap-b"])
     }
 
+    /// A substring (`*text*`) is matched with strpos, other globs with LIKE: every read
+    /// that filters (list, the browser's pages, count, position) gives the rows the
+    /// glob's LIKE pattern gives, asked of the server directly.
+    @Test func substringFiltersMatchWhatTheirLikePatternMatches() throws {
+        let fixture = try StoreFixture(schemaPrefix: "stream")
+        for id in Self.ids {
+            try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ($1, '{}')", [id])
+        }
+        let globs = ["*a*", "*tap-*", "*%*", "*_*", "*\\*", "*'*", "*日本*", "*\t*", "*\n*", "**", "***", "*:*", "*a?*", "*nothing*", "*E'x'*"]
+        for glob in globs {
+            let expected = try fixture.admin.query("SELECT state_id FROM \(fixture.stateTable) WHERE state_id LIKE $1 ESCAPE '\\' ORDER BY state_id",
+                                                   [StateID.likePattern(forGlob: glob)]).rows.map { $0[0] ?? "" }
+            #expect(try fixture.store.allStateIDs(matching: glob) == expected, "list, glob \(glob)")
+            #expect(try fixture.store.list(matching: glob, limit: 100).map(\.stateID) == expected, "browser page, glob \(glob)")
+            #expect(try fixture.store.count(matching: glob) == expected.count, "count, glob \(glob)")
+            if let last = expected.last {
+                #expect(try fixture.store.position(of: last, matching: glob) == expected.count - 1, "position, glob \(glob)")
+            }
+            var streamed: [String] = []
+            try fixture.store.forEachStateID(matching: glob) { streamed.append(String(decoding: $0, as: UTF8.self)) }
+            #expect(streamed == expected, "COPY, glob \(glob)")
+        }
+        // The substring ones are not all empty: the check above compared something.
+        #expect(try fixture.store.count(matching: "*tap-*") == 4)
+    }
+
     @Test func aConnectionLostHalfWayCarriesOnAfterTheLastIDWithoutRepeats() throws {
         let fixture = try StoreFixture(schemaPrefix: "stream")
         // Long IDs, so the server is still sending when its backend is terminated.

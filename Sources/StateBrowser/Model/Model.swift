@@ -75,8 +75,10 @@ public struct ListPane: Sendable {
     public var total: Int?
     /// The filter as typed (empty: none). `glob` is what the server is asked.
     public var filter = ""
-    /// The glob of the rows shown (what the last reload asked).
+    /// The glob the last reload asked for (the rows shown once it has answered).
     public var appliedGlob: String?
+    /// The glob the rows shown were read with.
+    public var rowsGlob: String?
     /// Bumped whenever the list is reloaded from scratch; older answers are dropped.
     public var generation = 0
     public var loadingNext = false

@@ -24,6 +24,7 @@ extension Model {
         let full = rows.count >= request.limit
         let previousSelection = list.selectedRow?.stateID
         list.error = nil
+        list.rowsGlob = request.glob
         switch request.anchor {
         case .first:
             list.rows = rows

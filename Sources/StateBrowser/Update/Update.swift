@@ -227,6 +227,15 @@ extension Model {
             list.loadingPrevious = false
             list.loaded = true
             list.error = text
+            // A refresh that fails keeps its rows; rows of another filter are not shown
+            // under this one's name: the pane shows the error instead.
+            if list.rowsGlob != list.appliedGlob {
+                list.rows = []
+                list.selected = 0
+                list.top = 0
+                list.offset = nil
+                list.total = nil
+            }
             setStatus(text, error: true)
         case .count:
             return
