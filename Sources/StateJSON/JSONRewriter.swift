@@ -71,6 +71,64 @@ extension JSONParser {
     }
 }
 
+extension JSONParser {
+    /// Hands `body` each member of the object `text` is, in order — its key, and the
+    /// bytes of its value, checked against the grammar but not built — so a file of
+    /// 100 000 states is read without a tree of it. A repeated key is handed out again
+    /// (Python's dict keeps the first position and the last value: the caller decides).
+    /// Text that is not JSON throws what `parse` throws, at the same offset; JSON that
+    /// is not an object returns false, after `body` saw nothing.
+    public static func forEachMember(in text: UnsafeRawBufferPointer,
+                                     _ body: (_ key: JSONString, _ value: UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        let buffer = text.bindMemory(to: UInt8.self)
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return try isObjectAfterParsing(text) }
+        var parser = Parser(base: base, count: buffer.count)
+        parser.skipWhitespace()
+        guard parser.i < parser.n, base[parser.i] == UInt8(ascii: "{"), !(parser.n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF) else {
+            return try isObjectAfterParsing(text)
+        }
+        parser.i += 1
+        parser.skipWhitespace()
+        if parser.i < parser.n && base[parser.i] == UInt8(ascii: "}") {
+            parser.i += 1
+        } else {
+            var seen = KeySeen()
+            while true {
+                guard parser.i < parser.n && base[parser.i] == UInt8(ascii: "\"") else {
+                    throw parser.error("Expecting property name enclosed in double quotes", at: parser.i)
+                }
+                let key = try parser.scanString(isKey: true)
+                parser.skipWhitespace()
+                guard parser.i < parser.n && base[parser.i] == UInt8(ascii: ":") else { throw parser.error("Expecting ':' delimiter", at: parser.i) }
+                parser.i += 1
+                parser.skipWhitespace()
+                let start = parser.i
+                _ = try parser.walk(writer: nil, options: .compact, checkingKeys: false, toEnd: false, seen: &seen)
+                try body(key, UnsafeRawBufferPointer(rebasing: text[start..<parser.i]))
+                parser.skipWhitespace()
+                if parser.i < parser.n && base[parser.i] == UInt8(ascii: ",") {
+                    parser.i += 1
+                    parser.skipWhitespace()
+                } else if parser.i < parser.n && base[parser.i] == UInt8(ascii: "}") {
+                    parser.i += 1
+                    break
+                } else {
+                    throw parser.error("Expecting ',' delimiter", at: parser.i)
+                }
+            }
+        }
+        parser.skipWhitespace()
+        if parser.i != parser.n { throw parser.error("Extra data", at: parser.i) }
+        return true
+    }
+
+    /// Not an object (or not JSON): `parse`'s error, else false.
+    private static func isObjectAfterParsing(_ text: UnsafeRawBufferPointer) throws(JSONParseError) -> Bool {
+        if case .object = try parse(text) { return true }
+        return false
+    }
+}
+
 /// Rewrites many small documents one after the other (`export` of millions of states),
 /// reusing its buffers: each is checked and written in one pass.
 public struct JSONRewriter {
@@ -168,13 +226,15 @@ extension Parser {
     /// writing it as `options` says when there is a writer. Returns false, as soon as it
     /// sees one, when an object repeats a key (by a 64-bit hash of the decoded key: a
     /// collision only sends a document the tree's way).
-    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool) throws(JSONParseError) -> Bool {
+    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool, toEnd: Bool = true) throws(JSONParseError) -> Bool {
         var seen = KeySeen()
-        return try walk(writer: w, options: options, checkingKeys: checkingKeys, seen: &seen)
+        return try walk(writer: w, options: options, checkingKeys: checkingKeys, toEnd: toEnd, seen: &seen)
     }
 
     /// The same, with the key sets' storage of the caller (reused from one document to the next).
-    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool,
+    /// `toEnd: false` walks one value from `i` and stops after it (a member of an object
+    /// being read by `forEachMember`).
+    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool, toEnd: Bool = true,
                        seen: inout KeySeen) throws(JSONParseError) -> Bool {
         seen.frames.removeAll(keepingCapacity: true)
         seen.small.removeAll(keepingCapacity: true)
@@ -314,6 +374,7 @@ extension Parser {
                     throw error("Expecting ',' delimiter", at: i)
                 }
             }
+            if !toEnd { return true }
             skipWhitespace()
             if i != n { throw error("Extra data", at: i) }
             return true

@@ -4,13 +4,42 @@ import StateJSON
 
 /// One state to import, in `export`'s shape.
 public struct ImportEntry: Sendable {
+    /// A part as read from the file: a value, or a non-empty object already as the text
+    /// Meltano stores for it (`JSONValue.meltanoText`), rewritten from the file's bytes
+    /// without a tree (`import` of 100 000 states).
+    public enum Part: Sendable {
+        case value(JSONValue)
+        case object(meltanoText: String)
+    }
+
     public let stateID: String
-    public let completed: JSONValue
-    public let partial: JSONValue
+    public let completed: Part
+    public let partial: Part
+
     public init(stateID: String, completed: JSONValue, partial: JSONValue) {
+        self.init(stateID: stateID, completed: .value(completed), partial: .value(partial))
+    }
+
+    public init(stateID: String, completed: Part, partial: Part) {
         self.stateID = stateID
         self.completed = completed
         self.partial = partial
+    }
+}
+
+extension ImportEntry.Part {
+    /// Python's truthiness, as Meltano tests a part: a text is a non-empty object.
+    var isFalsy: Bool {
+        if case let .value(value) = self { return value.isFalsy }
+        return false
+    }
+
+    /// The value, parsed when it is a text (only for the merge check of a partial part).
+    func value() throws(JSONParseError) -> JSONValue {
+        switch self {
+        case let .value(value): return value
+        case let .object(text): return try JSONParser.parse(text)
+        }
     }
 }
 
@@ -50,17 +79,26 @@ extension StateStore {
     public func importStates(_ entries: [ImportEntry], progress: ((String, Int, Int) -> Void)? = nil) throws -> Int {
         try requireWritable("import states")
         var seen = Set<String>(minimumCapacity: entries.count)
-        var plan: [(String, JSONValue, JSONValue)] = []
+        var plan: [(String, ImportEntry.Part, ImportEntry.Part)] = []
         plan.reserveCapacity(entries.count)
         for entry in entries {
             try StateID.validate(entry.stateID)
-            for (name, part) in [("completed", entry.completed), ("partial", entry.partial)] where !part.isFalsy && !part.isObject {
-                throw StoreError.invalidState("Import entry '\(entry.stateID)': its \(name) part is a \(part.pythonTypeName), not an object; Meltano would store it and then fail to read it. Nothing was imported.")
+            func check(_ part: ImportEntry.Part, _ name: String) throws {
+                if case let .value(value) = part, !value.isFalsy, !value.isObject {
+                    throw StoreError.invalidState("Import entry '\(entry.stateID)': its \(name) part is a \(value.pythonTypeName), not an object; Meltano would store it and then fail to read it. Nothing was imported.")
+                }
             }
-            let partial = entry.partial.isFalsy ? JSONValue.emptyObject : entry.partial
-            let completed = entry.completed.isFalsy ? JSONValue.emptyObject : entry.completed
-            do { _ = try deepMerge(partial, onto: completed) } catch {
-                throw StoreError.invalidState("Import entry '\(entry.stateID)': its partial part does not merge onto its completed part (\(error)). Nothing was imported.")
+            try check(entry.completed, "completed")
+            try check(entry.partial, "partial")
+            // An empty partial part merges onto anything: the trees are needed only when
+            // there is something to merge (rare in an export).
+            if !entry.partial.isFalsy {
+                do {
+                    let completed = try entry.completed.isFalsy ? JSONValue.emptyObject : entry.completed.value()
+                    _ = try deepMerge(try entry.partial.value(), onto: completed)
+                } catch {
+                    throw StoreError.invalidState("Import entry '\(entry.stateID)': its partial part does not merge onto its completed part (\(error)). Nothing was imported.")
+                }
             }
             if !seen.insert(entry.stateID).inserted {
                 plan.removeAll { $0.0 == entry.stateID }  // a later duplicate wins, as in a JSON object

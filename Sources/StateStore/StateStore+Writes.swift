@@ -211,6 +211,13 @@ extension StateStore {
         return part.meltanoText
     }
 
+    func storedText(_ part: ImportEntry.Part) -> String? {
+        switch part {
+        case let .value(value): return storedText(value)
+        case let .object(text): return text
+        }
+    }
+
     func upsert(_ stateID: String, _ partial: String?, _ completed: String?) throws {
         switch layout {
         case .twoTables, .singleTable:

@@ -275,24 +275,59 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
 
     func run() throws {
-        let text = try readInputFile(file)
-        let data: JSONValue
-        do { data = try JSONParser.parse(text) } catch { throw CommandFailure("Invalid JSON: \(error)") }
-        guard case let .object(object) = data else {
-            throw CommandFailure("Expected a JSON object of state IDs (the format `export` writes), got a \(data.typeName).", code: Exit.usage)
-        }
-        var entries: [ImportEntry] = []
-        for (key, value) in object {
-            guard case let .object(entry) = value else {
-                throw CommandFailure("Entry '\(key.text)' is a \(value.typeName), not an object {\"completed\": …, \"partial\": …}. Nothing was imported.", code: Exit.usage)
-            }
-            entries.append(ImportEntry(stateID: key.text, completed: entry["completed"] ?? .null, partial: entry["partial"] ?? .null))
-        }
+        var text = try readInputFile(file)
+        let entries = try text.withUTF8 { try Self.entries(UnsafeRawBufferPointer($0)) }
         let context = try Context(global)
         let imported = try context.withInterruptHandler {
             try context.store.importStates(entries, progress: context.progressPrinter)
         }
         printNote("Successfully imported \(imported) state(s).", quiet: global.quiet)
+    }
+
+    /// The entries of `export`'s format, read as `JSONParser.parse` and `JSONObject` would
+    /// (a repeated ID or part keeps its first position and takes the last value), without
+    /// a tree of the file: each object part is rewritten into the text Meltano stores.
+    static func entries(_ text: UnsafeRawBufferPointer) throws -> [ImportEntry] {
+        var entries: [ImportEntry] = []
+        var positions: [String: Int] = [:]
+        var rewriter = JSONRewriter(.meltano)
+        var scratch: [UInt8] = []
+        func part(_ bytes: UnsafeRawBufferPointer) throws -> ImportEntry.Part {
+            // A non-empty object is rewritten (unless a key repeats in it: then as parsed).
+            if bytes.first == UInt8(ascii: "{") {
+                scratch.removeAll(keepingCapacity: true)
+                if rewriter.append(bytes, to: &scratch) {
+                    return scratch.count == 2 ? .value(.object(JSONObject())) : .object(meltanoText: String(decoding: scratch, as: UTF8.self))
+                }
+            }
+            return .value(try JSONParser.parse(bytes))
+        }
+        let isObject: Bool
+        do {
+            isObject = try JSONParser.forEachMember(in: text) { key, value in
+                var completed = ImportEntry.Part.value(.null), partial = ImportEntry.Part.value(.null)
+                let entryIsObject = try JSONParser.forEachMember(in: value) { name, bytes in
+                    if name == "completed" { completed = try part(bytes) } else if name == "partial" { partial = try part(bytes) }
+                }
+                guard entryIsObject else {
+                    throw CommandFailure("Entry '\(key.text)' is a \(try JSONParser.parse(value).typeName), not an object {\"completed\": …, \"partial\": …}. Nothing was imported.", code: Exit.usage)
+                }
+                let entry = ImportEntry(stateID: key.text, completed: completed, partial: partial)
+                if let index = positions[key.text] {
+                    entries[index] = entry
+                } else {
+                    positions[key.text] = entries.count
+                    entries.append(entry)
+                }
+            }
+        } catch let error as JSONParseError {
+            throw CommandFailure("Invalid JSON: \(error)")
+        }
+        guard isObject else {
+            let data = try JSONParser.parse(text)
+            throw CommandFailure("Expected a JSON object of state IDs (the format `export` writes), got a \(data.typeName).", code: Exit.usage)
+        }
+        return entries
     }
 }
 

@@ -56,6 +56,33 @@ struct CLIVerbTests {
         #expect(try ours.rows().count == 3)
     }
 
+    /// `import` rewrites each part from the file's text (no tree of the file): the rows
+    /// are the add-on's (its reference model importing the same file), byte for byte,
+    /// for what a hand-edited file may hold — a repeated ID or part (the last wins), a
+    /// key repeated inside a part, escapes, non-ASCII, floats, extra keys, null parts.
+    @Test func importWritesTheRowsTheAddOnWrites() throws {
+        let ours = try CLIFixture(schemaPrefix: "imp")
+        let admin = try TestDatabase.connect()
+        let refSchema = try TestDatabase.freshSchema("impref", on: admin)
+        defer { TestDatabase.dropSchema(refSchema, on: admin) }
+        let file = #"""
+            {"a": {"completed": {"singer_state": {"first": true}}, "partial": {}},
+             "b": {"completed": {"singer_state": {"n": 1}}, "partial": {"singer_state": {"p": [1, {"q": null}]}}, "completed": {"singer_state": {"n": 2, "f": 1.0, "g": 1e5, "h": -0.0}}},
+             "a": {"completed": {"singer_state": {"é": "\u00e9\ud83d\ude00 ü", "big": 123456789012345678901234567890}}, "partial": null},
+             "c\u0041": {"completed": null, "partial": {"singer_state": {}}},
+             "d": {"partial": {}, "extra": [1, 2], "completed": {"singer_state": {"s": "tab\there \"q\" \\ \/", "k": 1, "k": 2}}},
+             "e": {"completed": {  "singer_state" :{ "spaced" : [ 1 , 2 ] } }   , "partial": {"x": {"y": 1}}},
+             "f": {"completed": {}, "partial": {}}}
+            """#
+        let mine = try ours.run(["import", "--yes", "-"], stdin: file)
+        #expect(mine.status == 0, "\(mine.stderr)")
+        let theirs = try Reference.run(["import", "-"], schema: refSchema, stdin: file)
+        #expect(theirs.status == 0, "\(theirs.stderr)")
+        let referenceRows = try admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(refSchema)).meltano_state ORDER BY state_id").rows
+        #expect(try ours.rows() == referenceRows)
+        #expect(referenceRows.count == 6)
+    }
+
     @Test func importAllOrNothing() throws {
         let fixture = try CLIFixture()
         let good = #"{"a": {"completed": {"singer_state": {"x": 1}}, "partial": {}}, "b": {"completed": {}, "partial": {"singer_state": {"y": 2}}}}"#

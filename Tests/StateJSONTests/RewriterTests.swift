@@ -142,3 +142,54 @@ import Testing
         #expect(rewritten > 1200 && refused > 600, "\(rewritten) rewritten, \(refused) refused")
     }
 }
+
+/// `JSONParser.forEachMember` (how `import` reads a file of 100 000 states without its
+/// tree) against the parser: the same members, the same errors at the same offsets.
+@Suite struct ForEachMemberTests {
+    func members(_ text: String) -> Result<(isObject: Bool, members: [(JSONString, JSONValue)]), any Error> {
+        Result {
+            var members: [(JSONString, JSONValue)] = []
+            let isObject = try Array(text.utf8).withUnsafeBytes { bytes in
+                try JSONParser.forEachMember(in: bytes) { key, value in members.append((key, try JSONParser.parse(value))) }
+            }
+            return (isObject, members)
+        }
+    }
+
+    @Test func theParsersMembersAndErrorsOnGeneratedDocuments() {
+        var generator = DocumentGenerator(seed: 0x5EED_0008)
+        var texts: [String] = DifferentialTests.invalidCorpus
+        for _ in 0..<2000 { texts.append(generator.document()) }
+        for _ in 0..<2000 {
+            var text = generator.document()
+            for _ in 0..<generator.rng.int(1...3) { text = generator.mutate(text) }
+            texts.append(text)
+        }
+        // Objects of objects, as `export` writes them, with what a file may hold besides.
+        texts += ["{}", " { } ", "{\"a\": {\"completed\": {}, \"partial\": {}}}", "{\"a\": 1, \"a\": 2}", "{\"\\u0061\": [1, {\"b\": null}]}",
+                  "{\"a\": {\"completed\": {\"x\": 1}}, \"b\": {\"partial\": {\"y\": [1, 2]}, \"completed\": null}}",
+                  "{\"a\": 1,}", "{\"a\" 1}", "{\"a\": 1 \"b\": 2}", "{\"a\": }", "{\"a\": 1} x", "\u{FEFF}{\"a\": 1}", "[{\"a\": 1}]", "\"{\"", ""]
+        var objects = 0, mismatches: [String] = []
+        for text in texts {
+            let parsed = Result { () throws(JSONParseError) in try JSONParser.parse(text) }
+            switch (parsed, members(text)) {
+            case let (.success(.object(object)), .success(read)):
+                objects += 1
+                var folded = JSONObject()
+                for (key, value) in read.members { folded[key] = value }
+                if !read.isObject || JSONValue.object(folded) != .object(object) { mismatches.append("members of \(text.debugDescription)") }
+            case let (.success, .success(read)):
+                if read.isObject || !read.members.isEmpty { mismatches.append("\(text.debugDescription) is not an object") }
+            case let (.failure(error), .failure(ours)):
+                if (ours as? JSONParseError) != error { mismatches.append("\(text.debugDescription): \(ours) instead of \(error)") }
+            case let (.success, .failure(ours)):
+                mismatches.append("\(text.debugDescription) refused: \(ours)")
+            case let (.failure(error), .success):
+                mismatches.append("\(text.debugDescription) accepted; the parser says \(error)")
+            }
+            if mismatches.count > 20 { break }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) differences:\n\(mismatches.prefix(20).joined(separator: "\n"))")
+        #expect(objects > 400)
+    }
+}
