@@ -12,6 +12,18 @@ import Testing
         ("literal numbers", JSONWriteOptions(layout: .indented(3), asciiOnly: true, preserveNumberLiterals: true)),
     ]
 
+    /// The invalid corpus, generated documents, and generated documents mutated 1–3 times.
+    static func corpus(_ generator: inout DocumentGenerator, documents: Int, mutated: Int) -> [String] {
+        var texts: [String] = DifferentialTests.invalidCorpus
+        for _ in 0..<documents { texts.append(generator.document()) }
+        for _ in 0..<mutated {
+            var text = generator.document()
+            for _ in 0..<generator.rng.int(1...3) { text = generator.mutate(text) }
+            texts.append(text)
+        }
+        return texts
+    }
+
     func rewritten(_ text: String, _ options: JSONWriteOptions, chunkSize: Int = 64) throws -> String {
         var out: [UInt8] = []
         var bytes = Array(text.utf8)
@@ -27,13 +39,7 @@ import Testing
 
     @Test func sameBytesAsTheTreeAndPythonOnGeneratedDocuments() throws {
         var generator = DocumentGenerator(seed: 0x5EED_0007)
-        var texts: [String] = DifferentialTests.invalidCorpus
-        for _ in 0..<3000 { texts.append(generator.document()) }
-        for _ in 0..<2000 {
-            var text = generator.document()
-            for _ in 0..<generator.rng.int(1...3) { text = generator.mutate(text) }
-            texts.append(text)
-        }
+        var texts = Self.corpus(&generator, documents: 3000, mutated: 2000)
         texts += DifferentialTests.largeContainers(&generator)
         texts += ["{\"a\": 1, \"\\u0061\": 2}", "{\"a\": {\"b\": 1}, \"c\": {\"b\": 2}}", "[{\"k\": 1}, {\"k\": 2}]",
                   "{\"\\ud800\": 1, \"\\ud800\": 2}", "{\"x\": 1, \"y\": {\"x\": 2, \"x\": 3}}", "  {\"é\": -0, \"f\": 1E400}  "]
@@ -158,13 +164,7 @@ import Testing
 
     @Test func theParsersMembersAndErrorsOnGeneratedDocuments() {
         var generator = DocumentGenerator(seed: 0x5EED_0008)
-        var texts: [String] = DifferentialTests.invalidCorpus
-        for _ in 0..<2000 { texts.append(generator.document()) }
-        for _ in 0..<2000 {
-            var text = generator.document()
-            for _ in 0..<generator.rng.int(1...3) { text = generator.mutate(text) }
-            texts.append(text)
-        }
+        var texts = RewriterTests.corpus(&generator, documents: 2000, mutated: 2000)
         // Objects of objects, as `export` writes them, with what a file may hold besides.
         texts += ["{}", " { } ", "{\"a\": {\"completed\": {}, \"partial\": {}}}", "{\"a\": 1, \"a\": 2}", "{\"\\u0061\": [1, {\"b\": null}]}",
                   "{\"a\": {\"completed\": {\"x\": 1}}, \"b\": {\"partial\": {\"y\": [1, 2]}, \"completed\": null}}",
