@@ -247,11 +247,11 @@ extension Parser {
         case .indented(let k): indent = k; indented = true
         default: indent = 0; indented = false
         }
-        // A non-optional writer (a scratch one when only checking): the local functions
-        // below then use it without retaining and releasing an optional per call, which
-        // was a tenth of `export`'s CPU.
+        // A non-optional writer (`ByteWriter.unused` when only checking): the local
+        // functions below then use it without retaining and releasing an optional per
+        // call, which was a tenth of `export`'s CPU.
         let writes = w != nil
-        let w = w ?? ByteWriter(capacity: 64)
+        let w = w ?? ByteWriter.unused
         let compact = options.layout == .compact
         let asciiOnly = options.asciiOnly
         let literalNumbers = options.preserveNumberLiterals

@@ -98,6 +98,11 @@ final class ByteWriter {
     /// When set, a full buffer is handed to the sink instead of growing.
     var sink: ((UnsafeRawBufferPointer) -> Void)?
 
+    /// Stands in for "no writer" where a non-optional one is wanted and nothing is ever
+    /// written to it (a walk that only checks, once per member of a 100 000-state file):
+    /// never mutated, so one instance serves every thread.
+    nonisolated(unsafe) static let unused = ByteWriter(capacity: 64)
+
     init(capacity: Int) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
