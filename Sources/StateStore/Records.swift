@@ -124,6 +124,15 @@ public struct StoredBytes: Sendable {
     public var updatedAt: String? = nil
 }
 
+/// A row as `StateStore.readStoredSlices` reads it: its partial text's bytes (nil: SQL
+/// NULL), its completed text's length (nil: NULL; the bytes went to the caller) and its
+/// `updated_at`.
+public struct StoredSlices: Sendable {
+    public let partial: [UInt8]?
+    public let completedLength: Int?
+    public let updatedAt: String?
+}
+
 /// The state Meltano's `get` prints for a row (partial merged onto completed), ready to
 /// be written. With nothing partial to merge it stays the completed text's bytes and is
 /// written straight from them (`JSONParser.rewrite`): a 100 MB state is never also a

@@ -163,21 +163,42 @@ extension StateStore {
     /// A row's two texts as bytes, exactly the bytes the columns' text form sends (nil:
     /// SQL NULL), or nil when there is no row.
     ///
-    /// Read in chunks of `chunkBytes`: a plain SELECT of a 100 MB text holds it twice in
-    /// the client (libpq's input buffer and its result), and the input buffer keeps that
-    /// size until the connection closes. Here the server converts the text once
-    /// (`convert_to` in the client encoding, in a subquery evaluated once) and sends
-    /// slices of it as `bytea` in binary form; they are copied into one array of the
+    /// Read in chunks of `chunkBytes` (`readStoredSlices`), copied into one array of the
     /// exact size, so the client holds the text once plus one chunk.
     public func readStoredBytes(_ stateID: String, chunkBytes: Int = 1 << 20) throws -> StoredBytes? {
+        var completed: [UInt8]? = nil
+        guard let head = try readStoredSlices(stateID, chunkBytes: chunkBytes, completed: { total, offset, slice in
+            if completed == nil { completed = [UInt8](repeating: 0, count: total) }
+            completed!.withUnsafeMutableBytes { out in
+                if let base = slice.baseAddress, slice.count > 0 { (out.baseAddress! + offset).copyMemory(from: base, byteCount: slice.count) }
+            }
+        }) else { return nil }
+        return StoredBytes(partial: head.partial, completed: head.completedLength == nil ? nil : completed ?? [], updatedAt: head.updatedAt)
+    }
+
+    /// A row's partial text and `updated_at`, with its completed text handed to
+    /// `completed` slice by slice as it arrives: `(total, offset, bytes)`, where `total`
+    /// is the completed text's length in bytes and every slice fits inside it. Nil when
+    /// there is no row; `completedLength` is nil when completed_state is NULL (and
+    /// `completed` is never called). When it returns, every byte of the completed text
+    /// has been handed over exactly once; a read cut short throws.
+    ///
+    /// A plain SELECT of a 100 MB text holds it twice in the client (libpq's input
+    /// buffer and its result), and the input buffer keeps that size until the
+    /// connection closes. Here the server converts the text once (`convert_to` in the
+    /// client encoding, in a subquery evaluated once) and sends slices of it as `bytea`
+    /// in binary form, one row each, so the client holds one chunk at a time and the
+    /// caller can work on the text while the rest is still coming (the browser lays a
+    /// big state out as it arrives).
+    public func readStoredSlices(_ stateID: String, chunkBytes: Int = 1 << 20,
+                                 completed: (_ total: Int, _ offset: Int, _ slice: UnsafeRawBufferPointer) throws -> Void) throws -> StoredSlices? {
         try requireTables()
         precondition(chunkBytes > 0)
         return try database("read the state of '\(stateID)'") {
             var partial: [UInt8]? = nil
-            var completed: [UInt8]? = nil
             var updatedAt: String? = nil
-            var completedIsNull = true
-            var total = 0, received = 0, rows = 0
+            var total: Int? = nil
+            var received = 0, rows = 0
             try connection.forEachRow("""
                 SELECT g, octet_length(s.c), substring(s.c FROM g * $2::int4 + 1 FOR $2::int4), CASE WHEN g = 0 THEN s.p END,
                        CASE WHEN g = 0 THEN s.u END
@@ -193,26 +214,20 @@ extension StateStore {
                     updatedAt = row.string(4)
                 }
                 guard let length = row.integer(1).map(Int.init) else { return }  // completed_state is NULL
-                if completedIsNull {
-                    completedIsNull = false
-                    total = length
-                    completed = [UInt8](repeating: 0, count: length)
-                }
+                if total == nil { total = length }
                 let slice = row.bytes(2)
                 let offset = index * chunkBytes
-                guard length == total, offset + slice.count <= total else {
-                    throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent a slice that does not fit it (\(offset)+\(slice.count) of \(total) bytes). Nothing was changed; run the command again.")
+                guard length == total, offset + slice.count <= length else {
+                    throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent a slice that does not fit it (\(offset)+\(slice.count) of \(length) bytes). Nothing was changed; run the command again.")
                 }
-                completed!.withUnsafeMutableBytes { out in
-                    if let base = slice.baseAddress, slice.count > 0 { (out.baseAddress! + offset).copyMemory(from: base, byteCount: slice.count) }
-                }
+                try completed(length, offset, slice)
                 received += slice.count
             }
             guard rows > 0 else { return nil }
-            if !completedIsNull && received != total {
+            if let total, received != total {
                 throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent \(received) of its \(total) bytes. Nothing was changed; run the command again.")
             }
-            return StoredBytes(partial: partial, completed: completed, updatedAt: updatedAt)
+            return StoredSlices(partial: partial, completedLength: total, updatedAt: updatedAt)
         }
     }
 

@@ -133,13 +133,18 @@ public enum LocalWork {
                     title: title(name, nil), text: nil,
                     notes: [[Run("The column is NULL: this part of the state is empty ({}).", theme.folded)]])], wrapWidth: wrapWidth))
             }
-            do { return .json(try JSONDocument(text: text)) } catch let error as JSONTextError {
+            do { return .json(try layout(text)) } catch let error as JSONTextError {
                 return .raw(RawDocument(sections: [RawDocument.Section(title: title(name, text), text: text, errorOffset: error.offset,
                                                                        notes: [errorNote(error, in: text, theme: theme)])],
                                         wrapWidth: wrapWidth))
             } catch {
                 return .raw(RawDocument(sections: [section(name, text)], wrapWidth: wrapWidth))
             }
+        }
+        /// The completed text's layout made while it was read, else a new one.
+        func layout(_ text: String) throws -> JSONDocument {
+            if let made = state.completedLayout, made.text == text { return made }
+            return try JSONDocument(text: text)
         }
         if !state.exists {
             return .raw(RawDocument(sections: [RawDocument.Section(
@@ -153,14 +158,15 @@ public enum LocalWork {
             var mergedText = state.mergedText
             if mergedText == nil, problem == nil, state.partialRaw != nil {
                 // A partial state: merged now, off the UI thread, as Meltano merges it.
-                switch TextMerge.mergedText(stateID: state.stateID, partial: state.partialRaw, completed: state.completedRaw) {
+                switch TextMerge.mergedText(stateID: state.stateID, partial: state.partialRaw, completed: state.completedRaw,
+                                            completedLayout: state.completedLayout) {
                 case let .success(text): mergedText = text
                 case let .failure(error): problem = error.description
                 }
             }
             if let merged = mergedText {
                 do {
-                    let document = try JSONDocument(text: merged)
+                    let document = try layout(merged)
                     if let tooDeep = nestingProblem(document.nesting) { problem = tooDeep } else { return .json(document) }
                 } catch let error as JSONTextError where state.mergedIsCompleted {
                     // Meltano reads the completed state as it is: not JSON, no merged view.

@@ -54,7 +54,7 @@ public final class JSONDocument: @unchecked Sendable {
     ///
     /// One pass over the bytes in place: the parser fills its own arrays (no access to
     /// this object per line), which the document then keeps.
-    public init(text: String) throws {
+    public convenience init(text: String) throws {
         var text = text
         text.makeContiguousUTF8()  // a no-op for the store's strings
         let count = text.utf8.count
@@ -69,6 +69,11 @@ public final class JSONDocument: @unchecked Sendable {
         } catch let error as JSONTextError {
             throw JSONDocument.reported(error, text: text)
         }
+        self.init(text: text, layout: parser)
+    }
+
+    /// `text` with the layout a parser made of exactly its bytes.
+    init(text: String, layout parser: LayoutParser) {
         self.text = text
         kinds = parser.kinds
         parents = parser.parents
@@ -447,10 +452,15 @@ public struct JSONTextError: Error, Sendable, Equatable, CustomStringConvertible
 /// An iterative (no recursion, so deep nesting cannot overflow the stack) validating
 /// scanner that emits one line per value, bracket and close into the arrays the
 /// document keeps.
-private struct LayoutParser {
+struct LayoutParser {
     let bytes: UnsafeBufferPointer<UInt8>
     /// false: only validate (no lines are kept).
     let builds: Bool
+    /// Set when the text is still arriving (`ArrivingLayout`): `bytes` is its whole
+    /// buffer, of which only `available` bytes may be read yet.
+    let arriving: ArrivingBytes?
+    /// The bytes known to be there; every read is checked against it (`has`).
+    var available: Int
     var index = 0
     var lastLine = -1
     /// The deepest nesting of containers seen.
@@ -468,9 +478,12 @@ private struct LayoutParser {
         var members: Int
     }
 
-    init(bytes: UnsafeBufferPointer<UInt8>, builds: Bool) {
+    init(bytes: UnsafeBufferPointer<UInt8>, builds: Bool, arriving: ArrivingBytes? = nil, lookahead: Int = defaultLookahead) {
         self.bytes = bytes
         self.builds = builds
+        self.arriving = arriving
+        self.lookahead = max(lookahead, 1)
+        available = arriving == nil ? bytes.count : 0
         if builds {
             // Reserved address space is not memory until a line is written there.
             let estimate = min(bytes.count / 8 + 16, 1 << 25)
@@ -479,6 +492,31 @@ private struct LayoutParser {
             starts.reserveCapacity(estimate)
             partners.reserveCapacity(estimate)
         }
+    }
+
+    /// Whether the text has a byte at `position`: one comparison in every loop. While
+    /// the text arrives, `available` is what has come; `refill` keeps it ahead of the
+    /// parser by `lookahead` bytes (see `ArrivingLayout` for what happens to a token
+    /// longer than that).
+    @inline(__always)
+    func has(_ position: Int) -> Bool {
+        position < available
+    }
+
+    /// Bytes kept available past the start of each value while the text arrives.
+    static let defaultLookahead = 1 << 20
+    let lookahead: Int
+
+    /// Before each value: while the text arrives, waits until `lookahead` bytes past
+    /// the index (or all of them) have come.
+    @inline(__always)
+    mutating func refill() {
+        if available < bytes.count && index &+ lookahead > available { waitForMore(through: index &+ lookahead) }
+    }
+
+    mutating func waitForMore(through position: Int) {
+        guard let arriving else { return }
+        available = min(arriving.wait(beyond: min(position, bytes.count) - 1), bytes.count)
     }
 
     mutating func markComma(line: Int) {
@@ -494,11 +532,13 @@ private struct LayoutParser {
 
     mutating func parse() throws {
         var stack: [Frame] = []
+        refill()
         skipSpace()
-        if index >= bytes.count { throw JSONTextError(offset: index, message: "empty text, expected a JSON value") }
+        if !has(index) { throw JSONTextError(offset: index, message: "empty text, expected a JSON value") }
         var key: Range<Int>? = nil
         var needValue = true
         while true {
+            refill()
             if needValue {
                 needValue = false
                 // A non-empty container was opened: its first member comes next.
@@ -510,7 +550,7 @@ private struct LayoutParser {
             }
             skipSpace()
             guard var frame = stack.last else { break }
-            guard index < bytes.count else {
+            guard has(index) else {
                 throw JSONTextError(offset: index, message: "unexpected end of text, expected \(frame.isObject ? "',' or '}'" : "',' or ']'")")
             }
             let byte = bytes[index]
@@ -533,18 +573,20 @@ private struct LayoutParser {
                 throw JSONTextError(offset: index, message: "expected \(frame.isObject ? "',' or '}'" : "',' or ']'")")
             }
         }
+        // The value ended: whatever follows must be space, to the very end.
+        waitForMore(through: bytes.count)
         skipSpace()
-        if index < bytes.count { throw JSONTextError(offset: index, message: "unexpected text after the JSON value") }
+        if has(index) { throw JSONTextError(offset: index, message: "unexpected text after the JSON value") }
     }
 
     /// Reads `"key" :` and leaves the index at the value.
     mutating func objectKey() throws -> Range<Int> {
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+        guard has(index), bytes[index] == UInt8(ascii: "\"") else {
             throw JSONTextError(offset: index, message: "expected a key in double quotes")
         }
         let range = try string()
         skipSpace()
-        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+        guard has(index), bytes[index] == UInt8(ascii: ":") else {
             throw JSONTextError(offset: index, message: "expected ':' after the key")
         }
         index += 1
@@ -572,7 +614,7 @@ private struct LayoutParser {
     mutating func value(key: Range<Int>?, stack: inout [Frame]) throws -> Opened? {
         let depth = stack.count
         let parent = stack.last?.open ?? -1
-        guard index < bytes.count else { throw JSONTextError(offset: index, message: "unexpected end of text, expected a value") }
+        guard has(index) else { throw JSONTextError(offset: index, message: "unexpected end of text, expected a value") }
         let start = index
         let byte = bytes[index]
         switch byte {
@@ -580,7 +622,7 @@ private struct LayoutParser {
             let isObject = byte == UInt8(ascii: "{")
             index += 1
             skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: isObject ? "}" : "]") {
+            if has(index), bytes[index] == UInt8(ascii: isObject ? "}" : "]") {
                 index += 1
                 line(kind: isObject ? .emptyObject : .emptyArray, parent: parent, key: key, start: start)
                 nesting = max(nesting, depth + 1)
@@ -604,20 +646,20 @@ private struct LayoutParser {
     mutating func string() throws -> Range<Int> {
         let start = index
         index += 1
-        while index < bytes.count {
+        while has(index) {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
                 return start..<index
             }
             if byte == UInt8(ascii: "\\") {
-                guard index + 1 < bytes.count else { break }
+                guard has(index + 1) else { break }
                 switch bytes[index + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 2
                 case UInt8(ascii: "u"):
-                    guard index + 5 < bytes.count else { index = bytes.count; break }
+                    guard has(index + 5) else { index = bytes.count; break }
                     for offset in 2...5 where !isHexDigit(bytes[index + offset]) {
                         throw JSONTextError(offset: index, message: "invalid \\u escape in a string")
                     }
@@ -650,7 +692,7 @@ private struct LayoutParser {
         case UInt8(ascii: "n"): word = "null"
         case UInt8(ascii: "N"): word = "NaN"
         case UInt8(ascii: "I"): word = "Infinity"
-        case UInt8(ascii: "-"): word = index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I") ? "-Infinity" : nil
+        case UInt8(ascii: "-"): word = has(index + 1) && bytes[index + 1] == UInt8(ascii: "I") ? "-Infinity" : nil
         default: word = nil
         }
         if let word, matches(word) {
@@ -659,43 +701,43 @@ private struct LayoutParser {
         }
         func digits() -> Int {
             let from = index
-            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            while has(index), (0x30...0x39).contains(bytes[index]) { index += 1 }
             return index - from
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else {
+        if has(index), bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard has(index), (0x30...0x39).contains(bytes[index]) else {
             throw JSONTextError(offset: start, message: "expected a value")
         }
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
-            if index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+            if has(index), (0x30...0x39).contains(bytes[index]) {
                 throw JSONTextError(offset: index, message: "leading zero in a number")
             }
         } else {
             _ = digits()
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+        if has(index), bytes[index] == UInt8(ascii: ".") {
             index += 1
             if digits() == 0 { throw JSONTextError(offset: index, message: "expected digits after '.'") }
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+        if has(index), bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if has(index), bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             if digits() == 0 { throw JSONTextError(offset: index, message: "expected digits in the exponent") }
         }
         return start..<index
     }
 
-    func matches(_ word: StaticString) -> Bool {
+    mutating func matches(_ word: StaticString) -> Bool {
         let count = word.utf8CodeUnitCount
-        guard index + count <= bytes.count else { return false }
+        guard has(index + count - 1) else { return false }
         let utf8 = word.utf8Start
         for offset in 0..<count where bytes[index + offset] != utf8[offset] { return false }
         return true
     }
 
     mutating func skipSpace() {
-        while index < bytes.count {
+        while has(index) {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
             default: return

@@ -20,13 +20,20 @@ enum TextMerge {
     /// completed state is laid out and merged into on its text, never parsed into a
     /// tree: a big completed state costs its text twice (stored and merged) and a
     /// layout for a moment.
-    static func mergedText(stateID: String, partial partialText: String?, completed: String?) -> Result<String, StoreError> {
+    static func mergedText(stateID: String, partial partialText: String?, completed: String?,
+                           completedLayout: JSONDocument? = nil) -> Result<String, StoreError> {
         let partial: JSONValue
         do { partial = try JSONParser.parse(partialText ?? "{}") } catch {
             return .failure(.unreadableState(stateID: stateID, part: "partial", error: error.description))
         }
         let document: JSONDocument
-        do { document = try JSONDocument(text: completed ?? "{}") } catch let error as JSONTextError {
+        do {
+            if let completedLayout, let completed, completedLayout.text == completed {
+                document = completedLayout
+            } else {
+                document = try JSONDocument(text: completed ?? "{}")
+            }
+        } catch let error as JSONTextError {
             let (line, column) = error.lineAndColumn(in: completed ?? "")
             return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error.message) at line \(line), column \(column)"))
         } catch {

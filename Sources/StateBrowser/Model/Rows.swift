@@ -148,6 +148,9 @@ public struct LoadedState: Sendable {
     public var mergedProblem: String?
     /// `mergedText` is `completedRaw` (no partial state): one layout serves both views.
     public var mergedIsCompleted: Bool
+    /// `completedRaw` laid out while it was read, when it is JSON (`ArrivingLayout`);
+    /// nil: lay it out when a view needs it.
+    public var completedLayout: JSONDocument? = nil
 
     public init(stateID: String, exists: Bool = true, updatedAt: String? = nil, ageSeconds: Double? = nil,
                 fetchedAt: Double = 0, completedRaw: String?, partialRaw: String?, mergedText: String?,

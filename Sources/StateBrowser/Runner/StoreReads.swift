@@ -59,36 +59,38 @@ enum StoreReads {
                silentForSeconds: run.silentForSeconds, fetchedAt: fetchedAt, isStale: run.isStale, staleReason: run.staleReason)
     }
 
-    /// Text for the browser to show and lay out, read without parsing, in slices
-    /// (`readStoredBytes`: libpq never holds a 100 MB text twice, as a plain SELECT's
-    /// input buffer and result do; the bytes become the `String` and are let go).
-    /// The merged view is the stored completed text itself when there is no partial
-    /// state (the common case: Meltano's `set` stores completed only), so literals show
-    /// exactly as stored and a 100 MB state is parsed once, by the layout, off the UI
-    /// thread. A row with a partial state is merged as Meltano merges it when its
-    /// merged view is laid out (`TextMerge.mergedText`).
+    /// Text for the browser to show and lay out, read in slices (`readStoredSlices`:
+    /// libpq never holds a 100 MB text twice, as a plain SELECT's input buffer and
+    /// result do). The completed text is laid out as it arrives (`ArrivingLayout`), on a
+    /// thread of its own, so a big state's layout ends soon after its last slice. The
+    /// merged view is the stored completed text itself when there is no partial state
+    /// (the common case: Meltano's `set` stores completed only), so literals show
+    /// exactly as stored. A row with a partial state is merged as Meltano merges it when
+    /// its merged view is laid out (`TextMerge.mergedText`).
     static func state(_ store: StateStore, _ stateID: String, clock: () -> Double) throws -> LoadedState {
         let now = clock()
-        guard let row = try readText(store, stateID) else {
+        var layout: ArrivingLayout? = nil
+        defer { layout?.join() }  // a read that failed half-way: stop the parsing thread
+        guard let head = try store.readStoredSlices(stateID, completed: { total, offset, slice in
+            if layout == nil { layout = ArrivingLayout(count: total) }
+            layout!.receive(offset: offset, slice)
+        }) else {
             return LoadedState(stateID: stateID, exists: false, fetchedAt: now, completedRaw: nil, partialRaw: nil, mergedText: nil)
         }
-        var state = LoadedState(stateID: stateID, exists: true, updatedAt: row.updatedAt, fetchedAt: now,
-                                completedRaw: row.completedState, partialRaw: row.partialState, mergedText: nil)
-        if partialIsEmpty(row.partialState) {
-            state.mergedText = row.completedState ?? "{}"
-            state.mergedIsCompleted = row.completedState != nil
+        let completed = layout?.finish()
+        // Invalid UTF-8 is replaced, as `QueryResult` does.
+        let partialRaw = head.partial.map { String(decoding: $0, as: UTF8.self) }
+        let completedRaw = head.completedLength == nil ? nil : completed?.text ?? ""
+        var state = LoadedState(stateID: stateID, exists: true, updatedAt: head.updatedAt, fetchedAt: now,
+                                completedRaw: completedRaw, partialRaw: partialRaw, mergedText: nil)
+        state.completedLayout = completed?.document
+        if partialIsEmpty(partialRaw) {
+            state.mergedText = completedRaw ?? "{}"
+            state.mergedIsCompleted = completedRaw != nil
         }
         // Else the merged view is merged when it is laid out (TextMerge, on the compute
         // queue): this worker's connection lets go of a big read sooner.
         return state
-    }
-
-    /// A row's texts as `getRaw` gives them (invalid UTF-8 replaced, as `QueryResult`
-    /// does), read with `readStoredBytes`; the bytes are gone when it returns.
-    static func readText(_ store: StateStore, _ stateID: String) throws -> RowSnapshot? {
-        guard let stored = try store.readStoredBytes(stateID) else { return nil }
-        func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
-        return RowSnapshot(partialState: text(stored.partial), completedState: text(stored.completed), updatedAt: stored.updatedAt)
     }
 
     /// NULL, or a partial state that is the empty object: Meltano merges nothing. (A
