@@ -546,15 +546,19 @@ struct Parser {
 
     /// At the opening quote: the string, with `i` after the closing quote.
     mutating func scanString(isKey: Bool) throws(JSONParseError) -> JSONString {
-        switch try scanStringParts() {
-        case let .plain(start, length):
-            if isKey && length > 15 {
-                let base = p + start
-                return keyCache.lookup(base, length) { JSONString(makeUTF8String(base, length)) }
-            }
-            return JSONString(makeUTF8String(p + start, length))
-        case let .escaped(string):
-            return string
+        let scanned = try scanStringParts()
+        if isKey, case let .plain(start, length) = scanned, length > 15 {
+            let base = p + start
+            return keyCache.lookup(base, length) { JSONString(makeUTF8String(base, length)) }
+        }
+        return string(scanned)
+    }
+
+    /// A scanned string as a value.
+    func string(_ scanned: ScannedString) -> JSONString {
+        switch scanned {
+        case let .plain(start, length): return JSONString(makeUTF8String(p + start, length))
+        case let .escaped(string): return string
         }
     }
 

@@ -83,43 +83,25 @@ extension JSONParser {
         let buffer = text.bindMemory(to: UInt8.self)
         guard let base = buffer.baseAddress, buffer.count > 0 else { return try isObjectAfterParsing(text) }
         var parser = Parser(base: base, count: buffer.count)
-        parser.skipWhitespace()
-        guard parser.i < parser.n, base[parser.i] == UInt8(ascii: "{"), !(parser.n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF) else {
-            return try isObjectAfterParsing(text)
-        }
-        parser.i += 1
-        parser.skipWhitespace()
-        if parser.i < parser.n && base[parser.i] == UInt8(ascii: "}") {
-            parser.i += 1
-        } else {
-            var seen = KeySeen()
-            while true {
-                guard parser.i < parser.n && base[parser.i] == UInt8(ascii: "\"") else {
-                    throw parser.error("Expecting property name enclosed in double quotes", at: parser.i)
-                }
-                let key = try parser.scanString(isKey: true)
-                parser.skipWhitespace()
-                guard parser.i < parser.n && base[parser.i] == UInt8(ascii: ":") else { throw parser.error("Expecting ':' delimiter", at: parser.i) }
-                parser.i += 1
-                parser.skipWhitespace()
-                let start = parser.i
-                _ = try parser.walk(writer: nil, options: .compact, checkingKeys: false, toEnd: false, seen: &seen)
-                try body(key, UnsafeRawBufferPointer(rebasing: text[start..<parser.i]))
-                parser.skipWhitespace()
-                if parser.i < parser.n && base[parser.i] == UInt8(ascii: ",") {
-                    parser.i += 1
-                    parser.skipWhitespace()
-                } else if parser.i < parser.n && base[parser.i] == UInt8(ascii: "}") {
-                    parser.i += 1
-                    break
-                } else {
-                    throw parser.error("Expecting ',' delimiter", at: parser.i)
+        var failure: (any Error)? = nil
+        var seen = KeySeen()
+        // One walk of the whole text, by the grammar every rewrite uses; it hands over
+        // each member of the top object as its value ends.
+        try withoutActuallyEscaping(body) { body in
+            _ = try parser.walk(writer: nil, options: .compact, checkingKeys: false, seen: &seen) { key, value in
+                do {
+                    try body(key, UnsafeRawBufferPointer(rebasing: text[value]))
+                    return true
+                } catch {
+                    failure = error
+                    return false
                 }
             }
         }
+        if let failure { throw failure }
+        parser.i = 0
         parser.skipWhitespace()
-        if parser.i != parser.n { throw parser.error("Extra data", at: parser.i) }
-        return true
+        return base[parser.i] == UInt8(ascii: "{")
     }
 
     /// Not an object (or not JSON): `parse`'s error, else false.
@@ -226,16 +208,17 @@ extension Parser {
     /// writing it as `options` says when there is a writer. Returns false, as soon as it
     /// sees one, when an object repeats a key (by a 64-bit hash of the decoded key: a
     /// collision only sends a document the tree's way).
-    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool, toEnd: Bool = true) throws(JSONParseError) -> Bool {
+    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool) throws(JSONParseError) -> Bool {
         var seen = KeySeen()
-        return try walk(writer: w, options: options, checkingKeys: checkingKeys, toEnd: toEnd, seen: &seen)
+        return try walk(writer: w, options: options, checkingKeys: checkingKeys, seen: &seen)
     }
 
-    /// The same, with the key sets' storage of the caller (reused from one document to the next).
-    /// `toEnd: false` walks one value from `i` and stops after it (a member of an object
-    /// being read by `forEachMember`).
-    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool, toEnd: Bool = true,
-                       seen: inout KeySeen) throws(JSONParseError) -> Bool {
+    /// The same, with the key sets' storage of the caller (reused from one document to
+    /// the next). `member`, when given, is handed each member of the top object (when the
+    /// text is one) as its value ends: its key and the byte range of its value; it
+    /// returns false to stop the walk, which then returns false.
+    mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool, seen: inout KeySeen,
+                       member: ((_ key: JSONString, _ value: Range<Int>) -> Bool)? = nil) throws(JSONParseError) -> Bool {
         seen.frames.removeAll(keepingCapacity: true)
         seen.small.removeAll(keepingCapacity: true)
         if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
@@ -255,6 +238,16 @@ extension Parser {
         let compact = options.layout == .compact
         let asciiOnly = options.asciiOnly
         let literalNumbers = options.preserveNumberLiterals
+        // The top object's member being read (`member`): its key, where its value starts.
+        var memberKey: ScannedString? = nil
+        var memberStart = 0
+        /// After a value ends at `i`: whether the walk goes on. A member of the top object
+        /// ends when the walk is back at depth 1 in it.
+        func memberEnded() -> Bool {
+            guard let member, seen.frames.count == 1, let key = memberKey else { return true }
+            memberKey = nil
+            return member(string(key), memberStart..<i)
+        }
 
         func newline(_ depth: Int) {
             guard indented, writes else { return }
@@ -297,6 +290,10 @@ extension Parser {
             guard i < n && p[i] == UInt8(ascii: ":") else { throw error("Expecting ':' delimiter", at: i) }
             i += 1
             skipWhitespace()
+            if member != nil && seen.frames.count == 1 {
+                memberKey = scanned
+                memberStart = i
+            }
             if writes { if compact { w.byte(UInt8(ascii: ":")) } else { w.ascii(": ") } }
             return true
         }
@@ -360,6 +357,7 @@ extension Parser {
             // A value is complete: go on in the open container, closing as many as end here.
             // (Only the flag is read: a copy of the frame would share its set, and the next
             // key inserted would copy the set.)
+            if member != nil { guard memberEnded() else { return false } }
             while let isObject = seen.frames.last?.isObject {
                 skipWhitespace()
                 let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
@@ -368,6 +366,7 @@ extension Parser {
                     seen.close()
                     newline(seen.frames.count)
                     if writes { w.byte(close) }
+                    if member != nil { guard memberEnded() else { return false } }
                 } else if i < n && p[i] == UInt8(ascii: ",") {
                     i += 1
                     skipWhitespace()
@@ -379,7 +378,6 @@ extension Parser {
                     throw error("Expecting ',' delimiter", at: i)
                 }
             }
-            if !toEnd { return true }
             skipWhitespace()
             if i != n { throw error("Extra data", at: i) }
             return true

@@ -192,4 +192,20 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.count) differences:\n\(mismatches.prefix(20).joined(separator: "\n"))")
         #expect(objects > 400)
     }
+
+    struct Stop: Error, Equatable {}
+
+    @Test func anErrorOfTheCallerStopsTheWalkThere() throws {
+        var seen: [String] = []
+        let text = #"{"a": {"x": [1]}, "b": 2, "c": 3}"#
+        #expect(throws: Stop()) {
+            _ = try Array(text.utf8).withUnsafeBytes { bytes in
+                try JSONParser.forEachMember(in: bytes) { key, value in
+                    seen.append("\(key)=\(String(decoding: value, as: UTF8.self))")
+                    if seen.count == 2 { throw Stop() }
+                }
+            }
+        }
+        #expect(seen == [#"a={"x": [1]}"#, "b=2"])
+    }
 }
