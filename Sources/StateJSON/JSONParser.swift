@@ -302,6 +302,33 @@ struct Parser {
         return memcmpEqual(p + k, word.utf8Start, len)
     }
 
+    /// The words JSON (and Python's `json`) reads as values.
+    enum Word {
+        case null, `true`, `false`, nan, infinity, minusInfinity
+    }
+
+    /// At a value starting with one of `ntfNI-`: the word there, with `i` after it; nil
+    /// for a number (`-` not followed by `Infinity`), `i` unchanged; Python's error for
+    /// anything else.
+    @inline(__always)
+    mutating func scanWord() throws(JSONParseError) -> Word? {
+        let (word, text): (Word, StaticString)
+        switch p[i] {
+        case UInt8(ascii: "n"): (word, text) = (.null, "null")
+        case UInt8(ascii: "t"): (word, text) = (.true, "true")
+        case UInt8(ascii: "f"): (word, text) = (.false, "false")
+        case UInt8(ascii: "N"): (word, text) = (.nan, "NaN")
+        case UInt8(ascii: "I"): (word, text) = (.infinity, "Infinity")
+        default:
+            guard matches("-Infinity", at: i) else { return nil }
+            i += 9
+            return .minusInfinity
+        }
+        guard matches(text, at: i) else { throw error("Expecting value", at: i) }
+        i += text.utf8CodeUnitCount
+        return word
+    }
+
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         values.reserveCapacity(64)  // (a walk without a tree needs none of them)
         keys.reserveCapacity(64)
@@ -340,29 +367,16 @@ struct Parser {
                     frames.append(ParseFrame(isObject: false, valueBase: values.count, keyBase: keys.count))
                     continue parseValue
                 }
-            case UInt8(ascii: "n"):
-                guard matches("null", at: i) else { throw error("Expecting value", at: i) }
-                i += 4
-                value = .null
-            case UInt8(ascii: "t"):
-                guard matches("true", at: i) else { throw error("Expecting value", at: i) }
-                i += 4
-                value = .bool(true)
-            case UInt8(ascii: "f"):
-                guard matches("false", at: i) else { throw error("Expecting value", at: i) }
-                i += 5
-                value = .bool(false)
-            case UInt8(ascii: "N"):
-                guard matches("NaN", at: i) else { throw error("Expecting value", at: i) }
-                i += 3
-                value = .number(JSONNumber(uncheckedLiteral: "NaN"))
-            case UInt8(ascii: "I"):
-                guard matches("Infinity", at: i) else { throw error("Expecting value", at: i) }
-                i += 8
-                value = .number(JSONNumber(uncheckedLiteral: "Infinity"))
-            case UInt8(ascii: "-") where matches("-Infinity", at: i):
-                i += 9
-                value = .number(JSONNumber(uncheckedLiteral: "-Infinity"))
+            case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "N"), UInt8(ascii: "I"), UInt8(ascii: "-"):
+                switch try scanWord() {
+                case .null: value = .null
+                case .true: value = .bool(true)
+                case .false: value = .bool(false)
+                case .nan: value = .number(JSONNumber(uncheckedLiteral: "NaN"))
+                case .infinity: value = .number(JSONNumber(uncheckedLiteral: "Infinity"))
+                case .minusInfinity: value = .number(JSONNumber(uncheckedLiteral: "-Infinity"))
+                case nil: value = .number(try scanNumber())
+                }
             default:
                 value = .number(try scanNumber())
             }

@@ -224,18 +224,12 @@ extension Parser {
         if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
             throw error("Unexpected UTF-8 BOM (decode using utf-8-sig)", at: 0)
         }
-        let indent: Int
-        let indented: Bool
-        switch options.layout {
-        case .indented(let k): indent = k; indented = true
-        default: indent = 0; indented = false
-        }
         // A non-optional writer (`ByteWriter.unused` when only checking): the local
         // functions below then use it without retaining and releasing an optional per
         // call, which was a tenth of `export`'s CPU.
         let writes = w != nil
         let w = w ?? ByteWriter.unused
-        let compact = options.layout == .compact
+        let punctuation = options.layout.punctuation
         let asciiOnly = options.asciiOnly
         let literalNumbers = options.preserveNumberLiterals
         // The top object's member being read (`member`): its key, where its value starts.
@@ -250,13 +244,10 @@ extension Parser {
         }
 
         func newline(_ depth: Int) {
-            guard indented, writes else { return }
-            w.byte(0x0A)
-            w.spaces(indent * depth)
+            if writes { punctuation.newline(w, depth: depth) }
         }
         func itemSeparator() {
-            guard writes else { return }
-            if compact || indented { w.byte(UInt8(ascii: ",")) } else { w.ascii(", ") }
+            if writes { punctuation.itemSeparator(w) }
         }
         func writeString(_ scanned: ScannedString) {
             guard writes else { return }
@@ -269,6 +260,16 @@ extension Parser {
         }
         func literal(_ start: Int) {
             if writes { w.bytes(p + start, i - start) }
+        }
+        func number(_ start: Int) throws(JSONParseError) {
+            _ = try scanNumberLiteral()
+            if writes {
+                if literalNumbers {
+                    literal(start)
+                } else {
+                    w.writePythonNumber(literal: UnsafeBufferPointer(start: p + start, count: i - start))
+                }
+            }
         }
         /// At a key's opening quote (after whitespace): the key, ':', whitespace. False
         /// when the object has that key already.
@@ -294,7 +295,7 @@ extension Parser {
                 memberKey = scanned
                 memberStart = i
             }
-            if writes { if compact { w.byte(UInt8(ascii: ":")) } else { w.ascii(": ") } }
+            if writes { punctuation.keySeparator(w) }
             return true
         }
 
@@ -320,38 +321,14 @@ extension Parser {
                     if isObject { guard try key() else { return false } }
                     continue value
                 }
-            case UInt8(ascii: "n"):
-                guard matches("null", at: i) else { throw error("Expecting value", at: i) }
-                i += 4
-                literal(start)
-            case UInt8(ascii: "t"):
-                guard matches("true", at: i) else { throw error("Expecting value", at: i) }
-                i += 4
-                literal(start)
-            case UInt8(ascii: "f"):
-                guard matches("false", at: i) else { throw error("Expecting value", at: i) }
-                i += 5
-                literal(start)
-            case UInt8(ascii: "N"):
-                guard matches("NaN", at: i) else { throw error("Expecting value", at: i) }
-                i += 3
-                literal(start)
-            case UInt8(ascii: "I"):
-                guard matches("Infinity", at: i) else { throw error("Expecting value", at: i) }
-                i += 8
-                literal(start)
-            case UInt8(ascii: "-") where matches("-Infinity", at: i):
-                i += 9
-                literal(start)
-            default:
-                _ = try scanNumberLiteral()
-                if writes {
-                    if literalNumbers {
-                        literal(start)
-                    } else {
-                        w.writePythonNumber(literal: UnsafeBufferPointer(start: p + start, count: i - start))
-                    }
+            case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "N"), UInt8(ascii: "I"), UInt8(ascii: "-"):
+                if try scanWord() != nil {
+                    literal(start)
+                } else {
+                    try number(start)
                 }
+            default:
+                try number(start)
             }
 
             // A value is complete: go on in the open container, closing as many as end here.

@@ -187,30 +187,49 @@ private enum WriteFrame {
     case object(JSONObject)
 }
 
-extension ByteWriter {
-    func writeValue(_ root: JSONValue, _ options: JSONWriteOptions) {
+extension JSONWriteOptions.Layout {
+    /// The line breaks and separators of this layout, as Python's `json.dumps` writes
+    /// them: what both writers (the tree's and the rewriter's) put between items.
+    struct Punctuation {
         let indent: Int
         let indented: Bool
-        switch options.layout {
-        case .indented(let n): indent = n; indented = true
-        default: indent = 0; indented = false
+        let compact: Bool
+
+        /// Before an item or a closing bracket at `depth` (nothing unless indented).
+        @inline(__always) func newline(_ w: ByteWriter, depth: Int) {
+            if indented {
+                w.byte(0x0A)
+                w.spaces(indent * depth)
+            }
         }
-        let compact = options.layout == .compact
+
+        @inline(__always) func itemSeparator(_ w: ByteWriter) {
+            if compact || indented { w.byte(UInt8(ascii: ",")) } else { w.ascii(", ") }
+        }
+
+        @inline(__always) func keySeparator(_ w: ByteWriter) {
+            if compact { w.byte(UInt8(ascii: ":")) } else { w.ascii(": ") }
+        }
+    }
+
+    var punctuation: Punctuation {
+        switch self {
+        case .indented(let n): return Punctuation(indent: n, indented: true, compact: false)
+        case .compact: return Punctuation(indent: 0, indented: false, compact: true)
+        case .spaced: return Punctuation(indent: 0, indented: false, compact: false)
+        }
+    }
+}
+
+extension ByteWriter {
+    func writeValue(_ root: JSONValue, _ options: JSONWriteOptions) {
+        let punctuation = options.layout.punctuation
         let asciiOnly = options.asciiOnly
         let literalNumbers = options.preserveNumberLiterals
 
-        @inline(__always) func newline(_ depth: Int) {
-            if indented {
-                byte(0x0A)
-                spaces(indent * depth)
-            }
-        }
-        @inline(__always) func itemSeparator() {
-            if compact || indented { byte(UInt8(ascii: ",")) } else { ascii(", ") }
-        }
-        @inline(__always) func keySeparator() {
-            if compact { byte(UInt8(ascii: ":")) } else { ascii(": ") }
-        }
+        @inline(__always) func newline(_ depth: Int) { punctuation.newline(self, depth: depth) }
+        @inline(__always) func itemSeparator() { punctuation.itemSeparator(self) }
+        @inline(__always) func keySeparator() { punctuation.keySeparator(self) }
 
         var frames: [WriteFrame] = []
         var positions: [Int] = []
