@@ -219,7 +219,9 @@ struct WatchCommand: ParsableCommand {
 
             --exec CMD runs through /bin/sh for each PROBLEM, one at a time, with MELTANO_STATE_ID, \
             MELTANO_STATE_REASON and MELTANO_STATE_DETAIL in its environment (and never a password: the \
-            environment is this process's without any secret setting). The watch waits for it, so keep it short.
+            environment is this process's without any secret setting). The watch waits for it, up to \
+            --exec-timeout (60s): a command still running then is stopped (SIGTERM to its process group, \
+            SIGKILL 5 s later), reported on stderr, and the watch goes on. Ctrl-C stops a running one too.
 
             A check that fails (the database went away) is reported on stderr and retried at the next \
             interval. Ctrl-C or SIGTERM stops the watch (exit 0).
@@ -233,9 +235,11 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .long, help: "A state not written for this long has stopped advancing (24h; 0: do not check).") var stalledAfter = "24h"
     @Option(name: .long, help: "Only state IDs matching this glob.") var pattern: String?
     @Option(name: .long, help: ArgumentHelp("Shell command run for each problem (MELTANO_STATE_ID, MELTANO_STATE_REASON, MELTANO_STATE_DETAIL set).", valueName: "cmd")) var exec: String?
+    @Option(name: .long, help: "How long an --exec command may run before it is stopped (also 30s, 5m; 0: no limit).") var execTimeout = "60"
 
     func run() throws {
         let intervalSeconds = try durationOption(interval, "--interval")
+        let execLimit = try durationOption(execTimeout, "--exec-timeout", allowZero: true)
         let stalled = try durationOption(stalledAfter, "--stalled-after", allowZero: true)
         let context = try Context(global)
         let store = context.store
@@ -256,14 +260,14 @@ struct WatchCommand: ParsableCommand {
             do {
                 try store.forEachMonitoredState(pattern: pattern) { state in began += tracker.observe(state) }
                 let ended = tracker.finish()
-                for event in began { report(event, environment: baseEnvironment) }
-                for event in ended { report(event, environment: baseEnvironment) }
+                for event in began { report(event, environment: baseEnvironment, limit: execLimit, stopped: stopped) }
+                for event in ended { report(event, environment: baseEnvironment, limit: execLimit, stopped: stopped) }
             } catch {
                 tracker.abandon()
                 if stopped.isCancelled { break }
                 printError("watch: this check failed, trying again in \(formatAge(intervalSeconds)): \(error)")
                 // Problems the failed check did see are reported; their ends wait for a whole check.
-                for event in began { report(event, environment: baseEnvironment) }
+                for event in began { report(event, environment: baseEnvironment, limit: execLimit, stopped: stopped) }
             }
             if stopped.isCancelled { break }
             _ = wake.wait(timeout: .now() + intervalSeconds)
@@ -271,7 +275,7 @@ struct WatchCommand: ParsableCommand {
         printNote("meltano-state: watch stopped.", quiet: global.quiet)
     }
 
-    private func report(_ event: WatchEvent, environment: [String: String]) {
+    private func report(_ event: WatchEvent, environment: [String: String], limit: Double, stopped: CancellationFlag) {
         let time = ISO8601DateFormatter().string(from: Date())
         let id = terminalSafe(event.stateID, keepingLineBreaks: false)
         let line = event.began ? "\(time) PROBLEM \(event.reason.rawValue) '\(id)': \(event.detail)\n"
@@ -282,10 +286,28 @@ struct WatchCommand: ParsableCommand {
         childEnvironment["MELTANO_STATE_ID"] = event.stateID
         childEnvironment["MELTANO_STATE_REASON"] = event.reason.rawValue
         childEnvironment["MELTANO_STATE_DETAIL"] = event.detail
+        if stopped.isCancelled { return }
         do {
-            let child = try ChildProcess("/bin/sh", ["-c", exec], environment: childEnvironment, standardInput: .null)
-            let end = child.wait()
-            if end.code != 0 { printError("watch: --exec ended with \(end) for '\(event.stateID)' (\(event.reason.rawValue)).") }
+            // A process group of its own, so that stopping it stops what it started.
+            let child = try ChildProcess("/bin/sh", ["-c", exec], environment: childEnvironment, standardInput: .null, newProcessGroup: true)
+            let deadline = limit > 0 ? Date().addingTimeInterval(limit) : Date.distantFuture
+            var end: Termination? = nil
+            // Waited for in short steps, so that Ctrl-C (the watch's stop) is seen at once.
+            while end == nil && !stopped.isCancelled && Date() < deadline {
+                end = child.wait(timeout: min(0.2, max(0, deadline.timeIntervalSinceNow)))
+            }
+            if let end {
+                if end.code != 0 { printError("watch: --exec ended with \(end) for '\(id)' (\(event.reason.rawValue)).") }
+                return
+            }
+            child.signal(SIGTERM, group: true)
+            if child.wait(timeout: 5) == nil {
+                child.signal(SIGKILL, group: true)
+                child.wait()
+            }
+            if !stopped.isCancelled {
+                printError("watch: --exec ran past \(formatAge(limit)) for '\(id)' (\(event.reason.rawValue)) and was stopped; give it longer with --exec-timeout.")
+            }
         } catch {
             printError("watch: cannot run --exec: \(error)")
         }

@@ -399,6 +399,51 @@ struct MonitoringCLITests {
         #expect(!environment.contains("MELTANO_STATE_BACKEND_POSTGRES_PASSWORD"))
     }
 
+    /// What each firing of `command` below wrote: its ID when it started, "done" when it
+    /// ran to its end (30 s later: only a command that was not stopped does).
+    static func slowCommand(_ fixture: CLIFixture) -> (command: String, started: () -> [String], finished: String) {
+        let started = fixture.directory + "/started", finished = fixture.directory + "/finished"
+        let command = #"printf '%s\n' "$MELTANO_STATE_ID" >> "# + shellQuoted(started) + "; sleep 30; echo done >> " + shellQuoted(finished)
+        return (command, { ((try? String(contentsOfFile: started, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }, finished)
+    }
+
+    @Test func watchExecPastItsTimeoutIsStoppedAndTheWatchGoesOn() throws {
+        let fixture = try CLIFixture(schemaPrefix: "watchlimit")
+        try Self.plantTwoTables(fixture)
+        let slow = Self.slowCommand(fixture)
+        let watch = try RunningCLI(fixture, ["watch", "--interval", "0.1", "--stalled-after", "1h", "--exec", slow.command, "--exec-timeout", "1"],
+                                   liveStandardError: true)
+        #expect(watch.waitForStandardError(containing: "watching every state ID"), "\(watch.standardErrorSoFar)")
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) VALUES ('prod:a', LOCALTIMESTAMP - interval '10 minutes', 'dead-a')")
+        #expect(watch.waitForStandardError(containing: "watch: --exec ran past 1 s for 'prod:a' (lock-stale) and was stopped; give it longer with --exec-timeout."),
+                "\(watch.standardErrorSoFar)")
+        // The watch went on: the next problem runs its own command.
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) VALUES ('prod:b', LOCALTIMESTAMP - interval '10 minutes', 'dead-b')")
+        #expect(watch.waitForStandardError(containing: "for 'prod:b' (lock-stale) and was stopped"), "\(watch.standardErrorSoFar)")
+        watch.signal(SIGINT)
+        let end = watch.finish()
+        #expect(end.status == 0, "\(end.stderr)")
+        #expect(slow.started() == ["prod:a", "prod:b"])
+        #expect(!FileManager.default.fileExists(atPath: slow.finished), "a stopped command does not run on: its process group was stopped")
+    }
+
+    @Test func ctrlCStopsARunningExecToo() throws {
+        let fixture = try CLIFixture(schemaPrefix: "watchstop")
+        try Self.plantTwoTables(fixture)
+        let slow = Self.slowCommand(fixture)
+        let watch = try RunningCLI(fixture, ["watch", "--interval", "0.1", "--stalled-after", "1h", "--exec", slow.command], liveStandardError: true)
+        #expect(watch.waitForStandardError(containing: "watching every state ID"), "\(watch.standardErrorSoFar)")
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) VALUES ('prod:a', LOCALTIMESTAMP - interval '10 minutes', 'dead-a')")
+        #expect(waitUntil(timeout: 30) { slow.started() == ["prod:a"] }, "\(watch.standardErrorSoFar)")
+        // Within the default 60 s limit: only Ctrl-C stops it (a watch that waited for it
+        // would end after the command's 30 s, with "done" written).
+        watch.signal(SIGINT)
+        let end = watch.finish()
+        #expect(end.status == 0 && end.stderr.contains("watch stopped"), "\(end.stderr)")
+        #expect(!end.stderr.contains("ran past"), "stopping the watch is not the command's fault: \(end.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: slow.finished), "the running command was stopped with the watch")
+    }
+
     // MARK: - check-health
 
     @Test func checkHealthExitCodesAndStatusLine() throws {

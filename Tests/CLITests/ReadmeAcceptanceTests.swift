@@ -517,9 +517,20 @@ struct ReadmeAcceptanceTests {
         },
         "Monitoring: meltano-state metrics --listen 127.0.0.1:9479": .run { sandbox, command in
             try seedMonitoring(sandbox)
-            let server = try MonitoringCLITests.background(sandbox, command)
-            #expect(waitUntil(timeout: 20) { server.stderr().contains("serving metrics at http://127.0.0.1:9479/metrics") }, "\(server.stderr())")
-            let scraped = try runProcess("python3", ["-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9479/metrics', timeout=30).read().decode())"])
+            // The README's port may be taken on the machine running the tests: the same
+            // command, on a port the system picks (port 0), which it says it serves.
+            try #require(command.form.contains("127.0.0.1:9479"))
+            var anyPort = command
+            anyPort.form = command.form.replacingOccurrences(of: "127.0.0.1:9479", with: "127.0.0.1:0")
+            let server = try MonitoringCLITests.background(sandbox, anyPort)
+            var url = ""
+            #expect(waitUntil(timeout: 20) {
+                let said = server.stderr()
+                guard let found = said.range(of: #"serving metrics at http://127\.0\.0\.1:[1-9][0-9]*/metrics"#, options: .regularExpression) else { return false }
+                url = String(said[found].dropFirst("serving metrics at ".count))
+                return true
+            }, "\(server.stderr())")
+            let scraped = try runProcess("python3", ["-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())", url])
             #expect(scraped.status == 0, "\(scraped.stderr)")
             #expect(MonitoringCLITests.value(try MonitoringCLITests.parse(scraped.stdout, sandbox.cli), "meltano_state_states") == 2)
             #expect(server.stop() == 0, "until SIGTERM: \(server.stderr())")
