@@ -28,7 +28,10 @@ final class ArrivingLayout: @unchecked Sendable {
             finished.signal()
             return
         }
-        DispatchQueue.global(qos: .userInitiated).async { [arriving] in
+        // A thread of its own, not a dispatch queue's: the reading thread waits for it
+        // (for the storage, then for nothing), and a queue's threads may all be busy or
+        // blocked (the compute queue's searches, the test runner's tasks) for long.
+        Thread.detachNewThread { [arriving] in
             self.run(arriving, lookahead: lookahead)
             self.finished.signal()
         }
