@@ -158,8 +158,7 @@ public enum LocalWork {
             var mergedText = state.mergedText
             if mergedText == nil, problem == nil, state.partialRaw != nil {
                 // A partial state: merged now, off the UI thread, as Meltano merges it.
-                switch TextMerge.mergedText(stateID: state.stateID, partial: state.partialRaw, completed: state.completedRaw,
-                                            completedLayout: state.completedLayout) {
+                switch TextMerge.mergedText(stateID: state.stateID, partial: state.partialRaw, completed: state.completedRaw, layOut: layout) {
                 case let .success(text): mergedText = text
                 case let .failure(error): problem = error.description
                 }

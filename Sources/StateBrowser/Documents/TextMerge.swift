@@ -20,20 +20,15 @@ enum TextMerge {
     /// completed state is laid out and merged into on its text, never parsed into a
     /// tree: a big completed state costs its text twice (stored and merged) and a
     /// layout for a moment.
+    /// `layOut` lays the completed text out (the browser's passes one made while it was read).
     static func mergedText(stateID: String, partial partialText: String?, completed: String?,
-                           completedLayout: JSONDocument? = nil) -> Result<String, StoreError> {
+                           layOut: (String) throws -> JSONDocument = { try JSONDocument(text: $0) }) -> Result<String, StoreError> {
         let partial: JSONValue
         do { partial = try JSONParser.parse(partialText ?? "{}") } catch {
             return .failure(.unreadableState(stateID: stateID, part: "partial", error: error.description))
         }
         let document: JSONDocument
-        do {
-            if let completedLayout, let completed, completedLayout.text == completed {
-                document = completedLayout
-            } else {
-                document = try JSONDocument(text: completed ?? "{}")
-            }
-        } catch let error as JSONTextError {
+        do { document = try layOut(completed ?? "{}") } catch let error as JSONTextError {
             let (line, column) = error.lineAndColumn(in: completed ?? "")
             return .failure(.unreadableState(stateID: stateID, part: "completed", error: "\(error.message) at line \(line), column \(column)"))
         } catch {
