@@ -222,7 +222,14 @@ public final class Journal: @unchecked Sendable {
             created = true
             start = lseek(fd, 0, SEEK_END)
         }
-        return OpenFile(journal: self, fd: fd, created: created, start: start)
+        let file = OpenFile(journal: self, fd: fd, created: created, start: start)
+        do {
+            try file.endTornLine()
+        } catch {
+            file.close()
+            throw error
+        }
+        return file
     }
 
     /// The journal file while entries are appended to it: locked, with where the
@@ -245,6 +252,15 @@ public final class Journal: @unchecked Sendable {
                 return offset
             }
             if written != data.count { try fail() }
+        }
+
+        /// A file that does not end with a newline (a writer killed mid-line, a hand
+        /// edit) gets one before the first entry, which would otherwise be glued onto
+        /// that torn line and be unreadable: lost to `history` and `restore`.
+        func endTornLine() throws {
+            var last: UInt8 = 0
+            guard start > 0, pread(fd, &last, 1, start - 1) == 1, last != 0x0A else { return }
+            try write([0x0A])
         }
 
         /// fsync of the file (and of the directory for a new file); on failure removes
@@ -355,10 +371,12 @@ public final class Journal: @unchecked Sendable {
         } else if !directory.isEmpty && !isDirectory.boolValue {
             throw StoreError.journal("cannot create \(path): \(directory) is a file, not a directory")
         }
-        var fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        // Read-write where allowed, to check how the file ends (`endTornLine`).
+        var fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        if fd < 0 && errno == EACCES { fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
         var created = false
         if fd < 0 && errno == ENOENT {
-            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             created = fd >= 0
         }
         guard fd >= 0 else { throw StoreError.journal("cannot open \(path): \(String(cString: strerror(errno)))") }
@@ -413,7 +431,10 @@ public final class Journal: @unchecked Sendable {
             throw StoreError.other("Cannot read the backup journal \(file): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        var pending = Data()
+        // Each byte is searched once (memchr over the block just read): a line of a
+        // 100 MB state spans a hundred blocks, and searching its whole start again
+        // after each one made `history` take minutes.
+        var pending: [UInt8] = []  // the start of a line that goes on in the next block
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -422,15 +443,24 @@ public final class Journal: @unchecked Sendable {
                 throw StoreError.other("Cannot read the backup journal \(file): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
-            pending.append(contentsOf: chunk[..<n])
-            var lineStart = pending.startIndex
-            while let newline = pending[lineStart...].firstIndex(of: 0x0A) {
-                if newline > lineStart { try body(Data(pending[lineStart..<newline])) }
-                lineStart = newline + 1
+            try chunk.withUnsafeBytes { block in
+                let base = block.baseAddress!
+                var start = 0
+                while start < n, let newline = memchr(base + start, 0x0A, n - start) {
+                    let end = UnsafeRawPointer(newline) - base
+                    if pending.isEmpty {
+                        if end > start { try body(Data(bytes: base + start, count: end - start)) }
+                    } else {
+                        pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start..<end]))
+                        try body(Data(pending))
+                        pending = []
+                    }
+                    start = end + 1
+                }
+                if start < n { pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start..<n])) }
             }
-            pending = Data(pending[lineStart...])
         }
-        if !pending.isEmpty { try body(pending) }
+        if !pending.isEmpty { try body(Data(pending)) }
     }
 }
 

@@ -100,6 +100,51 @@ struct JournalRotationTests {
         #expect(read[1].note == long)
     }
 
+    /// Lines are cut where the 1 MiB reads end: a newline as a block's last byte, as
+    /// the next block's first, a line over three blocks, empty lines between.
+    @Test func linesAreReadWholeWhereverTheReadsCutThem() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let block = 1 << 20
+        let lines: [[UInt8]] = [
+            Array(repeating: UInt8(ascii: "a"), count: block - 1),  // its newline ends the first block
+            Array(repeating: UInt8(ascii: "b"), count: block),  // its newline is the third block's first byte
+            Array(repeating: UInt8(ascii: "c"), count: 3 * block + 17),
+            Array("short".utf8),
+        ]
+        var file: [UInt8] = []
+        for (index, line) in lines.enumerated() {
+            file += line + [0x0A]
+            if index == 2 { file += [0x0A, 0x0A] }
+        }
+        let path = directory + "/lines"
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        var read: [[UInt8]] = []
+        try Journal.forEachLine(of: path) { read.append([UInt8]($0)) }
+        #expect(read.count == lines.count)
+        #expect(read == lines)
+    }
+
+    /// A writer killed half-way through a line leaves it torn: the next entry goes on a
+    /// line of its own instead of being glued to it (and lost to history and restore).
+    @Test func aTornLastLineDoesNotSwallowTheNextEntry() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl")
+        try journal.append([Self.entry("before")])
+        let handle = try #require(FileHandle(forWritingAtPath: journal.path))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"action":"set","id":"t"#.utf8))
+        handle.closeFile()
+        try journal.append([Self.entry("after")])
+        let (read, bad) = try journal.entries()
+        #expect(read.map(\.stateID) == ["before", "after"])
+        #expect(bad == 1)
+        try journal.append([Self.entry("again")])  // a file that ends well gets no empty line
+        #expect(try String(contentsOfFile: journal.path, encoding: .utf8).components(separatedBy: "\n").filter(\.isEmpty).count == 1)
+    }
+
     @Test func twoWritersRotatingAtOnceLoseNothing() throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
