@@ -125,6 +125,11 @@ public struct BookmarkTimestamp: Sendable, Equatable {
         return copy
     }
 
+    /// The year of the text (in its own offset).
+    public var year: Int {
+        civilFromDays(Int(floorDiv(epochSeconds + Int64(offsetSeconds), 86_400))).0
+    }
+
     /// The text in the style it was read in.
     public var text: String {
         let local = epochSeconds + Int64(offsetSeconds)
@@ -224,8 +229,9 @@ public func parseBookmarkDuration(_ text: String) -> Int64? {
         default: return nil
         }
         let (product, overflow) = n.multipliedReportingOverflow(by: unit)
-        guard !overflow else { return nil }
-        total += product
+        let (sum, overflowToo) = total.addingReportingOverflow(product)
+        guard !overflow, !overflowToo else { return nil }
+        total = sum
         number = nil
         sawUnit = true
     }
@@ -377,18 +383,28 @@ public func movedBookmarkValue(_ current: JSONValue, _ move: BookmarkMove) throw
     let kind = BookmarkValueKind(current)
     switch kind {
     case let .timestamp(style):
+        let moved: BookmarkTimestamp
         switch move {
         case let .value(text), let .to(text):
             guard let target = BookmarkTimestamp.parse(text) else {
                 throw BookmarkError(.badInput, "'\(text)' is not a time; give one as ISO 8601, e.g. \(style.text) or 2026-11-30T00:00:00Z.")
             }
-            return .string(JSONString(style.with(epochSeconds: target.epochSeconds, nanoseconds: target.nanoseconds).text))
+            moved = style.with(epochSeconds: target.epochSeconds, nanoseconds: target.nanoseconds)
         case let .by(text):
             guard let seconds = parseBookmarkDuration(text) else {
                 throw BookmarkError(.badInput, "'\(text)' is not a duration; give a number and a unit: 45s, 30m, 12h, 3d, 2w (or several, 1d12h).")
             }
-            return .string(JSONString(style.with(epochSeconds: style.epochSeconds - seconds, nanoseconds: style.nanoseconds).text))
+            let (epochSeconds, overflow) = style.epochSeconds.subtractingReportingOverflow(seconds)
+            guard !overflow else {
+                throw BookmarkError(.badInput, "\(current.meltanoText) minus \(text) is out of range; give a smaller amount, or the time itself with --to.")
+            }
+            moved = style.with(epochSeconds: epochSeconds, nanoseconds: style.nanoseconds)
         }
+        // Taps read bookmarks with Python's datetime, which holds years 1 to 9999 only.
+        guard (1...9999).contains(moved.year) else {
+            throw BookmarkError(.badInput, "That would move the bookmark to the year \(moved.year), which taps cannot read (Python's datetime holds years 1 to 9999); give a smaller amount, or the time itself with --to.")
+        }
+        return .string(JSONString(moved.text))
     case .integer, .float, .integerText:
         let isText = kind == .integerText
         let currentText: String

@@ -209,7 +209,6 @@ public struct Diagnosis: Sendable {
 
     /// The decision: see README "Why is this pipeline stuck? (doctor)".
     public static func diagnose(_ evidence: DoctorEvidence) -> Diagnosis {
-        let id = shellQuote(evidence.stateID)
         let run = evidence.runs.latest(evidence.stateID)
         let running = run.flatMap { $0.state == "RUNNING" ? $0 : nil }
         var missing: [String] = []
@@ -235,7 +234,7 @@ public struct Diagnosis: Sendable {
         }
 
         let staleness = LockStaleness.judge(lock: lock, run: run, staleAfter: evidence.staleAfter)
-        let unlock = "meltano-state unlock \(id) \(shellQuote(lock.lockID))"
+        let unlock = unlockCommand(stateID: evidence.stateID, lockID: lock.lockID)
         switch staleness.evidence {
         case .heartbeat:
             guard staleness.isStale else { return result(.running, staleness.reason, nil, staleness) }

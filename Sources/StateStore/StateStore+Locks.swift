@@ -30,7 +30,7 @@ final class HeldLockRegistry: @unchecked Sendable {
         guard !entries.isEmpty else { return nil }
         return entries.map { entry in
             if let stateID = entry.stateID {
-                return "the lock on \(StoreError.quoted(stateID)) (lock ID \(entry.lockID)) may remain; release it with: meltano-state unlock \(shellQuote(stateID)) \(entry.lockID)"
+                return "the lock on \(StoreError.quoted(stateID)) (lock ID \(entry.lockID)) may remain; release it with: \(unlockCommand(stateID: stateID, lockID: entry.lockID))"
             }
             return "the locks on \(entry.count) state ID(s) (all with lock ID \(entry.lockID)) may remain; `meltano-state locks` lists them and `meltano-state unlock ID \(entry.lockID)` releases each"
         }.joined(separator: "; ")
@@ -192,7 +192,7 @@ extension StateStore {
         case let .rows(locksTable):
             let released = releaseRows("DELETE FROM \(locksTable) WHERE state_id = $1 AND lock_id = $2", [lock.stateID, lock.lockID])
             if released { heldLocks.remove(lockID: lock.lockID); return nil }
-            return "our lock on \(StoreError.quoted(lock.stateID)) may remain (lock ID \(lock.lockID)); once the server is reachable, release it with: meltano-state unlock \(shellQuote(lock.stateID)) \(lock.lockID)"
+            return "our lock on \(StoreError.quoted(lock.stateID)) may remain (lock ID \(lock.lockID)); once the server is reachable, release it with: \(unlockCommand(stateID: lock.stateID, lockID: lock.lockID))"
         case .advisory:
             // An advisory lock dies with its session: a broken connection released it.
             _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [lock.lockID])

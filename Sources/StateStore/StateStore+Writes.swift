@@ -49,6 +49,10 @@ extension StateStore {
 
     /// `meltano state move`: copy, then clear SRC, each under its own lock.
     public func move(from source: String, to destination: String) throws {
+        // Meltano's move (copy, then clear the source) would leave nothing at all.
+        guard source != destination else {
+            throw StoreError.invalidStateID(destination, reason: "it is the state ID being moved: a move onto itself would only clear it. Nothing was changed; give a different destination.")
+        }
         let value = try viewToCopy(from: source, to: destination, action: "move")
         do {
             try set(destination, to: value, validate: true, action: "move", note: "from \(source)")

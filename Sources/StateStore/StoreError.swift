@@ -52,7 +52,7 @@ extension StoreError: CustomStringConvertible, LocalizedError {
             if let holder {
                 text += "; it is held by lock \(holder.lockID) since \(holder.lockedAt)"
                 if let age = holder.ageSeconds { text += " (\(formatAge(age)) ago\(holder.isStale ? ", stale" : ""))" }
-                text += ". If that pipeline is no longer running, release it with: meltano-state unlock \(shellQuote(stateID)) \(shellQuote(holder.lockID))"
+                text += ". If that pipeline is no longer running, release it with: \(unlockCommand(stateID: stateID, lockID: holder.lockID))"
             } else {
                 text += "; it is held by another session. See `meltano-state locks`."
             }
@@ -101,6 +101,12 @@ public func formatAge(_ seconds: Double) -> String {
     if s < 3600 { return "\(s / 60) min \(s % 60) s" }
     if s < 86_400 { return String(format: "%d h %02d min", s / 3600, (s % 3600) / 60) }
     return "\(s / 86_400) d \((s % 86_400) / 3600) h"
+}
+
+/// The command that releases a lock, ready to paste: `--` before a state ID that starts
+/// with `-`, which would otherwise be read as an option.
+public func unlockCommand(stateID: String, lockID: String) -> String {
+    "meltano-state unlock " + (stateID.hasPrefix("-") ? "-- " : "") + shellQuote(stateID) + " " + shellQuote(lockID)
 }
 
 /// A word safe to paste into a POSIX shell: bare when it is plain, else single-quoted.

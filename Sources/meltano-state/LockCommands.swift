@@ -94,16 +94,23 @@ struct UnlockCommand: ParsableCommand {
               help: ArgumentHelp("The state ID whose lock to release, then the lock ID shown by `locks` (for advisory locks: the key, or the holder's pid).",
                                  valueName: "state-id lock-id"))
     var ids: [String] = []
-    var stateID: String? { ids.first }
-    var lockID: String? { ids.count > 1 ? ids[1] : nil }
+    /// The arguments, options aside: after `--` (as for every other verb) all are taken
+    /// as given, so a state ID that starts with `-` can be named.
+    var words: [String] {
+        guard let end = ids.firstIndex(of: "--") else { return ids }
+        return Array(ids[..<end]) + ids[(end + 1)...]
+    }
+    var stateID: String? { words.first }
+    var lockID: String? { words.count > 1 ? words[1] : nil }
     @Flag(name: .long, help: "Release every stale lock (judged as `locks --stale` judges them), each by its own lock ID, after listing them.") var stale = false
     @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
 
     func validate() throws {
-        if let option = ids.first(where: { $0.hasPrefix("-") && Int64($0) == nil }) {
-            throw ValidationError("Unknown option '\(option)'")
+        let options = ids.prefix { $0 != "--" }
+        if let option = options.first(where: { $0.hasPrefix("-") && Int64($0) == nil }) {
+            throw ValidationError("Unknown option '\(option)'. A state ID that starts with '-' goes after '--': unlock -- \(option) LOCK_ID")
         }
-        if ids.count > 2 { throw ValidationError("Unexpected argument '\(ids[2])': give STATE_ID LOCK_ID.") }
+        if words.count > 2 { throw ValidationError("Unexpected argument '\(words[2])': give STATE_ID LOCK_ID.") }
     }
 
     func run() throws {

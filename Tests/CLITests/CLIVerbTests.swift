@@ -188,6 +188,43 @@ struct CLIVerbTests {
         #expect(try fixture.rows().isEmpty)
     }
 
+    /// Meltano's move onto itself (copy, then clear the source) leaves nothing: refused,
+    /// nothing written, nothing journaled. A copy onto itself is harmless and allowed.
+    @Test func aMoveOntoItselfIsRefused() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)
+        let rows = try fixture.rows()
+        let state = try fixture.run(["get", "a"]).stdout
+        let entries = try Journal(path: fixture.journalPath).entries().entries.count
+        let moved = try fixture.run(["move", "--force", "a", "a"])
+        #expect(moved.status == 2, "\(moved.stderr)")
+        #expect(moved.stderr.contains("a move onto itself would only clear it"), "\(moved.stderr)")
+        #expect(try fixture.rows() == rows)
+        #expect(try Journal(path: fixture.journalPath).entries().entries.count == entries)
+        #expect(try fixture.run(["copy", "--force", "a", "a"]).status == 0)
+        #expect(try fixture.run(["get", "a"]).stdout == state)
+        #expect(state.contains(#""v":1"#))
+    }
+
+    /// An ID that starts with `-`: the unlock command the refusal prints has `--` before
+    /// it, and that command, run as printed, releases the lock.
+    @Test func theUnlockCommandPrintedForADashIDWorks() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["init"]).status == 0)
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('-dash', 'dead-holder')")
+        let blocked = try fixture.run(["set", "--force", "--", "-dash", #"{"singer_state": {}}"#])
+        #expect(blocked.status == 3, "\(blocked.stderr)")
+        let printed = try #require(blocked.stderr.range(of: "meltano-state unlock ").map { String(blocked.stderr[$0.upperBound...]) })
+        let words = printed.split(whereSeparator: \.isWhitespace).prefix(3).map(String.init)
+        #expect(words == ["--", "-dash", "dead-holder"], "\(blocked.stderr)")
+        let bare = try fixture.run(["unlock", "-dash", "dead-holder", "--yes"])
+        #expect(bare.status == 2)
+        #expect(bare.stderr.contains("unlock -- -dash"), "\(bare.stderr)")
+        let released = try fixture.run(["unlock", "--yes"] + words)
+        #expect(released.status == 0, "\(released.stderr)")
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "0")
+    }
+
     @Test func editThroughAnEditorScript() throws {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)

@@ -69,6 +69,24 @@ import Testing
         #expect(early.epochSeconds == 82_800 && early.nanoseconds == 0)
     }
 
+    /// Python's datetime, which taps read bookmarks with, holds years 1 to 9999: a move
+    /// past either end is refused rather than written (`0000-12-30…` before), and a
+    /// duration too big to compute is refused rather than trapping.
+    @Test func timesOutsideYears1To9999AreRefused() throws {
+        func refusal(_ current: String, _ move: BookmarkMove) -> BookmarkError? {
+            do { _ = try movedBookmarkValue(.string(JSONString(current)), move); return nil } catch { return error }
+        }
+        #expect(try movedBookmarkValue("0001-01-02T00:00:00Z", .by("1d")) == "0001-01-01T00:00:00Z")
+        #expect(refusal("0001-01-02T00:00:00Z", .by("3d"))?.message.contains("year 0,") == true)
+        #expect(refusal("2024-05-01T00:00:00Z", .by("99999999999d"))?.kind == .badInput)
+        #expect(refusal("2024-05-01T00:00:00Z", .by("9223372036854775807s"))?.kind == .badInput)
+        #expect(refusal("2024-05-01T00:00:00Z", .by("9223372036854775807s1s"))?.kind == .badInput)
+        // The year is the text's, in the bookmark's own offset.
+        #expect(try movedBookmarkValue("2024-05-01T00:00:00+01:00", .to("0001-01-01T00:00:00Z")) == "0001-01-01T01:00:00+01:00")
+        #expect(refusal("2024-05-01T00:00:00-01:00", .to("0001-01-01T00:00:00Z"))?.message.contains("year 0,") == true)
+        #expect(refusal("2024-05-01T00:00:00Z", .to("0000-06-01T00:00:00Z"))?.message.contains("year 0,") == true)
+    }
+
     @Test func numbersAndLSNsKeepTheirType() throws {
         #expect(try movedBookmarkValue(4242, .value("4000")) == 4000)
         #expect(try movedBookmarkValue(4242, .by("242")) == 4000)
