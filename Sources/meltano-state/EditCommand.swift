@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChildProcess
 import Foundation
+import StateBrowser
 import StateJSON
 import StateStore
 
@@ -102,53 +103,10 @@ struct EditSession {
     }
 }
 
-/// A unified diff of two texts by lines (longest common subsequence), enough for a
-/// person to see what an edit changes.
+/// A unified diff of two texts by lines, with its `---`/`+++` header: the browser's
+/// diff (`Diff.lines`), so both show an edit the same way.
 func unifiedDiff(old: String, new: String, oldName: String, newName: String, context: Int = 3) -> String {
-    let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let n = a.count, m = b.count
-    // Quadratic LCS is fine for states people edit by hand; cap it for huge ones.
-    guard n * m <= 25_000_000 else {
-        return "--- \(oldName)\n+++ \(newName)\n(\(n) → \(m) lines; too large to diff here)\n"
-    }
-    var lcs = [[Int32]](repeating: [Int32](repeating: 0, count: m + 1), count: n + 1)
-    for i in stride(from: n - 1, through: 0, by: -1) {
-        for j in stride(from: m - 1, through: 0, by: -1) {
-            lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
-        }
-    }
-    enum Op { case same(String), del(String), add(String) }
-    var ops: [Op] = []
-    var i = 0, j = 0
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] { ops.append(.same(a[i])); i += 1; j += 1 }
-        else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) { ops.append(.add(b[j])); j += 1 }
-        else { ops.append(.del(a[i])); i += 1 }
-    }
-    let changed = ops.indices.filter { if case .same = ops[$0] { return false }; return true }
-    guard !changed.isEmpty else { return "" }
-    var out = "--- \(oldName)\n+++ \(newName)\n"
-    var index = 0
-    while index < changed.count {
-        var start = max(0, changed[index] - context)
-        var end = min(ops.count, changed[index] + context + 1)
-        while index + 1 < changed.count && changed[index + 1] - context <= end { index += 1; end = min(ops.count, changed[index] + context + 1) }
-        start = max(0, start)
-        var oldLine = 1, newLine = 1
-        for op in ops[..<start] {
-            switch op { case .same: oldLine += 1; newLine += 1; case .del: oldLine += 1; case .add: newLine += 1 }
-        }
-        var oldCount = 0, newCount = 0, body = ""
-        for op in ops[start..<end] {
-            switch op {
-            case let .same(line): body += " \(line)\n"; oldCount += 1; newCount += 1
-            case let .del(line): body += "-\(line)\n"; oldCount += 1
-            case let .add(line): body += "+\(line)\n"; newCount += 1
-            }
-        }
-        out += "@@ -\(oldLine),\(oldCount) +\(newLine),\(newCount) @@\n" + body
-        index += 1
-    }
-    return out
+    let lines = Diff.lines(old: old, new: new, context: context)
+    guard !lines.isEmpty else { return "" }
+    return "--- \(oldName)\n+++ \(newName)\n" + lines.map { $0.text + "\n" }.joined()
 }

@@ -87,8 +87,8 @@ struct BookmarkCommandTests {
                  "bookmarks": {
                    "public-orders": {
                      "replication_key": "updated_at",
-            +        "replication_key_value": "2026-11-27T12:34:56.123456+00:00"
             -        "replication_key_value": "2026-11-30T12:34:56.123456+00:00"
+            +        "replication_key_value": "2026-11-27T12:34:56.123456+00:00"
                    },
                    "public-customers": {
                      "replication_key": "id",

@@ -230,6 +230,29 @@ struct DiffTests {
                                      "@@ -15,2 +15,3 @@", " line 15", "+new", " line 16"])
     }
 
+    /// On random texts: the lines give back both texts, and in each run of changes
+    /// every removed line comes before the added ones (as `diff -u` and git show them).
+    @Test("Both texts come back; removals before additions")
+    func property() {
+        var seed: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        for _ in 0..<500 {
+            let old = (0..<next(12)).map { _ in "l\(next(5))" }
+            let new = (0..<next(12)).map { _ in "l\(next(5))" }
+            let diff = Diff.lines(old: old.map { $0 + "\n" }.joined(), new: new.map { $0 + "\n" }.joined(), context: 100)
+            let body = diff.filter { $0.kind != .hunk }
+            if old == new { #expect(diff.isEmpty); continue }
+            #expect(body.filter { $0.kind != .added }.map { String($0.text.dropFirst()) } == old)
+            #expect(body.filter { $0.kind != .removed }.map { String($0.text.dropFirst()) } == new)
+            for (a, b) in zip(body, body.dropFirst()) {
+                #expect(!(a.kind == .added && b.kind == .removed), "\(old) → \(new): \(diff.map(\.text))")
+            }
+        }
+    }
+
     @Test("No difference, no lines")
     func same() {
         #expect(Diff.lines(old: "a\nb\n", new: "a\nb\n").isEmpty)

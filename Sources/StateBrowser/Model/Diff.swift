@@ -84,6 +84,8 @@ public enum Diff {
             if i < n, j < m, a[i] == b[j] {
                 result.append((.context, String(a[i]), i, j)); i += 1; j += 1
             } else if i < n, j == m || lcs[(i + 1) * (m + 1) + j] >= lcs[i * (m + 1) + j + 1] {
+                // Removal on a tie: then an addition is never followed by a removal in a
+                // run of changes (removals first, as `diff -u` and git show them).
                 result.append((.removed, String(a[i]), i, j)); i += 1
             } else {
                 result.append((.added, String(b[j]), i, j)); j += 1
