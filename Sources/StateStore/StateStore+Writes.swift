@@ -26,8 +26,10 @@ extension StateStore {
     public func merge(_ stateID: String, fromStateID source: String) throws {
         try requireWritable("merge")
         try StateID.validate(source)
-        let value = try view(source)
-        try merge(stateID, with: value, note: "from \(source)")
+        // Meltano merges `{}` from a missing ID and then fails its validation (no
+        // singer_state); saying the ID is not there is the fix's half.
+        guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
+        try merge(stateID, with: try record.merged.get(), note: "from \(source)")
     }
 
     /// `meltano state copy`: DST set to SRC's merged view. Refused (as Meltano) when

@@ -226,9 +226,24 @@ struct RestoreCommand: ParsableCommand {
         guard !matching.isEmpty else {
             throw CommandFailure("No journal entry or batch '\(entryID)' in \(context.journal.path); `meltano-state history` lists them.", code: Exit.notFound)
         }
-        let ids = matching.prefix(5).map { "'\($0.stateID)'" }.joined(separator: ", ")
-        try confirm("Restore \(matching.count) state(s) (\(ids)\(matching.count > 5 ? ", …" : "")) to the value saved in \(entryID)? Their current values go to the journal first.", assumeYes: yes)
+        try confirm(Self.question(matching, entryID: entryID), assumeYes: yes)
         let restored = try context.withInterruptHandler { try context.store.restore(entryID: entryID) }
         printNote("Restored \(restored.count) entr\(restored.count == 1 ? "y" : "ies") from \(entryID).", quiet: global.quiet)
+    }
+
+    /// What restoring puts back, by kind of entry: a state, a released lock (taken again,
+    /// as it was), or a run marked failed (RUNNING again).
+    static func question(_ entries: [JournalEntry], entryID: String) -> String {
+        func named(_ some: [JournalEntry]) -> String {
+            some.prefix(5).map { "'\($0.stateID)'" }.joined(separator: ", ") + (some.count > 5 ? ", …" : "")
+        }
+        var parts: [String] = []
+        let states = entries.filter { $0.lock == nil && $0.run == nil }
+        let locks = entries.filter { $0.lock != nil }
+        let runs = entries.filter { $0.run != nil }
+        if !states.isEmpty { parts.append("\(states.count) state(s) (\(named(states))) to the value saved (their current values go to the journal first)") }
+        if !locks.isEmpty { parts.append("\(locks.count) released lock(s) (\(named(locks))), taken again as they were: runs of those IDs wait until they are released") }
+        if !runs.isEmpty { parts.append("\(runs.count) run(s) (\(named(runs))) to RUNNING, as they were before being marked failed") }
+        return "Restore from \(entryID): " + parts.joined(separator: "; ") + "?"
     }
 }

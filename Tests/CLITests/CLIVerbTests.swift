@@ -206,6 +206,20 @@ struct CLIVerbTests {
         #expect(state.contains(#""v":1"#))
     }
 
+    /// A source that is not there is "not found" (exit 4) for merge --from-state-id, as
+    /// for copy and move, not Meltano's "singer_state not found" about `{}`.
+    @Test func mergeFromAMissingIDIsNotFound() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)
+        let rows = try fixture.rows()
+        for arguments in [["merge", "a", "--from-state-id", "nosuch"], ["copy", "--force", "nosuch", "a"], ["move", "--force", "nosuch", "a"]] {
+            let result = try fixture.run(arguments)
+            #expect(result.status == 4, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("No state stored for state ID 'nosuch'"), "\(arguments): \(result.stderr)")
+        }
+        #expect(try fixture.rows() == rows)
+    }
+
     /// An ID that starts with `-`: the unlock command the refusal prints has `--` before
     /// it, and that command, run as printed, releases the lock.
     @Test func theUnlockCommandPrintedForADashIDWorks() throws {
@@ -223,6 +237,12 @@ struct CLIVerbTests {
         let released = try fixture.run(["unlock", "--yes"] + words)
         #expect(released.status == 0, "\(released.stderr)")
         #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "0")
+        // Restoring that entry takes the lock again, and its question says so.
+        let entry = try #require(try Journal(path: fixture.journalPath).entries().entries.last?.id)
+        let asked = try fixture.run(["restore", entry])
+        #expect(asked.status == 2)
+        #expect(asked.stderr.contains("1 released lock(s) ('-dash'), taken again as they were"), "\(asked.stderr)")
+        #expect(!asked.stderr.contains("to the value saved"), "\(asked.stderr)")
     }
 
     @Test func editThroughAnEditorScript() throws {
