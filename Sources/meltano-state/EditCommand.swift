@@ -33,7 +33,7 @@ struct EditCommand: ParsableCommand {
             return
         }
         let diff = unifiedDiff(old: original, new: edited.prettyText(indent: 2) + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (edited)")
-        FileHandle.standardError.write(Data(terminalSafe(diff).utf8))
+        writeStandardError(terminalSafe(diff))
         try confirm("Write this state to '\(stateID)'?", assumeYes: force || yes, flagHint: "--yes")
         // Written only if nobody changed the state while the editor was open (checked
         // under the lock, so no pipeline can slip in between).
