@@ -81,6 +81,15 @@ public enum JSONParser {
         try parse(buffer.bindMemory(to: UInt8.self))
     }
 
+    /// Nil when `bytes` are UTF-8, else the error `parse` gives for them (the first bad
+    /// byte's offset, line and column). For text read as UTF-8 before it is parsed
+    /// (input files, stdin), refused as Python refuses it: never repaired with U+FFFD.
+    public static func invalidUTF8Error(_ bytes: UnsafeRawBufferPointer) -> JSONParseError? {
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        guard buffer.count > 0, let bad = firstInvalidUTF8(buffer, from: 0) else { return nil }
+        return makeError(invalidUTF8Message(buffer, at: bad), at: bad, in: buffer, checkEncoding: false)
+    }
+
     /// Just the check: nil when `text` is JSON, else why not.
     public static func validate(_ text: String) -> JSONParseError? {
         do { _ = try parse(text) } catch { return error }

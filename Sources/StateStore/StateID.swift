@@ -1,3 +1,5 @@
+import StateJSON
+
 /// Rules for state IDs and for matching them.
 public enum StateID {
     /// Meltano's column is VARCHAR(900): 900 characters, counted as PostgreSQL counts
@@ -18,6 +20,20 @@ public enum StateID {
             throw StoreError.invalidStateID(id.replacingOccurrences(of: "\u{0}", with: "\\0"),
                 reason: "it contains a NUL character, which PostgreSQL text cannot hold.")
         }
+    }
+
+    /// An ID read from JSON (an `import` file's key): a lone surrogate escape
+    /// (`"\ud800"`) is not a character PostgreSQL text can hold (Meltano fails to encode
+    /// it), so it is refused here rather than stored as U+FFFD under another ID.
+    /// Returns the ID as text.
+    @discardableResult
+    public static func validate(_ id: JSONString) throws -> String {
+        guard let text = id.string else {
+            throw StoreError.invalidStateID(id.text,
+                reason: "it contains a lone UTF-16 surrogate escape (\\ud800–\\udfff), which is not a character PostgreSQL can store. Fix the ID in the file.")
+        }
+        try validate(text)
+        return text
     }
 
     /// The SQL condition "`column` matches `glob`" (nil when the glob is nil or `*`:

@@ -72,7 +72,7 @@ struct BookmarkWrite {
     func write(from current: JSONValue, to edited: JSONValue, question: String, assumeYes: Bool, note: String) throws {
         let diff = unifiedDiff(old: current.prettyText(indent: 2) + "\n", new: edited.prettyText(indent: 2) + "\n",
                                oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
-        FileHandle.standardError.write(Data(terminalSafe(diff).utf8))
+        writeStandardError(terminalSafe(diff))
         try confirm(question, assumeYes: assumeYes, flagHint: "--yes")
         switch try context.withInterruptHandler({ try context.store.setIfUnchanged(stateID, opened: current, to: edited, action: action, note: note) }) {
         case .written:

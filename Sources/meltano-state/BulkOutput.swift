@@ -10,20 +10,15 @@ import StateStore
 
 /// Bytes to stdout, in one piece, as `writeOut` does with text.
 func writeOut(bytes: [UInt8]) {
-    bytes.withUnsafeBytes { buffer in
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        FileHandle.standardOutput.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: buffer.count, deallocator: .none))
-    }
+    bytes.withUnsafeBytes { writeStandardOutput($0) }
 }
 
 /// A state and a newline to stdout, written in chunks as it is serialised.
 func writeOut(_ state: MergedState, _ options: JSONWriteOptions) {
-    let out = FileHandle.standardOutput
     try? state.write(options, chunkSize: 1 << 20) { chunk in  // the sink never throws
-        guard let base = chunk.baseAddress, chunk.count > 0 else { return }
-        out.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: chunk.count, deallocator: .none))
+        writeStandardOutput(UnsafeRawBufferPointer(chunk))
     }
-    out.write(Data([0x0A]))
+    writeOut("\n")
 }
 
 /// Appends text from the server as `String(decoding:as:)` would make it: bytes that

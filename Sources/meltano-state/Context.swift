@@ -41,8 +41,8 @@ final class Context {
     var progressPrinter: ((String, Int, Int) -> Void)? {
         guard !global.quiet, isatty(STDERR_FILENO) == 1 else { return nil }
         return { phase, done, total in
-            FileHandle.standardError.write(Data("\r\(phase) \(done)/\(total)\u{1B}[K".utf8))
-            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+            writeStandardError("\r\(phase) \(done)/\(total)\u{1B}[K")
+            if done == total { writeStandardError("\n") }
         }
     }
 

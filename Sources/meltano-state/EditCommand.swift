@@ -34,7 +34,7 @@ struct EditCommand: ParsableCommand {
             return
         }
         let diff = unifiedDiff(old: original, new: edited.prettyText(indent: 2) + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (edited)")
-        FileHandle.standardError.write(Data(terminalSafe(diff).utf8))
+        writeStandardError(terminalSafe(diff))
         try confirm("Write this state to '\(stateID)'?", assumeYes: force || yes, flagHint: "--yes")
         // Written only if nobody changed the state while the editor was open (checked
         // under the lock, so no pipeline can slip in between).
@@ -72,17 +72,27 @@ struct EditSession {
             guard let data = FileManager.default.contents(atPath: file.path) else {
                 throw CommandFailure("The editor removed \(file.path); nothing was written.")
             }
+            // Bytes that are not UTF-8 are an error like invalid JSON, never repaired.
+            let encodingError = data.withUnsafeBytes { JSONParser.invalidUTF8Error($0) }
             let body = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 .drop { $0.hasPrefix(EditSession.errorMarker) || $0.hasPrefix("#") }
                 .joined(separator: "\n")
             if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return nil }
             if body == text { return nil }
-            do {
+            let error: JSONParseError
+            do throws(JSONParseError) {
+                if let encodingError { throw encodingError }
                 return try JSONParser.parse(body)
-            } catch {
-                let comment = String(describing: error).split(separator: "\n").map { "\(EditSession.errorMarker) \($0)" }.joined(separator: "\n")
-                content = "\(EditSession.errorMarker) the JSON below is not valid; fix it, or empty the file to cancel.\n\(comment)\n" + body
+            } catch let parseError {
+                error = parseError
             }
+            // Reopened only for a person at a terminal: without one (or an editor that
+            // saves the same invalid text each time) it would start the editor forever.
+            guard isInteractive else {
+                throw CommandFailure("The edited state is not valid JSON; nothing was written: \(error)\nRun `meltano-state edit` on a terminal to fix it in the editor, or use `meltano-state set`.", code: Exit.usage)
+            }
+            let comment = String(describing: error).split(separator: "\n").map { "\(EditSession.errorMarker) \($0)" }.joined(separator: "\n")
+            content = "\(EditSession.errorMarker) the JSON below is not valid; fix it, or empty the file to cancel.\n\(comment)\n" + body
         }
     }
 

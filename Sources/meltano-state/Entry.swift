@@ -27,6 +27,8 @@ struct CommandFailure: Error {
 @main
 enum Entry {
     static func main() {
+        // First: before anything opens a file, fds 0-2 must not be free numbers.
+        ensureStandardDescriptorsOpen()
         // A file-size limit (ulimit -f) hit while appending to the journal must be an
         // error that releases Meltano's lock, not a SIGXFSZ that kills us holding it.
         signal(SIGXFSZ, SIG_IGN)
@@ -36,6 +38,7 @@ enum Entry {
         arguments = movingGlobalOptionsAfterVerb(arguments)
         let code: Int32
         do {
+            try requireUTF8Arguments()
             var command = try MeltanoState.parseAsRoot(arguments)
             try command.run()
             code = Exit.success
@@ -64,7 +67,7 @@ enum Entry {
             let exit = MeltanoState.exitCode(for: error)
             let message = MeltanoState.fullMessage(for: error)
             if exit == .success {
-                if !message.isEmpty { print(message) }
+                if !message.isEmpty { writeOut(message + "\n") }
                 code = Exit.success
             } else {
                 if !message.isEmpty { printError(message) }
@@ -107,15 +110,16 @@ func printError(_ message: String) {
     var text = terminalSafe(message)
     if !text.hasPrefix("meltano-state:") { text = "meltano-state: " + text }
     if !text.hasSuffix("\n") { text += "\n" }
-    FileHandle.standardError.write(Data(text.utf8))
+    writeStandardError(text)
 }
 
 func printNote(_ message: String, quiet: Bool = false) {
     guard !quiet else { return }
-    FileHandle.standardError.write(Data((terminalSafe(message) + "\n").utf8))
+    writeStandardError(terminalSafe(message) + "\n")
 }
 
 /// Data goes to stdout, written in one piece (large exports included).
 func writeOut(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    var text = text
+    text.withUTF8 { writeStandardOutput(UnsafeRawBufferPointer($0)) }
 }

@@ -83,7 +83,7 @@ func confirm(_ question: String, assumeYes: Bool, flagHint: String = "--yes") th
     guard isInteractive else {
         throw CommandFailure("\(question.trimmingCharacters(in: .whitespaces)) Not confirmed: no terminal to ask on. Add \(flagHint) to proceed.", code: Exit.usage)
     }
-    FileHandle.standardError.write(Data("\(terminalSafe(question)) [y/N] ".utf8))
+    writeStandardError("\(terminalSafe(question)) [y/N] ")
     guard let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased(),
           answer == "y" || answer == "yes" else {
         throw CommandFailure("Cancelled; nothing was changed.", code: Exit.failure)

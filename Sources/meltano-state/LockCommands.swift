@@ -120,7 +120,7 @@ struct UnlockCommand: ParsableCommand {
             guard stateID == nil else { throw CommandFailure("Give either STATE_ID LOCK_ID or --stale, not both.", code: Exit.usage) }
             let locks = try context.store.locks().filter(\.isStale)
             if locks.isEmpty { printNote("No stale locks.", quiet: global.quiet); return }
-            FileHandle.standardError.write(Data(terminalSafe(lockTable(locks)).utf8))
+            writeStandardError(terminalSafe(lockTable(locks)))
             try confirm("Release these \(locks.count) stale lock(s)?", assumeYes: yes)
             var failures = 0
             try context.withInterruptHandler {
@@ -143,7 +143,7 @@ struct UnlockCommand: ParsableCommand {
         guard lock.lockID == lockID || lock.pid.map(String.init) == lockID else {
             throw CommandFailure("The lock on '\(stateID)' is \(lock.lockID), not \(lockID): it was re-taken or the ID is wrong. Nothing was removed. Check `meltano-state locks`.", code: Exit.lockHeld)
         }
-        FileHandle.standardError.write(Data(terminalSafe(lockTable([lock])).utf8))
+        writeStandardError(terminalSafe(lockTable([lock])))
         let warning: String
         if let pid = lock.pid {
             warning = "This terminates database session \(pid) (\(lock.applicationName ?? "?") from \(lock.clientAddress ?? "local socket")), which holds the lock; its open transaction is rolled back."

@@ -118,25 +118,15 @@ func displayExcerpt(_ text: String) -> String {
 
 /// JSON from an argument or a file, exactly one of them (Meltano's rule).
 func readStateInput(json: String?, inputFile: String?, what: String = "Invalid JSON provided") throws -> JSONValue {
-    let text: String
+    let bytes: [UInt8]
     switch (json, inputFile) {
-    case let (json?, nil): text = json
-    case let (nil, file?): text = try readInputFile(file)
+    case let (json?, nil): bytes = Array(json.utf8)
+    case let (nil, file?): bytes = try readInputFile(file)
     default: throw CommandFailure("Give the state either as an argument or with --input-file, exactly one of them.", code: Exit.usage)
     }
-    do { return try JSONParser.parse(text) } catch {
+    do { return try JSONParser.parse(bytes) } catch {
         throw CommandFailure("\(what): \(error)\nThe state must be JSON, e.g. '{\"singer_state\": {\"bookmarks\": {}}}'.")
     }
-}
-
-func readInputFile(_ path: String) throws -> String {
-    if path == "-" {
-        return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-    }
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CommandFailure("Cannot read \(path): no such file or no permission.", code: Exit.usage)
-    }
-    return String(decoding: data, as: UTF8.self)
 }
 
 struct SetCommand: ParsableCommand {
@@ -275,8 +265,8 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
 
     func run() throws {
-        var text = try readInputFile(file)
-        let entries = try text.withUTF8 { try Self.entries(UnsafeRawBufferPointer($0)) }
+        let text = try readInputFile(file)
+        let entries = try text.withUnsafeBytes { try Self.entries($0) }
         let context = try Context(global)
         let imported = try context.withInterruptHandler {
             try context.store.importStates(entries, progress: context.progressPrinter)
@@ -312,11 +302,13 @@ struct ImportCommand: ParsableCommand {
                 guard entryIsObject else {
                     throw CommandFailure("Entry '\(key.text)' is a \(try JSONParser.parse(value).typeName), not an object {\"completed\": …, \"partial\": …}. Nothing was imported.", code: Exit.usage)
                 }
-                let entry = ImportEntry(stateID: key.text, completed: completed, partial: partial)
-                if let index = positions[key.text] {
+                // Refused, not repaired: a lone surrogate would become U+FFFD, another ID.
+                let stateID = try StateID.validate(key)
+                let entry = ImportEntry(stateID: stateID, completed: completed, partial: partial)
+                if let index = positions[stateID] {
                     entries[index] = entry
                 } else {
-                    positions[key.text] = entries.count
+                    positions[stateID] = entries.count
                     entries.append(entry)
                 }
             }
