@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "StateJSONTests", dependencies: ["StateJSON", "TestSupport"]),
         .testTarget(name: "StateConfigTests", dependencies: ["StateConfig", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "StateJSON", "StateConfig", "Postgres", "TestSupport", "ChildProcess"]),
-        .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "StateStore", "StateJSON", "Postgres", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "StateBrowserTests", dependencies: ["StateBrowser", "StateStore", "StateJSON", "StateConfig", "Postgres", "TestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "StateStore"]),
         .testTarget(name: "CLITests", dependencies: ["StateStore", "StateJSON", "Postgres", "TestSupport", "ChildProcess"]),
     ]

@@ -120,7 +120,15 @@ final class Worker: @unchecked Sendable {
         var attempt = 0
         while true {
             do {
-                let store = try connectedStore()
+                let store: StateStore
+                do {
+                    store = try connectedStore()
+                } catch {
+                    // Opening a store wraps libpq's failure in the store's own wording
+                    // ("Cannot connect to …"); whatever stops a new connection is still
+                    // the connection being down: retried, and the header says so.
+                    throw ConnectFailure(underlying: error)
+                }
                 condition.lock()
                 store.cancellation.reset()
                 if cancelPending { store.cancellation.cancel() }
@@ -150,6 +158,9 @@ final class Worker: @unchecked Sendable {
                 guard sleep(delay) else { return }
                 if hasNewer(key: job.key) { return }  // a newer request will run instead
             } catch {
+                // A query that failed for its own reason reached the server: this worker
+                // no longer counts as disconnected (else the header says so for good).
+                monitor.forget(worker: name)
                 if let message = job.failed(RunnerErrors.describe(error)) { post(message) }
                 return
             }
@@ -229,9 +240,15 @@ final class ConnectionMonitor: @unchecked Sendable {
     }
 }
 
+/// A new connection could not be opened (see `Worker.run`).
+struct ConnectFailure: Error {
+    var underlying: Error
+}
+
 /// Sorting errors into "the connection is gone" (retry) and everything else (say it).
 enum RunnerErrors {
     static func isConnectionProblem(_ error: Error) -> Bool {
+        if error is ConnectFailure { return true }
         if let error = error as? PostgresError { return isConnectionProblem(error) }
         if let error = error as? StoreError {
             switch error {
@@ -252,6 +269,7 @@ enum RunnerErrors {
 
     /// The sentence to show: the store's own wording, which never holds a password.
     static func describe(_ error: Error) -> String {
+        if let error = error as? ConnectFailure { return describe(error.underlying) }
         if let error = error as? StoreError { return error.description }
         if let error = error as? PostgresError {
             return error.message + (error.fix.map { " " + $0 } ?? "")
