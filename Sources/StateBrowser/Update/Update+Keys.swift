@@ -11,6 +11,13 @@ extension Model {
             }
             return
         }
+        // Too small, the screen shows only that (see `view`): no key may act on a
+        // dialog or a selection that cannot be seen. Only leaving works (q, Ctrl-C
+        // above); a resize is a message of its own.
+        if Layout.isTooSmall(size) {
+            if key == .character("q") { quit(&commands) }
+            return
+        }
         switch mode {
         case .browse: browseKey(key, &commands)
         case let .filter(previous): filterKey(key, previous: previous, &commands)
