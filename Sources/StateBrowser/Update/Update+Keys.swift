@@ -56,7 +56,7 @@ extension Model {
         case .end, .character("G"): mode = .contexts(selected: last, forDiff: forDiff)
         case .enter where forDiff:
             let chosen = settings.contexts[min(max(0, selected), last)]
-            guard let stateID = list.selectedRow?.stateID else { mode = .browse; return }
+            guard let stateID = actionStateID else { mode = .browse; return }
             mode = .contextDiff(ContextDiffView(diff: nil, stateID: stateID, context: chosen.name))
             commands.append(.diffWithContext(stateID: stateID, context: chosen.name))
         case .enter:
@@ -142,9 +142,7 @@ extension Model {
         case .character("D"): openDoctor(&commands)
         case .character(":"): openContextPicker()
         case .character("="):
-            if list.selectedRow == nil {
-                setStatus("No state selected to compare.", error: true)
-            } else {
+            if targetStateID(for: "compare") != nil {
                 openContextPicker(forDiff: true)
             }
         case .escape:
