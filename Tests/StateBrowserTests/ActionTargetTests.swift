@@ -3,7 +3,7 @@ import Testing
 @testable import StateBrowser
 
 /// Which state ID a key acts on: the one the focused pane points at (the highlighted
-/// lock's in the locks pane).
+/// lock's in the locks pane), and after a clear, the ID that was cleared for `H`.
 @Suite("Keys act on the state ID the focused pane points at")
 struct ActionTargetTests {
     static let listID = "dev:tap-github-to-target-postgres"
@@ -86,7 +86,54 @@ struct ActionTargetTests {
         }
         harness.press(.character("H"))
         #expect(harness.model.mode == .browse)
-        #expect(harness.model.status?.text == "No lock is selected: nothing to show the history of.")
+        #expect(harness.model.status?.text.hasPrefix("No lock is selected: no history to show") == true)
         #expect(backend.writes.isEmpty)
+    }
+
+    @Test("H right after a clear shows the cleared ID's history, though the selection moved on; then the selection's again")
+    func historyAfterClear() {
+        let backend = Samples.backend()
+        var harness = Harness(backend: backend)
+        harness.press(.character("d"), .character("y"))
+        #expect(backend.writes == [.clear(stateID: Self.listID)])
+        #expect(harness.model.list.selectedRow?.stateID == "dev:tap-gitlab-to-target-postgres")
+        harness.press(.character("H"))
+        guard case let .history(history) = harness.model.mode else { Issue.record("no history"); return }
+        #expect(history.stateID == Self.listID)
+        #expect(harness.text.contains("History of \(Self.listID)"))
+        harness.press(.escape)
+        harness.press(.character("H"))
+        guard case let .history(selected) = harness.model.mode else { Issue.record("no history"); return }
+        #expect(selected.stateID == "dev:tap-gitlab-to-target-postgres")
+    }
+
+    @Test("Any other key after a clear gives H back to the selection")
+    func historyAfterClearAndMove() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("d"), .character("y"), .character("j"), .character("H"))
+        guard case let .history(history) = harness.model.mode else { Issue.record("no history"); return }
+        #expect(history.stateID == "dev:tap-jira-to-target-snowflake")
+    }
+
+    @Test("H with no ID selected: the last cleared ID's history, or it says there is none")
+    func historyWithNothingSelected() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("/"))
+        harness.type("nothing-matches")
+        harness.press(.enter)
+        #expect(harness.model.list.rows.isEmpty)
+        harness.press(.character("H"))
+        #expect(harness.model.mode == .browse)
+        #expect(harness.model.status?.text == "No state ID is selected: no history to show (`meltano-state history` lists the whole journal).")
+        #expect(harness.text.contains("No state ID is selected: no history to show"))
+
+        var cleared = Harness(backend: Samples.backend())
+        cleared.press(.character("d"), .character("y"), .character("/"))
+        cleared.type("nothing-matches")
+        cleared.press(.enter)
+        #expect(cleared.model.list.rows.isEmpty)
+        cleared.press(.character("H"))
+        guard case let .history(history) = cleared.model.mode else { Issue.record("no history"); return }
+        #expect(history.stateID == Self.listID)
     }
 }

@@ -350,8 +350,19 @@ extension Model {
 
     // MARK: - History and restore
 
+    /// `H`: the journal of the ID the focused pane points at. A clear (or the move of a
+    /// state away) deletes the row, so the selection moves on to the next ID while the
+    /// status line says "press H next to restore it": `H` as the very next key shows
+    /// the removed ID's history, and so does `H` with no ID selected at all (a filter
+    /// that matches nothing). Any other key first gives `H` back to the selection. That
+    /// is the simplest rule that keeps the message true without a timeout to reason
+    /// about, and the history's title (and the restore's confirmation) name the ID.
     mutating func openHistory(_ commands: inout [Command]) {
-        guard let id = targetStateID(for: "show the history of") else { return }
+        let id = (removedJustNow ? removedStateID : nil) ?? actionStateID ?? removedStateID
+        guard let id else {
+            setStatus("\(nothingSelected): no history to show (`meltano-state history` lists the whole journal).", error: true)
+            return
+        }
         mode = .history(HistoryView(stateID: id, rows: nil))
         commands.append(.loadHistory(stateID: id))
     }
@@ -441,6 +452,12 @@ extension Model {
         switch outcome {
         case let .done(text):
             setStatus(text)
+            switch action {
+            case let .clear(id), let .move(id, _):
+                removedStateID = id
+                removedJustNow = true
+            default: break
+            }
             // Show the result: the list around the ID that changed, its state, the locks.
             let focusID: String
             switch action {

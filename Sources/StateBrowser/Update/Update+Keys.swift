@@ -1,6 +1,9 @@
 /// Keys, by mode. Every binding here is listed by `?` (see `KeyBindings`).
 extension Model {
     mutating func handleKey(_ key: Key, _ commands: inout [Command]) {
+        // `H` right after a clear or move is the removed ID's (see `openHistory`); any
+        // key, once handled, hands `H` back to the selection.
+        defer { removedJustNow = false }
         // Ctrl-C always works: it stops a lock wait, or leaves.
         if key == .control("c") {
             if writing != nil {

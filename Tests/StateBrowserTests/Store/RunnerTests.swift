@@ -276,6 +276,25 @@ struct RunnerTests {
         #expect(locks == "0")
     }
 
+    @Test("A clear says to press H next, and H then shows the cleared ID's journal, though the selection moved on")
+    func historyAfterClear() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {"a": 1}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {"b": 2}}"#)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("d")))
+        program.send(.key(.character("y")))
+        #expect(program.run(until: { $0.writing == nil && $0.list.selectedRow?.stateID == "dev:b" }, timeout: 10))
+        #expect(program.model.status?.text == "Cleared 'dev:a' (saved to the journal first; press H next to restore it).")
+        program.send(.key(.character("H")))
+        #expect(program.run(until: { if case let .history(history) = $0.mode { history.rows != nil } else { false } }, timeout: 10))
+        guard case let .history(history) = program.model.mode else { Issue.record("no history"); return }
+        #expect(history.stateID == "dev:a")
+        #expect(history.rows?.map(\.action) == ["clear"])
+        program.stop()
+    }
+
     @Test("Edit through the host's editor, confirm the diff, written with set")
     func edit() throws {
         let fixture = try BrowserFixture()
