@@ -295,6 +295,25 @@ struct RunnerTests {
         program.stop()
     }
 
+    @Test("A refused connection reads on one line in the header: libpq's line break and tab become a space")
+    func refusedOnOneLine() throws {
+        let fixture = try BrowserFixture()
+        let program = fixture.program(makeStore: { [fixture] in
+            var configuration = try TestDatabase.configuration()
+            // Nothing listens on port 1 (a port below 1024 takes root to open).
+            configuration.host = "127.0.0.1"
+            configuration.port = 1
+            configuration.connectTimeout = 2
+            return StateStore(connection: try Connection(configuration), options: StoreOptions(
+                schema: fixture.schema, lockTimeout: 2, journal: Journal(path: fixture.journalPath)))
+        })
+        #expect(program.run(until: { if case .disconnected = $0.connection { true } else { false } }, timeout: 10))
+        guard case let .disconnected(reason, _) = program.model.connection else { Issue.record("not disconnected"); return }
+        #expect(reason.contains("Connection refused Is the server running"), "\(reason)")
+        #expect(!reason.contains("\n") && !reason.contains("\t"))
+        program.stop()
+    }
+
     @Test("Edit through the host's editor, confirm the diff, written with set")
     func edit() throws {
         let fixture = try BrowserFixture()
