@@ -35,6 +35,35 @@ struct TextTests {
         #expect(TextWidth.escaped("plain ünïcödé 漢字 👩‍💻") == "plain ünïcödé 漢字 👩‍💻")
     }
 
+    @Test("A backslash in plain text is doubled, so a real ESC and the text \\x1b differ; JSON's own escapes stay")
+    func backslashes() {
+        #expect(TextWidth.escaped("a\u{1b}") == "a\\x1b")
+        #expect(TextWidth.escaped("a\\x1b") == "a\\\\x1b")
+        #expect(TextWidth.escaped("a\\b", mode: .json) == "a\\b")
+        #expect(TextWidth.width(of: "a\\b") == 4)
+        var screen = Screen(width: 20, height: 2)
+        screen.put("id\u{1b}", x: 0, y: 0)
+        screen.put("id\\x1b", x: 0, y: 1)
+        #expect(screen.line(0) == "id\\x1b")
+        #expect(screen.line(1) == "id\\\\x1b")
+    }
+
+    @Test("IDs with a real ESC and with the text \\x1b look different in the list and in the Clear dialog")
+    func backslashIDs() {
+        let backend = FakeBackend()
+        backend.add("dev:a\u{1b}", completed: "{}")
+        backend.add("dev:a\\x1b", completed: "{}")
+        var harness = Harness(backend: backend)
+        #expect(harness.model.list.rows.map(\.stateID) == ["dev:a\u{1b}", "dev:a\\x1b"])
+        #expect(harness.text.contains("dev:a\\\\x1b"))
+        harness.press(.character("d"))
+        #expect(harness.text.contains("│   dev:a\\x1b "))
+        harness.press(.escape, .character("j"), .character("d"))
+        #expect(harness.text.contains("│   dev:a\\\\x1b "))
+        #expect(!harness.text.contains("│   dev:a\\x1b "))
+        harness.press(.escape)
+    }
+
     @Test("A screen never holds an unsafe character")
     func screenIsSafe() {
         var screen = Screen(width: 40, height: 1)

@@ -166,6 +166,28 @@ struct TmuxEndToEndTests {
         #expect(count == "1")
     }
 
+    /// The keys go after the shrink shows on screen (so they are read after it): `d`
+    /// would open a Clear dialog nobody sees, and the `q` after it would only cancel
+    /// that dialog; ignored, `q` quits at once and nothing was cleared.
+    @Test("Too small: the screen says what it needs, d opens no hidden dialog, q quits")
+    func tooSmall() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {}}"#)
+        let tmux = try Tmux(fixture: fixture)
+        defer { tmux.kill() }
+        try tmux.waitFor("1 of 2")
+        tmux.resize(20, 5)
+        try tmux.waitFor("Terminal too small:")
+        try tmux.waitFor("needs 40×10 or")
+        try tmux.waitFor("q quits.")
+        tmux.send("d")
+        tmux.send("q")
+        try tmux.waitFor("EXIT=0")
+        let count = try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state").scalar
+        #expect(count == "2")
+    }
+
     /// The reference implementation of the add-on takes the lock and exits without
     /// releasing it, as a killed `meltano run` does; the lock ID it left.
     static func crashLock(_ stateID: String, in fixture: BrowserFixture) throws -> String {

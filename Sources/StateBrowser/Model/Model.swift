@@ -300,6 +300,11 @@ public struct Model: Sendable {
     var pendingAnchorOffset: Int?
     /// The ID selected (or asked for) when the reload started.
     var reloadAnchorID: String?
+    /// The state ID the last clear or move deleted: its row is gone, so the selection
+    /// has moved on to another ID. `H` finds it here (see `openHistory`).
+    var removedStateID: String?
+    /// True from that write's end until the next key: `H` as that key means the removed ID.
+    var removedJustNow = false
 
     public init(settings: BrowserSettings, size: Size, now: Double) {
         self.settings = settings

@@ -168,7 +168,7 @@ enum StoreWrites {
                 }
             case let .clear(stateID):
                 let existed = try store.clear(stateID)
-                return .done(existed ? "Cleared \(quoted(stateID)) (saved to the journal first; H restores it)."
+                return .done(existed ? "Cleared \(quoted(stateID)) (saved to the journal first; press H next to restore it)."
                                      : "\(quoted(stateID)) had no row any more: nothing to clear.")
             case let .copy(from, to):
                 try store.copy(from: from, to: to)

@@ -267,14 +267,55 @@ enum RunnerErrors {
         }
     }
 
-    /// The sentence to show: the store's own wording, which never holds a password.
+    /// The sentence to show: the store's own wording, which never holds a password, on
+    /// one line. libpq and the server write over several lines ("Connection refused\n\t
+    /// Is the server running…"; Detail and Hint on lines of their own), and the status
+    /// line and the header have one: there those breaks would only show as `\x0a\x09`.
+    /// Only the server's and libpq's text is joined up; state IDs in the store's own
+    /// wording stay as they are, so the screen still shows their control characters.
     static func describe(_ error: Error) -> String {
-        if let error = error as? ConnectFailure { return describe(error.underlying) }
-        if let error = error as? StoreError { return error.description }
+        // "Cannot connect to user@host:port/db: " and libpq's lines: no state ID in it.
+        if let error = error as? ConnectFailure { return oneLine(describe(error.underlying)) }
+        if let error = error as? StoreError {
+            switch error {
+            case let .database(action, postgres):
+                return StoreError.database(action: action, oneLine(postgres, detailed: true)).description
+            case let .interrupted(action, outcome, postgres):
+                return StoreError.interrupted(action: action, outcome: outcome, oneLine(postgres, detailed: false)).description
+            default:
+                return error.description
+            }
+        }
         if let error = error as? PostgresError {
-            return error.message + (error.fix.map { " " + $0 } ?? "")
+            return oneLine(error.message) + (error.fix.map { " " + oneLine($0) } ?? "")
         }
         if let error = error as? JSONParseError { return error.description }
         return String(describing: error)
+    }
+
+    /// Lines joined with one space, the blanks around each break (libpq indents with a
+    /// tab) and at the ends dropped; a tab inside a line becomes a space.
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline)
+            .map { $0.replacingOccurrences(of: "\t", with: " ").trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+            .joined(separator: " ")
+    }
+
+    /// The error with its texts on one line: with `detailed`, all of its description
+    /// (SQLSTATE, Detail, Hint, Fix) as its message, as `StoreError.database` shows it;
+    /// else only its message, as `StoreError.interrupted` shows it.
+    static func oneLine(_ error: PostgresError, detailed: Bool) -> PostgresError {
+        var flat = error
+        guard detailed else {
+            flat.message = oneLine(error.message)
+            return flat
+        }
+        flat.message = oneLine(error.description)
+        flat.sqlState = nil
+        flat.detail = nil
+        flat.hint = nil
+        flat.fix = nil
+        return flat
     }
 }

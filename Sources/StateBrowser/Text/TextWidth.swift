@@ -89,8 +89,12 @@ public enum TextWidth {
     /// The visible escape for a grapheme that must not be shown as is, or nil when it is
     /// safe. Unsafe: control characters (ESC included), bidi overrides and isolates,
     /// invisible format characters standing alone (zero-width space, BOM, soft hyphen)
-    /// and combining marks with nothing to combine with.
+    /// and combining marks with nothing to combine with. In plain text a backslash is
+    /// doubled too: otherwise an ID holding a real ESC (shown `\x1b`) and one holding
+    /// the four characters `\x1b` would look the same. (JSON strings escape their
+    /// backslashes themselves.)
     public static func escape(_ character: Character, mode: EscapeMode) -> String? {
+        if mode == .plain, character == "\\" { return "\\\\" }
         let scalars = character.unicodeScalars
         guard let first = scalars.first else { return nil }
         var needsEscape = scalars.contains(where: isUnsafe)

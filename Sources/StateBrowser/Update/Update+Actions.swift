@@ -1,13 +1,31 @@
 /// Everything that changes the database: asked for, confirmed (naming what will be
 /// destroyed, No by default), run by the runner, and reported.
 extension Model {
-    /// The state ID the write keys act on: the selected row, or the one shown.
-    var actionStateID: String? { list.selectedRow?.stateID ?? detail.stateID }
+    /// The state ID the focused pane points at, which every key that acts on a state
+    /// uses: in the locks pane the highlighted lock's (or run's), else the selected
+    /// row's, or the one shown. Nil when there is none (an empty locks pane does not
+    /// fall back to the list: a key there must not act on an ID the user is not on).
+    var actionStateID: String? {
+        if focus == .locks { return settings.showsRuns ? locks.selectedRun?.jobName : locks.selectedRow?.stateID }
+        return list.selectedRow?.stateID ?? detail.stateID
+    }
+
+    /// `actionStateID`, or nil after saying on the status line that there is none.
+    mutating func targetStateID(for action: String) -> String? {
+        if let id = actionStateID { return id }
+        setStatus("\(nothingSelected): nothing to \(action).", error: true)
+        return nil
+    }
+
+    /// What is missing when `actionStateID` is nil, for the focused pane.
+    var nothingSelected: String {
+        focus != .locks ? "No state ID is selected" : settings.showsRuns ? "No run is selected" : "No lock is selected"
+    }
 
     // MARK: - Edit
 
     mutating func startEdit(_ commands: inout [Command]) {
-        guard let id = actionStateID else { return }
+        guard let id = targetStateID(for: "edit") else { return }
         setStatus("Reading \(quoted(id)) for the editor…")
         commands.append(.prepareEdit(stateID: id))
     }
@@ -88,7 +106,7 @@ extension Model {
     // MARK: - Clear
 
     mutating func confirmClear() {
-        guard let id = actionStateID else { return }
+        guard let id = targetStateID(for: "clear") else { return }
         let theme = self.theme
         var lines: [[Run]] = [
             [Run("Clear the state of")],
@@ -115,7 +133,7 @@ extension Model {
     // MARK: - Copy and move
 
     mutating func askTarget(_ purpose: Prompt.Purpose) {
-        guard let id = actionStateID else { return }
+        guard let id = targetStateID(for: purpose == .copy ? "copy" : "move") else { return }
         mode = .prompt(Prompt(purpose: purpose, source: id, text: id))
     }
 
@@ -259,13 +277,7 @@ extension Model {
 
     /// `D`: the diagnosis of the selected state ID (or the selected lock's, or run's).
     mutating func openDoctor(_ commands: inout [Command]) {
-        let stateID: String?
-        if focus == .locks {
-            stateID = settings.showsRuns ? locks.selectedRun?.jobName : locks.selectedRow?.stateID
-        } else {
-            stateID = actionStateID
-        }
-        guard let stateID else { setStatus("No state ID is selected.", error: true); return }
+        guard let stateID = targetStateID(for: "diagnose") else { return }
         mode = .doctor(DoctorPanel(stateID: stateID))
         commands.append(.diagnose(stateID: stateID))
     }
@@ -338,8 +350,19 @@ extension Model {
 
     // MARK: - History and restore
 
+    /// `H`: the journal of the ID the focused pane points at. A clear (or the move of a
+    /// state away) deletes the row, so the selection moves on to the next ID while the
+    /// status line says "press H next to restore it": `H` as the very next key shows
+    /// the removed ID's history, and so does `H` with no ID selected at all (a filter
+    /// that matches nothing). Any other key first gives `H` back to the selection. That
+    /// is the simplest rule that keeps the message true without a timeout to reason
+    /// about, and the history's title (and the restore's confirmation) name the ID.
     mutating func openHistory(_ commands: inout [Command]) {
-        guard let id = actionStateID else { return }
+        let id = (removedJustNow ? removedStateID : nil) ?? actionStateID ?? removedStateID
+        guard let id else {
+            setStatus("\(nothingSelected): no history to show (`meltano-state history` lists the whole journal).", error: true)
+            return
+        }
         mode = .history(HistoryView(stateID: id, rows: nil))
         commands.append(.loadHistory(stateID: id))
     }
@@ -429,6 +452,12 @@ extension Model {
         switch outcome {
         case let .done(text):
             setStatus(text)
+            switch action {
+            case let .clear(id), let .move(id, _):
+                removedStateID = id
+                removedJustNow = true
+            default: break
+            }
             // Show the result: the list around the ID that changed, its state, the locks.
             let focusID: String
             switch action {

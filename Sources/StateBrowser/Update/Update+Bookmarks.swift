@@ -7,6 +7,15 @@ import StateStore
 /// only if the state is still what the view read).
 extension Model {
     mutating func openBookmarks() {
+        // The view is read from the state shown; in the locks pane, only the highlighted
+        // lock's own state will do.
+        if focus == .locks {
+            guard let id = targetStateID(for: "show the bookmarks of") else { return }
+            guard id == detail.stateID else {
+                setStatus("b shows the bookmarks of the state shown: press Enter to open \(quoted(id)) first.", error: true)
+                return
+            }
+        }
         // Just after a write (or a refresh) the shown state is being read again: a view
         // of the old one would only lead to a change refused as "changed meanwhile".
         if detail.loadingRequest != nil, detail.loaded != nil {

@@ -1,6 +1,9 @@
 /// Keys, by mode. Every binding here is listed by `?` (see `KeyBindings`).
 extension Model {
     mutating func handleKey(_ key: Key, _ commands: inout [Command]) {
+        // `H` right after a clear or move is the removed ID's (see `openHistory`); any
+        // key, once handled, hands `H` back to the selection.
+        defer { removedJustNow = false }
         // Ctrl-C always works: it stops a lock wait, or leaves.
         if key == .control("c") {
             if writing != nil {
@@ -9,6 +12,13 @@ extension Model {
             } else {
                 quit(&commands)
             }
+            return
+        }
+        // Too small, the screen shows only that (see `view`): no key may act on a
+        // dialog or a selection that cannot be seen. Only leaving works (q, Ctrl-C
+        // above); a resize is a message of its own.
+        if Layout.isTooSmall(size) {
+            if key == .character("q") { quit(&commands) }
             return
         }
         switch mode {
@@ -49,7 +59,7 @@ extension Model {
         case .end, .character("G"): mode = .contexts(selected: last, forDiff: forDiff)
         case .enter where forDiff:
             let chosen = settings.contexts[min(max(0, selected), last)]
-            guard let stateID = list.selectedRow?.stateID else { mode = .browse; return }
+            guard let stateID = actionStateID else { mode = .browse; return }
             mode = .contextDiff(ContextDiffView(diff: nil, stateID: stateID, context: chosen.name))
             commands.append(.diffWithContext(stateID: stateID, context: chosen.name))
         case .enter:
@@ -135,9 +145,7 @@ extension Model {
         case .character("D"): openDoctor(&commands)
         case .character(":"): openContextPicker()
         case .character("="):
-            if list.selectedRow == nil {
-                setStatus("No state selected to compare.", error: true)
-            } else {
+            if targetStateID(for: "compare") != nil {
                 openContextPicker(forDiff: true)
             }
         case .escape:

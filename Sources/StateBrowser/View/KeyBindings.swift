@@ -97,7 +97,7 @@ public enum KeyBindings {
         lines.append([Run("Marks", theme.label)])
         lines.append([Run("  "), Run("L", theme.lockMark), Run(runs ? " running  " : " locked   "), Run("!", theme.staleMark),
                       Run(runs ? " stale run   " : " stale lock   "),
-                      Run("?", theme.invalidMark), Run(" not valid JSON   "), Run("\\x1b", theme.escape), Run(" an escaped control character")])
+                      Run("?", theme.invalidMark), Run(" not valid JSON   "), Run("\u{1b}", theme.escape), Run(" an escaped control character")])
         return lines
     }
 

@@ -53,4 +53,13 @@ public struct Layout: Sendable, Equatable {
     /// Lock rows on screen at once (title and column names excluded).
     public var lockRows: Int { max(0, locks.height - 2) }
     public var wrapWidth: Int { max(8, detail.width - 1) }
+
+    /// The smallest terminal the browser draws its panes in. Below it the screen only
+    /// says so, and `update` ignores every key but quitting: a key must never act on
+    /// something (a dialog, a selection) the user cannot see.
+    public static let minimumSize = Size(width: 40, height: 10)
+
+    public static func isTooSmall(_ size: Size) -> Bool {
+        size.width < minimumSize.width || size.height < minimumSize.height
+    }
 }

@@ -22,7 +22,7 @@ extension Painter {
     /// text wrapped beside it), the verdict and the next command, as `doctor ID` prints.
     func doctor(_ panel: DoctorPanel, _ screen: inout Screen) {
         let width = min(screen.width - 2, 110)
-        let inner = box(width: width, height: screen.height - 2, title: "doctor: \(TextWidth.escaped(panel.stateID))",
+        let inner = box(width: width, height: screen.height - 2, title: "doctor: \(panel.stateID)",
                         style: theme.dialogBorder, &screen)
         var lines: [[Run]] = []
         if let report = panel.report {
@@ -179,7 +179,7 @@ extension Painter {
     func history(_ history: HistoryView, _ screen: inout Screen) {
         let width = min(screen.width - 4, 110)
         let height = screen.height - 4
-        let inner = box(width: width, height: height, title: "History of \(TextWidth.escaped(history.stateID)) (backup journal)",
+        let inner = box(width: width, height: height, title: "History of \(history.stateID) (backup journal)",
                         style: theme.dialogBorder, &screen)
         guard let rows = history.rows else {
             screen.put("Reading the journal…", x: inner.x, y: inner.y, style: theme.hint)
@@ -212,7 +212,7 @@ extension Painter {
         let width = screen.width - 4
         let height = screen.height - 2
         let what = diff.action == nil ? "the edited state of" : "this change to the bookmarks of"
-        let inner = box(width: width, height: height, title: "Write \(what) \(TextWidth.escaped(diff.session.stateID))?",
+        let inner = box(width: width, height: height, title: "Write \(what) \(diff.session.stateID)?",
                         style: theme.danger, &screen)
         let visible = inner.height - 2
         for (row, line) in diff.lines.dropFirst(diff.top).prefix(visible).enumerated() {
@@ -247,17 +247,17 @@ extension Painter {
     /// The streams of the state, a line each: the table of `meltano-state bookmarks`.
     func bookmarks(_ view: BookmarksView, _ screen: inout Screen) {
         // Above the status line, where refusals are said.
-        let inner = box(width: screen.width - 4, height: screen.height - 3, title: "Bookmarks of \(TextWidth.escaped(view.stateID))",
+        let inner = box(width: screen.width - 4, height: screen.height - 3, title: "Bookmarks of \(view.stateID)",
                         style: theme.dialogBorder, &screen)
         var y = inner.y
         if let syncing = view.currentlySyncing {
-            screen.put(runs: [Run("currently_syncing: ", theme.label), Run(TextWidth.escaped(syncing))], x: inner.x, y: y, limit: inner.x + inner.width)
+            screen.put(runs: [Run("currently_syncing: ", theme.label), Run(syncing)], x: inner.x, y: y, limit: inner.x + inner.width)
             y += 1
         }
         if view.targets.isEmpty {
             screen.put("No bookmarks\(view.problem.map { ": \($0)" } ?? "").", x: inner.x, y: y, style: theme.hint, limit: inner.x + inner.width)
         } else {
-            let cells = view.cells.map { $0.map { TextWidth.escaped($0) } }
+            let cells = view.cells
             let widths = (0..<cells[0].count).map { column in min(48, cells.map { TextWidth.width(of: $0[column]) }.max() ?? 0) }
             func line(_ row: [String]) -> String {
                 row.enumerated().map { index, cell in
@@ -277,12 +277,12 @@ extension Painter {
         let bottom = inner.y + inner.height - 1
         // The selected line's newer progress in full (the table's last column is cut to the box).
         if view.input == nil, view.cells.indices.contains(view.selected + 1), let note = view.cells[view.selected + 1].last, !note.isEmpty {
-            screen.put(runs: [Run("Newer progress: ", theme.label), Run(TextWidth.escaped(note))], x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
+            screen.put(runs: [Run("Newer progress: ", theme.label), Run(note)], x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
         }
         if let input = view.input, view.targets.indices.contains(view.selected) {
             let target = view.targets[view.selected]
-            let name = TextWidth.escaped(target.stream) + (target.partition.map { " " + TextWidth.escaped($0) } ?? "")
-            screen.put(runs: [Run("Rewind "), Run(name, theme.label), Run(" to > "), Run(TextWidth.escaped(input), theme.label.with(underline: true)),
+            let name = target.stream + (target.partition.map { " " + $0 } ?? "")
+            screen.put(runs: [Run("Rewind "), Run(name, theme.label), Run(" to > "), Run(input, theme.label.with(underline: true)),
                               Run(" ", theme.selection)], x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
             screen.put("A value, or -3d / -12h / -1000 to move back by · Enter: the diff · Esc: cancel",
                        x: inner.x, y: bottom, style: theme.hint, limit: inner.x + inner.width)

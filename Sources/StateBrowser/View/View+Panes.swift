@@ -47,7 +47,7 @@ extension Painter {
             if let state = detail.loaded {
                 text = state.byteCount > 1_000_000 ? "Laying out \(Format.bytes(state.byteCount))…" : "Laying out…"
             } else {
-                text = "Loading \(TextWidth.escaped(stateID))…"
+                text = "Loading \(stateID)…"
             }
             screen.put(text, x: body.x + 1, y: body.y, style: theme.hint, limit: right)
             return

@@ -3,9 +3,8 @@
 public func view(_ model: Model, size: Size) -> Screen {
     var screen = Screen(width: size.width, height: size.height)
     guard size.width > 0, size.height > 0 else { return screen }
-    if size.width < 40 || size.height < 10 {
-        screen.put("Terminal too small (\(size.width)×\(size.height)); 80×24 or more, please.", x: 0, y: 0)
-        screen.put("q quits", x: 0, y: min(1, size.height - 1))
+    if Layout.isTooSmall(size) {
+        tooSmall(size, &screen)
         return screen
     }
     let layout = Layout(size)
@@ -22,6 +21,21 @@ public func view(_ model: Model, size: Size) -> Screen {
 }
 
 public func view(_ model: Model) -> Screen { view(model, size: model.size) }
+
+/// The whole screen of a terminal below `Layout.minimumSize`: what it needs, and that
+/// `q` quits, word-wrapped; the longest wording that fits.
+func tooSmall(_ size: Size, _ screen: inout Screen) {
+    let need = "\(Layout.minimumSize.width)×\(Layout.minimumSize.height)"
+    let wordings = ["Terminal too small: \(size.width)×\(size.height), needs \(need) or more. q quits.",
+                    "Too small: need \(need). q quits.", "Too small: need \(need)", "Too small", need]
+    let rect = Rect(x: 0, y: 0, width: size.width, height: size.height)
+    let lines = wordings.lazy.map { Painter.wrap($0, width: rect.width) }
+        .first { $0.count <= rect.height && $0.allSatisfy { TextWidth.width(of: $0) <= rect.width } }
+        ?? Painter.wrap(wordings[wordings.count - 1], width: rect.width)
+    for (index, line) in lines.prefix(rect.height).enumerated() {
+        screen.put(line, x: 0, y: index, limit: rect.width)
+    }
+}
 
 /// Draws the parts of the screen; a struct so each part reads as a function of the model.
 struct Painter {
@@ -178,11 +192,19 @@ struct Painter {
 
     /// Word-wraps a message into a rectangle.
     func wrapped(_ text: String, into rect: Rect, style: Style, _ screen: inout Screen) {
+        for (index, line) in Painter.wrap(text, width: rect.width).prefix(rect.height).enumerated() {
+            screen.put(line, x: rect.x, y: rect.y + index, style: style, limit: rect.x + rect.width)
+        }
+    }
+
+    /// The lines of a word-wrapped message; a word wider than `width` keeps a line of
+    /// its own (and is cut where it is drawn).
+    static func wrap(_ text: String, width: Int) -> [String] {
         var lines: [String] = []
         var current = ""
         for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
             let candidate = current.isEmpty ? String(word) : current + " " + word
-            if TextWidth.width(of: candidate) > rect.width, !current.isEmpty {
+            if TextWidth.width(of: candidate) > width, !current.isEmpty {
                 lines.append(current)
                 current = String(word)
             } else {
@@ -190,9 +212,7 @@ struct Painter {
             }
         }
         if !current.isEmpty { lines.append(current) }
-        for (index, line) in lines.prefix(rect.height).enumerated() {
-            screen.put(line, x: rect.x, y: rect.y + index, style: style, limit: rect.x + rect.width)
-        }
+        return lines
     }
 
     // MARK: - Status and footer

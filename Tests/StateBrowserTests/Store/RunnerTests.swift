@@ -276,6 +276,44 @@ struct RunnerTests {
         #expect(locks == "0")
     }
 
+    @Test("A clear says to press H next, and H then shows the cleared ID's journal, though the selection moved on")
+    func historyAfterClear() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {"a": 1}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {"b": 2}}"#)
+        let program = fixture.program()
+        #expect(program.run(until: { $0.initialLoadComplete }, timeout: 10))
+        program.send(.key(.character("d")))
+        program.send(.key(.character("y")))
+        #expect(program.run(until: { $0.writing == nil && $0.list.selectedRow?.stateID == "dev:b" }, timeout: 10))
+        #expect(program.model.status?.text == "Cleared 'dev:a' (saved to the journal first; press H next to restore it).")
+        program.send(.key(.character("H")))
+        #expect(program.run(until: { if case let .history(history) = $0.mode { history.rows != nil } else { false } }, timeout: 10))
+        guard case let .history(history) = program.model.mode else { Issue.record("no history"); return }
+        #expect(history.stateID == "dev:a")
+        #expect(history.rows?.map(\.action) == ["clear"])
+        program.stop()
+    }
+
+    @Test("A refused connection reads on one line in the header: libpq's line break and tab become a space")
+    func refusedOnOneLine() throws {
+        let fixture = try BrowserFixture()
+        let program = fixture.program(makeStore: { [fixture] in
+            var configuration = try TestDatabase.configuration()
+            // Nothing listens on port 1 (a port below 1024 takes root to open).
+            configuration.host = "127.0.0.1"
+            configuration.port = 1
+            configuration.connectTimeout = 2
+            return StateStore(connection: try Connection(configuration), options: StoreOptions(
+                schema: fixture.schema, lockTimeout: 2, journal: Journal(path: fixture.journalPath)))
+        })
+        #expect(program.run(until: { if case .disconnected = $0.connection { true } else { false } }, timeout: 10))
+        guard case let .disconnected(reason, _) = program.model.connection else { Issue.record("not disconnected"); return }
+        #expect(reason.contains("Connection refused Is the server running"), "\(reason)")
+        #expect(!reason.contains("\n") && !reason.contains("\t"))
+        program.stop()
+    }
+
     @Test("Edit through the host's editor, confirm the diff, written with set")
     func edit() throws {
         let fixture = try BrowserFixture()

@@ -270,7 +270,10 @@ func assertSnapshot(_ screen: Screen, named name: String, sourceLocation: Source
     var lines = [border]
     for y in 0..<screen.height {
         let line = screen.line(y)
-        var row = "|" + line + String(repeating: " ", count: max(0, width - TextWidth.width(of: line))) + "|"
+        // The line is what the cells show (escapes already spelled out): measured a
+        // grapheme at a time, not escaped again (a shown `\\` is two cells, not four).
+        let cells = line.reduce(0) { $0 + TextWidth.width(of: $1) }
+        var row = "|" + line + String(repeating: " ", count: max(0, width - cells)) + "|"
         // Where the row is in reverse video (selection bars, the cursor), since plain
         // text cannot show it.
         var ranges: [String] = []
