@@ -45,6 +45,12 @@ struct WorkerReconnectTests {
         #expect(posted.waitFor(timeout: 20) { messages in
             connections(messages).filter { if case .disconnected = $0 { return true } else { return false } }.count >= 2
         }, "\(connections(posted.messages))")
+        // Said on one line, as the header shows it (libpq's message has a newline and a tab).
+        let reasons = connections(posted.messages).compactMap { status -> String? in
+            if case let .disconnected(reason, _) = status { return reason } else { return nil }
+        }
+        #expect(reasons.contains { $0.hasPrefix("Cannot connect to postgres@127.0.0.1:\(server.port)/postgres: ") }, "\(reasons)")
+        #expect(reasons.allSatisfy { !$0.contains("\n") && !$0.contains("\t") }, "\(reasons)")
         try server.resume()
         #expect(posted.waitFor(timeout: 60) { connections($0).last == .connected }, "\(connections(posted.messages))")
         #expect(!posted.readFailed, "the read was given up instead of retried")
