@@ -110,7 +110,7 @@ public enum OwnSettings {
         summary: "seconds after which a held lock is flagged as stale")
     public static let refreshInterval = OwnSetting(
         key: "refresh_interval", environmentVariable: "MELTANO_STATE_REFRESH_INTERVAL", defaultDescription: described(defaultRefreshInterval),
-        summary: "seconds between refreshes of the terminal UI")
+        summary: "seconds between refreshes of the terminal UI's locks (or runs) pane")
     public static let connectTimeout = OwnSetting(
         key: "connect_timeout", environmentVariable: "MELTANO_STATE_CONNECT_TIMEOUT", defaultDescription: "10",
         summary: "seconds to wait for the server when connecting")

@@ -157,4 +157,23 @@ struct EditTests {
             #expect(!unreadable)
         }
     }
+
+    @Test("Changed meanwhile, then given up: the pane shows the value as it is now")
+    func conflictThenDiscard() {
+        let backend = FakeBackend()
+        backend.add("dev:a", completed: #"{"singer_state": {"n": 1}}"#)
+        backend.editor = { $0.text.replacingOccurrences(of: "\"n\": 1", with: "\"n\": 5") }
+        let current = "{\n  \"singer_state\": {\n    \"n\": 2\n  }\n}\n"
+        backend.writeOutcome = { _ in
+            backend.add("dev:a", completed: #"{"singer_state": {"n": 2}}"#)  // someone else's write
+            return .conflict(current: EditSession(stateID: "dev:a", original: current, text: current))
+        }
+        var harness = Harness(backend: backend)
+        #expect(harness.text.contains(#""n": 1"#))
+        harness.press(.character("e"), .character("y"))
+        harness.press(.character("n"))
+        #expect(harness.text.contains("Edit discarded"))
+        #expect(harness.text.contains(#""n": 2"#), "\(harness.text)")
+        #expect(!harness.text.contains(#""n": 1"#))
+    }
 }

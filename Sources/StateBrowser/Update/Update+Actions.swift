@@ -491,6 +491,8 @@ extension Model {
             let comments = ["meltano-state: \(id) was changed by someone else while you were editing,",
                             "so nothing was written. Saving again overwrites that change (see the diff next)."]
             setStatus("Changed meanwhile: back to the editor.", error: true)
+            // The pane shows the value as it is now, also if the edit is then given up.
+            if detail.stateID == id { reloadState(id, &commands) }
             // From now on the edit is against the current value.
             var again = current
             again.text = Model.withComments(comments, edited)

@@ -74,9 +74,6 @@ struct Painter {
             status.append(Run(": " + reason, theme.error))
         }
         var right: [Run] = []
-        if let refreshed = model.lastRefresh {
-            right.append(Run("refreshed \(Format.shortAge(max(0, model.now - refreshed))) ago", theme.headerDim))
-        }
         if model.locks.lastRefresh != nil {
             let runs = model.settings.showsRuns
             let count = runs ? model.locks.runs.count : model.locks.rows.count
@@ -88,6 +85,11 @@ struct Painter {
                 right.append(Run("\(stale) stale", theme.stale))
             }
         }
+        // What the timer refreshes: the locks (or runs); the list and the state are read
+        // again on `r`, after every change made here, and on reconnecting.
+        if let refreshed = model.lastRefresh {
+            right.append(Run(" · refreshed \(Format.shortAge(max(0, model.now - refreshed))) ago", theme.headerDim))
+        }
         // The connection status wins: the server it is on, the refresh time, then the
         // lock count, give way.
         let width = layout.header.width
@@ -95,7 +97,7 @@ struct Painter {
             let named = Run(" to \(server.address)" + (server.role.map { " (\($0))" } ?? ""), theme.connected)
             if runsWidth(status + [named]) + runsWidth(right) + 2 <= width { status.append(named) }
         }
-        if runsWidth(status) + runsWidth(right) + 2 > width, !right.isEmpty, model.lastRefresh != nil { right.removeFirst() }
+        if runsWidth(status) + runsWidth(right) + 2 > width, !right.isEmpty, model.lastRefresh != nil { right.removeLast() }
         if runsWidth(status) + runsWidth(right) + 2 > width { right = [] }
         let rightX = width - runsWidth(right)
         let statusText = status.map(\.text).joined()
