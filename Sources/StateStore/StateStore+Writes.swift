@@ -168,6 +168,10 @@ extension StateStore {
             try validatePayload(value)
         } catch let error as StoreError {
             throw error
+        } catch let error as StateValidationError where error != .singerStateMissing && !value.isObject && !value.isFalsy {
+            // Meltano's words are Python's ("argument of type 'int' is not iterable"):
+            // say what was expected too.
+            throw StoreError.invalidState("\(error) The state must be a JSON object with a top-level 'singer_state' key, e.g. {\"singer_state\": {\"bookmarks\": {}}}; this is a \(value.pythonTypeName).")
         } catch {
             throw StoreError.invalidState(String(describing: error))
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Postgres
+import StateConfig
 import StateStore
 
 /// Exit codes, documented in `--help` and the README so scripts can branch on them.
@@ -61,6 +62,10 @@ enum Entry {
         case let error as PostgresError:
             printError(error.description)
             code = Exit.failure
+        case let error as ConfigurationError:
+            // A setting's value is bad input, wherever it was set (flag, env, meltano.yml).
+            printError(error.description)
+            code = Exit.usage
         case let error as ExitCode:
             code = error.rawValue
         default:

@@ -19,7 +19,7 @@ struct MeltanoState: ParsableCommand {
               meltano-state unlock prod:tap-x-to-y 3f1c…   (the lock ID from `locks`)
               meltano-state doctor                          (why is it stuck; safe to release?)
 
-            Exit codes: 0 success, 1 failure, 2 usage error, 3 lock held by someone else, \
+            Exit codes: 0 success, 1 failure, 2 usage error or bad input, 3 lock held by someone else, \
             4 state ID not found, 130 interrupted.
             """,
         version: meltanoStateVersion,

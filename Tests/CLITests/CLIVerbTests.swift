@@ -206,6 +206,27 @@ struct CLIVerbTests {
         #expect(state.contains(#""v":1"#))
     }
 
+    /// A setting's bad value (from a flag or the environment) is bad input: exit 2, as
+    /// --help says. Text that is not JSON, or JSON that is not a state, exits 1 as
+    /// `meltano state set` does (parityWithMeltanoStateVerbs), and the latter says what
+    /// was expected after Meltano's own (Python's) words.
+    @Test func badInputExitsTwoAndSaysWhatWasExpected() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["init"]).status == 0)
+        let port = try fixture.run(["get", "a", "--port", "99999"])
+        #expect(port.status == 2, "\(port.stderr)")
+        #expect(port.stderr.contains("not a port number from 1 to 65535"), "\(port.stderr)")
+        let layout = try fixture.run(["list"], extraEnvironment: ["MELTANO_STATE_LOCK_TIMEOUT": "soon"])
+        #expect(layout.status == 2, "\(layout.stderr)")
+        let notJSON = try fixture.run(["set", "--force", "a", "{bad"])
+        #expect(notJSON.status == 1, "\(notJSON.stderr)")
+        let number = try fixture.run(["set", "--force", "a", "5"])
+        #expect(number.status == 1, "\(number.stderr)")
+        #expect(number.stderr.contains("argument of type 'int' is not iterable"), "\(number.stderr)")
+        #expect(number.stderr.contains("must be a JSON object with a top-level 'singer_state' key"), "\(number.stderr)")
+        #expect(try fixture.rows().isEmpty)
+    }
+
     /// A source that is not there is "not found" (exit 4) for merge --from-state-id, as
     /// for copy and move, not Meltano's "singer_state not found" about `{}`.
     @Test func mergeFromAMissingIDIsNotFound() throws {

@@ -88,7 +88,7 @@ struct ContextCLITests {
     @Test func anUnknownContextNamesTheKnownOnes() throws {
         let fixture = try Self.fixture()
         let result = try fixture.run(["list", "--context", "staging"])
-        #expect(result.status == 1)
+        #expect(result.status == 2)
         #expect(result.stderr.contains("no context named staging"))
         #expect(result.stderr.contains("Use one of: work, prod"))
     }
