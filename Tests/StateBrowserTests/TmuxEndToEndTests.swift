@@ -147,12 +147,8 @@ struct TmuxEndToEndTests {
 
     @Test("Clear asks first (Enter keeps it), y clears")
     func clear() throws {
-        let fixture = try BrowserFixture()
-        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
-        try fixture.insert("dev:b", completed: #"{"singer_state": {}}"#)
-        let tmux = try Tmux(fixture: fixture)
+        let (fixture, tmux) = try Self.browserOnTwoStates()
         defer { tmux.kill() }
-        try tmux.waitFor("1 of 2")
         tmux.send("d")
         try tmux.waitFor("Clear the state of")
         tmux.send("Enter")
@@ -171,12 +167,8 @@ struct TmuxEndToEndTests {
     /// that dialog; ignored, `q` quits at once and nothing was cleared.
     @Test("Too small: the screen says what it needs, d opens no hidden dialog, q quits")
     func tooSmall() throws {
-        let fixture = try BrowserFixture()
-        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
-        try fixture.insert("dev:b", completed: #"{"singer_state": {}}"#)
-        let tmux = try Tmux(fixture: fixture)
+        let (fixture, tmux) = try Self.browserOnTwoStates()
         defer { tmux.kill() }
-        try tmux.waitFor("1 of 2")
         tmux.resize(20, 5)
         try tmux.waitFor("Terminal too small:")
         try tmux.waitFor("needs 40×10 or")
@@ -186,6 +178,16 @@ struct TmuxEndToEndTests {
         try tmux.waitFor("EXIT=0")
         let count = try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).meltano_state").scalar
         #expect(count == "2")
+    }
+
+    /// The browser in tmux on two states, dev:a and dev:b, its list shown.
+    static func browserOnTwoStates() throws -> (BrowserFixture, Tmux) {
+        let fixture = try BrowserFixture()
+        try fixture.insert("dev:a", completed: #"{"singer_state": {}}"#)
+        try fixture.insert("dev:b", completed: #"{"singer_state": {}}"#)
+        let tmux = try Tmux(fixture: fixture)
+        do { try tmux.waitFor("1 of 2") } catch { tmux.kill(); throw error }
+        return (fixture, tmux)
     }
 
     /// The reference implementation of the add-on takes the lock and exits without
