@@ -39,6 +39,26 @@ struct ModeTests {
         #expect(harness.screen[0, y].style.foreground == .red)
     }
 
+    @Test("A message longer than its line takes the key hints' line: the fix at its end shows")
+    func longStatus() {
+        let backend = Samples.backend()
+        let message = "Could not acquire lock for state_id: dev:tap-github-to-target-postgres (waited 30 s); it is held by lock 3f9a1c2e since 2023-11-14 21:41:02 (3 d 0 h ago, stale). If that pipeline is no longer running, release it with: meltano-state unlock dev:tap-github-to-target-postgres 3f9a1c2e"
+        backend.writeOutcome = { _ in .failed(message) }
+        var harness = Harness(backend: backend, size: Size(width: 120, height: 30))
+        harness.press(.character("d"), .character("y"))
+        let layout = harness.model.layout
+        let two = harness.screen.line(layout.status.y) + harness.screen.line(layout.footer.y)
+        #expect(two.contains("held by lock 3f9a1c2e"), "\(two)")
+        #expect(two.contains("release it with: meltano-state unlock"), "\(two)")
+        #expect(!two.contains("? help"), "the key hints gave way: \(two)")
+        #expect(harness.screen[0, layout.footer.y].style.foreground == .red)
+        // A short message leaves the key hints where they are.
+        backend.writeOutcome = { _ in .failed("Short.") }
+        harness.press(.character("d"), .character("y"))
+        #expect(harness.screen.line(layout.status.y).hasPrefix("Short."))
+        #expect(harness.screen.line(layout.footer.y).contains("help"), "\(harness.screen.line(layout.footer.y))")
+    }
+
     @Test("A state that cannot be read shows the error in the pane")
     func stateError() {
         let backend = Samples.backend()

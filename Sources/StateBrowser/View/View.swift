@@ -238,16 +238,42 @@ struct Painter {
             break
         }
         if let status = model.status {
-            screen.put(TextWidth.truncated(status.text, toWidth: rect.width), x: rect.x, y: rect.y,
-                       style: status.isError ? theme.error : theme.info)
+            let style = status.isError ? theme.error : theme.info
+            // A message longer than its line takes the key hints' line too: the end of
+            // it is often the fix (the unlock command after "held by lock …").
+            let lines = statusLines
+            for (index, line) in lines.enumerated() {
+                let text = index == lines.count - 1 ? TextWidth.truncated(line, toWidth: rect.width) : line
+                screen.put(text, x: rect.x, y: rect.y + index, style: style)
+            }
         } else if let writing = model.writing {
             screen.put(writing.progressText + "…", x: rect.x, y: rect.y, style: theme.info)
         }
     }
 
+    /// The status message's lines: one, or two (word-wrapped, over the footer's line)
+    /// when it is too long for one and the footer is there to give way.
+    var statusLines: [String] {
+        guard let text = model.status?.text else { return [] }
+        let width = layout.status.width
+        guard TextWidth.width(of: text) > width, layout.footer.height > 0, modeShowsStatus else { return [text] }
+        let wrapped = wrapRuns([Run(text)], width: width).map { $0.map(\.text).joined() }
+        guard wrapped.count > 1 else { return [text] }
+        // The second line holds the rest (cut with "…" by the caller if still too long).
+        return [String(wrapped[0].reversed().drop { $0 == " " }.reversed()), wrapped.dropFirst().joined()]
+    }
+
+    /// The status message is what the status line shows (not the filter or search input).
+    var modeShowsStatus: Bool {
+        switch model.mode {
+        case .filter, .search: return false
+        default: return true
+        }
+    }
+
     func footer(_ screen: inout Screen) {
         let rect = layout.footer
-        guard rect.height > 0 else { return }
+        guard rect.height > 0, statusLines.count < 2 else { return }
         var runs: [Run] = []
         var used = 0
         // Whole hints only, as many as fit; `?` (first) always does.
