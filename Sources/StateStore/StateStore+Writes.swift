@@ -24,24 +24,21 @@ extension StateStore {
 
     /// `meltano state merge --from-state-id SRC DST`.
     public func merge(_ stateID: String, fromStateID source: String) throws {
-        try requireWritable("merge")
-        try StateID.validate(source)
         // Meltano merges `{}` from a missing ID and then fails its validation (no
         // singer_state); saying the ID is not there is the fix's half.
-        guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
-        try merge(stateID, with: try record.merged.get(), note: "from \(source)")
+        try merge(stateID, with: try sourceView(from: source, to: stateID, action: "merge"), note: "from \(source)")
     }
 
     /// `meltano state copy`: DST set to SRC's merged view. Refused (as Meltano) when
     /// that view has no top-level `singer_state`.
     public func copy(from source: String, to destination: String) throws {
-        try set(destination, to: try viewToCopy(from: source, to: destination, action: "copy"),
+        try set(destination, to: try sourceView(from: source, to: destination, action: "copy"),
                 validate: true, action: "copy", note: "from \(source)")
     }
 
-    /// SRC's merged view, for copy and move: both IDs checked first; a missing SRC is
-    /// "not found" rather than Meltano's validation error on `{}`.
-    private func viewToCopy(from source: String, to destination: String, action: String) throws -> JSONValue {
+    /// SRC's merged view, for copy, move and merge --from-state-id: both IDs checked
+    /// first; a missing SRC is "not found" rather than Meltano's validation error on `{}`.
+    private func sourceView(from source: String, to destination: String, action: String) throws -> JSONValue {
         try requireWritable(action)
         try StateID.validate(source)
         try StateID.validate(destination)
@@ -55,7 +52,7 @@ extension StateStore {
         guard source != destination else {
             throw StoreError.invalidStateID(destination, reason: "it is the state ID being moved: a move onto itself would only clear it. Nothing was changed; give a different destination.")
         }
-        let value = try viewToCopy(from: source, to: destination, action: "move")
+        let value = try sourceView(from: source, to: destination, action: "move")
         do {
             try set(destination, to: value, validate: true, action: "move", note: "from \(source)")
         } catch {
