@@ -257,10 +257,10 @@ struct Painter {
         guard let text = model.status?.text else { return [] }
         let width = layout.status.width
         guard TextWidth.width(of: text) > width, layout.footer.height > 0, modeShowsStatus else { return [text] }
-        let wrapped = wrapRuns([Run(text)], width: width).map { $0.map(\.text).joined() }
+        let wrapped = Painter.wrap(text, width: width)
         guard wrapped.count > 1 else { return [text] }
         // The second line holds the rest (cut with "…" by the caller if still too long).
-        return [String(wrapped[0].reversed().drop { $0 == " " }.reversed()), wrapped.dropFirst().joined()]
+        return [wrapped[0], wrapped.dropFirst().joined(separator: " ")]
     }
 
     /// The status message is what the status line shows (not the filter or search input).
