@@ -100,13 +100,28 @@ public func deepMerge(_ source: JSONValue, onto target: JSONValue) throws(MergeE
 
 // MARK: - Validation
 
-/// Why `set` (or `merge`, `copy`) refuses a value, in Meltano's words.
+/// Why `set` (or `merge`, `copy`) refuses a value, in Meltano's words (`message`), and
+/// which of Meltano's checks refused it (`kind`), so a caller can add what was expected
+/// without matching the words.
 public struct StateValidationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// `"singer_state" in value` raised: the value is a number, a boolean or null.
+        case notIterable
+        /// `"singer_state" in value` was false.
+        case singerStateMissing
+        /// The value passed the first check but is not an object or null.
+        case notAPayload
+    }
+
+    public var kind: Kind
     public var message: String
-    public init(message: String) { self.message = message }
+    public init(_ kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
     public var description: String { message }
 
-    public static let singerStateMissing = StateValidationError(message:
+    public static let singerStateMissing = StateValidationError(.singerStateMissing, message:
         "Invalid state format: singer_state not found in top level of provided state. "
         + "State must be valid JSON with a top-level 'singer_state' key.")
 }
@@ -125,7 +140,7 @@ public func validateSingerState(_ value: JSONValue) throws(StateValidationError)
     case .string(let s):
         found = s.contains("singer_state")
     case .null, .bool, .number:
-        throw StateValidationError(message: "argument of type '\(value.pythonTypeName)' is not iterable")
+        throw StateValidationError(.notIterable, message: "argument of type '\(value.pythonTypeName)' is not iterable")
     }
     if !found { throw StateValidationError.singerStateMissing }
 }
@@ -136,7 +151,7 @@ public func validateStatePayload(_ value: JSONValue) throws(StateValidationError
     case .object, .null:
         return
     default:
-        throw StateValidationError(message:
+        throw StateValidationError(.notAPayload, message:
             "Attribute 'payload' does not accept objects of type <class '\(value.pythonTypeName)'>")
     }
 }

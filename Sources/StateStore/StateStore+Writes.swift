@@ -158,19 +158,21 @@ extension StateStore {
     }
 
     /// Checks Meltano applies before a state write: `"singer_state" in value` (unless
-    /// told not to), then object-or-null for the job payload.
+    /// told not to), then object-or-null for the job payload. Meltano's words come
+    /// first; where they are Python's ("argument of type 'int' is not iterable"), what
+    /// was expected follows.
     func checkAccepted(_ value: JSONValue, validate: Bool) throws {
-        do {
-            if validate { try validateSingerState(value) }
-            try validatePayload(value)
-        } catch let error as StoreError {
-            throw error
-        } catch let error as StateValidationError where error != .singerStateMissing && !value.isObject && !value.isFalsy {
-            // Meltano's words are Python's ("argument of type 'int' is not iterable"):
-            // say what was expected too.
-            throw StoreError.invalidState("\(error) The state must be a JSON object with a top-level 'singer_state' key, e.g. {\"singer_state\": {\"bookmarks\": {}}}; this is a \(value.pythonTypeName).")
+        do throws(StateValidationError) {
+            try validateStateForSet(value, validate: validate)
         } catch {
-            throw StoreError.invalidState(String(describing: error))
+            switch error.kind {
+            case .singerStateMissing:
+                throw StoreError.invalidState(error.message)
+            case .notIterable, .notAPayload:
+                let expected = validate ? "a JSON object with a top-level 'singer_state' key, e.g. {\"singer_state\": {\"bookmarks\": {}}}"
+                    : "a JSON object"
+                throw StoreError.invalidState("\(error.message): the state must be \(expected); this is \(value.jsonKindPhrase).")
+            }
         }
     }
 
@@ -259,11 +261,17 @@ extension StateStore {
 }
 
 /// Meltano's check on the job payload: an object or null.
-func validatePayload(_ value: JSONValue) throws {
-    switch value {
-    case .object, .null: return
-    default:
-        throw StoreError.invalidState("Attribute 'payload' does not accept objects of type <class '\(value.pythonTypeName)'>: a state must be a JSON object.")
+extension JSONValue {
+    /// What kind of JSON this is, for an error: "a number (5)", "an array", "null".
+    var jsonKindPhrase: String {
+        switch self {
+        case .null: return "null"
+        case let .bool(value): return "the boolean \(value)"
+        case let .number(number): return "a number (\(number.literal.count > 20 ? number.literal.prefix(20) + "…" : Substring(number.literal)))"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
     }
 }
 

@@ -220,10 +220,20 @@ struct CLIVerbTests {
         #expect(layout.status == 2, "\(layout.stderr)")
         let notJSON = try fixture.run(["set", "--force", "a", "{bad"])
         #expect(notJSON.status == 1, "\(notJSON.stderr)")
-        let number = try fixture.run(["set", "--force", "a", "5"])
-        #expect(number.status == 1, "\(number.stderr)")
-        #expect(number.stderr.contains("argument of type 'int' is not iterable"), "\(number.stderr)")
-        #expect(number.stderr.contains("must be a JSON object with a top-level 'singer_state' key"), "\(number.stderr)")
+        // Falsy values too (0, false, null): Python's words, then what was expected.
+        for (value, words, kind) in [("5", "argument of type 'int' is not iterable", "a number (5)"),
+                                     ("0", "argument of type 'int' is not iterable", "a number (0)"),
+                                     ("false", "argument of type 'bool' is not iterable", "the boolean false"),
+                                     ("null", "argument of type 'NoneType' is not iterable", "null")] {
+            let refused = try fixture.run(["set", "--force", "a", value])
+            #expect(refused.status == 1, "\(value): \(refused.stderr)")
+            #expect(refused.stderr.contains("\(words): the state must be a JSON object with a top-level 'singer_state' key"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("this is \(kind)."), "\(refused.stderr)")
+        }
+        // --no-validate skips the singer_state check only: the hint does not ask for it.
+        let list = try fixture.run(["set", "--force", "a", "[1]", "--no-validate"])
+        #expect(list.status == 1, "\(list.stderr)")
+        #expect(list.stderr.contains("Attribute 'payload' does not accept objects of type <class 'list'>: the state must be a JSON object; this is an array."), "\(list.stderr)")
         #expect(try fixture.rows().isEmpty)
     }
 

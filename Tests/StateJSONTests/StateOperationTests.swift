@@ -113,21 +113,21 @@ import TestSupport
         try validateStatePayload(v("null"))
         let cases = [("[]", "list"), ("\"s\"", "str"), ("1", "int"), ("1.5", "float"), ("true", "bool")]
         for (text, type) in cases {
-            #expect(throws: StateValidationError(message: "Attribute 'payload' does not accept objects of type <class '\(type)'>")) {
+            #expect(throws: StateValidationError(.notAPayload, message: "Attribute 'payload' does not accept objects of type <class '\(type)'>")) {
                 try validateStatePayload(v(text))
             }
         }
         // set: both checks in Meltano's order; --no-validate skips the first only.
-        #expect(throws: StateValidationError(message: "Attribute 'payload' does not accept objects of type <class 'list'>")) {
+        #expect(throws: StateValidationError(.notAPayload, message: "Attribute 'payload' does not accept objects of type <class 'list'>")) {
             try validateStateForSet(v(#"["singer_state"]"#))
         }
         #expect(throws: StateValidationError.singerStateMissing) { try validateStateForSet(v("[]")) }
-        #expect(throws: StateValidationError(message: "Attribute 'payload' does not accept objects of type <class 'list'>")) {
+        #expect(throws: StateValidationError(.notAPayload, message: "Attribute 'payload' does not accept objects of type <class 'list'>")) {
             try validateStateForSet(v("[]"), validate: false)
         }
         try validateStateForSet(v("{}"), validate: false)
         try validateStateForSet(v("null"), validate: false)
-        #expect(throws: StateValidationError(message: "argument of type 'NoneType' is not iterable")) {
+        #expect(throws: StateValidationError(.notIterable, message: "argument of type 'NoneType' is not iterable")) {
             try validateStateForSet(v("null"))
         }
     }
