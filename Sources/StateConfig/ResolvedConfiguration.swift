@@ -100,6 +100,15 @@ public struct ResolvedConfiguration: Sendable {
 
     public func entry(_ key: String) -> Entry? { entries.first { $0.key == key } }
 
+    /// The first setting whose name ends with `suffix` (`.schema`), as it was set, for
+    /// messages: `state_backend.postgresql.schema = foo, from uri (env …)`; nil when it
+    /// is not set (a default is not "set").
+    public func settingOrigin(endingWith suffix: String) -> String? {
+        guard let entry = entries.first(where: { $0.key.hasSuffix(suffix) }), let value = entry.value,
+              entry.source != .default else { return nil }
+        return "\(entry.key) = \(value), from \(entry.source.label(home: homeDirectory))"
+    }
+
     /// Whether a password is configured (a setting, or inside the URI). When it is not,
     /// libpq may still find one (`PGPASSWORD`, `~/.pgpass`) or need none.
     public var hasPassword: Bool {

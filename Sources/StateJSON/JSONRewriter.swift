@@ -31,6 +31,27 @@ public struct RewritableDocument: Sendable {
     public func parsed() throws(JSONParseError) -> JSONValue {
         try JSONParser.parse(bytes)
     }
+
+    /// The document as `options` writes it (what `parsed().text(options)` gives), and the
+    /// keys of its top object in order (nil when it is not an object), from one walk of
+    /// the bytes, without the tree.
+    public func textAndTopKeys(_ options: JSONWriteOptions) -> (text: String, topKeys: [JSONString]?) {
+        let writer = ByteWriter(capacity: bytes.count + bytes.count / 8)
+        var keys: [JSONString] = []
+        let isObject = bytes.withUnsafeBufferPointer { buffer -> Bool in
+            var parser = Parser(base: buffer.baseAddress!, count: buffer.count)  // not empty: it parses
+            var seen = KeySeen()
+            // Checked when it was made: the walk neither fails nor meets a repeated key.
+            _ = try? parser.walk(writer: writer, options: options, checkingKeys: false, seen: &seen) { key, _ in
+                keys.append(key)
+                return true
+            }
+            parser.i = 0
+            parser.skipWhitespace()
+            return buffer[parser.i] == UInt8(ascii: "{")
+        }
+        return (writer.takeString(), isObject ? keys : nil)
+    }
 }
 
 extension JSONParser {

@@ -158,6 +158,10 @@ public struct MergedState: Sendable {
         form = .value(merged)
     }
 
+    init(value: JSONValue) {
+        form = .value(value)
+    }
+
     /// A column as `StatePart` parses it (NULL is {}), from its bytes. Text that does not
     /// parse as UTF-8 bytes is parsed again as `StatePart` does, from a `String` with
     /// invalid bytes replaced, so the outcome is the same.
@@ -196,5 +200,19 @@ extension Optional where Wrapped == [UInt8] {
     func withRawBytes<R>(_ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
         guard let self else { return try body(nil) }
         return try self.withUnsafeBytes { try body($0) }
+    }
+}
+
+extension RewritableDocument {
+    /// `json.dumps` of the document — the text `set` stores for it — when `set` would
+    /// accept it; nil when it would refuse it (then the tree gives the refusal its words).
+    /// Checked by `validateStateForSet` on the top object's keys alone, which is all that
+    /// check looks at in an object.
+    func acceptedMeltanoText() -> String? {
+        let (text, keys) = textAndTopKeys(.meltano)
+        guard let keys else { return nil }
+        let topLevel = JSONValue.object(JSONObject(keys.map { ($0, JSONValue.null) }))
+        guard (try? validateStateForSet(topLevel)) != nil else { return nil }
+        return text
     }
 }

@@ -26,24 +26,45 @@ extension StateStore {
     public func merge(_ stateID: String, fromStateID source: String) throws {
         // Meltano merges `{}` from a missing ID and then fails its validation (no
         // singer_state); saying the ID is not there is the fix's half.
-        try merge(stateID, with: try sourceView(from: source, to: stateID, action: "merge"), note: "from \(source)")
+        try merge(stateID, with: try sourceView(from: source, to: stateID, action: "merge").value, note: "from \(source)")
     }
 
     /// `meltano state copy`: DST set to SRC's merged view. Refused (as Meltano) when
     /// that view has no top-level `singer_state`.
     public func copy(from source: String, to destination: String) throws {
-        try set(destination, to: try sourceView(from: source, to: destination, action: "copy"),
-                validate: true, action: "copy", note: "from \(source)")
+        try set(destination, to: try sourceView(from: source, to: destination, action: "copy"), action: "copy", note: "from \(source)")
     }
 
     /// SRC's merged view, for copy, move and merge --from-state-id: both IDs checked
     /// first; a missing SRC is "not found" rather than Meltano's validation error on `{}`.
-    private func sourceView(from source: String, to destination: String, action: String) throws -> JSONValue {
+    /// Read as `readMerged` reads it, so a big state with nothing partial stays text.
+    private func sourceView(from source: String, to destination: String, action: String) throws -> MergedState {
         try requireWritable(action)
         try StateID.validate(source)
         try StateID.validate(destination)
+        let (exists, state) = try readMerged(source)
+        guard exists else { throw StoreError.notFound(stateID: source) }
+        if let state { return state }
+        // A part that is not JSON, or parts that do not merge: the reason, as `get` gives it.
         guard let record = try get(source) else { throw StoreError.notFound(stateID: source) }
-        return try record.merged.get()
+        return MergedState(value: try record.merged.get())
+    }
+
+    /// `set` of a view read by `readMerged`, for copy and move. A view still in text
+    /// form is written as `set` would write its tree — `json.dumps` of it, checked as
+    /// `set` checks — from the text, so a 100 MB state is never built as a tree.
+    func set(_ stateID: String, to state: MergedState, action: String, note: String) throws {
+        guard case let .text(document) = state.form, let text = document.acceptedMeltanoText() else {
+            // A tree, or text `set` would refuse: the tree gives the refusal its words.
+            return try set(stateID, to: state.value, validate: true, action: action, note: note)
+        }
+        try requireWritable(action)
+        try StateID.validate(stateID)
+        try createTablesIfMissing()
+        try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
+            try commitWrite(stateID, before: try readSnapshot(stateID), partialText: storedText(JSONValue.emptyObject),
+                            completedText: text, action: action, note: note, lock: lock)
+        }
     }
 
     /// `meltano state move`: copy, then clear SRC, each under its own lock.
@@ -52,9 +73,9 @@ extension StateStore {
         guard source != destination else {
             throw StoreError.invalidStateID(destination, reason: "it is the state ID being moved: a move onto itself would only clear it. Nothing was changed; give a different destination.")
         }
-        let value = try sourceView(from: source, to: destination, action: "move")
+        let state = try sourceView(from: source, to: destination, action: "move")
         do {
-            try set(destination, to: value, validate: true, action: "move", note: "from \(source)")
+            try set(destination, to: state, action: "move", note: "from \(source)")
         } catch {
             // A refusal (lock held, invalid state, cancelled) already says nothing changed
             // and keeps its own exit code; a broken write gets told what was not touched.
@@ -205,8 +226,15 @@ extension StateStore {
         do { _ = try deepMerge(newPartial, onto: newCompleted) } catch {
             throw StoreError.invalidState("Refusing to write '\(stateID)': its partial state would not merge onto its completed state (\(error)), and Meltano's own get and list would then fail. Use set to replace the whole state instead.")
         }
-        let partialText = storedText(newPartial), completedText = storedText(newCompleted)
-        try options.journal.append([journalEntry(action: action, stateID: stateID, before: before?.snapshot, note: note)])
+        try commitWrite(stateID, before: before?.snapshot, partialText: storedText(newPartial), completedText: storedText(newCompleted),
+                        action: action, note: note, lock: lock)
+    }
+
+    /// The end of every state write, under the lock: the row as it was goes to the
+    /// journal, then the new texts are stored.
+    func commitWrite(_ stateID: String, before: RowSnapshot?, partialText: String?, completedText: String?,
+                     action: String, note: String?, lock: HeldLock) throws {
+        try options.journal.append([journalEntry(action: action, stateID: stateID, before: before, note: note)])
         try checkCancelled("the state of \(StoreError.quoted(stateID)) was not changed.")
         try writeStatement("\(action) '\(stateID)'", lock: lock) {
             try upsert(stateID, partialText, completedText)

@@ -23,14 +23,21 @@ public struct StoreOptions: Sendable {
     /// Meltano's system database beside the state backend (runs, heartbeats): the
     /// evidence of `doctor` and of lock staleness. The systemdb layout reads its own.
     public var systemDatabase: ResolvedConfiguration.SystemDatabase
+    /// The schema and table settings as set (`state_backend.postgresql.schema = foo, from
+    /// uri (env MELTANO_STATE_BACKEND_URI)`), for messages; nil when not set.
+    public var schemaOrigin: String?
+    public var tableOrigin: String?
 
     public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
                 lockTimeout: Double = OwnSettings.defaultLockTimeout, lockRetryInterval: Double = 0.1,
                 staleLockAfter: Double = OwnSettings.defaultStaleLockAfter,
                 readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath()),
                 releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2],
-                systemDatabase: ResolvedConfiguration.SystemDatabase = .unavailable("database_uri (MELTANO_DATABASE_URI) is not set")) {
+                systemDatabase: ResolvedConfiguration.SystemDatabase = .unavailable("database_uri (MELTANO_DATABASE_URI) is not set"),
+                schemaOrigin: String? = nil, tableOrigin: String? = nil) {
         self.systemDatabase = systemDatabase
+        self.schemaOrigin = schemaOrigin
+        self.tableOrigin = tableOrigin
         self.schema = schema
         self.layout = layout
         self.table = table
@@ -151,11 +158,26 @@ public final class StateStore: @unchecked Sendable {
     /// The database's name for messages: the one libpq connected to (a URI's too).
     var databaseForMessages: String { connection.databaseName ?? connection.configuration.database ?? "(default)" }
 
+    /// The schema is missing: named with the setting that chose it.
+    var noSchema: StoreError {
+        .noSchema(tables.schema, origin: options.schemaOrigin ?? "the connection's search_path chose it; no schema is configured")
+    }
+
+    /// The tables are missing: named with the settings that chose where to look.
+    var noTables: StoreError {
+        var check = options.schemaOrigin.map { "the schema (\($0))" }
+            ?? "the schema (none is configured: the connection's search_path chose \(StoreError.quoted(tables.schema)))"
+        if layout == .singleTable {
+            check = "the table (\(options.tableOrigin ?? "the default, state")) and " + check
+        }
+        return .noTables(schema: tables.schema, database: databaseForMessages, layout: layout, table: options.table, check: check)
+    }
+
     /// Readers call this: a missing table is a clear error, never created.
     public func requireTables() throws {
         if try tablesExist() { return }
-        if try !schemaExists() { throw StoreError.noSchema(tables.schema) }
-        throw StoreError.noTables(schema: tables.schema, database: databaseForMessages, layout: layout)
+        if try !schemaExists() { throw noSchema }
+        throw noTables
     }
 
     /// Creates the tables with the add-on's DDL when missing (`init`, and before a
@@ -164,7 +186,7 @@ public final class StateStore: @unchecked Sendable {
     public func createTablesIfMissing() throws -> Bool {
         try requireWritable("create the state tables", journaled: false)
         if try tablesExist() { return false }
-        if try !schemaExists() { throw StoreError.noSchema(tables.schema) }
+        if try !schemaExists() { throw noSchema }
         if layout == .systemDB {
             throw StoreError.other("Meltano's system database has no state table here; Meltano's own migrations create it (`meltano install`), not this tool.")
         }
@@ -188,7 +210,7 @@ public final class StateStore: @unchecked Sendable {
     func database<T>(_ action: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as PostgresError {
             if error.isUndefinedTable {
-                throw StoreError.noTables(schema: tables.schema, database: databaseForMessages, layout: layout)
+                throw noTables
             }
             if error.kind == .cancelled && cancellation.isCancelled {
                 throw StoreError.cancelled("stopped while trying to \(action); that statement was rolled back.")
@@ -320,11 +342,14 @@ public final class StateStore: @unchecked Sendable {
     /// caller, once, into whatever it needs), or nil when there is no row.
     public func getRaw(_ stateID: String) throws -> RowSnapshot? {
         try requireTables()
-        return try database("read the state of '\(stateID)'") {
-            try connection.query("SELECT partial_state, completed_state, updated_at::text FROM \(tables.state) WHERE state_id = $1",
-                                 [stateID], idempotent: true).rows.first.map {
-                RowSnapshot(partialState: $0[0], completedState: $0[1], updatedAt: $0[2])
-            }
+        return try database("read the state of '\(stateID)'") { try readSnapshot(stateID, idempotent: true) }
+    }
+
+    /// The row's texts as stored, not parsed (for the journal of a write that needs no more).
+    func readSnapshot(_ stateID: String, idempotent: Bool = false) throws -> RowSnapshot? {
+        try connection.query("SELECT partial_state, completed_state, updated_at::text FROM \(tables.state) WHERE state_id = $1",
+                             [stateID], idempotent: idempotent).rows.first.map {
+            RowSnapshot(partialState: $0[0], completedState: $0[1], updatedAt: $0[2])
         }
     }
 

@@ -7,9 +7,10 @@ public enum StoreError: Error, Sendable {
     /// A state ID that cannot be stored (empty, too long, NUL).
     case invalidStateID(String, reason: String)
     /// The schema has no state tables; readers never create them.
-    case noTables(schema: String, database: String, layout: StorageLayout)
-    /// The schema itself does not exist.
-    case noSchema(String)
+    /// `check` names the settings that chose where to look, and where they were set.
+    case noTables(schema: String, database: String, layout: StorageLayout, table: String, check: String)
+    /// The schema itself does not exist; `origin` says what chose it.
+    case noSchema(String, origin: String)
     /// Someone else holds the lock and did not let go within the timeout.
     case lockHeld(stateID: String, holder: LockInfo?, waited: Double)
     /// A bulk action refused because these locks are held.
@@ -41,12 +42,13 @@ extension StoreError: CustomStringConvertible, LocalizedError {
         switch self {
         case let .invalidStateID(id, reason):
             return "Invalid state ID \(StoreError.quoted(id)): \(reason)"
-        case let .noTables(schema, database, layout):
-            return "No Meltano state tables (\(layout.tableDescription)) in schema \(StoreError.quoted(schema)) of database \(StoreError.quoted(database)). "
+        case let .noTables(schema, database, layout, table, check):
+            let tables = layout == .singleTable ? "table \(StoreError.quoted(table)), with advisory locks" : layout.tableDescription
+            return "No Meltano state tables (\(tables)) in schema \(StoreError.quoted(schema)) of database \(StoreError.quoted(database)). "
                 + "A Meltano run with the PostgreSQL state backend creates them, or run `meltano-state init`; "
-                + "check the schema setting (state_backend.postgres.schema) if they live elsewhere."
-        case let .noSchema(schema):
-            return "Schema \(StoreError.quoted(schema)) does not exist. Check state_backend.postgres.schema (or the URI's second path segment); Meltano never creates the schema, create it with CREATE SCHEMA."
+                + "if they live elsewhere, check \(check)."
+        case let .noSchema(schema, origin):
+            return "Schema \(StoreError.quoted(schema)) does not exist (\(origin)). Meltano never creates the schema: create it with CREATE SCHEMA, or set the schema that holds the state tables."
         case let .lockHeld(stateID, holder, waited):
             var text = "Could not acquire lock for state_id: \(stateID) (waited \(StoreError.seconds(waited)))"
             if let holder {

@@ -68,6 +68,7 @@ public struct StoreFactory: Sendable {
         return StateStore(connection: connection, options: StoreOptions(
             schema: schema, layout: layout, table: table, lockTimeout: configuration.lockTimeout,
             staleLockAfter: configuration.staleLockAfter, readOnly: configuration.readOnly,
-            journal: Journal(path: configuration.journalPath), systemDatabase: configuration.systemDatabase))
+            journal: Journal(path: configuration.journalPath), systemDatabase: configuration.systemDatabase,
+            schemaOrigin: configuration.settingOrigin(endingWith: ".schema"), tableOrigin: configuration.settingOrigin(endingWith: ".table")))
     }
 }

@@ -237,6 +237,34 @@ struct CLIVerbTests {
         #expect(try fixture.rows().isEmpty)
     }
 
+    /// A missing schema or table names the setting that chose it and where it was set
+    /// (a flag, the URI's search_path, nothing at all), not a setting of another backend.
+    @Test func missingSchemaOrTableNamesTheSettingThatChoseIt() throws {
+        let fixture = try CLIFixture()
+        let config = try TestDatabase.configuration()
+        let libpqURI = "postgresql://\(config.user!)@\(config.host!):\(config.port!)/\(config.database!)"
+        let cases: [(arguments: [String], uri: String, expected: [String])] = [
+            (["list", "--schema", "nosuch_\(fixture.schema)"], fixture.environment["MELTANO_STATE_BACKEND_URI"]!,
+             ["Schema 'nosuch_\(fixture.schema)' does not exist (state_backend.postgres.schema = nosuch_\(fixture.schema), from flag)", "CREATE SCHEMA"]),
+            (["list"], libpqURI + "?options=-csearch_path%3Dnosuch_\(fixture.schema)",
+             ["does not exist (state_backend.postgresql.schema = nosuch_\(fixture.schema), from uri (env MELTANO_STATE_BACKEND_URI))"]),
+            (["list", "--table", "bogus"], libpqURI + "?options=-csearch_path%3D\(fixture.schema)",
+             ["No Meltano state tables (table 'bogus', with advisory locks) in schema '\(fixture.schema)'",
+              "check the table (state_backend.postgresql.table = bogus, from flag) and the schema (state_backend.postgresql.schema = \(fixture.schema), from uri (env MELTANO_STATE_BACKEND_URI))"]),
+            (["list"], libpqURI,
+             ["No Meltano state tables (table 'state', with advisory locks) in schema 'public'",
+              "the table (the default, state) and the schema (none is configured: the connection's search_path chose 'public')"]),
+        ]
+        for test in cases {
+            let result = try fixture.run(test.arguments, extraEnvironment: ["MELTANO_STATE_BACKEND_URI": test.uri])
+            #expect(result.status == 1, "\(test.arguments): \(result.stderr)")
+            for text in test.expected {
+                #expect(result.stderr.contains(text), "\(test.arguments): \(result.stderr)")
+            }
+            #expect(!result.stderr.contains("second path segment"), "\(result.stderr)")
+        }
+    }
+
     /// A source that is not there is "not found" (exit 4) for merge --from-state-id, as
     /// for copy and move, not Meltano's "singer_state not found" about `{}`.
     @Test func mergeFromAMissingIDIsNotFound() throws {
