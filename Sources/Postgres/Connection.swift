@@ -283,10 +283,18 @@ public final class Connection: @unchecked Sendable {
             throw PostgresError(kind: .invalidInput,
                                 message: "Parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold.")
         }
-        let cValues = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { cValues.forEach { free($0) } }
-        let pointers = cValues.map { UnsafePointer($0) }
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+        // Each string's own NUL-terminated bytes (no copy for a native String): a
+        // 100 MB state is not duplicated on its way to libpq.
+        var pointers = [UnsafePointer<CChar>?](repeating: nil, count: parameters.count)
+        func bind(from index: Int) -> T {
+            guard index < parameters.count else { return pointers.withUnsafeBufferPointer { body($0.baseAddress) } }
+            guard let value = parameters[index] else { return bind(from: index + 1) }
+            return value.withCString { pointer in
+                pointers[index] = pointer
+                return bind(from: index + 1)
+            }
+        }
+        return bind(from: 0)
     }
 
     private func run(_ sql: String, _ parameters: [String?]) throws -> QueryResult {

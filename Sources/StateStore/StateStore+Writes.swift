@@ -53,11 +53,12 @@ extension StateStore {
     /// `set` of a view read by `readMerged`, for copy and move. A view still in text
     /// form is written as `set` would write its tree — `json.dumps` of it, checked as
     /// `set` checks — from the text, so a 100 MB state is never built as a tree.
-    func set(_ stateID: String, to state: MergedState, action: String, note: String) throws {
+    func set(_ stateID: String, to state: consuming MergedState, action: String, note: String) throws {
         guard case let .text(document) = state.form, let text = document.acceptedMeltanoText() else {
             // A tree, or text `set` would refuse: the tree gives the refusal its words.
             return try set(stateID, to: state.value, validate: true, action: action, note: note)
         }
+        _ = consume state  // the source's text is not needed any more: not held while the copy is sent
         try requireWritable(action)
         try StateID.validate(stateID)
         try createTablesIfMissing()
@@ -75,7 +76,7 @@ extension StateStore {
         }
         let state = try sourceView(from: source, to: destination, action: "move")
         do {
-            try set(destination, to: state, action: "move", note: "from \(source)")
+            try set(destination, to: consume state, action: "move", note: "from \(source)")
         } catch {
             // A refusal (lock held, invalid state, cancelled) already says nothing changed
             // and keeps its own exit code; a broken write gets told what was not touched.

@@ -42,6 +42,16 @@ struct Painter {
     let model: Model
     let layout: Layout
     let theme: Theme
+    /// The status message's lines, worked out once a frame: the status line draws them
+    /// and the footer gives way to a second one.
+    let statusLines: [String]
+
+    init(model: Model, layout: Layout, theme: Theme) {
+        self.model = model
+        self.layout = layout
+        self.theme = theme
+        statusLines = Painter.statusLines(model: model, layout: layout)
+    }
 
     // MARK: - Header
 
@@ -253,10 +263,10 @@ struct Painter {
 
     /// The status message's lines: one, or two (word-wrapped, over the footer's line)
     /// when it is too long for one and the footer is there to give way.
-    var statusLines: [String] {
+    static func statusLines(model: Model, layout: Layout) -> [String] {
         guard let text = model.status?.text else { return [] }
         let width = layout.status.width
-        guard TextWidth.width(of: text) > width, layout.footer.height > 0, modeShowsStatus else { return [text] }
+        guard TextWidth.width(of: text) > width, layout.footer.height > 0, modeShowsStatus(model.mode) else { return [text] }
         let wrapped = Painter.wrap(text, width: width)
         guard wrapped.count > 1 else { return [text] }
         // The second line holds the rest (cut with "…" by the caller if still too long).
@@ -264,8 +274,8 @@ struct Painter {
     }
 
     /// The status message is what the status line shows (not the filter or search input).
-    var modeShowsStatus: Bool {
-        switch model.mode {
+    static func modeShowsStatus(_ mode: Mode) -> Bool {
+        switch mode {
         case .filter, .search: return false
         default: return true
         }
