@@ -33,7 +33,9 @@ struct GlobalOptions: ParsableArguments {
     var config: String?
     @Option(name: .long, help: ArgumentHelp("A context of the config file: a named backend (default: MELTANO_STATE_CONTEXT; `contexts` lists them).", valueName: "name"))
     var context: String?
-    @Option(name: .long, help: "Seconds a write waits for a lock held by someone else (default 30).")
+    // Unconditional: `--lock-timeout -1` is a value (refused as negative, with the
+    // fix), not a missing value followed by an unknown option.
+    @Option(name: .long, parsing: .unconditional, help: "Seconds a write waits for a lock held by someone else (default 30).")
     var lockTimeout: Double?
     @Flag(name: .long, help: "Refuse every write.")
     var readOnly = false

@@ -218,6 +218,11 @@ struct CLIVerbTests {
         #expect(port.stderr.contains("not a port number from 1 to 65535"), "\(port.stderr)")
         let layout = try fixture.run(["list"], extraEnvironment: ["MELTANO_STATE_LOCK_TIMEOUT": "soon"])
         #expect(layout.status == 2, "\(layout.stderr)")
+        // A negative number is a value refused with its fix, not "Missing value".
+        let negative = try fixture.run(["set", "--force", "a", #"{"singer_state": {}}"#, "--lock-timeout", "-1"])
+        #expect(negative.status == 2, "\(negative.stderr)")
+        #expect(negative.stderr.contains("--lock-timeout is -1, which is not a number of seconds, 0 or more"), "\(negative.stderr)")
+        #expect(negative.stderr.contains("Fix: Give --lock-timeout a number of seconds"), "\(negative.stderr)")
         let notJSON = try fixture.run(["set", "--force", "a", "{bad"])
         #expect(notJSON.status == 1, "\(notJSON.stderr)")
         // Falsy values too (0, false, null): Python's words, then what was expected.
