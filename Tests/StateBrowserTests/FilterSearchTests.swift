@@ -73,5 +73,11 @@ struct FilterSearchTests {
         harness.type("nowhere")
         harness.press(.enter)
         #expect(harness.text.contains("No match for 'nowhere'."))
+        // The next question clears the old answer: it does not come back after a filter.
+        harness.press(.backTab, .character("/"))
+        harness.type("a")
+        harness.press(.enter)
+        #expect(!harness.text.contains("No match for 'nowhere'."))
+        #expect(harness.model.status == nil)
     }
 }

@@ -113,6 +113,9 @@ extension Model {
             setStatus("Refreshing…")
             refreshAll(&commands)
         case .character("/"):
+            // A new filter or search is a new question: the last answer ("No match for …",
+            // a refused write) would come back under it when the prompt closes.
+            status = nil
             if focus == .detail {
                 mode = .search(text: "")
             } else {
