@@ -95,6 +95,19 @@ struct TextTests {
         over.put("漢字", x: 0, y: 0)
         over.put("x", x: 1, y: 0)
         #expect(over.line(0) == " x字")
+        // A box filled over wide characters that straddle its edges, then bordered: both
+        // borders show, and no half of a wide character is left outside it.
+        var boxed = Screen(width: 8, height: 1)
+        boxed.put("漢字漢字", x: 0, y: 0)
+        boxed.fill(x: 1, y: 0, width: 6, height: 1)
+        boxed.put("│", x: 1, y: 0)
+        boxed.put("│", x: 6, y: 0)
+        #expect(boxed.line(0) == " │    │")
+        for column in 0..<8 {
+            let cell = boxed[column, 0]
+            #expect(!cell.isContinuation || (column > 0 && boxed[column - 1, 0].width == 2), "column \(column)")
+            #expect(cell.width != 2 || (column + 1 < 8 && boxed[column + 1, 0].isContinuation), "column \(column)")
+        }
     }
 
     @Test("Truncation counts cells")

@@ -89,11 +89,12 @@ public struct Screen: Sendable, Equatable {
         set { cells[y * width + x] = newValue }
     }
 
-    /// Fills a rectangle with blanks of a style.
+    /// Fills a rectangle with blanks of a style. A wide grapheme it cuts at its edges
+    /// becomes a blank too (a dialog's border drawn next is not eaten by its other half).
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, style: Style = .plain) {
         for row in max(0, y)..<min(height, y + h) {
             for column in max(0, x)..<min(width, x + w) {
-                self[column, row] = Cell(text: " ", width: 1, style: style)
+                setCell(column, row, Cell(text: " ", width: 1, style: style))
             }
         }
     }
