@@ -6,11 +6,30 @@ import Postgres
 /// `--read-only`. The resolver puts them in every connection configuration it makes,
 /// so every error of those connections reads them.
 public enum ConnectionFixes {
-    public static let wording: [PostgresError.Problem: String] = [
-        .wrongPassword: "Check the user and password (MELTANO_STATE_BACKEND_POSTGRES_PASSWORD, PGPASSWORD or ~/.pgpass).",
-        .unknownDatabase: "Check the database name in state_backend.uri or state_backend.postgres.database.",
-        .insufficientPrivilege: "The database role lacks a privilege this action needs; grant it, or use --read-only to browse.",
-        .unknownSchema: "Check the schema setting (state_backend.postgres.schema); the schema must exist.",
-        .passwordRequired: "Set MELTANO_STATE_BACKEND_POSTGRES_PASSWORD or PGPASSWORD, add the password to ~/.pgpass, or run in a terminal to be asked for it.",
-    ]
+    /// The postgres:// add-on's settings, the sentences users have always read.
+    public static let wording = wording(for: .postgres)
+
+    /// The fixes in the names of `backend`'s own settings: a postgresql:// user has no
+    /// `state_backend.postgres.*`, a system database user sets only `database_uri`.
+    public static func wording(for backend: Backend) -> [PostgresError.Problem: String] {
+        let password, database, schema: String
+        switch backend {
+        case .postgres, .postgresql:
+            password = SettingKey.meltanoEnvVar(SettingKey.part(.password, backend))
+            database = "state_backend.uri or \(SettingKey.part(.database, backend))"
+            schema = backend == .postgres ? "the schema setting (\(SettingKey.part(.schema, backend)))"
+                : "the schema setting (\(SettingKey.part(.schema, backend)), or options=-csearch_path%3DSCHEMA in the URI)"
+        case .systemdb:
+            password = "the password in database_uri (MELTANO_DATABASE_URI)"
+            database = "database_uri (MELTANO_DATABASE_URI)"
+            schema = "the search_path in database_uri (MELTANO_DATABASE_URI)"
+        }
+        return [
+            .wrongPassword: "Check the user and password (\(password), PGPASSWORD or ~/.pgpass).",
+            .unknownDatabase: "Check the database name in \(database).",
+            .insufficientPrivilege: "The database role lacks a privilege this action needs; grant it, or use --read-only to browse.",
+            .unknownSchema: "Check \(schema); the schema must exist.",
+            .passwordRequired: "Set \(password) or PGPASSWORD, add the password to ~/.pgpass, or run in a terminal to be asked for it.",
+        ]
+    }
 }

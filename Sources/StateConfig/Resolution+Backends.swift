@@ -54,7 +54,7 @@ extension Resolution {
             (connection, target, schema, tableSchema) = try resolveSystemDatabase(uriFound: uriFound, entries: &entries)
         }
         connection.connectTimeout = connectTimeout
-        connection.fixWording = ConnectionFixes.wording
+        connection.fixWording = ConnectionFixes.wording(for: backend)
         return (connection, target, schema, tableSchema)
     }
 
@@ -293,7 +293,7 @@ extension Resolution {
         do {
             var (connection, target, schema) = try systemDatabaseConnection(raw, label: found.source.label(home: home))
             connection.connectTimeout = connectTimeout
-            connection.fixWording = ConnectionFixes.wording
+            connection.fixWording = ConnectionFixes.wording(for: .systemdb)
             return .postgres(connection, target: target, schema: schema)
         } catch let error as ConfigurationError {
             return .unavailable("\(error.problem) (\(found.source.label(home: home))), which this tool does not read")

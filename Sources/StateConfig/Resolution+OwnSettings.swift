@@ -121,9 +121,11 @@ extension Resolution {
     }
 
     func invalid(_ setting: OwnSetting, found: Found, expected: String) -> ConfigurationError {
-        ConfigurationError(problem: "\(setting.key) is \(quoted(found.value ?? "")), which is not \(expected)",
-                           source: found.source.label(home: home),
-                           fix: "Set \(setting.key) (\(setting.environmentVariable)) to \(expected).")
+        // Given on the command line: the fix is the flag, not a setting the user did not touch.
+        let fix = found.source == .flag ? "Give --\(setting.key.replacingOccurrences(of: "_", with: "-")) \(expected)."
+            : "Set \(setting.key) (\(setting.environmentVariable)) to \(expected)."
+        return ConfigurationError(problem: "\(setting.key) is \(quoted(found.value ?? "")), which is not \(expected)",
+                                  source: found.source.label(home: home), fix: fix)
     }
 
     mutating func seconds(_ setting: OwnSetting, default defaultValue: Double, allowZero: Bool,
@@ -131,15 +133,8 @@ extension Resolution {
         let expected = allowZero ? "a number of seconds (30, 1.5, 500ms, 2m)" : "a positive number of seconds (30, 1.5, 500ms, 2m)"
         if let typed = inputs.flagSeconds[setting.key] {
             // The command line's number as it is; text only to name it in an error.
-            let text = typed == typed.rounded() && abs(typed) < 1e15 ? String(Int64(typed)) : String(typed)
-            let given = Found(value: text, source: .flag, note: nil)
-            guard typed.isFinite, typed >= 0, allowZero || typed > 0 else {
-                let flag = "--" + setting.key.replacingOccurrences(of: "_", with: "-")
-                // The flag takes plain numbers only (not 500ms or 2m, which settings take).
-                let wanted = allowZero ? "a number of seconds, 0 or more" : "a number of seconds above 0"
-                throw ConfigurationError(problem: "\(flag) is \(text), which is not \(wanted)", source: "flag",
-                                         fix: "Give \(flag) \(wanted), e.g. 30 or 2.5\(allowZero ? " (0: do not wait)" : "").")
-            }
+            let given = Found(value: String(typed), source: .flag, note: nil)
+            guard typed.isFinite, typed >= 0, allowZero || typed > 0 else { throw invalid(setting, found: given, expected: expected) }
             entries.append(ownEntry(setting, found: given, display: formatSeconds(typed)))
             return typed
         }

@@ -100,13 +100,32 @@ public struct ResolvedConfiguration: Sendable {
 
     public func entry(_ key: String) -> Entry? { entries.first { $0.key == key } }
 
-    /// The first setting whose name ends with `suffix` (`.schema`), as it was set, for
-    /// messages: `state_backend.postgresql.schema = foo, from uri (env …)`; nil when it
-    /// is not set (a default is not "set").
-    public func settingOrigin(endingWith suffix: String) -> String? {
-        guard let entry = entries.first(where: { $0.key.hasSuffix(suffix) }), let value = entry.value,
-              entry.source != .default else { return nil }
-        return "\(entry.key) = \(value), from \(entry.source.label(home: homeDirectory))"
+    /// What chose the schema of the state tables, for messages: the setting as set
+    /// (`state_backend.postgresql.schema = foo, from uri (env …)`), or how it was left
+    /// to a default. Never a password: only the schema's value is shown.
+    public var schemaOrigin: String {
+        switch backend {
+        case .postgres, .postgresql:
+            let key = SettingKey.part(.schema, backend)
+            if let entry = entry(key), entry.source != .default, let value = entry.value {
+                return "\(key) = \(value), from \(entry.source.label(home: homeDirectory))"
+            }
+            return backend == .postgres ? "\(key) is not set: the add-on's default, public"
+                : "\(key) is not set: the connection's search_path chose it"
+        case .systemdb:
+            if tableSchema != nil, let entry = entry(SettingKey.databaseURI) {
+                return "the search_path in database_uri, from \(entry.source.label(home: homeDirectory))"
+            }
+            return "database_uri sets no search_path: the connection's search_path chose it"
+        }
+    }
+
+    /// What chose the single-table layout's table, for messages.
+    public var tableOrigin: String {
+        guard let entry = entry(SettingKey.table), entry.source != .default, let value = entry.value else {
+            return "\(SettingKey.table) is not set"
+        }
+        return "\(SettingKey.table) = \(value), from \(entry.source.label(home: homeDirectory))"
     }
 
     /// Whether a password is configured (a setting, or inside the URI). When it is not,

@@ -34,23 +34,25 @@ public struct RewritableDocument: Sendable {
 
     /// The document as `options` writes it (what `parsed().text(options)` gives), and the
     /// keys of its top object in order (nil when it is not an object), from one walk of
-    /// the bytes, without the tree.
-    public func textAndTopKeys(_ options: JSONWriteOptions) -> (text: String, topKeys: [JSONString]?) {
-        let writer = ByteWriter(capacity: bytes.count + bytes.count / 8)
-        var keys: [JSONString] = []
-        let isObject = bytes.withUnsafeBufferPointer { buffer -> Bool in
-            var parser = Parser(base: buffer.baseAddress!, count: buffer.count)  // not empty: it parses
+    /// the bytes, without the tree. Nil when the walk does not complete (never, for a
+    /// document checked when it was made: but then nothing half-written is handed out).
+    public func textAndTopKeys(_ options: JSONWriteOptions) -> (text: String, topKeys: [JSONString]?)? {
+        bytes.withUnsafeBufferPointer { buffer -> (text: String, topKeys: [JSONString]?)? in
+            guard let base = buffer.baseAddress else { return nil }
+            var parser = Parser(base: base, count: buffer.count)
+            parser.skipWhitespace()
+            let isObject = parser.i < buffer.count && buffer[parser.i] == UInt8(ascii: "{")
+            parser.i = 0
+            let writer = ByteWriter(capacity: buffer.count + buffer.count / 8)
+            var keys: [JSONString] = []
             var seen = KeySeen()
-            // Checked when it was made: the walk neither fails nor meets a repeated key.
-            _ = try? parser.walk(writer: writer, options: options, checkingKeys: false, seen: &seen) { key, _ in
+            guard (try? parser.walk(writer: writer, options: options, checkingKeys: false, seen: &seen, member: { key, _ in
                 keys.append(key)
                 return true
-            }
-            parser.i = 0
-            parser.skipWhitespace()
-            return buffer[parser.i] == UInt8(ascii: "{")
+            })) == true else { return nil }
+            writer.flush()
+            return (writer.takeString(), isObject ? keys : nil)
         }
-        return (writer.takeString(), isObject ? keys : nil)
     }
 }
 

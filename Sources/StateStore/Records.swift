@@ -203,14 +203,13 @@ extension Optional where Wrapped == [UInt8] {
     }
 }
 
-extension RewritableDocument {
-    /// `json.dumps` of the document — the text `set` stores for it — when `set` would
-    /// accept it; nil when it would refuse it (then the tree gives the refusal its words).
-    /// Checked by `validateStateForSet` on the top object's keys alone, which is all that
-    /// check looks at in an object.
+extension MergedState {
+    /// `json.dumps` of the state — the text `set` stores for it — worked out from its text
+    /// when it is still text and `set` would accept it (checked by `validateStateForSet`
+    /// on the top object's keys alone, which is all that check looks at in an object);
+    /// nil otherwise (then the tree gives a refusal its words).
     func acceptedMeltanoText() -> String? {
-        let (text, keys) = textAndTopKeys(.meltano)
-        guard let keys else { return nil }
+        guard case let .text(document) = form, let (text, keys) = document.textAndTopKeys(.meltano), let keys else { return nil }
         let topLevel = JSONValue.object(JSONObject(keys.map { ($0, JSONValue.null) }))
         guard (try? validateStateForSet(topLevel)) != nil else { return nil }
         return text

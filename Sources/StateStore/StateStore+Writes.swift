@@ -54,11 +54,11 @@ extension StateStore {
     /// form is written as `set` would write its tree — `json.dumps` of it, checked as
     /// `set` checks — from the text, so a 100 MB state is never built as a tree.
     func set(_ stateID: String, to state: consuming MergedState, action: String, note: String) throws {
-        guard case let .text(document) = state.form, let text = document.acceptedMeltanoText() else {
+        guard let text = state.acceptedMeltanoText() else {
             // A tree, or text `set` would refuse: the tree gives the refusal its words.
             return try set(stateID, to: state.value, validate: true, action: action, note: note)
         }
-        _ = consume state  // the source's text is not needed any more: not held while the copy is sent
+        _ = consume state  // the source's bytes are not held while the copy is sent
         try requireWritable(action)
         try StateID.validate(stateID)
         try createTablesIfMissing()

@@ -158,17 +158,16 @@ public final class StateStore: @unchecked Sendable {
     /// The database's name for messages: the one libpq connected to (a URI's too).
     var databaseForMessages: String { connection.databaseName ?? connection.configuration.database ?? "(default)" }
 
-    /// The schema is missing: named with the setting that chose it.
+    /// The schema is missing: named with what chose it.
     var noSchema: StoreError {
-        .noSchema(tables.schema, origin: options.schemaOrigin ?? "the connection's search_path chose it; no schema is configured")
+        .noSchema(tables.schema, origin: options.schemaOrigin ?? "no schema was configured")
     }
 
-    /// The tables are missing: named with the settings that chose where to look.
+    /// The tables are missing: named with what chose where to look.
     var noTables: StoreError {
-        var check = options.schemaOrigin.map { "the schema (\($0))" }
-            ?? "the schema (none is configured: the connection's search_path chose \(StoreError.quoted(tables.schema)))"
+        var check = "the schema (\(options.schemaOrigin ?? "no schema was configured"))"
         if layout == .singleTable {
-            check = "the table (\(options.tableOrigin ?? "the default, state")) and " + check
+            check = "the table (\(options.tableOrigin ?? "\(StoreError.quoted(options.table)) by default")) and " + check
         }
         return .noTables(schema: tables.schema, database: databaseForMessages, layout: layout, table: options.table, check: check)
     }

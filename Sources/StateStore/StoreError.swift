@@ -44,9 +44,10 @@ extension StoreError: CustomStringConvertible, LocalizedError {
             return "Invalid state ID \(StoreError.quoted(id)): \(reason)"
         case let .noTables(schema, database, layout, table, check):
             let tables = layout == .singleTable ? "table \(StoreError.quoted(table)), with advisory locks" : layout.tableDescription
+            let creates = layout == .systemDB ? "Meltano's own migrations create them (`meltano install`); this tool does not"
+                : "A Meltano run with the PostgreSQL state backend creates them, or run `meltano-state init`"
             return "No Meltano state tables (\(tables)) in schema \(StoreError.quoted(schema)) of database \(StoreError.quoted(database)). "
-                + "A Meltano run with the PostgreSQL state backend creates them, or run `meltano-state init`; "
-                + "if they live elsewhere, check \(check)."
+                + "\(creates); if they live elsewhere, check \(check)."
         case let .noSchema(schema, origin):
             return "Schema \(StoreError.quoted(schema)) does not exist (\(origin)). Meltano never creates the schema: create it with CREATE SCHEMA, or set the schema that holds the state tables."
         case let .lockHeld(stateID, holder, waited):

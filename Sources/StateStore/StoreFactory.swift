@@ -69,6 +69,6 @@ public struct StoreFactory: Sendable {
             schema: schema, layout: layout, table: table, lockTimeout: configuration.lockTimeout,
             staleLockAfter: configuration.staleLockAfter, readOnly: configuration.readOnly,
             journal: Journal(path: configuration.journalPath), systemDatabase: configuration.systemDatabase,
-            schemaOrigin: configuration.settingOrigin(endingWith: ".schema"), tableOrigin: configuration.settingOrigin(endingWith: ".table")))
+            schemaOrigin: configuration.schemaOrigin, tableOrigin: configuration.tableOrigin))
     }
 }

@@ -18,17 +18,29 @@ import Postgres
         #expect(ConnectionFixes.wording == Self.sentences)
     }
 
-    @Test func everyResolvedConnectionCarriesTheWording() throws {
-        for uri in ["postgres://u@h/db", "postgresql://u@h/db"] {
-            let sandbox = Sandbox()
-            sandbox.write("project/meltano.yml", "state_backend:\n  uri: \(uri)\n")
-            #expect(try sandbox.resolve().connection.fixWording == Self.sentences, "\(uri)")
-        }
+    /// Each backend's connections name that backend's settings: postgresql:// users have
+    /// no state_backend.postgres.*, system database users only database_uri.
+    @Test func everyResolvedConnectionCarriesItsBackendsWording() throws {
+        let postgres = Sandbox()
+        postgres.write("project/meltano.yml", "state_backend:\n  uri: postgres://u@h/db\n")
+        #expect(try postgres.resolve().connection.fixWording == Self.sentences)
+
+        let libpq = Sandbox()
+        libpq.write("project/meltano.yml", "state_backend:\n  uri: postgresql://u@h/db\n")
+        let libpqWording = try libpq.resolve().connection.fixWording
+        #expect(libpqWording[.wrongPassword] == "Check the user and password (MELTANO_STATE_BACKEND_POSTGRESQL_PASSWORD, PGPASSWORD or ~/.pgpass).")
+        #expect(libpqWording[.unknownSchema] == "Check the schema setting (state_backend.postgresql.schema, or options=-csearch_path%3DSCHEMA in the URI); the schema must exist.")
+        #expect(libpqWording[.unknownDatabase] == "Check the database name in state_backend.uri or state_backend.postgresql.database.")
+
         let sandbox = Sandbox()
         sandbox.write("project/meltano.yml", "database_uri: postgresql+psycopg://m@sys.example.com/meltano\n")
         let systemdb = try sandbox.resolve()
         #expect(systemdb.backend == .systemdb)
-        #expect(systemdb.connection.fixWording == Self.sentences)
+        #expect(systemdb.connection.fixWording[.passwordRequired] == "Set the password in database_uri (MELTANO_DATABASE_URI) or PGPASSWORD, add the password to ~/.pgpass, or run in a terminal to be asked for it.")
+        #expect(systemdb.connection.fixWording[.unknownSchema] == "Check the search_path in database_uri (MELTANO_DATABASE_URI); the schema must exist.")
+        for wording in [libpqWording, systemdb.connection.fixWording] {
+            #expect(!wording.values.contains { $0.contains("state_backend.postgres.") || $0.contains("_POSTGRES_") })
+        }
     }
 
     @Test func anErrorReadsAsBefore() {

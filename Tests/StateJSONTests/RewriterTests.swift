@@ -208,4 +208,34 @@ import Testing
         }
         #expect(seen == [#"a={"x": [1]}"#, "b=2"])
     }
+
+    /// `textAndTopKeys` (copy and move of a state without its tree): the text is what the
+    /// tree's writer gives, and the keys are the top object's, decoded, in order; nothing
+    /// for a top level that is not an object.
+    @Test func textAndTopKeysAreTheTreesOnGeneratedDocuments() throws {
+        var generator = DocumentGenerator(seed: 0x5EED_0011)
+        var texts = RewriterTests.corpus(&generator, documents: 1500, mutated: 0)
+        texts += ["{}", "  {\"singer\\u005fstate\": {\"singer_state\": 1}, \"b\": [\"singer_state\"]}  ", "[]", "\"singer_state\"",
+                  "{\"\\ud800\": {}, \"é\": -0, \"f\": 1E400}", "\n\t{\"a\": {\"x\": {\"y\": 1}}, \"b\": null}"]
+        var checked = 0, objects = 0
+        for text in texts {
+            guard let document = RewritableDocument(Array(text.utf8)), let value = try? document.parsed() else { continue }
+            guard let (written, keys) = document.textAndTopKeys(.meltano) else {
+                Issue.record("no text for \(text.debugDescription)")
+                continue
+            }
+            #expect(written == value.meltanoText, "\(text.debugDescription)")
+            if case let .object(object) = value {
+                #expect(keys == object.keys, "\(text.debugDescription)")
+                objects += 1
+            } else {
+                #expect(keys == nil, "\(text.debugDescription)")
+            }
+            checked += 1
+        }
+        #expect(checked > 1000 && objects > 100, "\(checked) checked, \(objects) objects")
+        let escaped = RewritableDocument(Array(#"{"singer\u005fstate": {"singer_state": 1}, "b": 2}"#.utf8))!.textAndTopKeys(.meltano)
+        #expect(escaped?.topKeys == ["singer_state", "b"])
+    }
+
 }

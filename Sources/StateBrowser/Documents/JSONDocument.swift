@@ -89,13 +89,11 @@ public final class JSONDocument: @unchecked Sendable {
     /// fails (LayoutParserDifferentialTests checks they agree on that); it stopped at
     /// a different byte for some texts, which marked the wrong character.
     static func reported(_ layoutError: JSONTextError, text: String) -> JSONTextError {
-        do {
+        do throws(JSONParseError) {
             _ = try JSONParser.parse(text)
             return layoutError
-        } catch let error as JSONParseError {
-            return JSONTextError(offset: error.offset, message: error.message)
         } catch {
-            return layoutError
+            return JSONTextError(offset: error.offset, message: error.message)
         }
     }
 
