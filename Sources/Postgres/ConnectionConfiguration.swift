@@ -1,4 +1,5 @@
 import Foundation
+import CLibPQ
 
 /// Where and how to connect: typed parameters handed to libpq as keyword/value pairs
 /// (`PQconnectdbParams`), so no user value is ever pasted into a conninfo string.
@@ -112,7 +113,10 @@ public func passwordsInURI(_ uri: String) -> [String] {
     if let question = rest.firstIndex(of: "?") {
         for pair in rest[(question + 1)...].split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, ["password", "sslpassword"].contains(text(parts[0]).lowercased()) { add(text(parts[1])) }
+            // password=, sslpassword= and misspellings of them (passwd=): redactURI masks the same.
+            guard parts.count == 2 else { continue }
+            let key = text(parts[0]).lowercased()
+            if key.contains("pass") || key.contains("pwd") { add(text(parts[1])) }
         }
     }
     return found
@@ -143,4 +147,21 @@ public struct Redactor: Sendable {
         }
         return result
     }
+}
+
+/// Facts about the libpq this program is linked with.
+public enum Libpq {
+    /// The connection parameters it knows (`PQconndefaults`): what a postgresql:// URI's
+    /// query may name.
+    public static let keywords: Set<String> = {
+        guard let options = PQconndefaults() else { return [] }
+        defer { PQconninfoFree(options) }
+        var keywords = Set<String>()
+        var option = options
+        while let keyword = option.pointee.keyword {
+            keywords.insert(String(cString: keyword))
+            option += 1
+        }
+        return keywords
+    }()
 }

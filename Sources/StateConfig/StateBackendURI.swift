@@ -255,6 +255,15 @@ struct LibpqURI: Equatable {
             }
             p = q + 1
         }
+        // Another @ before the path or query: an @ in the password not written %40.
+        // libpq would take the rest of the password for the host name and print it in
+        // its error, so it is refused here, without echoing any of it.
+        var authorityEnd = p
+        while authorityEnd < s.count, s[authorityEnd] != "/", s[authorityEnd] != "?" { authorityEnd += 1 }
+        if s[p..<authorityEnd].contains("@") {
+            throw URIProblem(problem: "has more than one @ before its host: an @ inside the user name or password must be written %40 (libpq ends the password at the first @ and would take the rest for the host name)",
+                             fix: "Percent-encode the @ in the password as %40, or leave the password out of the URI and set \(settingPrefix).password instead.")
+        }
         // Hosts and ports.
         var prev: Unicode.Scalar? = nil
         var hosts: [String] = []
@@ -330,6 +339,13 @@ struct LibpqURI: Equatable {
                                      fix: "Write query parameters as key=value&key=value; percent-encode = inside a value as %3D.")
                 }
                 let key = try decode(parts[0], what: "query parameter name", settingPrefix: settingPrefix)
+                if key != "ssl", !Libpq.keywords.isEmpty, !Libpq.keywords.contains(key) {
+                    // libpq would refuse it when connecting, in words that read like an SSL
+                    // problem; the name only, never the value (it may be a password).
+                    let near = Libpq.keywords.filter { editDistance($0, key) <= 2 }.sorted()
+                    throw URIProblem(problem: "has a query parameter libpq does not know: \(key)\(near.isEmpty ? "" : " (did you mean \(near.joined(separator: " or "))?)")",
+                                     fix: "Use libpq's connection parameters (sslmode, sslrootcert, options, application_name, target_session_attrs, …), or drop it.")
+                }
                 let value = try decode(parts[1], what: "query parameter value", settingPrefix: settingPrefix)
                 if key == "ssl" && value == "true" {
                     result.parameters.append(("sslmode", "require"))
@@ -399,10 +415,13 @@ func redactURI(_ uri: String) -> String {
     if addOnRule {
         authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
     } else {
-        authorityEnd = rest.firstIndex(where: { $0 == "/" }) ?? rest.endIndex
+        authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
     }
     let authority = rest[..<authorityEnd]
-    let at = addOnRule ? authority.lastIndex(of: "@") : authority.firstIndex(of: "@")
+    // The last @, for both rules: libpq ends the password at the first one, but a second
+    // @ (an unencoded @ in the password) makes the rest of the password look like the
+    // host, and that must not show either. The parser refuses such a URI.
+    let at = authority.lastIndex(of: "@")
     if let at, let colon = authority[..<at].firstIndex(of: ":") {
         rest.replaceSubrange((colon + 1)..<at, with: "********".unicodeScalars)
     }
@@ -411,8 +430,10 @@ func redactURI(_ uri: String) -> String {
         let query = rest[(question + 1)...]
         let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> [Unicode.Scalar] in
             let lower = String(String.UnicodeScalarView(pair)).lowercased()
-            if lower.hasPrefix("password=") || lower.hasPrefix("password%3d") || lower.hasPrefix("sslpassword=") {
-                let equals = pair.firstIndex(of: "=") ?? (pair.startIndex + min(pair.count, "password%3d".count) - 1)
+            // password=, sslpassword=, and misspellings (passwd=): any key naming a password.
+            let key = lower.components(separatedBy: "=")[0].components(separatedBy: "%3d")[0]
+            if key.contains("pass") || key.contains("pwd") {
+                let equals = pair.firstIndex(of: "=") ?? (pair.startIndex + min(pair.count, key.unicodeScalars.count + 3) - 1)
                 return Array(pair[...equals]) + Array("********".unicodeScalars)
             }
             return Array(pair)
@@ -422,3 +443,17 @@ func redactURI(_ uri: String) -> String {
     return prefix + String(String.UnicodeScalarView(rest))
 }
 
+/// Levenshtein distance, for "did you mean" (short names only).
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

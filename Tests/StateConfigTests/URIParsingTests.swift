@@ -100,11 +100,17 @@ import Testing
         #expect(uri.searchPathSchema == "state")
     }
 
-    @Test func passwordEndsAtTheFirstAt() throws {
-        // libpq: user info ends at the first @ (a literal @ in a password must be %40).
-        let uri = try LibpqURI.parse("postgresql://u:a@b@host/db", settingPrefix: "p")
-        #expect(uri.password == "a")
-        #expect(uri.hosts == ["b@host"])
+    @Test func aSecondAtIsRefusedWithoutEchoingTheRest() throws {
+        // libpq ends the user info at the first @ and would take "b@host" for the host,
+        // printing the rest of the password in its error: refused, naming none of it.
+        #expect {
+            _ = try LibpqURI.parse("postgresql://u:a@bsecret@host/db", settingPrefix: "p")
+        } throws: { error in
+            guard let problem = error as? URIProblem else { return false }
+            return problem.problem.contains("%40") && !"\(problem.problem) \(problem.fix)".contains("bsecret")
+        }
+        let encoded = try LibpqURI.parse("postgresql://u:a%40b@host/db", settingPrefix: "p")
+        #expect(encoded.password == "a@b" && encoded.hosts == ["host"])
     }
 
     @Test func ipv6AndMultipleHosts() throws {
@@ -147,6 +153,10 @@ import Testing
         ("postgresql://h/db?sslmode", "without ="),
         ("postgresql://h/db?a=b=c", "more than one ="),
         ("mysql://h/db", "not a postgresql"),
+        ("postgresql://u:p@ss%3Awrd@127.0.0.1:5432/db", "more than one @"),
+        ("postgresql://u:p@ss@h?sslmode=require", "more than one @"),
+        ("postgresql://u@h/db?sslmod=require", "libpq does not know: sslmod (did you mean sslmode?)"),
+        ("postgresql://u@h/db?passwd=hunter22", "libpq does not know: passwd"),
     ])
     func errors(uri: String, mentions: String) {
         #expect {
@@ -176,6 +186,10 @@ import Testing
         #expect(redactURI("postgres://host/db") == "postgres://host/db")
         #expect(redactURI("systemdb") == "systemdb")
         #expect(redactURI("postgresql+psycopg://u:pw@h/db") == "postgresql+psycopg://u:********@h/db")
+        // An unencoded @ in the password: none of it shows, though libpq ends it at the first @.
+        #expect(redactURI("postgresql://u:p@ss%3Awrd@h:5/db") == "postgresql://u:********@h:5/db")
+        #expect(redactURI("postgresql://u:p@ss@h?sslmode=require&application_name=a@b") == "postgresql://u:********@h?sslmode=require&application_name=a@b")
+        #expect(redactURI("postgresql://u@h/db?passwd=hunter22&PWD=x") == "postgresql://u@h/db?passwd=********&PWD=********")
     }
 
     @Test func passwordsFoundInEveryForm() {
