@@ -80,8 +80,12 @@ public enum SessionVisibility: String, Sendable, Codable, Equatable {
 public enum RunEvidence: Sendable, Equatable {
     /// Read: the latest run of each job asked about (absent: the job never ran).
     case known([String: RunInfo])
-    /// Not configured or not readable, and why.
+    /// Not configured (no PostgreSQL `database_uri`), and why: the lock's age decides.
     case unavailable(String)
+    /// Configured, but it could not be read now (a wrong password, a host down, no runs
+    /// table), and why: the heartbeat is unknown, so a lock's age alone never makes it
+    /// stale, for fear of releasing the lock of a run that is alive.
+    case unreadable(String)
 
     public func latest(_ jobName: String) -> RunInfo? {
         if case let .known(runs) = self { return runs[jobName] }
@@ -212,7 +216,10 @@ public struct Diagnosis: Sendable {
         let run = evidence.runs.latest(evidence.stateID)
         let running = run.flatMap { $0.state == "RUNNING" ? $0 : nil }
         var missing: [String] = []
-        if case let .unavailable(why) = evidence.runs { missing.append("heartbeat: Meltano's system database: \(why)") }
+        switch evidence.runs {
+        case let .unavailable(why), let .unreadable(why): missing.append("heartbeat: Meltano's system database: \(why)")
+        case .known: break
+        }
         func result(_ verdict: Verdict, _ reason: String, _ next: String? = nil, _ staleness: LockStaleness? = nil) -> Diagnosis {
             Diagnosis(evidence: evidence, verdict: verdict, reason: reason, nextCommand: next, missing: missing, staleness: staleness)
         }
@@ -254,6 +261,13 @@ public struct Diagnosis: Sendable {
             guard staleness.isStale else {
                 return result(.running, "\(staleness.reason): young enough to belong to a run or a `meltano state` command in progress (judged by age only)", nil, staleness)
             }
+            if case .unreadable = evidence.runs {
+                // The heartbeat that would decide is there but could not be read: old is
+                // not stale (not for `locks --stale`, `unlock --stale`, the `!` mark).
+                let unknown = LockStaleness(isStale: false, evidence: .age,
+                                            reason: "\(staleness.reason), but Meltano's system database could not be read, so whether its run still sends heartbeats is unknown: not counted as stale")
+                return result(.unknown, "\(unknown.reason) (see what is missing); if you know its pipeline is dead: \(unlock)", nil, unknown)
+            }
             if evidence.runs.isKnown {
                 let latest = run.map { "; its latest run \($0.id) is \($0.state)\($0.endedAt.map { ", ended \($0) UTC" } ?? "")" } ?? "; this job has no run"
                 return result(.safeToRelease, "\(staleness.reason) and no run of this job is RUNNING in Meltano's system database\(latest)", unlock, staleness)
@@ -294,7 +308,7 @@ public struct Diagnosis: Sendable {
             lines.append(("lock", evidence.layout == .systemDB ? "none (Meltano's system database has no locks)" : "none"))
         }
         switch evidence.runs {
-        case let .unavailable(why):
+        case let .unavailable(why), let .unreadable(why):
             lines.append(("run", "unknown: \(why)"))
         case .known:
             if let run = evidence.runs.latest(evidence.stateID) {
@@ -380,7 +394,7 @@ public struct Diagnosis: Sendable {
         }
         var runs = JSONObject()
         switch evidence.runs {
-        case let .unavailable(why):
+        case let .unavailable(why), let .unreadable(why):
             runs["available"] = .bool(false)
             runs["why"] = string(why)
             runs["latest"] = .null

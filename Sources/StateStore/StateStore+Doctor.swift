@@ -58,9 +58,9 @@ extension StateStore {
         do {
             return .known(try withRunsStore { try $0.latestRuns(jobNames: jobNames) })
         } catch let problem as RunsUnavailable {
-            return .unavailable(problem.why)
+            return problem.configured ? .unreadable(problem.why) : .unavailable(problem.why)
         } catch {
-            return .unavailable("\(systemDatabaseName) could not be read: \(error)")
+            return .unreadable("\(systemDatabaseName) could not be read: \(error)")
         }
     }
 
@@ -76,7 +76,11 @@ extension StateStore {
         }
     }
 
-    private struct RunsUnavailable: Error { let why: String }
+    /// `configured`: a system database is configured but could not be used.
+    private struct RunsUnavailable: Error {
+        let why: String
+        var configured = false
+    }
 
     /// Runs `body` on the store that holds Meltano's runs: this one (systemdb layout) or
     /// the system database beside it.
@@ -92,13 +96,13 @@ extension StateStore {
             return try besideRuns.with({
                 let connection: Connection
                 do { connection = try Connection(configuration) } catch let error as PostgresError {
-                    throw RunsUnavailable(why: "\(name) cannot be reached: \(error.description)")
+                    throw RunsUnavailable(why: "\(name) cannot be reached: \(error.description)", configured: true)
                 }
                 let resolvedSchema = try schema ?? connection.query("SELECT current_schema()", idempotent: true).scalar ?? "public"
                 let runs = quoteIdentifier(resolvedSchema) + ".runs"
                 guard try connection.query("SELECT to_regclass($1) IS NOT NULL", [runs], idempotent: true).scalar == "t" else {
                     connection.close()
-                    throw RunsUnavailable(why: "\(name) has no runs table in schema \(resolvedSchema) (Meltano's migrations create it: `meltano install`)")
+                    throw RunsUnavailable(why: "\(name) has no runs table in schema \(resolvedSchema) (Meltano's migrations create it: `meltano install`)", configured: true)
                 }
                 return StateStore(connection: connection, options: StoreOptions(
                     schema: resolvedSchema, layout: .systemDB, readOnly: true, journal: options.journal, systemDatabase: .sameAsState))

@@ -13,7 +13,8 @@ struct DoctorCommand: ParsableCommand {
 
             Verdicts and exit codes: HEALTHY 0; SAFE TO RELEASE 1 (with the exact unlock or fail-run command); \
             RUNNING, DO NOT RELEASE 3; DO NOT RELEASE 3 (evidence disagrees: look first); UNKNOWN 5 (says which \
-            evidence is missing). Of several state IDs the most cautious verdict sets the exit code.
+            evidence is missing; also when doctor fails, e.g. cannot connect). Of several state IDs the most \
+            cautious verdict sets the exit code. Bad input is 2, an unknown state ID 4.
 
             Examples:
               meltano-state doctor
@@ -25,6 +26,23 @@ struct DoctorCommand: ParsableCommand {
     @Flag(name: .long, help: "A JSON array, one object per state ID (schema in the README).") var json = false
 
     func run() throws {
+        do {
+            try diagnoseAndReport()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            // Exit 1 is SAFE TO RELEASE here: a failure (cannot connect, no tables) that
+            // judged nothing must not read as it in a script. It is UNKNOWN (5).
+            let code = Entry.report(error)
+            if code == Exit.failure {
+                printNote("Nothing was judged: exit 5 (UNKNOWN).", quiet: global.quiet)
+                throw ExitCode(Verdict.unknown.exitCode)
+            }
+            throw ExitCode(code)
+        }
+    }
+
+    private func diagnoseAndReport() throws {
         let context = try Context(global)
         let ids = stateIDs.isEmpty ? try context.store.doctorCandidates() : stateIDs
         let diagnoses = try context.store.diagnose(ids)

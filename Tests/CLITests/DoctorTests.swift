@@ -111,6 +111,19 @@ struct DoctorTests {
         // And without the system database the same lock is stale by age, said so.
         let byAge = try beside.fixture.run(["locks", "--stale"], extraEnvironment: ["MELTANO_DATABASE_URI": ""])
         #expect(byAge.stdout.contains(lockID) && byAge.stdout.contains(" age ") && byAge.stdout.contains("STALE"), "\(byAge.stdout)")
+        // But a system database that is configured and cannot be read (a wrong password, a
+        // host down) is not the same as none: its heartbeat is unknown, so age does not
+        // make the lock stale and `unlock --stale` leaves it alone.
+        let unreadable = ["MELTANO_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none"]
+        let notStale = try beside.fixture.run(["locks", "--stale"], extraEnvironment: unreadable)
+        #expect(notStale.status == 0 && notStale.stdout.isEmpty && notStale.stderr.contains("No stale locks."), "\(notStale.stdout) \(notStale.stderr)")
+        let kept = try beside.fixture.run(["unlock", "--stale", "--yes"], extraEnvironment: unreadable)
+        #expect(kept.status == 0 && kept.stderr.contains("No stale locks."), "\(kept.stdout) \(kept.stderr)")
+        #expect(try beside.lockCount() == 1)
+        let listed = try beside.fixture.run(["locks", "--json"], extraEnvironment: unreadable)
+        #expect(listed.stdout.contains(#""stale":false"#) && listed.stdout.contains("could not be read"), "\(listed.stdout)")
+        let unknown = try beside.fixture.run(["doctor", Self.id], extraEnvironment: unreadable)
+        #expect(unknown.status == 5 && unknown.stdout.contains("UNKNOWN") && unknown.stdout.contains("cannot be reached"), "\(unknown.stdout)")
     }
 
     @Test func withoutTheSystemDatabaseAnOldLockIsUnknownAndSaysWhatIsMissing() throws {
@@ -122,6 +135,18 @@ struct DoctorTests {
         #expect(doctor.stdout.contains("UNKNOWN"))
         #expect(doctor.stdout.contains("missing  heartbeat:") && doctor.stdout.contains("database_uri (MELTANO_DATABASE_URI) is not set"), "\(doctor.stdout)")
         #expect(doctor.stdout.contains("missing  holder session:"))
+    }
+
+    /// A doctor that cannot judge (no connection) exits 5, UNKNOWN: never 1, which is
+    /// SAFE TO RELEASE to a script.
+    @Test func aFailureIsUnknownNotSafeToRelease() throws {
+        let fixture = try CLIFixture(schemaPrefix: "docfail")
+        for arguments in [["doctor"], ["doctor", "--json"], ["doctor", Self.id]] {
+            let result = try fixture.run(arguments, extraEnvironment: ["MELTANO_STATE_BACKEND_URI": "postgresql://nobody@127.0.0.1:1/none"])
+            #expect(result.status == 5, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("Cannot connect") && result.stderr.contains("Nothing was judged"), "\(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
     }
 
     @Test func healthyUnknownIDsAndUnreachableSystemDatabase() throws {

@@ -49,6 +49,19 @@ struct DiagnosisTests {
         #expect(d.lines.contains { $0.label == "state" && $0.text.contains("shows an interrupted run") })
     }
 
+    /// A system database that is configured but cannot be read is not "none": the old
+    /// lock is UNKNOWN and not stale, so no bulk release takes it.
+    @Test func anOldLockRowWithAnUnreadableSystemDatabaseIsNotStale() {
+        let d = diagnose(lock: rowLock(age: 3600), runs: .unreadable("Meltano's system database (u@h/db) cannot be reached: password authentication failed"))
+        #expect(d.verdict == .unknown && d.nextCommand == nil)
+        #expect(d.staleness?.isStale == false && d.staleness?.evidence == .age)
+        #expect(d.staleness?.reason.contains("could not be read") == true)
+        #expect(d.missing.contains { $0.contains("password authentication failed") })
+        #expect(d.reason.contains(unlock))
+        // Young, it is as without the database: in progress.
+        #expect(diagnose(lock: rowLock(age: 10), runs: .unreadable("down")).verdict == .running)
+    }
+
     @Test func anOldLockRowWithoutSystemDatabaseIsUnknownAndSaysWhatIsMissing() {
         let d = diagnose(lock: rowLock(age: 600))
         #expect(d.verdict == .unknown && d.verdict.exitCode == 5)
