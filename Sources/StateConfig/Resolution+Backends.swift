@@ -20,10 +20,23 @@ extension Resolution {
                 case let scheme: throw wrongScheme(scheme, source: uriFound!.source)
                 }
             }
-        } else if ConnectionPart.allCases.contains(where: { inputs.flags[$0.rawValue] != nil || firstSource(SettingKey.part($0, .postgres)) != nil }) {
-            backend = .postgres
-        } else if ConnectionPart.allCases.contains(where: { firstSource(SettingKey.part($0, .postgresql)) != nil }) {
-            backend = .postgresql
+        } else if let uriFound {
+            // Set, but to nothing: Meltano stops here ("No state backend found for scheme ''")
+            // rather than fall back to another source; so does this tool.
+            throw ConfigurationError(problem: "state_backend.uri is \(uriFound.note ?? "set but empty"); Meltano stops on it (No state backend found for scheme '')",
+                                     source: uriFound.source.label(home: home),
+                                     fix: "Unset it, or set it to the state backend's URI (postgres://USER@HOST:5432/DATABASE/SCHEMA, postgresql://…, or systemdb).")
+        } else if ConnectionPart.allCases.contains(where: { inputs.flags[$0.rawValue] != nil }) {
+            backend = .postgres  // --host, --user, …: said on the command line, meant
+        } else if let part = firstPartSet() {
+            if projectRoot != nil {
+                // In a Meltano project Meltano uses its system database unless
+                // state_backend.uri says otherwise, whatever parts are set: so does this tool.
+                backend = .systemdb
+                warnings.append("\(SettingKey.part(part.1, part.0)) is set but state_backend.uri is not, so Meltano uses its system database (the default, systemdb) and ignores it; so does this tool. Set state_backend.uri to use the \(part.0.rawValue):// add-on")
+            } else {
+                backend = part.0
+            }
         } else {
             backend = .systemdb
         }
@@ -35,6 +48,14 @@ extension Resolution {
             note: uriFound?.note ?? (uri == nil && backend != .systemdb ? "not set: the connection comes from the settings below" : nil))
         entries.append(uriEntry)
         return (backend, uri, uriFound)
+    }
+
+    /// The first `state_backend.<backend>.<part>` set in any source, postgres first.
+    func firstPartSet() -> (Backend, ConnectionPart)? {
+        for backend in [Backend.postgres, .postgresql] {
+            for part in ConnectionPart.allCases where firstSource(SettingKey.part(part, backend)) != nil { return (backend, part) }
+        }
+        return nil
     }
 
     /// The connection of `backend`, with its entries, the connect timeout and this

@@ -3,6 +3,35 @@ import Testing
 @testable import StateConfig
 
 @Suite struct BackendTests {
+    /// As Meltano: in a Meltano project, without state_backend.uri, the state is in the
+    /// system database whatever state_backend.postgres.* is set (said in a warning);
+    /// outside one, or with --host and friends, the parts select the add-on.
+    @Test func partsWithoutAURIFollowMeltano() throws {
+        let sandbox = Sandbox()
+        sandbox.write("project/meltano.yml", "version: 1\n")
+        sandbox.write("project/.env", "MELTANO_STATE_BACKEND_POSTGRES_PASSWORD=leftover\nMELTANO_DATABASE_URI=postgresql+psycopg://m@sys.example.com/sysdb\n")
+        let inProject = try sandbox.resolve()
+        #expect(inProject.backend == .systemdb)
+        #expect(inProject.target.description.contains("sys.example.com"))
+        #expect(inProject.warnings.contains { $0.contains("state_backend.postgres.password is set but state_backend.uri is not") })
+        let byFlag = try sandbox.resolve(flags: ["host": "db.example.com"])
+        #expect(byFlag.backend == .postgres)
+        let outside = Sandbox()
+        let noProject = try outside.resolve(environment: ["MELTANO_STATE_BACKEND_POSTGRES_HOST": "db.example.com"], workingDirectory: outside.home)
+        #expect(noProject.backend == .postgres)
+    }
+
+    /// An empty MELTANO_STATE_BACKEND_URI is not "unset": Meltano stops on it.
+    @Test func anEmptyURIIsRefusedAsMeltanoRefusesIt() {
+        let sandbox = Sandbox()
+        sandbox.write("project/meltano.yml", "state_backend:\n  uri: postgres://u@h/db\n")
+        #expect {
+            _ = try sandbox.resolve(environment: ["MELTANO_STATE_BACKEND_URI": ""])
+        } throws: { error in
+            "\(error)".contains("state_backend.uri is set but empty") && "\(error)".contains("env MELTANO_STATE_BACKEND_URI")
+        }
+    }
+
     @Test func postgresURIGivesTypedPartsAndSettingsOverrideThem() throws {
         let sandbox = Sandbox()
         sandbox.write("project/meltano.yml", """
