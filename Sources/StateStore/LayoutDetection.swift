@@ -56,4 +56,15 @@ extension StateStore {
         /// Only the single-table layout has a configurable table name.
         func tableName(_ detected: DetectedLayout) -> String { detected.layout == .singleTable ? detected.table : table }
     }
+
+    /// Why writes to a layout `auto` chose must be refused: it is the other add-on's, so
+    /// the add-on Meltano is configured with would never read what is written there (the
+    /// old add-on's tables under a postgresql:// URI, or the reverse). Nil when they
+    /// agree, when the layout was asked for by name, or when Meltano's system database is
+    /// one of the two (its runs are Meltano's whichever backend holds the state).
+    public static func layoutMismatch(chosen: StorageLayout, preference: LayoutPreference, implied: LayoutPreference) -> String? {
+        guard preference == .auto, let impliedLayout = StorageLayout(rawValue: implied.rawValue), impliedLayout != chosen,
+              chosen != .systemDB, impliedLayout != .systemDB else { return nil }
+        return "the tables found are the \(chosen.rawValue) layout's (\(chosen.tableDescription)), but the configured backend writes the \(impliedLayout.rawValue) layout (\(impliedLayout.tableDescription)), so Meltano would never read a change made here. Reading is fine; to write to these tables anyway, give --layout \(chosen.rawValue); to use Meltano's, give --layout \(impliedLayout.rawValue) (`meltano-state init` creates its tables)."
+    }
 }

@@ -27,6 +27,9 @@ public struct StoreOptions: Sendable {
     /// uri (env MELTANO_STATE_BACKEND_URI)`), for messages; nil when not set.
     public var schemaOrigin: String?
     public var tableOrigin: String?
+    /// Set when `layout: auto` found another layout than the backend writes: every write
+    /// is refused with it (`StateStore.layoutMismatch`).
+    public var layoutMismatch: String?
 
     public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
                 lockTimeout: Double = OwnSettings.defaultLockTimeout, lockRetryInterval: Double = 0.1,
@@ -34,8 +37,9 @@ public struct StoreOptions: Sendable {
                 readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath()),
                 releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2],
                 systemDatabase: ResolvedConfiguration.SystemDatabase = .unavailable("database_uri (MELTANO_DATABASE_URI) is not set"),
-                schemaOrigin: String? = nil, tableOrigin: String? = nil) {
+                schemaOrigin: String? = nil, tableOrigin: String? = nil, layoutMismatch: String? = nil) {
         self.systemDatabase = systemDatabase
+        self.layoutMismatch = layoutMismatch
         self.schemaOrigin = schemaOrigin
         self.tableOrigin = tableOrigin
         self.schema = schema
@@ -149,7 +153,7 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    func schemaExists() throws -> Bool {
+    public func schemaExists() throws -> Bool {
         try database("look for the schema") {
             try connection.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [tables.schema], idempotent: true).rows.count == 1
         }
@@ -200,6 +204,7 @@ public final class StateStore: @unchecked Sendable {
     /// touched, so not even Meltano's lock is taken for a write that would be refused.
     func requireWritable(_ action: String, journaled: Bool = true) throws {
         if options.readOnly { throw StoreError.readOnly(action: action) }
+        if let mismatch = options.layoutMismatch { throw StoreError.other("Refusing to \(action): \(mismatch)") }
         if journaled { try options.journal.checkWritable() }
     }
 

@@ -69,6 +69,7 @@ public struct StoreFactory: Sendable {
             schema: schema, layout: layout, table: table, lockTimeout: configuration.lockTimeout,
             staleLockAfter: configuration.staleLockAfter, readOnly: configuration.readOnly,
             journal: Journal(path: configuration.journalPath), systemDatabase: configuration.systemDatabase,
-            schemaOrigin: configuration.schemaOrigin, tableOrigin: configuration.tableOrigin))
+            schemaOrigin: configuration.schemaOrigin, tableOrigin: configuration.tableOrigin,
+            layoutMismatch: StateStore.layoutMismatch(chosen: layout, preference: configuration.layout, implied: configuration.effectiveLayout)))
     }
 }

@@ -30,8 +30,15 @@ struct CheckCommand: ParsableCommand {
             out += "Server: \(chosen), \(server.inRecovery ? "a standby in recovery (read-only: writes are refused)" : "primary (takes writes)")\n"
         }
         out += "Schema: \(store.schema)\n"
+        guard try store.schemaExists() else {
+            // Neither a Meltano run nor `init` can create the tables there.
+            writeHuman(out)
+            try store.requireTables()  // throws the schema's own error, naming what chose it
+            return
+        }
         let found = try store.detectLayouts()
         out += "Layout in use: \(store.layout.rawValue) (\(store.layout.tableDescription))\n"
+        if let mismatch = store.options.layoutMismatch { out += "Writes are refused: \(mismatch)\n" }
         if found.isEmpty {
             out += "State tables: missing. A Meltano run with this state backend creates them, or run `meltano-state init`.\n"
         } else {

@@ -272,6 +272,40 @@ struct CLIVerbTests {
         }
     }
 
+    /// A postgresql:// URI whose schema holds only the old add-on's tables: they are read
+    /// (with a note in `check`), but writes are refused, since Meltano (the later add-on)
+    /// would never read them; --layout says where to write instead.
+    @Test func aLayoutOtherThanTheBackendsIsReadButNotWritten() throws {
+        let fixture = try CLIFixture()  // the two-tables layout, postgres://
+        #expect(try fixture.run(["set", "--force", "old:one", #"{"singer_state": {"v": 1}}"#]).status == 0)
+        let config = try TestDatabase.configuration()
+        let later = ["MELTANO_STATE_BACKEND_URI": "postgresql://\(config.user!)@\(config.host!):\(config.port!)/\(config.database!)?options=-csearch_path%3D\(fixture.schema)"]
+        #expect(try fixture.run(["list"], extraEnvironment: later).stdout == "old:one\n")
+        let check = try fixture.run(["check"], extraEnvironment: later)
+        #expect(check.status == 0 && check.stdout.contains("Writes are refused: the tables found are the two-tables layout's"), "\(check.stdout)")
+        let rows = try fixture.rows()
+        for arguments in [["set", "--force", "old:one", #"{"singer_state": {"v": 2}}"#], ["clear", "--force", "old:one"], ["init"]] {
+            let refused = try fixture.run(arguments, extraEnvironment: later)
+            #expect(refused.status == 1 && refused.stderr.contains("so Meltano would never read a change made here"), "\(arguments): \(refused.stderr)")
+            #expect(refused.stderr.contains("--layout single-table"), "\(refused.stderr)")
+        }
+        #expect(try fixture.rows() == rows)
+        // Asked for by name, the layout is written.
+        #expect(try fixture.run(["set", "--force", "--layout", "two-tables", "old:one", #"{"singer_state": {"v": 3}}"#], extraEnvironment: later).status == 0)
+        #expect(try fixture.rows()[0][2] == #"{"singer_state": {"v": 3}}"#)
+    }
+
+    /// `check` on a schema that does not exist fails, naming what chose the schema: it
+    /// does not suggest `init`, which cannot create it.
+    @Test func checkOfAMissingSchemaFails() throws {
+        let fixture = try CLIFixture()
+        let config = try TestDatabase.configuration()
+        let uri = "postgres://\(config.user!)@\(config.host!):\(config.port!)/\(config.database!)/nosuch_\(fixture.schema)"
+        let check = try fixture.run(["check"], extraEnvironment: ["MELTANO_STATE_BACKEND_URI": uri])
+        #expect(check.status == 1, "\(check.stdout) \(check.stderr)")
+        #expect(check.stderr.contains("Schema 'nosuch_\(fixture.schema)' does not exist") && !check.stdout.contains("meltano-state init"), "\(check.stdout) \(check.stderr)")
+    }
+
     /// A source that is not there is "not found" (exit 4) for merge --from-state-id, as
     /// for copy and move, not Meltano's "singer_state not found" about `{}`.
     @Test func mergeFromAMissingIDIsNotFound() throws {

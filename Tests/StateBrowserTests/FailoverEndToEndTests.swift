@@ -27,7 +27,9 @@ struct FailoverEndToEndTests {
         // The primary first, as a URI of an HA pair lists it; libpq goes on to the
         // next host only when the first cannot take writes.
         let uri = "postgresql://postgres@127.0.0.1:\(primary.port),127.0.0.1:\(standbyPort)/postgres?target_session_attrs=read-write&connect_timeout=5"
-        let tmux = try Tmux(fixture: fixture, environment: ["MELTANO_STATE_BACKEND_URI": uri], connection: [])
+        // The fixture's tables are the two-tables layout's, not the single table a
+        // postgresql:// URI implies: named, so writes go there (auto would refuse them).
+        let tmux = try Tmux(fixture: fixture, environment: ["MELTANO_STATE_BACKEND_URI": uri, "MELTANO_STATE_LAYOUT": "two-tables"], connection: [])
         defer { tmux.kill() }
         try tmux.waitFor("1 of 2")
         try tmux.waitFor("before the failover")
