@@ -127,11 +127,12 @@ struct Resolution {
         let (backend, uri, uriFound) = try chooseBackend(entries: &entries)
         let (connection, target, schema, tableSchema) = try resolveConnection(
             backend: backend, uri: uri, uriFound: uriFound, connectTimeout: connectTimeout.value, entries: &entries)
+        // With the connection: Meltano's system database beside it (database_uri).
+        let systemDatabase = resolveSystemDatabaseBeside(backend: backend, connectTimeout: connectTimeout.value, entries: &entries)
         warnIgnoredSettings(backend: backend)
         let table = try resolveTable(backend: backend, entries: &entries)
         let own = try resolveOwnSettings(backend: backend, connectTimeoutEntry: connectTimeout.entry, entries: &entries)
         let hints = libpqPasswordHints()
-        let systemDatabase = resolveSystemDatabaseBeside(backend: backend, connectTimeout: connectTimeout.value)
 
         var resolved = ResolvedConfiguration(
             connection: connection, backend: backend, target: target, schema: schema, tableSchema: tableSchema,

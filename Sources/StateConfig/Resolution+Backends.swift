@@ -76,6 +76,10 @@ extension Resolution {
         }
         connection.connectTimeout = connectTimeout
         connection.fixWording = ConnectionFixes.wording(for: backend)
+        if let uri, uriFound?.source == .flag, !passwordsInURI(uri).isEmpty {
+            let variable = backend == .systemdb ? "PGPASSWORD" : SettingKey.meltanoEnvVar(SettingKey.part(.password, backend))
+            warnings.append("the password in --uri shows in ps (and your shell's history) while this runs; give it in \(variable), PGPASSWORD or ~/.pgpass instead")
+        }
         return (connection, target, schema, tableSchema)
     }
 
@@ -300,8 +304,21 @@ extension Resolution {
     /// Meltano's system database beside a state backend of its own (`postgres://`,
     /// `postgresql://`): where `doctor` and the staleness of locks find runs and
     /// heartbeats. Never fails: what is missing is said, for the verdicts.
-    mutating func resolveSystemDatabaseBeside(backend: Backend, connectTimeout: Int) -> ResolvedConfiguration.SystemDatabase {
+    mutating func resolveSystemDatabaseBeside(backend: Backend, connectTimeout: Int,
+                                              entries: inout [ResolvedConfiguration.Entry]) -> ResolvedConfiguration.SystemDatabase {
         guard backend != .systemdb else { return .sameAsState }
+        let result = systemDatabaseBeside(connectTimeout: connectTimeout)
+        // Shown by `config` too: doctor, locks and unlock --stale depend on it.
+        let found = try? lookup(SettingKey.databaseURI, secret: true)
+        let use = "Meltano's system database, for the runs and heartbeats that judge locks (doctor, locks, unlock --stale)"
+        var note = use
+        if case let .unavailable(why) = result { note = "\(why); \(use) are not read" }
+        entries.append(.init(key: SettingKey.databaseURI, value: found?.value.map(redactURI), source: found?.source ?? .default,
+                             environmentVariable: SettingKey.meltanoEnvVar(SettingKey.databaseURI), note: note))
+        return result
+    }
+
+    private mutating func systemDatabaseBeside(connectTimeout: Int) -> ResolvedConfiguration.SystemDatabase {
         let found: Found?
         do { found = try lookup(SettingKey.databaseURI, secret: true) } catch {
             return .unavailable("database_uri (MELTANO_DATABASE_URI) cannot be read: \(error)")

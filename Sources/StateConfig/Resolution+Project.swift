@@ -68,6 +68,14 @@ extension Resolution {
         if let root = projectRoot {
             let base = root == "/" ? "" : root
             meltanoFile = try YAMLSettings.load(path: base + "/meltano.yml", isMeltanoFile: true)
+            // A misspelt setting of the two add-ons (whose settings are all known here) is
+            // ignored by Meltano too, silently: said here. Other backends' (s3, …) are not ours to judge.
+            let known = SettingKey.meltanoKeys
+            for (key, value) in (meltanoFile?.values ?? [:]).sorted(by: { $0.value.line < $1.value.line })
+            where (key.hasPrefix("state_backend.postgres.") || key.hasPrefix("state_backend.postgresql.")) && !known.contains(key) {
+                let near = known.filter { editDistance($0, key) <= 2 }.sorted()
+                warnings.append("meltano.yml:\(value.line): unknown setting \(key) (Meltano ignores it too)\(near.isEmpty ? "" : "; did you mean \(near.joined(separator: " or "))?")")
+            }
             dotenv = try DotEnvFile.load(path: base + "/.env", environment: environment)
             for line in dotenv?.unparsedLines ?? [] {
                 warnings.append(".env:\(line) could not be parsed; python-dotenv (and so Meltano) skips it")

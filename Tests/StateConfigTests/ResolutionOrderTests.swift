@@ -3,7 +3,7 @@ import Testing
 
 /// The resolver is split by job (project and files, lookup, backends, own settings);
 /// `resolve()` runs them in one order, which `config` shows: the URI, the backend's
-/// connection parts, the table, then this tool's own settings.
+/// connection parts (and database_uri), the table, then this tool's own settings.
 @Suite struct ResolutionOrderTests {
     @Test(arguments: ["postgres://u@h/db", "postgresql://u@h/db", "systemdb"])
     func entriesComeInConfigsOrder(uri: String) throws {
@@ -17,6 +17,7 @@ import Testing
         #expect(keys[keys.count - own.count - 1] == "state_backend.postgresql.table", "\(keys)")
         let parts = keys.dropFirst().dropLast(own.count + 1)
         #expect(!parts.isEmpty, "\(keys)")
+        #expect(parts.last == "database_uri" || uri == "systemdb", "\(keys)")
         #expect(Set(keys).count == keys.count, "each setting once: \(keys)")
     }
 

@@ -21,6 +21,34 @@ import Testing
         #expect(noProject.backend == .postgres)
     }
 
+    /// A misspelt add-on setting in meltano.yml is named (Meltano ignores it silently);
+    /// other backends' settings are left alone.
+    @Test func aMisspeltAddOnSettingIsNamed() throws {
+        let sandbox = Sandbox()
+        sandbox.write("project/meltano.yml", "state_backend:\n  uri: postgres://u@h/db\n  postgres:\n    pasword: x\n  s3:\n    aws_access_key_id: k\n  lock_timeout_seconds: 5\n")
+        let config = try sandbox.resolve()
+        #expect(config.warnings.contains("meltano.yml:4: unknown setting state_backend.postgres.pasword (Meltano ignores it too); did you mean state_backend.postgres.password?"), "\(config.warnings)")
+        #expect(!config.warnings.contains { $0.contains("s3") || $0.contains("lock_timeout_seconds") })
+    }
+
+    /// The password in --uri is used, with a note that ps shows it.
+    @Test func aPasswordInTheURIFlagIsNoted() throws {
+        let sandbox = Sandbox()
+        let config = try sandbox.resolve(flags: ["uri": "postgresql://u:hunter22@h/db"])
+        #expect(config.connection.password == "hunter22" || config.connection.uri != nil)
+        #expect(config.warnings.contains { $0.contains("the password in --uri shows in ps") && !$0.contains("hunter22") })
+        #expect(!(try sandbox.resolve(flags: ["uri": "postgresql://u@h/db"])).warnings.contains { $0.contains("--uri") })
+    }
+
+    /// database_uri is in `config` beside another backend too: doctor and locks use it.
+    @Test func databaseURIIsListedBesideAnotherBackend() throws {
+        let sandbox = Sandbox()
+        let config = try sandbox.resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgres://u@h/db", "MELTANO_DATABASE_URI": "postgresql://m:pw9secret@sys/meltano"])
+        #expect(config.value("database_uri") == "postgresql://m:********@sys/meltano")
+        #expect(config.entry("database_uri")?.note?.contains("heartbeats") == true)
+        #expect(!config.render().contains("pw9secret"))
+    }
+
     /// An empty MELTANO_STATE_BACKEND_URI is not "unset": Meltano stops on it.
     @Test func anEmptyURIIsRefusedAsMeltanoRefusesIt() {
         let sandbox = Sandbox()
