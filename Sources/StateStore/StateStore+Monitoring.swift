@@ -49,9 +49,13 @@ extension StateStore {
     /// Monitoring's one rule for "stale": a held lock as `locks` judges it, by evidence
     /// (the job's heartbeat, the holder session, and only then its age: issue 18), and
     /// Meltano's own heartbeat rule for runs (`runIsStale`, as `runs` says). A lock taken
-    /// after the locks were read is judged by its age.
+    /// after the locks were read is judged by its age. An old lock whose heartbeat could
+    /// not be read (the system database is configured but unreadable) is not stale for
+    /// releasing, but is for alerting: monitoring must not go quiet when its evidence does.
     func monitoredStaleness(lockHeld: Bool, judged: LockInfo?, lockAge: Double?, runStaleByHeartbeat: Bool) -> (lock: Bool, run: Bool) {
-        (lockHeld && (judged?.isStale ?? isStale(lockAge: lockAge)), runStaleByHeartbeat)
+        guard lockHeld else { return (false, runStaleByHeartbeat) }
+        guard let judged else { return (isStale(lockAge: lockAge), runStaleByHeartbeat) }
+        return (judged.isStale || (judged.releaseVerdict == .unknown && isStale(lockAge: judged.ageSeconds)), runStaleByHeartbeat)
     }
 
     /// Every state ID the store knows of, each handed to `body` as it arrives from the

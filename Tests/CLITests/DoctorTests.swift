@@ -122,6 +122,9 @@ struct DoctorTests {
         #expect(try beside.lockCount() == 1)
         let listed = try beside.fixture.run(["locks", "--json"], extraEnvironment: unreadable)
         #expect(listed.stdout.contains(#""stale":false"#) && listed.stdout.contains("could not be read"), "\(listed.stdout)")
+        // Monitoring does not go quiet with its evidence: the old lock still alerts.
+        let health = try beside.fixture.run(["check-health"], extraEnvironment: unreadable)
+        #expect(health.status == 2 && health.stdout.contains("CRITICAL") && health.stdout.contains("1 stale lock"), "\(health.stdout) \(health.stderr)")
         let unknown = try beside.fixture.run(["doctor", Self.id], extraEnvironment: unreadable)
         #expect(unknown.status == 5 && unknown.stdout.contains("UNKNOWN") && unknown.stdout.contains("cannot be reached"), "\(unknown.stdout)")
     }
