@@ -33,6 +33,10 @@ extension ResolvedConfiguration {
             lines.append("  - database_uri (MELTANO_DATABASE_URI, \(project.map { "\($0)/.env or \($0)/meltano.yml" } ?? ".env or meltano.yml")): postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
         }
         lines.append("  - libpq's own: PGPASSWORD, or a line HOST:PORT:DATABASE:USER:PASSWORD in ~/.pgpass (chmod 600)")
+        if let note = entry(passwordKey)?.note, note.contains("set but empty") || note.contains("expanded to nothing") {
+            // The likeliest cause: a variable set to nothing hides the .env or meltano.yml one.
+            lines.append("Note: \(note.components(separatedBy: "; ")[0]).")
+        }
         lines.append("Or run meltano-state in a terminal to be asked for it.")
         return redactor.scrub(lines.joined(separator: "\n"))
     }

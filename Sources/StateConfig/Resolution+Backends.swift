@@ -350,7 +350,7 @@ extension Resolution {
             if let note = found.note { notes.append(note) }
         } else {
             if let found {
-                notes.append("\(found.source.label(home: home)) is \(found.note ?? "set but empty"), so it does not count")
+                notes.append("\(found.source.label(home: home)) is \(found.note ?? "set but empty"): as in Meltano, it counts as not set and hides the later sources (.env, meltano.yml, the config file); unset it for them to count")
             }
             if fromURI != nil, let uriSource {
                 source = uriSource

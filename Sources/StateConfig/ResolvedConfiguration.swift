@@ -120,6 +120,13 @@ public struct ResolvedConfiguration: Sendable {
         }
     }
 
+    /// Where a setting's value came from, as `config` shows it (`flag`, `context prod
+    /// (~/.config/meltano-state/config.yml:4)`); nil when it is the default.
+    public func settingSourceLabel(_ key: String) -> String? {
+        guard let entry = entry(key), entry.source != .default else { return nil }
+        return entry.source.label(home: homeDirectory)
+    }
+
     /// What chose the single-table layout's table, for messages.
     public var tableOrigin: String {
         guard let entry = entry(SettingKey.table), entry.source != .default, let value = entry.value else {

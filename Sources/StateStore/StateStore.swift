@@ -30,6 +30,8 @@ public struct StoreOptions: Sendable {
     /// Set when `layout: auto` found another layout than the backend writes: every write
     /// is refused with it (`StateStore.layoutMismatch`).
     public var layoutMismatch: String?
+    /// What turned read-only mode on (`flag`, `context prod (…:4)`), for the refusal.
+    public var readOnlyOrigin: String?
 
     public init(schema: String = "public", layout: StorageLayout = .twoTables, table: String = "state",
                 lockTimeout: Double = OwnSettings.defaultLockTimeout, lockRetryInterval: Double = 0.1,
@@ -37,8 +39,9 @@ public struct StoreOptions: Sendable {
                 readOnly: Bool = false, journal: Journal = Journal(path: Journal.defaultPath()),
                 releaseRetryDelays: [Double] = [0, 0.25, 0.5, 1, 1.5, 2],
                 systemDatabase: ResolvedConfiguration.SystemDatabase = .unavailable("database_uri (MELTANO_DATABASE_URI) is not set"),
-                schemaOrigin: String? = nil, tableOrigin: String? = nil, layoutMismatch: String? = nil) {
+                schemaOrigin: String? = nil, tableOrigin: String? = nil, layoutMismatch: String? = nil, readOnlyOrigin: String? = nil) {
         self.systemDatabase = systemDatabase
+        self.readOnlyOrigin = readOnlyOrigin
         self.layoutMismatch = layoutMismatch
         self.schemaOrigin = schemaOrigin
         self.tableOrigin = tableOrigin
@@ -199,11 +202,16 @@ public final class StateStore: @unchecked Sendable {
         return true
     }
 
+    /// The refusal of `action` in read-only mode, naming what turned it on.
+    public func readOnlyRefusal(_ action: String) -> StoreError {
+        .readOnly(action: action, origin: options.readOnlyOrigin)
+    }
+
     /// Refuses a write in read-only mode, and (for writes that journal, i.e. all but
     /// creating the tables) one whose journal cannot be opened: before the database is
     /// touched, so not even Meltano's lock is taken for a write that would be refused.
     func requireWritable(_ action: String, journaled: Bool = true) throws {
-        if options.readOnly { throw StoreError.readOnly(action: action) }
+        if options.readOnly { throw readOnlyRefusal(action) }
         if let mismatch = options.layoutMismatch { throw StoreError.other("Refusing to \(action): \(mismatch)") }
         if journaled { try options.journal.checkWritable() }
     }

@@ -22,7 +22,8 @@ public enum StoreError: Error, Sendable {
     /// The stored text cannot be read as JSON, so the operation cannot build on it.
     case unreadableState(stateID: String, part: String, error: String)
     /// The store was opened read-only.
-    case readOnly(action: String)
+    /// `origin`: the setting that turned read-only mode on and where (nil: not known).
+    case readOnly(action: String, origin: String?)
     /// The backup journal could not be written: nothing was changed.
     case journal(String)
     /// The operation was cancelled; what was done is described.
@@ -69,8 +70,12 @@ extension StoreError: CustomStringConvertible, LocalizedError {
             return message
         case let .unreadableState(stateID, part, error):
             return "The stored \(part) state of \(StoreError.quoted(stateID)) is not valid JSON (\(error)); fix it with `meltano-state set` or `edit`, or clear it."
-        case let .readOnly(action):
-            return "Refusing to \(action): read-only mode is on (--read-only, MELTANO_STATE_READ_ONLY or read_only in the config file)."
+        case let .readOnly(action, origin):
+            guard let origin else {
+                return "Refusing to \(action): read-only mode is on (--read-only, MELTANO_STATE_READ_ONLY or read_only in the config file)."
+            }
+            let undo = origin.hasPrefix("flag") ? "leave out --read-only" : origin.contains("context") ? "give --writable" : "set read_only to false (or give --writable)"
+            return "Refusing to \(action): read-only mode is on (read_only = true, from \(origin)); to write, \(undo)."
         case let .journal(message):
             return "Nothing was changed: the backup journal could not be written (\(message)). Fix its location (journal setting, MELTANO_STATE_JOURNAL) or free disk space."
         case let .cancelled(message):

@@ -70,6 +70,7 @@ public struct StoreFactory: Sendable {
             staleLockAfter: configuration.staleLockAfter, readOnly: configuration.readOnly,
             journal: Journal(path: configuration.journalPath), systemDatabase: configuration.systemDatabase,
             schemaOrigin: configuration.schemaOrigin, tableOrigin: configuration.tableOrigin,
-            layoutMismatch: StateStore.layoutMismatch(chosen: layout, preference: configuration.layout, implied: configuration.effectiveLayout)))
+            layoutMismatch: StateStore.layoutMismatch(chosen: layout, preference: configuration.layout, implied: configuration.effectiveLayout),
+            readOnlyOrigin: configuration.readOnly ? configuration.settingSourceLabel("read_only") : nil))
     }
 }

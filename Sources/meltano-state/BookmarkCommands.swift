@@ -58,7 +58,7 @@ struct BookmarkWrite {
     init(_ global: GlobalOptions, stateID: String, action: String) throws {
         context = try Context(global)
         try StateID.validate(stateID)
-        if context.store.options.readOnly { throw StoreError.readOnly(action: action) }
+        if context.store.options.readOnly { throw context.store.readOnlyRefusal(action) }
         self.stateID = stateID
         self.action = action
     }

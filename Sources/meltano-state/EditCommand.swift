@@ -16,7 +16,7 @@ struct EditCommand: ParsableCommand {
     func run() throws {
         let context = try Context(global)
         try StateID.validate(stateID)
-        if context.store.options.readOnly { throw StoreError.readOnly(action: "edit") }
+        if context.store.options.readOnly { throw context.store.readOnlyRefusal("edit") }
         let current: JSONValue
         if let record = try context.store.get(stateID) {
             current = try record.merged.get()

@@ -115,7 +115,7 @@ struct UnlockCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        if context.store.options.readOnly { throw StoreError.readOnly(action: "release a lock") }
+        if context.store.options.readOnly { throw context.store.readOnlyRefusal("release a lock") }
         if stale {
             guard stateID == nil else { throw CommandFailure("Give either STATE_ID LOCK_ID or --stale, not both.", code: Exit.usage) }
             let locks = try context.store.locks().filter(\.isStale)

@@ -51,7 +51,7 @@ struct FailRunCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        if context.store.options.readOnly { throw StoreError.readOnly(action: "mark a run failed") }
+        if context.store.options.readOnly { throw context.store.readOnlyRefusal("mark a run failed") }
         guard let run = try context.store.runningRuns().first(where: { $0.id == id }) else {
             throw CommandFailure("No RUNNING run with id \(id); `meltano-state runs` lists them.", code: Exit.notFound)
         }

@@ -149,8 +149,9 @@ struct ReadOnlyTests {
         let refused = try fixture.run(extraArguments + arguments, stdin: verb.stdin,
                                       extraEnvironment: environment.merging(editorEnvironment) { $1 })
         #expect(refused.status == 1, "\(verb) with \(way.rawValue): exit \(refused.status), stderr: \(refused.stderr)")
-        #expect(refused.stderr.contains("Refusing to ") && refused.stderr.contains("read-only mode is on"),
-                "\(verb) with \(way.rawValue) says read-only mode is why: \(refused.stderr)")
+        #expect(refused.stderr.contains("Refusing to ") && refused.stderr.contains("read-only mode is on (read_only = true, from "),
+                "\(verb) with \(way.rawValue) says read-only mode is why, and where it was turned on: \(refused.stderr)")
+        #expect(refused.stderr.contains("to write, "), "\(verb) with \(way.rawValue) says how to write: \(refused.stderr)")
         #expect(refused.stdout.isEmpty, "\(verb) with \(way.rawValue) printed: \(refused.stdout)")
         let after = try Snapshot(fixture)
         #expect(after == before, "\(verb) with \(way.rawValue) changed something:\n before \(before)\n after  \(after)")

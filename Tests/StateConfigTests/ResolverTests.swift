@@ -640,6 +640,19 @@ import Testing
         #expect(config.passwordPrompt == "Password for meltano@db:5432/warehouse: ")
     }
 
+    /// A variable set to nothing hides the .env one (as in Meltano): the message says so,
+    /// rather than only telling the user to set it in .env, where it already is.
+    @Test func anEmptyVariableHidingTheDotEnvOneIsNamed() throws {
+        let sandbox = Sandbox()
+        sandbox.write("project/meltano.yml", "state_backend:\n  uri: postgres://meltano@db/warehouse\n")
+        sandbox.write("project/.env", "MELTANO_STATE_BACKEND_POSTGRES_PASSWORD=in-dotenv-7\n")
+        let config = try sandbox.resolve(environment: ["MELTANO_STATE_BACKEND_POSTGRES_PASSWORD": ""])
+        #expect(!config.hasPassword)
+        let message = config.passwordRequiredMessage()
+        #expect(message.contains("Note: env MELTANO_STATE_BACKEND_POSTGRES_PASSWORD is set but empty: as in Meltano, it counts as not set and hides the later sources"), "\(message)")
+        #expect(!message.contains("in-dotenv-7"))
+    }
+
     @Test func postgresqlAndSystemDatabaseMessages() throws {
         let later = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@h/db"])
         #expect(later.passwordRequiredMessage().contains("MELTANO_STATE_BACKEND_POSTGRESQL_PASSWORD"))
