@@ -14,6 +14,14 @@ extension ResolvedConfiguration {
             ? "The server asked for a password for \(target), and the configured one was not sent."
             : "The server asked for a password for \(target), and none was configured."]
         let project = meltanoProjectRoot.map { abbreviateHome($0, home: homeDirectory) }
+        let uriSource = entry(SettingKey.uri)?.source
+        if case let .context(name, _, _)? = uriSource, backend != .systemdb {
+            // A context with a uri: takes its connection from the context alone (the
+            // environment's state_backend variables do not apply to it).
+            lines.append("Context \(name) gives the connection (\(uriSource!.label(home: homeDirectory))); set the password in one of these places:")
+            lines.append("  - the context's uri, best as a reference to a variable set in the environment: \(backend == .postgres ? "postgres://USER:${PROD_PASSWORD}@HOST:PORT/DATABASE/SCHEMA" : "postgresql://USER:${PROD_PASSWORD}@HOST:PORT/DATABASE")")
+            lines.append("  - the context's password key, e.g. password: ${PROD_PASSWORD}")
+        } else {
         switch backend {
         case .postgres, .postgresql:
             let key = passwordKey
@@ -31,6 +39,7 @@ extension ResolvedConfiguration {
         case .systemdb:
             lines.append("Meltano's system database is configured by database_uri; set the password in one of these places:")
             lines.append("  - database_uri (MELTANO_DATABASE_URI, \(project.map { "\($0)/.env or \($0)/meltano.yml" } ?? ".env or meltano.yml")): postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
         }
         lines.append("  - libpq's own: PGPASSWORD, or a line HOST:PORT:DATABASE:USER:PASSWORD in ~/.pgpass (chmod 600)")
         if let note = entry(passwordKey)?.note, note.contains("set but empty") || note.contains("expanded to nothing") {

@@ -46,6 +46,19 @@ import Testing
         return try ConfigurationResolver.resolve(inputs)
     }
 
+    /// A context with a uri takes its connection from the context alone: the password
+    /// help names the context's uri and password key, not the environment's variables.
+    @Test func passwordHelpForAContextWithAURINamesTheContext() throws {
+        let sandbox = Sandbox()
+        sandbox.write(sandbox.configFile, "contexts:\n  prod:\n    uri: postgres://meltano@prod-db/meltano/public\n")
+        let config = try resolve(sandbox, context: "prod", environment: ["MELTANO_STATE_BACKEND_POSTGRES_PASSWORD": "ignored-9"])
+        let message = config.passwordRequiredMessage()
+        #expect(message.contains("Context prod gives the connection"), "\(message)")
+        #expect(message.contains("the context's password key"))
+        #expect(!message.contains("the environment: MELTANO_STATE_BACKEND_POSTGRES_PASSWORD"), "\(message)")
+        #expect(!message.contains("ignored-9"))
+    }
+
     @Test func withoutAContextTheDefaultBackendApplies() throws {
         let config = try resolve(Self.sandbox(), context: nil)
         #expect(config.context == nil)
