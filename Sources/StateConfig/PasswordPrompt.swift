@@ -22,24 +22,24 @@ extension ResolvedConfiguration {
             lines.append("  - the context's uri, best as a reference to a variable set in the environment: \(backend == .postgres ? "postgres://USER:${PROD_PASSWORD}@HOST:PORT/DATABASE/SCHEMA" : "postgresql://USER:${PROD_PASSWORD}@HOST:PORT/DATABASE")")
             lines.append("  - the context's password key, e.g. password: ${PROD_PASSWORD}")
         } else {
-        switch backend {
-        case .postgres, .postgresql:
-            let key = passwordKey
-            let variable = SettingKey.meltanoEnvVar(key)
-            lines.append("Set it in one of these places (the first one set wins):")
-            lines.append("  - the environment: \(variable)")
-            if let project {
-                lines.append("  - \(project)/.env: \(variable)=…")
-                lines.append("  - \(project)/meltano.yml: \(key), best as a reference such as ${STATE_DB_PASSWORD}")
+            switch backend {
+            case .postgres, .postgresql:
+                let key = passwordKey
+                let variable = SettingKey.meltanoEnvVar(key)
+                lines.append("Set it in one of these places (the first one set wins):")
+                lines.append("  - the environment: \(variable)")
+                if let project {
+                    lines.append("  - \(project)/.env: \(variable)=…")
+                    lines.append("  - \(project)/meltano.yml: \(key), best as a reference such as ${STATE_DB_PASSWORD}")
+                }
+                lines.append(backend == .postgres
+                    ? "  - the URI: postgres://USER:PASSWORD@HOST:PORT/DATABASE/SCHEMA (taken literally, up to the last @)"
+                    : "  - the URI: postgresql://USER:PASSWORD@HOST:PORT/DATABASE (percent-encode @ : / ? as %40 %3A %2F %3F)")
+                lines.append("  - \(abbreviateHome(configFilePath, home: homeDirectory)): \(key)")
+            case .systemdb:
+                lines.append("Meltano's system database is configured by database_uri; set the password in one of these places:")
+                lines.append("  - database_uri (MELTANO_DATABASE_URI, \(project.map { "\($0)/.env or \($0)/meltano.yml" } ?? ".env or meltano.yml")): postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
             }
-            lines.append(backend == .postgres
-                ? "  - the URI: postgres://USER:PASSWORD@HOST:PORT/DATABASE/SCHEMA (taken literally, up to the last @)"
-                : "  - the URI: postgresql://USER:PASSWORD@HOST:PORT/DATABASE (percent-encode @ : / ? as %40 %3A %2F %3F)")
-            lines.append("  - \(abbreviateHome(configFilePath, home: homeDirectory)): \(key)")
-        case .systemdb:
-            lines.append("Meltano's system database is configured by database_uri; set the password in one of these places:")
-            lines.append("  - database_uri (MELTANO_DATABASE_URI, \(project.map { "\($0)/.env or \($0)/meltano.yml" } ?? ".env or meltano.yml")): postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
-        }
         }
         lines.append("  - libpq's own: PGPASSWORD, or a line HOST:PORT:DATABASE:USER:PASSWORD in ~/.pgpass (chmod 600)")
         if let note = entry(passwordKey)?.note, note.contains("set but empty") || note.contains("expanded to nothing") {

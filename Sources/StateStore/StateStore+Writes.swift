@@ -289,7 +289,6 @@ extension StateStore {
     }
 }
 
-/// Meltano's check on the job payload: an object or null.
 extension JSONValue {
     /// What kind of JSON this is, for an error: "a number (5)", "an array", "null".
     var jsonKindPhrase: String {
