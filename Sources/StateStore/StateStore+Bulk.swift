@@ -335,7 +335,9 @@ extension StateStore {
             return try database("lock the state table") {
                 try connection.transaction {
                     try connection.query("LOCK TABLE \(tables.state) IN EXCLUSIVE MODE")
-                    let held = try advisoryLocks().filter { lock in stateIDs.map { $0.contains(lock.stateID) } ?? true }
+                    // The IDs themselves, not the rows: an ID imported for the first time
+                    // may be locked by a run that has not written it yet.
+                    let held = try advisoryLocks(of: stateIDs)
                     if !held.isEmpty { throw StoreError.locksHeld(held, action: "change these states") }
                     let ids = try stateIDs ?? connection.query("SELECT state_id FROM \(tables.state)").rows.map { $0[0] ?? "" }
                     return try body(ids)

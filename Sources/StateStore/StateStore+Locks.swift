@@ -273,10 +273,14 @@ extension StateStore {
         }
     }
 
-    /// Advisory locks on this table's state IDs, with what `pg_stat_activity` tells
-    /// of each holder (empty columns when the role may not see other sessions).
-    func advisoryLocks() throws -> [LockInfo] {
-        try database("list advisory locks") {
+    /// Advisory locks on this table's state IDs (or on `stateIDs`, rows or not: an ID
+    /// about to be written for the first time can be locked already), with what
+    /// `pg_stat_activity` tells of each holder (empty columns when the role may not see
+    /// other sessions).
+    func advisoryLocks(of stateIDs: [String]? = nil) throws -> [LockInfo] {
+        let ids = stateIDs == nil ? "\(tables.state) s" : "unnest($1::text[]) AS s(state_id)"
+        let parameters = stateIDs.map { [arrayLiteral($0)] } ?? []
+        return try database("list advisory locks") {
             try connection.query("""
                 SELECT s.state_id, ((l.classid::bigint << 32) | l.objid::bigint)::text,
                        COALESCE(a.xact_start, a.backend_start)::text,
@@ -287,14 +291,14 @@ extension StateStore {
                        a.state, a.wait_event_type || COALESCE(': ' || a.wait_event, ''),
                        EXTRACT(EPOCH FROM (now() - a.query_start))::float8
                 FROM pg_locks l
-                JOIN \(tables.state) s
+                JOIN \(ids)
                   ON ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)
                 LEFT JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                   AND l.pid <> pg_backend_pid()
                 ORDER BY 3 NULLS LAST, 1
-                """, idempotent: true).rows.map { row in
+                """, parameters, idempotent: true).rows.map { row in
                 let age = row[3].flatMap(Double.init)
                 // pg_locks shows classid/objid unsigned; the key is a signed 64-bit value.
                 let unsigned = UInt64(row[1] ?? "0").map { Int64(bitPattern: $0) } ?? Int64(row[1] ?? "0") ?? 0
@@ -373,7 +377,7 @@ extension StateStore {
             }
             return .released(info)
         case .advisory:
-            guard let held = try advisoryLocks().first(where: { $0.stateID == stateID }) else { return .alreadyGone }
+            guard let held = try advisoryLocks(of: [stateID]).first else { return .alreadyGone }
             guard held.lockID == lockID || held.pid.map(String.init) == lockID else { return .retaken(by: held) }
             guard let pid = held.pid else { return .alreadyGone }
             try options.journal.append([journalEntry(action: "terminate", stateID: stateID, before: nil, lock: held,

@@ -20,6 +20,21 @@ struct SingleTableLayoutTests {
         }
     }
 
+    /// An advisory lock on an ID that has no row yet (a first run holding it) is seen by
+    /// import, which refuses: the lock is on the ID, not on a row.
+    @Test func importSeesALockOnAnIDWithoutARow() throws {
+        let fixture = try fixture()
+        let id = "brandnew-\(fixture.schema)"  // advisory locks are database-wide
+        let holder = try Reference.start(["hold-lock", id, "20"], schema: fixture.schema, layout: "single-table")
+        defer { holder.terminate() }
+        #expect(holder.readLine().contains("\"locked\""))
+        let error = #expect(throws: StoreError.self) {
+            try fixture.store.importStates([ImportEntry(stateID: id, completed: ["singer_state": ["imported": 1]], partial: .null)])
+        }
+        #expect(error?.description.contains(id) == true, "\(String(describing: error))")
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).state WHERE state_id = $1", [id]).scalar == "0")
+    }
+
     @Test func verbsMatchTheReferenceInThisLayout() throws {
         let ours = try fixture()
         let theirs = try StoreFixture(schemaPrefix: "singleref", layout: .singleTable, createTables: false)
