@@ -45,6 +45,12 @@ public enum JSONParser {
     /// refused; and every operation in this module stays well inside a 512 KiB stack.
     public static let maximumDepth = 1000
 
+    /// The deepest state written (`JSONValue.depth`). Python's json, and so Meltano,
+    /// recurses once per level and gives up near 1000 levels less its own call depth
+    /// (a bare `json.loads` stops at 995; the add-on's reference model under 990): a row
+    /// nested deeper would break Meltano's own `list`, `get` and `export` for everyone.
+    public static let maximumStoredDepth = 500
+
     /// Parses JSON text.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         var text = text

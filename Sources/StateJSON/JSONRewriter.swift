@@ -32,12 +32,13 @@ public struct RewritableDocument: Sendable {
         try JSONParser.parse(bytes)
     }
 
-    /// The document as `options` writes it (what `parsed().text(options)` gives), and the
-    /// keys of its top object in order (nil when it is not an object), from one walk of
+    /// The document as `options` writes it (what `parsed().text(options)` gives), the
+    /// keys of its top object in order (nil when it is not an object) and its nesting
+    /// depth (`JSONValue.depth`'s measure), from one walk of
     /// the bytes, without the tree. Nil when the walk does not complete (never, for a
     /// document checked when it was made: but then nothing half-written is handed out).
-    public func textAndTopKeys(_ options: JSONWriteOptions) -> (text: String, topKeys: [JSONString]?)? {
-        bytes.withUnsafeBufferPointer { buffer -> (text: String, topKeys: [JSONString]?)? in
+    public func textAndTopKeys(_ options: JSONWriteOptions) -> (text: String, topKeys: [JSONString]?, depth: Int)? {
+        bytes.withUnsafeBufferPointer { buffer -> (text: String, topKeys: [JSONString]?, depth: Int)? in
             guard let base = buffer.baseAddress else { return nil }
             var parser = Parser(base: base, count: buffer.count)
             parser.skipWhitespace()
@@ -51,7 +52,7 @@ public struct RewritableDocument: Sendable {
                 return true
             })) == true else { return nil }
             writer.flush()
-            return (writer.takeString(), isObject ? keys : nil)
+            return (writer.takeString(), isObject ? keys : nil, seen.deepest)
         }
     }
 }
@@ -140,6 +141,8 @@ public struct JSONRewriter {
     private let writer = ByteWriter(capacity: 1 << 12)
     private var seen = KeySeen()
     public let options: JSONWriteOptions
+    /// The nesting depth of the last text appended (`JSONValue.depth`'s measure).
+    public var lastDepth: Int { seen.deepest }
 
     public init(_ options: JSONWriteOptions) {
         self.options = options
@@ -190,6 +193,8 @@ struct KeySeen {
 
     var frames: [Frame] = []
     var small: [UInt64] = []
+    /// The deepest nesting the last walk met (`JSONValue.depth`'s measure: `[]` is 1).
+    var deepest = 0
     static let smallLimit = 24
 
     mutating func open(isObject: Bool) {
@@ -244,6 +249,7 @@ extension Parser {
                        member: ((_ key: JSONString, _ value: Range<Int>) -> Bool)? = nil) throws(JSONParseError) -> Bool {
         seen.frames.removeAll(keepingCapacity: true)
         seen.small.removeAll(keepingCapacity: true)
+        seen.deepest = 0
         if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
             throw error("Unexpected UTF-8 BOM (decode using utf-8-sig)", at: 0)
         }
@@ -332,6 +338,7 @@ extension Parser {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 let isObject = p[i] == UInt8(ascii: "{")
                 guard seen.frames.count < JSONParser.maximumDepth else { throw depthError() }
+                if seen.frames.count >= seen.deepest { seen.deepest = seen.frames.count + 1 }
                 i += 1
                 skipWhitespace()
                 if i < n && p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {

@@ -6,7 +6,8 @@ import StateJSON
 public struct ImportEntry: Sendable {
     /// A part as read from the file: a value, or a non-empty object already as the text
     /// Meltano stores for it (`JSONValue.meltanoText`), rewritten from the file's bytes
-    /// without a tree (`import` of 100 000 states).
+    /// without a tree (`import` of 100 000 states), at most
+    /// `JSONParser.maximumStoredDepth` levels deep.
     public enum Part: Sendable {
         case value(JSONValue)
         case object(meltanoText: String)
@@ -84,9 +85,11 @@ extension StateStore {
         for entry in entries {
             try StateID.validate(entry.stateID)
             func check(_ part: ImportEntry.Part, _ name: String) throws {
-                if case let .value(value) = part, !value.isFalsy, !value.isObject {
+                guard case let .value(value) = part else { return }
+                if !value.isFalsy, !value.isObject {
                     throw StoreError.invalidState("Import entry '\(entry.stateID)': its \(name) part is a \(value.pythonTypeName), not an object; Meltano would store it and then fail to read it. Nothing was imported.")
                 }
+                try checkStorableDepth(value.depth, of: "Import entry '\(entry.stateID)': its \(name) part")
             }
             try check(entry.completed, "completed")
             try check(entry.partial, "partial")

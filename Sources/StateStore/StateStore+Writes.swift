@@ -184,6 +184,7 @@ extension StateStore {
     /// first; where they are Python's ("argument of type 'int' is not iterable"), what
     /// was expected follows.
     func checkAccepted(_ value: JSONValue, validate: Bool) throws {
+        try checkStorableDepth(value.depth, of: "The state")
         do throws(StateValidationError) {
             try validateStateForSet(value, validate: validate)
         } catch {
@@ -196,6 +197,13 @@ extension StateStore {
                 throw StoreError.invalidState("\(error.message): the state must be \(expected); this is \(value.jsonKindPhrase).")
             }
         }
+    }
+
+    /// Refuses a state nested deeper than Meltano's Python can read back
+    /// (`JSONParser.maximumStoredDepth`): this project never writes such a row.
+    func checkStorableDepth(_ depth: Int, of what: String) throws {
+        guard depth > JSONParser.maximumStoredDepth else { return }
+        throw StoreError.invalidState("\(what) is nested \(depth) levels deep; Meltano's Python json reader gives up near 1000 levels less its own call depth, so Meltano's list, get and export would then fail for everyone. At most \(JSONParser.maximumStoredDepth) levels are written; nothing was changed.")
     }
 
     /// Meltano's state write: an empty completed part means "merge the partial onto

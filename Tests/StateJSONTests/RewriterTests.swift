@@ -210,8 +210,8 @@ import Testing
     }
 
     /// `textAndTopKeys` (copy and move of a state without its tree): the text is what the
-    /// tree's writer gives, and the keys are the top object's, decoded, in order; nothing
-    /// for a top level that is not an object.
+    /// tree's writer gives, the keys are the top object's, decoded, in order (nothing for
+    /// a top level that is not an object), and the depth is the tree's.
     @Test func textAndTopKeysAreTheTreesOnGeneratedDocuments() throws {
         var generator = DocumentGenerator(seed: 0x5EED_0011)
         var texts = RewriterTests.corpus(&generator, documents: 1500, mutated: 0)
@@ -220,11 +220,12 @@ import Testing
         var checked = 0, objects = 0
         for text in texts {
             guard let document = RewritableDocument(Array(text.utf8)), let value = try? document.parsed() else { continue }
-            guard let (written, keys) = document.textAndTopKeys(.meltano) else {
+            guard let (written, keys, depth) = document.textAndTopKeys(.meltano) else {
                 Issue.record("no text for \(text.debugDescription)")
                 continue
             }
             #expect(written == value.meltanoText, "\(text.debugDescription)")
+            #expect(depth == value.depth, "\(text.debugDescription)")
             if case let .object(object) = value {
                 #expect(keys == object.keys, "\(text.debugDescription)")
                 objects += 1

@@ -63,6 +63,27 @@ struct StoreVerbTests {
         #expect(try fixture.row(longest) != nil)
     }
 
+    /// A state nested deeper than Python's json reads back is never written (Meltano's
+    /// list, get and export would fail for everyone); the deepest written is read by the
+    /// add-on's reference model.
+    @Test func tooDeepAStateIsNeverWritten() throws {
+        let fixture = try StoreFixture()
+        func nested(_ levels: Int) -> String { #"{"singer_state": "# + String(repeating: #"{"a":"#, count: levels - 1) + "1" + String(repeating: "}", count: levels) }
+        try fixture.store.set("deepest", to: json(nested(JSONParser.maximumStoredDepth)))
+        let read = try Reference.run(["get", "deepest"], schema: fixture.schema)
+        #expect(read.status == 0, "\(read.stderr)")
+        for write in [{ try fixture.store.set("too-deep", to: json(nested(JSONParser.maximumStoredDepth + 1))) },
+                      { try fixture.store.merge("too-deep", with: json(nested(JSONParser.maximumStoredDepth + 1))) },
+                      { _ = try fixture.store.importStates([ImportEntry(stateID: "too-deep", completed: json(nested(600)), partial: .null)]) }] {
+            let error = #expect(throws: StoreError.self) { try write() }
+            #expect(error?.description.contains("levels deep") == true, "\(String(describing: error))")
+        }
+        // A deep row written by someone else is not copied, by text or by tree.
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ('other', $1)", [nested(600)])
+        #expect(throws: StoreError.self) { try fixture.store.copy(from: "other", to: "too-deep") }
+        #expect(try fixture.row("too-deep") == nil)
+    }
+
     @Test func mergeNeverWritesARowThatBreaksMeltano() throws {
         let fixture = try StoreFixture()
         try fixture.store.set("a", to: json(#"{"singer_state": {"bookmarks": 5}}"#))
