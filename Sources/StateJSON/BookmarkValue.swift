@@ -329,6 +329,52 @@ public func compareBookmarkValues(_ a: JSONValue, _ b: JSONValue) -> Int? {
 }
 
 /// Compares integer literals of any size exactly ("-0" is 0).
+/// `a - b` for integer literals (`a` may be negative, `b` is positive), exactly: the
+/// digits of the result without leading zeros, `-` when negative.
+func decimalDifference(_ a: String, _ b: String) -> String {
+    func digits(_ s: Substring) -> [UInt8] {
+        var d = Array(s.utf8).map { $0 - 0x30 }
+        while d.count > 1, d.first == 0 { d.removeFirst() }
+        return d
+    }
+    func add(_ x: [UInt8], _ y: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = [], carry: UInt8 = 0
+        var i = x.count - 1, j = y.count - 1
+        while i >= 0 || j >= 0 || carry > 0 {
+            let sum = (i >= 0 ? x[i] : 0) + (j >= 0 ? y[j] : 0) + carry
+            result.append(sum % 10)
+            carry = sum / 10
+            i -= 1; j -= 1
+        }
+        return result.reversed()
+    }
+    /// x - y with x >= y.
+    func subtract(_ x: [UInt8], _ y: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = [], borrow: Int = 0
+        var i = x.count - 1, j = y.count - 1
+        while i >= 0 {
+            var d = Int(x[i]) - borrow - (j >= 0 ? Int(y[j]) : 0)
+            borrow = d < 0 ? 1 : 0
+            if d < 0 { d += 10 }
+            result.append(UInt8(d))
+            i -= 1; j -= 1
+        }
+        while result.count > 1, result.last == 0 { result.removeLast() }
+        return result.reversed()
+    }
+    func text(_ d: [UInt8], negative: Bool) -> String {
+        let body = String(decoding: d.map { $0 + 0x30 }, as: UTF8.self)
+        return negative && body != "0" ? "-" + body : body
+    }
+    let negative = a.hasPrefix("-")
+    let x = digits(negative ? a.dropFirst() : Substring(a)), y = digits(Substring(b))
+    if negative { return text(add(x, y), negative: true) }
+    if compareIntegerText(String(decoding: x.map { $0 + 0x30 }, as: UTF8.self), String(decoding: y.map { $0 + 0x30 }, as: UTF8.self)) >= 0 {
+        return text(subtract(x, y), negative: false)
+    }
+    return text(subtract(y, x), negative: true)
+}
+
 func compareIntegerText(_ a: String, _ b: String) -> Int {
     func split(_ s: String) -> (negative: Bool, digits: Substring) {
         var digits = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
@@ -415,13 +461,20 @@ public func movedBookmarkValue(_ current: JSONValue, _ move: BookmarkMove) throw
         }
         switch move {
         case let .value(text), let .to(text):
+            // Text of digits keeps its form: leading zeros are part of it ("000100").
+            if isText {
+                guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                    throw BookmarkError(.badInput, "'\(text)' is not digits like the bookmark's \(kind.name) \(current.meltanoText).")
+                }
+                return .string(JSONString(text))
+            }
             guard let number = JSONNumber(literal: text), number.doubleValue.isFinite else {
                 throw BookmarkError(.badInput, "'\(text)' is not a number; the bookmark holds the \(kind.name) \(current.meltanoText).")
             }
-            if kind != .float && !number.isInteger || (isText && text.hasPrefix("-")) {
+            if kind != .float && !number.isInteger {
                 throw BookmarkError(.badInput, "'\(text)' is not an integer of the bookmark's kind; it holds the \(kind.name) \(current.meltanoText).")
             }
-            return isText ? .string(JSONString(text)) : .number(number)
+            return .number(number)
         case let .by(text):
             guard let amount = JSONNumber(literal: text), amount.doubleValue.isFinite, amount.doubleValue > 0 else {
                 throw BookmarkError(.badInput, "'\(text)' is not an amount to subtract from the \(kind.name) \(current.meltanoText); give a positive number, e.g. --by 1000.")
@@ -429,14 +482,20 @@ public func movedBookmarkValue(_ current: JSONValue, _ move: BookmarkMove) throw
             if kind == .float {
                 return .number(JSONNumber(JSONNumber(literal: currentText)!.doubleValue - amount.doubleValue))
             }
-            guard amount.isInteger, let a = Int64(amount.literal), let c = Int64(currentText) else {
+            guard amount.isInteger else {
                 throw BookmarkError(.badInput, "'\(text)' cannot be subtracted from \(current.meltanoText) exactly; give the new value instead.")
             }
-            let (difference, overflow) = c.subtractingReportingOverflow(a)
-            guard !overflow, !(isText && difference < 0) else {
-                throw BookmarkError(.badInput, "\(current.meltanoText) minus \(text) is out of range; give the new value instead.")
+            // Exact at any size, as the integers themselves are.
+            let difference = decimalDifference(currentText, amount.literal)
+            guard isText else { return .number(JSONNumber(uncheckedLiteral: difference)) }
+            guard !difference.hasPrefix("-") else {
+                throw BookmarkError(.badInput, "\(current.meltanoText) minus \(text) is below zero, which text of digits cannot hold; give the new value instead.")
             }
-            return isText ? .string(JSONString(String(difference))) : .number(JSONNumber(difference))
+            // As wide as it was, zero-padded: "000123" by 100 is "000023", and "1000" by 1
+            // is "0999", which sorts before "1000" as text too (a tap comparing the key as
+            // text would otherwise see "999" as later, and skip rows).
+            let width = currentText.utf8.count
+            return .string(JSONString(String(repeating: "0", count: max(0, width - difference.utf8.count)) + difference))
         }
     case .lsn:
         switch move {

@@ -98,6 +98,21 @@ import Testing
         func refused(_ current: JSONValue, _ move: BookmarkMove) -> BookmarkError? {
             do { _ = try movedBookmarkValue(current, move); return nil } catch { return error }
         }
+        // Text of digits keeps its width, zero-padded, so it moves back as text too.
+        #expect(try movedBookmarkValue("000123", .by("100")) == "000023")
+        #expect(try movedBookmarkValue("1000", .by("1")) == "0999")
+        #expect(compareBookmarkValues("0999", "1000") == -1 && "0999" < "1000")
+        #expect(try movedBookmarkValue("000123", .value("000100")) == "000100")
+        #expect(refused("000123", .by("124"))?.message.contains("below zero") == true)
+        #expect(refused("000123", .value("-1"))?.message.contains("is not digits") == true)
+        // --by is exact at any size, as the integers are.
+        #expect(try movedBookmarkValue(.number(JSONNumber(literal: "12345678901234567890")!), .by("1000")).meltanoText == "12345678901234566890")
+        #expect(try movedBookmarkValue(.number(JSONNumber(literal: "-9223372036854775808")!), .by("1")).meltanoText == "-9223372036854775809")
+        #expect(try movedBookmarkValue(5, .by("7")) == -2)
+        #expect(try movedBookmarkValue("99999999999999999999999", .by("99999999999999999999999")) == "00000000000000000000000")
+        for (a, b) in [(0, 1), (7, 7), (-3, 4), (123_456, 999), (1_000_000, 1)] {
+            #expect(try movedBookmarkValue(.number(JSONNumber(a)), .by(String(b))) == .number(JSONNumber(a - b)), "\(a) - \(b)")
+        }
         #expect(refused(4242, .value("4000.5"))?.kind == .badInput)
         #expect(refused(4242, .value("abc"))?.message.contains("'abc' is not a number") == true)
         #expect(refused("2024-05-01T00:00:00Z", .by("3"))?.message.contains("is not a duration") == true)
