@@ -66,6 +66,7 @@ struct EditSession {
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("state.json")
         var content = text
+        var lastInvalid: String? = nil
         while true {
             try Data(content.utf8).write(to: file)
             try runEditor(on: file.path)
@@ -91,6 +92,12 @@ struct EditSession {
             guard isInteractive else {
                 throw CommandFailure("The edited state is not valid JSON; nothing was written: \(error)\nRun `meltano-state edit` on a terminal to fix it in the editor, or use `meltano-state set`.", code: Exit.usage)
             }
+            // The same invalid text saved again (an editor that only exits, a script):
+            // reopening would loop; stop as kubectl edit does.
+            if body == lastInvalid {
+                throw CommandFailure("The editor left the text as it was, still not valid JSON; nothing was written: \(error)", code: Exit.usage)
+            }
+            lastInvalid = body
             let comment = String(describing: error).split(separator: "\n").map { "\(EditSession.errorMarker) \($0)" }.joined(separator: "\n")
             content = "\(EditSession.errorMarker) the JSON below is not valid; fix it, or empty the file to cancel.\n\(comment)\n" + body
         }

@@ -31,6 +31,30 @@ struct EditTests {
         }
     }
 
+    @Test("Invalid JSON saved again unchanged cancels instead of reopening the editor forever")
+    func invalidTwiceCancels() {
+        let backend = FakeBackend()
+        backend.add("dev:a", completed: #"{"singer_state": {}}"#)
+        var opened = 0
+        backend.editor = { _ in
+            opened += 1
+            return #"{"a":1,,}"#  // the same broken text every time
+        }
+        var harness = Harness(backend: backend)
+        harness.press(.character("e"))
+        #expect(opened == 2, "opened \(opened) times")
+        #expect(harness.text.contains("still not valid JSON: nothing was changed."))
+        #expect(backend.writes.isEmpty)
+        // An editor that only exits on the reopened text cancels too.
+        opened = 0
+        backend.editor = { session in
+            opened += 1
+            return opened == 1 ? #"{"a":1,,}"# : session.text
+        }
+        harness.press(.character("e"))
+        #expect(opened == 2 && backend.writes.isEmpty)
+    }
+
     @Test("No change and an empty file write nothing")
     func noChange() {
         let backend = FakeBackend()

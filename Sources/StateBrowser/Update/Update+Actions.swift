@@ -65,6 +65,12 @@ extension Model {
         case .empty:
             setStatus("Empty file: nothing was changed.")
         case let .invalid(comments):
+            // Saved as it was handed over (an editor that only exits, a script that writes
+            // the same broken text): reopening would loop; kubectl edit cancels too.
+            if body == Model.stripComments(session.text) {
+                setStatus("The editor left the text as it was, still not valid JSON: nothing was changed.", error: true)
+                return
+            }
             var again = session
             again.text = Model.withComments(comments, body)
             setStatus("Not valid JSON: back to the editor.", error: true)
