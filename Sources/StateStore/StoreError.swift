@@ -121,7 +121,30 @@ public func unlockCommand(stateID: String, lockID: String) -> String {
 public func shellQuote(_ word: String) -> String {
     let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+=,")
     if !word.isEmpty && word.unicodeScalars.allSatisfy({ plain.contains($0) }) { return word }
+    // A control or invisible character would be shown escaped (\x1b) by the terminal-safe
+    // output, and pasted back as those four characters, another ID: ANSI-C quoting
+    // (bash, zsh, ksh) carries it as an escape the shell turns back into the character.
+    if word.unicodeScalars.contains(where: needsANSICQuoting) {
+        var quoted = "$'"
+        for scalar in word.unicodeScalars {
+            switch scalar {
+            case "\\": quoted += "\\\\"
+            case "'": quoted += "\\'"
+            case _ where scalar.value < 0x80 && needsANSICQuoting(scalar): quoted += String(format: "\\x%02x", scalar.value)
+            case _ where needsANSICQuoting(scalar): quoted += String(format: "\\u%04x", scalar.value)
+            default: quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "'"
+    }
     return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// C0 and C1 controls, DEL, and the invisible characters that reorder or break lines.
+private func needsANSICQuoting(_ scalar: Unicode.Scalar) -> Bool {
+    let v = scalar.value
+    return v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+        || v == 0x2028 || v == 0x2029 || v == 0x200E || v == 0x200F || v == 0x061C
 }
 
 extension StoreError {

@@ -345,6 +345,25 @@ struct CLIVerbTests {
         #expect(!asked.stderr.contains("to the value saved"), "\(asked.stderr)")
     }
 
+    /// An ID holding control and invisible characters: the printed unlock command is
+    /// shown terminal-safe yet, pasted into bash as printed, names that very ID.
+    @Test func theUnlockCommandPrintedForAControlCharacterIDWorksInBash() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["init"]).status == 0)
+        let id = "dev:ctl-\u{1b}[2J\nline\u{202e}'q\\b\u{85}é"
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ($1, 'dead-holder')", [id])
+        let blocked = try fixture.run(["set", "--force", id, #"{"singer_state": {}}"#])
+        #expect(blocked.status == 3, "\(blocked.stderr)")
+        let line = try #require(blocked.stderr.split(separator: "\n").first { $0.contains("meltano-state unlock ") })
+        let command = try #require(line.range(of: "meltano-state unlock ").map { String(line[$0.lowerBound...]) })
+        #expect(command.hasPrefix("meltano-state unlock $'dev:ctl-\\x1b[2J\\x0aline\\u202e\\'q\\\\b\\u0085é' dead-holder"), "\(command)")
+        // Run as printed, by bash, with the binary for the program name.
+        let script = "meltano-state() { \(shellQuote(CLIFixture.binary)) \"$@\"; }; " + command.replacingOccurrences(of: "unlock ", with: "unlock --yes ")
+        let released = try runProcess("bash", ["-c", script], environment: fixture.environment, currentDirectory: fixture.directory)
+        #expect(released.status == 0, "\(released.stdout) \(released.stderr)")
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "0")
+    }
+
     @Test func editThroughAnEditorScript() throws {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)
