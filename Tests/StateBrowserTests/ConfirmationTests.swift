@@ -18,6 +18,24 @@ struct ConfirmationTests {
         #expect(backend.writes.isEmpty)
     }
 
+    @Test("A long state ID is shown whole in the confirmation, broken across lines, at 80 columns")
+    func longIDShownWhole() {
+        let backend = FakeBackend()
+        let suffix = String(repeating: "-warehouse", count: 18)
+        backend.add("prod:tap-salesforce\(suffix)-region-eu", completed: #"{"singer_state": {}}"#)
+        backend.add("prod:tap-salesforce\(suffix)-region-us", completed: #"{"singer_state": {}}"#)
+        var harness = Harness(backend: backend, size: Size(width: 80, height: 24))
+        harness.press(.character("j"), .character("d"))
+        // The dialog's lines, borders and indent taken off, joined: the whole ID.
+        let inside = harness.text.split(separator: "\n").compactMap { line -> String? in
+            guard let open = line.firstIndex(of: "│"), let close = line.lastIndex(of: "│"), open < close else { return nil }
+            return line[line.index(after: open)..<close].trimmingCharacters(in: .whitespaces)
+        }.joined()
+        #expect(inside.contains("prod:tap-salesforce\(suffix)-region-us"), "\(harness.text)")
+        harness.press(.escape)
+        #expect(backend.writes.isEmpty)
+    }
+
     @Test("d then y clears, reports it and reloads around the place")
     func clearYes() {
         let backend = Samples.backend()

@@ -20,7 +20,32 @@ func wrapRuns(_ runs: [Run], width: Int) -> [[Run]] {
     }
     var lines: [[Run]] = [[]]
     var used = 0
-    for word in words {
+    for var word in words {
+        // A word longer than a whole line (a long state ID in a confirmation) is broken
+        // across lines: every character shown, none cut off at the box's edge.
+        while TextWidth.width(of: word.text) > width - indent.count, width - indent.count > 0 {
+            if used > indent.count {
+                lines.append([Run(indent)])
+                used = indent.count
+            }
+            var head = "", headWidth = 0
+            var rest = Substring(word.text)
+            while let character = rest.first {
+                let cells = TextWidth.width(of: String(character))
+                if headWidth + cells > width - used { break }
+                head.append(character)
+                headWidth += cells
+                rest = rest.dropFirst()
+            }
+            guard !head.isEmpty else { break }  // one grapheme wider than the line
+            lines[lines.count - 1].append(Run(head, word.style))
+            used += headWidth
+            word = Run(String(rest), word.style)
+            if word.text.isEmpty { break }
+            lines.append([Run(indent)])
+            used = indent.count
+        }
+        if word.text.isEmpty { continue }
         let cells = TextWidth.width(of: word.text)
         let trimmed = TextWidth.width(of: String(word.text.reversed().drop { $0 == Character(" ") }))
         if used + trimmed > width, used > indent.count {
