@@ -69,7 +69,7 @@ extension StoreError: CustomStringConvertible, LocalizedError {
         case let .invalidState(message):
             return message
         case let .unreadableState(stateID, part, error):
-            return "The stored \(part) state of \(StoreError.quoted(stateID)) is not valid JSON (\(error)); fix it with `meltano-state set` or `edit`, or clear it."
+            return "The stored \(part) state of \(StoreError.quoted(stateID)) is not valid JSON (\(error)); replace it with `meltano-state set` (the browser's e opens the raw text to repair it), or clear it."
         case let .readOnly(action, origin):
             guard let origin else {
                 return "Refusing to \(action): read-only mode is on (--read-only, MELTANO_STATE_READ_ONLY or read_only in the config file)."

@@ -7,7 +7,7 @@ import Terminal
 
 struct BrowseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tui", abstract: "Browse state IDs, states and live locks in the terminal (the default on a terminal).",
-        discussion: "Keys: arrows or j/k, PgUp/PgDn, g/G, Tab, / filter, n/N search, Enter fold, y copy, r refresh, e edit, d clear, c copy, m move, u release lock, H history, : switch context, D diff with another context, ? help, q quit.")
+        discussion: "Keys: arrows or j/k, PgUp/PgDn, g/G, Tab, / filter, n/N search, Enter fold, y copy, r refresh, e edit, d clear, c copy, m move, u release lock, H history, b bookmarks, D doctor, : switch context, = diff with another context, ? help, q quit.")
     @OptionGroup var global: GlobalOptions
     @Flag(name: .long, help: "Draw once with data loaded, print the timing to stderr and exit (tests, benchmarks).")
     var exitAfterFirstPaint = false

@@ -80,4 +80,13 @@ struct FilterSearchTests {
         #expect(!harness.text.contains("No match for 'nowhere'."))
         #expect(harness.model.status == nil)
     }
+
+    @Test("r: 'Refreshing…' goes once the list is back, not 8 s later")
+    func refreshingClears() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("r"))
+        #expect(harness.model.status == nil, "\(String(describing: harness.model.status))")
+        #expect(!harness.text.contains("Refreshing"))
+    }
+
 }

@@ -206,7 +206,7 @@ extension Model {
         if isMove {
             lines.append([Run("Then "), Run(quoted(source), theme.danger), Run(" is cleared (its row deleted, journaled).")])
         }
-        lines.append([Run("Meltano refuses a value without a top-level singer_state.", theme.hint)])
+        lines.append([Run("Refused if the state has no top-level singer_state, as by Meltano.", theme.hint)])
         mode = .confirm(Confirmation(action: action, title: isMove ? "Move state" : "Copy state", lines: lines,
                                      yes: isMove ? "move it" : "copy it"))
     }

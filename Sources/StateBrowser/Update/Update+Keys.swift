@@ -110,7 +110,7 @@ extension Model {
         case .character("L"):
             if layout.locks.height > 0 { focus = .locks }
         case .character("r"), .function(5):
-            setStatus("Refreshing…")
+            setStatus(Model.refreshingStatus)
             refreshAll(&commands)
         case .character("/"):
             // A new filter or search is a new question: the last answer ("No match for …",
@@ -317,4 +317,9 @@ extension Model {
         default: mode = .browse
         }
     }
+}
+
+extension Model {
+    /// Shown from `r` until the list's first page is back.
+    static let refreshingStatus = "Refreshing…"
 }

@@ -24,6 +24,7 @@ extension Model {
         let full = rows.count >= request.limit
         let previousSelection = list.selectedRow?.stateID
         list.error = nil
+        if status?.text == Model.refreshingStatus { status = nil }  // done: not 8 s more of it
         list.rowsGlob = request.glob
         switch request.anchor {
         case .first:
