@@ -372,6 +372,10 @@ extension StateStore {
             throw StoreError.other("Journal entry \(entry.id) was recorded for schema '\(entry.schema)', but this store uses '\(tables.schema)'; pass --schema \(shellQuote(entry.schema)) to restore it there.")
         }
         try createTablesIfMissing()
+        if selected.count > 1, selected.allSatisfy({ $0.lock == nil && $0.run == nil }) {
+            try restoreRowsAtomically(selected, batchID: entryID)
+            return selected
+        }
         for (index, entry) in selected.enumerated() {
             do {
                 try checkCancelled("nothing was restored.")
@@ -385,6 +389,46 @@ extension StateStore {
             }
         }
         return selected
+    }
+
+    /// A batch of state rows (an import, a `clear --all`) put back as the batch found
+    /// them, as the batch itself was made: every ID's lock at once (refused, naming them,
+    /// while any is held), the rows as they are now journaled as one batch of their own
+    /// (so one `restore` undoes this one), and every row written in one transaction:
+    /// all or nothing.
+    private func restoreRowsAtomically(_ entries: [JournalEntry], batchID: String) throws {
+        var seen = Set<String>()
+        let plan = entries.filter { seen.insert($0.stateID).inserted }  // the value before the batch
+        let batch = Journal.newID()
+        try withBulkLock(batch: batch, stateIDs: plan.map(\.stateID)) { lockedIDs in
+            let journal = options.journal.beginBatch(expectedEntries: lockedIDs.count)
+            defer { try? journal.finish() }
+            _ = try journalRows(lockedIDs, action: "restore", batch: batch, includeMissing: true, into: journal, progress: nil)
+            try checkCancelled("nothing was restored.")
+            let end = try bulkStatement("restore batch \(batchID)", outcome: "The restore is one transaction: every state was put back or none was (`meltano-state list` shows which). The journal's batch \(batch) holds the rows as they were.") {
+                try transactionTellingOutcome {
+                    let deleted = plan.filter { $0.before == nil }.map(\.stateID)
+                    if !deleted.isEmpty {
+                        try connection.query("DELETE FROM \(tables.state) WHERE state_id = ANY($1::text[])", [arrayLiteral(deleted)])
+                    }
+                    let rows = plan.compactMap { entry in entry.before.map { (entry.stateID, $0.partialState, $0.completedState) } }
+                    for start in stride(from: 0, to: rows.count, by: 5000) {
+                        try upsertMany(Array(rows[start..<min(start + 5000, rows.count)]))
+                        try checkCancelled("the restore was rolled back; nothing was restored.")
+                    }
+                    try journal.finish()  // the rows as they were, on disk before the commit
+                    return rows.count + deleted.count
+                }
+            }
+            switch end {
+            case .committed:
+                return
+            case let .rolledBack(error, _):
+                throw StoreError.interrupted(action: "restore batch \(batchID)", outcome: "Nothing was restored: the restore is one transaction, and the server rolled it back. Run it again once the server is back.", error)
+            case let .unknown(error):
+                throw StoreError.interrupted(action: "restore batch \(batchID)", outcome: "It broke during the COMMIT: every state was put back or none was. Once the server is back, `meltano-state list` shows which; `meltano-state restore \(batch)` undoes it if it was.", error)
+            }
+        }
     }
 
     private func restoreOne(_ entry: JournalEntry) throws {

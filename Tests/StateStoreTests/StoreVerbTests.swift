@@ -217,6 +217,31 @@ struct StoreVerbTests {
         #expect(entries.allSatisfy { $0.batch == batch })
         try fixture.store.restore(entryID: batch)
         #expect(try fixture.rows() == before)
+        // That restore is a batch of its own: one restore undoes it.
+        let restores = try fixture.store.history().filter { $0.action == "restore" }
+        #expect(restores.count == 3 && Set(restores.compactMap(\.batch)).count == 1, "\(restores.map(\.batch))")
+        try fixture.store.restore(entryID: try #require(restores.first?.batch))
+        #expect(try fixture.rows().isEmpty)
+    }
+
+    /// A batch restore is all or nothing: a lock held on one of its IDs refuses the
+    /// whole of it (as a held lock refuses the import it undoes), naming the lock.
+    @Test func aBatchRestoreIsAllOrNothing() throws {
+        let fixture = try StoreFixture()
+        try fixture.store.importStates(["ba", "bb", "bc"].map { ImportEntry(stateID: $0, completed: ["singer_state": ["v": 1]], partial: .null) })
+        let batch = try #require(try fixture.store.history().first { $0.action == "import" }?.batch)
+        try fixture.store.importStates(["ba", "bb", "bc"].map { ImportEntry(stateID: $0, completed: ["singer_state": ["v": 2]], partial: .null) })
+        let second = try #require(try fixture.store.history().first { $0.action == "import" && $0.batch != batch }?.batch)
+        let rows = try fixture.rows()
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('bb', 'a-pipeline')")
+        let error = #expect(throws: StoreError.self) { try fixture.store.restore(entryID: second) }
+        guard case .locksHeld? = error else { Issue.record("not locksHeld: \(String(describing: error))"); return }
+        #expect(error?.description.contains("a-pipeline") == true)
+        #expect(try fixture.rows() == rows)
+        try fixture.admin.query("DELETE FROM \(fixture.locksTable)")
+        try fixture.store.restore(entryID: second)
+        #expect(try fixture.rows().map { $0[2] } == Array(repeating: #"{"singer_state": {"v": 1}}"#, count: 3))
+        #expect(try fixture.lockRows().isEmpty)
     }
 
     @Test func clearAllRefusesWhileALockIsHeld() throws {
