@@ -47,11 +47,19 @@ struct ModeTests {
         var harness = Harness(backend: backend, size: Size(width: 120, height: 30))
         harness.press(.character("d"), .character("y"))
         let layout = harness.model.layout
-        let two = harness.screen.line(layout.status.y) + harness.screen.line(layout.footer.y)
-        #expect(two.contains("held by lock 3f9a1c2e"), "\(two)")
-        #expect(two.contains("release it with: meltano-state unlock"), "\(two)")
-        #expect(!two.contains("? help"), "the key hints gave way: \(two)")
+        // Wrapped over the status line, the key hints' line and, when it needs more, the
+        // panes' last rows: every word shows, the unlock command at its end too.
+        let shown = (layout.status.y - 3...layout.footer.y).map { harness.screen.line($0) }.joined(separator: " ")
+        #expect(shown.contains("held by lock 3f9a1c2e"), "\(shown)")
+        #expect(shown.contains("release it with: meltano-state unlock dev:tap-github-to-target-postgres 3f9a1c2e"), "\(shown)")
+        #expect(!harness.screen.line(layout.footer.y).contains("? help"), "the key hints gave way")
         #expect(harness.screen[0, layout.footer.y].style.foreground == .red)
+        // At 80 columns it takes more rows, and still shows whole.
+        harness.resize(80, 24)
+        let narrow = harness.model.layout
+        let rows = (narrow.status.y - 4...narrow.footer.y).map { harness.screen.line($0) }
+        #expect(rows.joined(separator: " ").contains("meltano-state unlock dev:tap-github-to-target-postgres 3f9a1c2e"), "\(rows)")
+        harness.resize(120, 30)
         // A short message leaves the key hints where they are.
         backend.writeOutcome = { _ in .failed("Short.") }
         harness.press(.character("d"), .character("y"))

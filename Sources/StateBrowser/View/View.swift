@@ -252,9 +252,14 @@ struct Painter {
             // A message longer than its line takes the key hints' line too: the end of
             // it is often the fix (the unlock command after "held by lock …").
             let lines = statusLines
+            // Beyond its line and the key hints', a long message rises over the panes'
+            // last rows (gone with it): the fix at its end is never cut off.
+            let above = max(0, lines.count - 2)
             for (index, line) in lines.enumerated() {
+                let y = rect.y + index - above
                 let text = index == lines.count - 1 ? TextWidth.truncated(line, toWidth: rect.width) : line
-                screen.put(text, x: rect.x, y: rect.y + index, style: style)
+                if index < above { screen.fill(x: 0, y: y, width: screen.width, height: 1) }
+                screen.put(text, x: rect.x, y: y, style: style)
             }
         } else if let writing = model.writing {
             screen.put(writing.progressText + "…", x: rect.x, y: rect.y, style: theme.info)
@@ -269,8 +274,11 @@ struct Painter {
         guard TextWidth.width(of: text) > width, layout.footer.height > 0, modeShowsStatus(model.mode) else { return [text] }
         let wrapped = Painter.wrap(text, width: width)
         guard wrapped.count > 1 else { return [text] }
-        // The second line holds the rest (cut with "…" by the caller if still too long).
-        return [wrapped[0], wrapped.dropFirst().joined(separator: " ")]
+        // Up to a quarter of the screen (at least 2 lines); the last holds the rest (cut
+        // with "…" by the caller if still too long).
+        let most = max(2, min(8, (layout.footer.y + 1) / 4))  // the footer is the last row
+        guard wrapped.count > most else { return wrapped }
+        return Array(wrapped.prefix(most - 1)) + [wrapped.dropFirst(most - 1).joined(separator: " ")]
     }
 
     /// The status message is what the status line shows (not the filter or search input).
