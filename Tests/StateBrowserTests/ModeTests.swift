@@ -166,6 +166,18 @@ struct ModeTests {
 
 @Suite("Styles")
 struct StyleTests {
+    @Test("On a narrow screen the locks pane drops TAKEN AT, never STATUS")
+    func narrowLocksKeepStatus() {
+        for width in [60, 66, 80] {
+            let harness = Harness(backend: Samples.backend(), size: Size(width: width, height: 24))
+            let locks = harness.model.layout.locks
+            guard locks.height > 2 else { Issue.record("no locks pane at \(width)"); continue }
+            #expect(harness.screen.line(locks.y + 1).contains("STATUS"), "\(width): \(harness.screen.line(locks.y + 1))")
+            #expect(harness.screen.line(locks.y + 2).hasSuffix("STALE"), "\(width): \(harness.screen.line(locks.y + 2))")
+            #expect(harness.screen.line(locks.y + 1).contains("TAKEN AT") == (width >= 66), "\(width)")
+        }
+    }
+
     @Test("Stale locks in red, JSON syntax colours, selection in reverse")
     func styles() {
         let harness = Harness(backend: Samples.backend())

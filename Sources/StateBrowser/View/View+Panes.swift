@@ -111,9 +111,9 @@ extension Painter {
         // them (pid, user, client, application) is what decides whether to end it.
         let advisory = locks.rows.contains { $0.isAdvisory }
         let empty = locks.rows.isEmpty ? "No locks held: no pipeline is writing state right now." : nil
-        guard bottomPaneHeader(&screen, [("STATE ID", columns.state.0), (advisory ? "HOLDER" : "LOCK ID", columns.lock.0),
-                                         (advisory ? "SINCE" : "TAKEN AT", columns.taken.0),
-                                         ("AGE", columns.age.0), ("STATUS", columns.status.0)], emptyHint: empty) else { return }
+        guard bottomPaneHeader(&screen, [("STATE ID", columns.state.0), (advisory ? "HOLDER" : "LOCK ID", columns.lock.0)]
+                                         + (columns.taken.1 > 0 ? [(advisory ? "SINCE" : "TAKEN AT", columns.taken.0)] : [])
+                                         + [("AGE", columns.age.0), ("STATUS", columns.status.0)], emptyHint: empty) else { return }
         for row in 0..<layout.lockRows {
             let index = locks.top + row
             guard locks.rows.indices.contains(index) else { break }
@@ -122,7 +122,7 @@ extension Painter {
             screen.put(TextWidth.truncated(lock.stateID, toWidth: columns.state.1), x: columns.state.0, y: y)
             let holder = lock.isAdvisory ? (lock.holder ?? "key \(lock.lockID)") : lock.lockID
             screen.put(TextWidth.truncated(holder, toWidth: columns.lock.1), x: columns.lock.0, y: y)
-            screen.put(Format.timestamp(lock.lockedAt), x: columns.taken.0, y: y, limit: columns.taken.0 + columns.taken.1)
+            if columns.taken.1 > 0 { screen.put(Format.timestamp(lock.lockedAt), x: columns.taken.0, y: y, limit: columns.taken.0 + columns.taken.1) }
             if let age = model.age(lock.ageSeconds, fetchedAt: lock.fetchedAt) {
                 screen.put(Format.longAge(age), x: columns.age.0, y: y, style: lock.ageIsImplausible ? theme.error : .plain,
                            limit: columns.age.0 + columns.age.1)
@@ -135,14 +135,17 @@ extension Painter {
     }
 
     /// (x, width) of each lock column for a screen width.
+    /// On a narrow screen TAKEN AT goes first (AGE says as much): STATUS, what the pane
+    /// is for, always shows. A width of 0 is a column not shown.
     func lockColumns(_ width: Int) -> (state: (Int, Int), lock: (Int, Int), taken: (Int, Int), age: (Int, Int), status: (Int, Int)) {
-        let taken = 19, age = 12, status = 6
+        let age = 12, status = 6
         let lockWidth = width >= 120 ? 36 : width >= 100 ? 24 : 13
-        let stateWidth = max(10, width - 2 - lockWidth - taken - age - status - 5)
+        let taken = 2 + 10 + 1 + lockWidth + 1 + 19 + 1 + age + 1 + status <= width ? 19 : 0
+        let stateWidth = max(10, width - 2 - lockWidth - taken - age - status - (taken > 0 ? 5 : 4))
         let stateX = 2
         let lockX = stateX + stateWidth + 1
         let takenX = lockX + lockWidth + 1
-        let ageX = takenX + taken + 1
+        let ageX = takenX + taken + (taken > 0 ? 1 : 0)
         let statusX = ageX + age + 1
         return ((stateX, stateWidth), (lockX, lockWidth), (takenX, taken), (ageX, age), (statusX, status))
     }
