@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StateBrowser
 import StateJSON
 import StateStore
 
@@ -64,12 +65,13 @@ func lockTable(_ locks: [LockInfo]) -> String {
 }
 
 /// Rows of cells (the first the header) as columns two spaces apart, each as wide as
-/// its widest cell; the last column is not padded.
+/// its widest cell in terminal cells (a CJK character takes two); the last column is
+/// not padded.
 func alignedTable(_ rows: [[String]]) -> String {
-    let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    let widths = (0..<rows[0].count).map { column in rows.map { TextWidth.width(of: $0[column]) }.max() ?? 0 }
     return rows.map { row in
         row.enumerated().map { index, cell in
-            index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            index == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - TextWidth.width(of: cell)))
         }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
     }.joined(separator: "\n") + "\n"
 }

@@ -364,6 +364,23 @@ struct CLIVerbTests {
         #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "0")
     }
 
+    /// `locks` lines its columns up in terminal cells: a CJK ID takes two per character.
+    @Test func locksAlignsWideCharacters() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["init"]).status == 0)
+        for (id, lock) in [("東京:tap-注文", "lock-wide"), ("dev:a", "lock-narrow")] {
+            try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ($1, $2)", [id, lock])
+        }
+        let listed = try fixture.run(["locks"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        func cells(_ text: Substring) -> Int { text.unicodeScalars.reduce(0) { $0 + (($1.value >= 0x3000 && $1.value < 0xA000) ? 2 : 1) } }
+        let columns = listed.stdout.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: "lock-") else { return nil }
+            return cells(line[..<range.lowerBound])
+        }
+        #expect(columns.count == 2 && Set(columns).count == 1, "\(listed.stdout)")
+    }
+
     @Test func editThroughAnEditorScript() throws {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)
