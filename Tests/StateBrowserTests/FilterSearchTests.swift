@@ -89,4 +89,21 @@ struct FilterSearchTests {
         #expect(!harness.text.contains("Refreshing"))
     }
 
+
+    @Test("Search finds an escape as the pane shows it (\\u001b[31m) as well as the character")
+    func searchEscapesAsShown() {
+        let backend = FakeBackend()
+        backend.add("dev:escape", completed: #"{"singer_state": {"a": "plain", "v": "\u001b[31mRED\u001b[0m\u0007bell"}}"#)
+        var harness = Harness(backend: backend)
+        harness.press(.tab, .character("/"))
+        harness.type(#"\u001b[31m"#)
+        harness.press(.enter)
+        #expect(!harness.text.contains("No match"), "\(harness.text)")
+        #expect(harness.model.detail.cursor == 3, "\(harness.model.detail.cursor)")
+        harness.press(.character("/"))
+        harness.type("RED")
+        harness.press(.enter)
+        #expect(harness.model.detail.cursor == 3)
+    }
+
 }

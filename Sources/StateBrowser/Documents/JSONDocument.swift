@@ -272,14 +272,21 @@ public final class JSONDocument: @unchecked Sendable {
         return result
     }
 
-    /// The line's key and value as one text, for search (values cut at `limit` bytes).
+    /// The line's key and value as one text, for search (values cut at `limit` bytes):
+    /// decoded, and a string value also as written (`\u001b[31m`, as the pane shows an
+    /// escape), so either form is found.
     public func searchText(_ line: Int, limit: Int = 4096) -> String {
         withBytes { bytes in
             var text = hasKey(line) ? JSONStrings.decode(bytes, quote: Int(starts[line]), limit: limit) : ""
             if kind(line) == .scalar {
                 let start = valueStart(line, bytes)
                 if bytes[start] == UInt8(ascii: "\"") {
-                    text += "\u{0}" + JSONStrings.decode(bytes, quote: start, limit: limit)
+                    let decoded = JSONStrings.decode(bytes, quote: start, limit: limit)
+                    text += "\u{0}" + decoded
+                    // Inside the quotes, at most `limit` bytes (a 100 MB string stays cheap).
+                    let end = JSONScan.stringEnd(bytes, from: start, limit: limit) - 1
+                    let written = String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<end]), as: UTF8.self)
+                    if written.utf8.contains(UInt8(ascii: "\\")) { text += "\u{0}" + written }
                 } else {
                     let end = JSONScan.literalEnd(bytes, from: start, limit: limit)
                     text += "\u{0}" + String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
@@ -364,16 +371,19 @@ public final class JSONDocument: @unchecked Sendable {
 enum JSONScan {
     /// The index after the closing quote of the string literal whose opening quote is
     /// at `from`.
-    static func stringEnd(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+    static func stringEnd(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, limit: Int = Int.max) -> Int {
         var index = from + 1
-        while index < bytes.count {
+        let stop = limit == Int.max ? bytes.count : min(bytes.count, from + 1 + limit)
+        while index < stop {
             switch bytes[index] {
             case UInt8(ascii: "\""): return index + 1
             case UInt8(ascii: "\\"): index += 2
             default: index += 1
             }
         }
-        return bytes.count
+        // Unterminated: the end of the bytes, as before; cut at `limit`: as if the closing
+        // quote followed the limit's last byte.
+        return limit == Int.max ? bytes.count : min(index, stop) + 1
     }
 
     /// The end of a number or of true, false, null, NaN, Infinity, -Infinity; at most
