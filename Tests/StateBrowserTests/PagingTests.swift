@@ -92,6 +92,18 @@ struct PagingTests {
         #expect(harness.text.contains("778 of 1,000"))
     }
 
+    @Test("Enter on a lock whose ID has no state says so")
+    func jumpToALockWithoutState() {
+        let backend = Samples.manyIDs(1000)
+        backend.locks = [LockRow(stateID: "state-000777x", lockID: "aaaa", lockedAt: "2023-11-14 22:00:00", ageSeconds: 800, fetchedAt: testNow, isStale: true)]
+        var harness = Harness(backend: backend, settings: Self.small)
+        harness.press(.character("L"), .enter)
+        #expect(harness.text.contains("'state-000777x' has no state stored, only its lock"), "\(harness.text)")
+        // A later reload does not say it again.
+        harness.press(.character("r"))
+        #expect(!harness.text.contains("has no state stored"))
+    }
+
     @Test("After a jump the position reads ? until the store answers, then N of TOTAL, and follows the selection")
     func positionAfterJump() {
         let backend = Samples.manyIDs(1000)

@@ -300,6 +300,8 @@ public struct Model: Sendable {
     var pendingAnchorOffset: Int?
     /// The ID selected (or asked for) when the reload started.
     var reloadAnchorID: String?
+    /// The ID Enter on a lock or run jumped to, while the list loads around it.
+    var jumpTarget: String?
     /// The state ID the last clear or move deleted: its row is gone, so the selection
     /// has moved on to another ID. `H` finds it here (see `openHistory`).
     var removedStateID: String?

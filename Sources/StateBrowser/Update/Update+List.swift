@@ -43,11 +43,17 @@ extension Model {
             list.selected = max(0, rows.count - 1)
             list.top = max(0, rows.count - layout.listRows)
             list.reloading = false
-        case .around:
+        case let .around(anchorID, _):
             list.rows = rows
             list.atStart = result.reachedStart
             list.atEnd = result.reachedEnd
             list.selected = min(result.anchorIndex, max(0, rows.count - 1))
+            // Enter on a lock whose ID has no state row (a first run holding it): say so,
+            // rather than land silently on a neighbour.
+            if jumpTarget == anchorID, list.selectedRow?.stateID != anchorID {
+                setStatus("\(quoted(anchorID)) has no state stored, only its lock: a first run still writing it, or one that died before writing.")
+            }
+            jumpTarget = nil
             list.offset = list.atStart ? 0 : pendingAnchorOffset.map { max(0, $0 - result.anchorIndex) }
             // Keep the selection where it was on screen when possible.
             list.top = max(0, list.selected - layout.listRows / 3)
@@ -189,12 +195,14 @@ extension Model {
 
     /// Shows a state ID in the list (from the locks pane), wherever it is.
     mutating func jump(to stateID: String, _ commands: inout [Command]) {
+        jumpTarget = nil
         if let index = list.rows.firstIndex(where: { $0.stateID == stateID }) {
             list.selected = index
             ensureListVisible()
             prefetch(&commands)
             selectionChanged(&commands)
         } else {
+            jumpTarget = stateID
             if list.glob != nil {
                 // The locked ID may not match the filter: drop it so the ID shows.
                 list.filter = ""
