@@ -97,6 +97,8 @@ struct ConfirmationTests {
         harness.type("prod:tap-github-to-target-postgres")
         harness.press(.enter)
         assertSnapshot(harness.screen, named: "confirm-copy-overwrite")
+        // The target's lock is said before y, as clear says it.
+        #expect(harness.text.contains("'prod:tap-github-to-target-postgres' is locked now"), "\(harness.text)")
         harness.press(.character("y"))
         #expect(backend.writes == [.copy(from: "dev:tap-github-to-target-postgres", to: "prod:tap-github-to-target-postgres")])
     }

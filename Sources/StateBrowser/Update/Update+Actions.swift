@@ -203,8 +203,14 @@ extension Model {
         } else {
             lines.append([Run("\(quoted(target)) has no state yet; it is created.")])
         }
+        if let lock = liveLock(target) {
+            lines.append([Run("⚠ ", theme.danger), Run("\(quoted(target)) is locked now (\(lockAgeText(lock))); writing it waits for that lock.", theme.danger)])
+        }
         if isMove {
             lines.append([Run("Then "), Run(quoted(source), theme.danger), Run(" is cleared (its row deleted, journaled).")])
+            if let lock = liveLock(source) {
+                lines.append([Run("⚠ ", theme.danger), Run("\(quoted(source)) is locked now (\(lockAgeText(lock))); clearing it waits for that lock.", theme.danger)])
+            }
         }
         lines.append([Run("Refused if the state has no top-level singer_state, as by Meltano.", theme.hint)])
         mode = .confirm(Confirmation(action: action, title: isMove ? "Move state" : "Copy state", lines: lines,
