@@ -77,12 +77,18 @@ struct PagingTests {
         #expect(harness.model.list.top == 1)
     }
 
-    @Test("Enter on a lock jumps to its state, wherever it is in the list")
-    func jumpToLockedState() {
+    /// 1 000 IDs, one stale lock on `lockedID`, and Enter pressed on it in the locks pane.
+    func enterOnLock(_ lockedID: String) -> (FakeBackend, Harness) {
         let backend = Samples.manyIDs(1000)
-        backend.locks = [LockRow(stateID: "state-000777", lockID: "aaaa", lockedAt: "2023-11-14 22:00:00", ageSeconds: 800, fetchedAt: testNow, isStale: true)]
+        backend.locks = [LockRow(stateID: lockedID, lockID: "aaaa", lockedAt: "2023-11-14 22:00:00", ageSeconds: 800, fetchedAt: testNow, isStale: true)]
         var harness = Harness(backend: backend, settings: Self.small)
         harness.press(.character("L"), .enter)
+        return (backend, harness)
+    }
+
+    @Test("Enter on a lock jumps to its state, wherever it is in the list")
+    func jumpToLockedState() {
+        let (backend, harness) = enterOnLock("state-000777")
         #expect(harness.model.focus == .list)
         #expect(harness.model.list.selectedRow?.stateID == "state-000777")
         #expect(harness.model.detail.stateID == "state-000777")
@@ -94,10 +100,7 @@ struct PagingTests {
 
     @Test("Enter on a lock whose ID has no state says so")
     func jumpToALockWithoutState() {
-        let backend = Samples.manyIDs(1000)
-        backend.locks = [LockRow(stateID: "state-000777x", lockID: "aaaa", lockedAt: "2023-11-14 22:00:00", ageSeconds: 800, fetchedAt: testNow, isStale: true)]
-        var harness = Harness(backend: backend, settings: Self.small)
-        harness.press(.character("L"), .enter)
+        var (_, harness) = enterOnLock("state-000777x")
         #expect(harness.text.contains("'state-000777x' has no state stored, only its lock"), "\(harness.text)")
         // A later reload does not say it again.
         harness.press(.character("r"))
