@@ -4,19 +4,28 @@ import StateConfig
 import StateJSON
 
 /// The system database beside a store, opened once on first use; a failure to open it
-/// is remembered (a host that does not answer must not cost a connect timeout at every
-/// refresh of the browser's locks).
+/// is remembered for `retryAfter` seconds (a host that does not answer must not cost a
+/// connect timeout at every refresh of the browser's locks), then tried again (a
+/// browser left open must see the heartbeats again once the host is back).
 final class BesideRuns: @unchecked Sendable {
     private let lock = NSLock()
     private var store: StateStore?
-    private var problem: Error?
+    private var problem: (error: Error, at: Date)?
+    let retryAfter: TimeInterval
+
+    init(retryAfter: TimeInterval = 30) {
+        self.retryAfter = retryAfter
+    }
 
     func with<T>(_ open: () throws -> StateStore, _ body: (StateStore) throws -> T) throws -> T {
         lock.lock(); defer { lock.unlock() }
-        if let problem { throw problem }
+        if let problem, Date().timeIntervalSince(problem.at) < retryAfter { throw problem.error }
         if store == nil {
-            do { store = try open() } catch {
-                problem = error
+            do {
+                store = try open()
+                problem = nil
+            } catch {
+                problem = (error, Date())
                 throw error
             }
         }

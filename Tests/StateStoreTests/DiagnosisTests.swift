@@ -176,4 +176,20 @@ struct DiagnosisTests {
         let broken = StateEvidence(RowSnapshot(partialState: "{oops", completedState: #"{"singer_state": {}}"#, updatedAt: nil), ageSeconds: nil)
         #expect(broken.hasPartial && broken.hasCompleted && broken.unreadable?.hasPrefix("partial state is not JSON") == true)
     }
+
+    /// A system database that could not be opened is not asked again at every refresh,
+    /// but is again after `retryAfter`: a browser left open sees heartbeats once it is back.
+    @Test func anUnreachableSystemDatabaseIsTriedAgainLater() throws {
+        struct Down: Error {}
+        var opens = 0
+        func attempt(_ beside: BesideRuns) -> Bool {
+            (try? beside.with({ opens += 1; throw Down() }, { _ in true })) ?? false
+        }
+        let patient = BesideRuns(retryAfter: 3600)
+        #expect(!attempt(patient) && !attempt(patient) && opens == 1)
+        opens = 0
+        let eager = BesideRuns(retryAfter: 0)
+        #expect(!attempt(eager) && !attempt(eager) && opens == 2)
+    }
+
 }
