@@ -124,14 +124,14 @@ public func shellQuote(_ word: String) -> String {
     // A control or invisible character would be shown escaped (\x1b) by the terminal-safe
     // output, and pasted back as those four characters, another ID: ANSI-C quoting
     // (bash, zsh, ksh) carries it as an escape the shell turns back into the character.
-    if word.unicodeScalars.contains(where: needsANSICQuoting) {
+    if word.unicodeScalars.contains(where: isUnsafeForTerminal) {
         var quoted = "$'"
         for scalar in word.unicodeScalars {
             switch scalar {
             case "\\": quoted += "\\\\"
             case "'": quoted += "\\'"
-            case _ where scalar.value < 0x80 && needsANSICQuoting(scalar): quoted += String(format: "\\x%02x", scalar.value)
-            case _ where needsANSICQuoting(scalar): quoted += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.value < 0x80 && isUnsafeForTerminal(scalar): quoted += String(format: "\\x%02x", scalar.value)
+            case _ where isUnsafeForTerminal(scalar): quoted += String(format: "\\u%04x", scalar.value)
             default: quoted.unicodeScalars.append(scalar)
             }
         }
@@ -140,11 +140,16 @@ public func shellQuote(_ word: String) -> String {
     return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
-/// C0 and C1 controls, DEL, and the invisible characters that reorder or break lines.
-private func needsANSICQuoting(_ scalar: Unicode.Scalar) -> Bool {
-    let v = scalar.value
-    return v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
-        || v == 0x2028 || v == 0x2029 || v == 0x200E || v == 0x200F || v == 0x061C
+/// Characters a terminal acts on, or that reorder or break the text around them: C0,
+/// DEL, C1, the bidi controls, the line and paragraph separators. The one list for
+/// the CLI's terminal-safe output, the browser's escapes and `shellQuote`.
+public func isUnsafeForTerminal(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.value {
+    case 0x00...0x1F, 0x7F...0x9F: return true  // C0, DEL, C1
+    case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true  // bidi controls
+    case 0x2028, 0x2029: return true  // line and paragraph separators
+    default: return false
+    }
 }
 
 extension StoreError {

@@ -1,4 +1,5 @@
 import Foundation
+import StateStore
 
 /// State IDs, stored JSON, lock IDs and journal notes are text anyone with write access
 /// to the tables chose. Printed raw, `ESC ] 52` sets the clipboard, `ESC [ 2J` clears the
@@ -6,16 +7,6 @@ import Foundation
 /// override (U+202E) makes `prod` read as `dorp`. Text for people therefore shows such
 /// characters as escapes, always; data for scripts (`list`, `get`, `export`, `--json`)
 /// stays byte for byte what Meltano prints unless it goes to a terminal.
-
-/// Characters a terminal acts on, or that reorder or break the text around them.
-func isUnsafeForTerminal(_ scalar: Unicode.Scalar) -> Bool {
-    switch scalar.value {
-    case 0x00...0x1F, 0x7F...0x9F: return true  // C0, DEL, C1
-    case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true  // bidi controls
-    case 0x2028, 0x2029: return true  // line and paragraph separators
-    default: return false
-    }
-}
 
 /// Text for people: unsafe characters as visible escapes (`\x1b`, `\u202e`). Newlines
 /// and tabs stay unless `keepingLineBreaks` is false (one item per line, as `list`).

@@ -1,3 +1,5 @@
+import StateStore
+
 /// How many terminal cells text takes, and which characters must never reach the
 /// terminal as they are.
 ///
@@ -75,15 +77,9 @@ public enum TextWidth {
 
     /// Scalars that must never be sent to the terminal as they are.
     public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
-        let value = scalar.value
-        if value < 0x20 || (0x7F...0x9F).contains(value) { return true }  // C0, DEL, C1 (CSI 0x9B)
-        switch value {
-        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true  // bidi controls
-        case 0x2028, 0x2029: return true  // line and paragraph separators
-        case 0xFFF9...0xFFFB: return true  // interlinear annotation controls
-        default: break
-        }
-        return false
+        // The project's list, and the interlinear annotation controls, which the
+        // browser also escapes.
+        isUnsafeForTerminal(scalar) || (0xFFF9...0xFFFB).contains(scalar.value)
     }
 
     /// The visible escape for a grapheme that must not be shown as is, or nil when it is
