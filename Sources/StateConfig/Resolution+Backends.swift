@@ -307,9 +307,15 @@ extension Resolution {
     mutating func resolveSystemDatabaseBeside(backend: Backend, connectTimeout: Int,
                                               entries: inout [ResolvedConfiguration.Entry]) -> ResolvedConfiguration.SystemDatabase {
         guard backend != .systemdb else { return .sameAsState }
-        let result = systemDatabaseBeside(connectTimeout: connectTimeout)
+        let found: Found?, result: ResolvedConfiguration.SystemDatabase
+        do {
+            found = try lookup(SettingKey.databaseURI, secret: true)
+            result = systemDatabaseBeside(found, connectTimeout: connectTimeout)
+        } catch {
+            found = nil
+            result = .unavailable("database_uri (MELTANO_DATABASE_URI) cannot be read: \(error)")
+        }
         // Shown by `config` too: doctor, locks and unlock --stale depend on it.
-        let found = try? lookup(SettingKey.databaseURI, secret: true)
         let use = "Meltano's system database, for the runs and heartbeats that judge locks (doctor, locks, unlock --stale)"
         var note = use
         if case let .unavailable(why) = result { note = "\(why); \(use) are not read" }
@@ -318,11 +324,7 @@ extension Resolution {
         return result
     }
 
-    private mutating func systemDatabaseBeside(connectTimeout: Int) -> ResolvedConfiguration.SystemDatabase {
-        let found: Found?
-        do { found = try lookup(SettingKey.databaseURI, secret: true) } catch {
-            return .unavailable("database_uri (MELTANO_DATABASE_URI) cannot be read: \(error)")
-        }
+    private func systemDatabaseBeside(_ found: Found?, connectTimeout: Int) -> ResolvedConfiguration.SystemDatabase {
         guard let found, let raw = found.value else {
             return .unavailable(projectRoot == nil
                 ? "no Meltano project was found and database_uri (MELTANO_DATABASE_URI) is not set"
