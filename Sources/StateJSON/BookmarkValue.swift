@@ -369,10 +369,9 @@ func decimalDifference(_ a: String, _ b: String) -> String {
     let negative = a.hasPrefix("-")
     let x = digits(negative ? a.dropFirst() : Substring(a)), y = digits(Substring(b))
     if negative { return text(add(x, y), negative: true) }
-    if compareIntegerText(String(decoding: x.map { $0 + 0x30 }, as: UTF8.self), String(decoding: y.map { $0 + 0x30 }, as: UTF8.self)) >= 0 {
-        return text(subtract(x, y), negative: false)
-    }
-    return text(subtract(y, x), negative: true)
+    // Without leading zeros, the longer is the larger; of equal length, digit by digit.
+    let xIsSmaller = x.count != y.count ? x.count < y.count : x.lexicographicallyPrecedes(y)
+    return xIsSmaller ? text(subtract(y, x), negative: true) : text(subtract(x, y), negative: false)
 }
 
 func compareIntegerText(_ a: String, _ b: String) -> Int {
