@@ -278,8 +278,16 @@ public final class Connection: @unchecked Sendable {
 
     /// Text parameters as C strings for libpq (`nil` is SQL NULL), refusing NUL, which
     /// PostgreSQL text cannot hold.
+    /// memchr over a native String's bytes (a byte-by-byte `contains` took 6 % of a
+    /// merge into a 100 MB state).
+    static func containsNUL(_ value: String) -> Bool {
+        value.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.count > 0 && memchr(bytes.baseAddress!, 0, bytes.count) != nil
+        } ?? value.utf8.contains(0)
+    }
+
     func withParameterPointers<T>(_ parameters: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> T) throws -> T {
-        for (index, value) in parameters.enumerated() where value?.utf8.contains(0) == true {
+        for (index, value) in parameters.enumerated() where value.map(Connection.containsNUL) == true {
             throw PostgresError(kind: .invalidInput,
                                 message: "Parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold.")
         }
