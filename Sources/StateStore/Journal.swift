@@ -165,6 +165,9 @@ public final class Journal: @unchecked Sendable {
     /// The entries as journal lines, each with its newline.
     static func encode(_ entries: [JournalEntry]) throws -> [UInt8] {
         var data: [UInt8] = []
+        // Sized for the stored texts at once: grown by doubling, the line of a 100 MB
+        // state would hold its old and new buffers, ~3x the text, while it grows.
+        data.reserveCapacity(entries.reduce(0) { $0 + JournalEncoding.textBytes($1) } + 1024 * entries.count)
         do {
             for entry in entries {
                 if !JournalEncoding.append(entry, to: &data) { data.append(contentsOf: try JournalEncoding.line(entry)) }

@@ -49,6 +49,28 @@ enum JournalEncoding {
         return true
     }
 
+    /// The bytes the entry's stored texts take in its line, escapes included: all but
+    /// a few hundred bytes of a big entry's line.
+    static func textBytes(_ entry: JournalEntry) -> Int {
+        guard let before = entry.before else { return 0 }
+        return [before.partialState, before.completedState].reduce(0) { $0 + ($1.map(escapedCount) ?? 0) }
+    }
+
+    /// The length of `string(value)`'s output without its quotes.
+    static func escapedCount(_ value: String) -> Int {
+        var value = value
+        return value.withUTF8 { bytes in
+            var extra = 0
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: extra += 1
+                default: extra += 5
+                }
+            }
+            return bytes.count + extra
+        }
+    }
+
     /// `{"name":` for the first key of an object, `,"name":` after it.
     private static func key(_ name: StaticString, first: Bool = false, _ out: inout [UInt8]) {
         out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))

@@ -193,42 +193,48 @@ extension StateStore {
     public func readStoredSlices(_ stateID: String, chunkBytes: Int = 1 << 20,
                                  completed: (_ total: Int, _ offset: Int, _ slice: UnsafeRawBufferPointer) throws -> Void) throws -> StoredSlices? {
         try requireTables()
-        precondition(chunkBytes > 0)
         return try database("read the state of '\(stateID)'") {
-            var partial: [UInt8]? = nil
-            var updatedAt: String? = nil
-            var total: Int? = nil
-            var received = 0, rows = 0
-            try connection.forEachRow("""
-                SELECT g, octet_length(s.c), substring(s.c FROM g * $2::int4 + 1 FOR $2::int4), CASE WHEN g = 0 THEN s.p END,
-                       CASE WHEN g = 0 THEN s.u END
-                FROM (SELECT convert_to(partial_state::text, pg_client_encoding()) AS p, convert_to(completed_state::text, pg_client_encoding()) AS c,
-                             updated_at::text AS u
-                      FROM \(tables.state) WHERE state_id = $1 OFFSET 0) s
-                CROSS JOIN LATERAL generate_series(0, GREATEST(0, (octet_length(s.c) - 1) / $2::int4)) g
-                """, [stateID, String(chunkBytes)], idempotent: true, binaryResults: true) { row in
-                rows += 1
-                guard let index = row.integer(0).map(Int.init) else { return }
-                if index == 0 {
-                    partial = row.isNull(3) ? nil : [UInt8](row.bytes(3))
-                    updatedAt = row.string(4)
-                }
-                guard let length = row.integer(1).map(Int.init) else { return }  // completed_state is NULL
-                if total == nil { total = length }
-                let slice = row.bytes(2)
-                let offset = index * chunkBytes
-                guard length == total, offset + slice.count <= length else {
-                    throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent a slice that does not fit it (\(offset)+\(slice.count) of \(length) bytes). Nothing was changed; run the command again.")
-                }
-                try completed(length, offset, slice)
-                received += slice.count
-            }
-            guard rows > 0 else { return nil }
-            if let total, received != total {
-                throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent \(received) of its \(total) bytes. Nothing was changed; run the command again.")
-            }
-            return StoredSlices(partial: partial, completedLength: total, updatedAt: updatedAt)
+            try readSlices(stateID, chunkBytes: chunkBytes, idempotent: true, completed: completed)
         }
+    }
+
+    /// `readStoredSlices` inside a `database` call (under a write's lock, say).
+    func readSlices(_ stateID: String, chunkBytes: Int = 1 << 20, idempotent: Bool,
+                    completed: (_ total: Int, _ offset: Int, _ slice: UnsafeRawBufferPointer) throws -> Void) throws -> StoredSlices? {
+        precondition(chunkBytes > 0)
+        var partial: [UInt8]? = nil
+        var updatedAt: String? = nil
+        var total: Int? = nil
+        var received = 0, rows = 0
+        try connection.forEachRow("""
+            SELECT g, octet_length(s.c), substring(s.c FROM g * $2::int4 + 1 FOR $2::int4), CASE WHEN g = 0 THEN s.p END,
+                   CASE WHEN g = 0 THEN s.u END
+            FROM (SELECT convert_to(partial_state::text, pg_client_encoding()) AS p, convert_to(completed_state::text, pg_client_encoding()) AS c,
+                         updated_at::text AS u
+                  FROM \(tables.state) WHERE state_id = $1 OFFSET 0) s
+            CROSS JOIN LATERAL generate_series(0, GREATEST(0, (octet_length(s.c) - 1) / $2::int4)) g
+            """, [stateID, String(chunkBytes)], idempotent: idempotent, binaryResults: true) { row in
+            rows += 1
+            guard let index = row.integer(0).map(Int.init) else { return }
+            if index == 0 {
+                partial = row.isNull(3) ? nil : [UInt8](row.bytes(3))
+                updatedAt = row.string(4)
+            }
+            guard let length = row.integer(1).map(Int.init) else { return }  // completed_state is NULL
+            if total == nil { total = length }
+            let slice = row.bytes(2)
+            let offset = index * chunkBytes
+            guard length == total, offset + slice.count <= length else {
+                throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent a slice that does not fit it (\(offset)+\(slice.count) of \(length) bytes). Nothing was changed; run the command again.")
+            }
+            try completed(length, offset, slice)
+            received += slice.count
+        }
+        guard rows > 0 else { return nil }
+        if let total, received != total {
+            throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent \(received) of its \(total) bytes. Nothing was changed; run the command again.")
+        }
+        return StoredSlices(partial: partial, completedLength: total, updatedAt: updatedAt)
     }
 
     /// A column as `StatePart` parses it (NULL is {}), read from libpq's buffer. Text

@@ -358,11 +358,20 @@ public final class StateStore: @unchecked Sendable {
     }
 
     /// The row's texts as stored, not parsed (for the journal of a write that needs no more).
+    /// Read in slices (`readSlices`): a plain SELECT of a 100 MB text would hold it three
+    /// times (libpq's input buffer, which keeps that size while the connection lives,
+    /// its result and the `String`); this holds the bytes and then the `String`.
     func readSnapshot(_ stateID: String, idempotent: Bool = false) throws -> RowSnapshot? {
-        try connection.query("SELECT partial_state, completed_state, updated_at::text FROM \(tables.state) WHERE state_id = $1",
-                             [stateID], idempotent: idempotent).rows.first.map {
-            RowSnapshot(partialState: $0[0], completedState: $0[1], updatedAt: $0[2])
-        }
+        var completed: [UInt8] = []
+        guard let head = try readSlices(stateID, idempotent: idempotent, completed: { total, offset, slice in
+            if completed.isEmpty { completed = [UInt8](repeating: 0, count: total) }
+            completed.withUnsafeMutableBytes { out in
+                if let base = slice.baseAddress, slice.count > 0 { (out.baseAddress! + offset).copyMemory(from: base, byteCount: slice.count) }
+            }
+        }) else { return nil }
+        return RowSnapshot(partialState: head.partial.map { String(decoding: $0, as: UTF8.self) },
+                           completedState: head.completedLength == nil ? nil : String(decoding: consume completed, as: UTF8.self),
+                           updatedAt: head.updatedAt)
     }
 
     /// Every state ID matching a glob, in order (the CLI's `list`).
