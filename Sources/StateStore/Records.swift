@@ -162,6 +162,18 @@ public struct MergedState: Sendable {
         form = .value(value)
     }
 
+    /// A state given as JSON text (an argument, a file): kept as its text when the
+    /// parser accepts it and no object in it repeats a key, so that `set` of a 100 MB
+    /// file never builds its tree; otherwise its tree (a repeated key takes its last
+    /// value, as in Python). Text that is not JSON throws the parser's error.
+    public init(json bytes: [UInt8]) throws(JSONParseError) {
+        if let document = RewritableDocument(bytes) {
+            form = .text(document)
+        } else {
+            form = .value(try JSONParser.parse(bytes))
+        }
+    }
+
     /// A column as `StatePart` parses it (NULL is {}), from its bytes. Text that does not
     /// parse as UTF-8 bytes is parsed again as `StatePart` does, from a `String` with
     /// invalid bytes replaced, so the outcome is the same.

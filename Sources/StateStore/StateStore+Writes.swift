@@ -50,13 +50,16 @@ extension StateStore {
         return MergedState(value: try record.merged.get())
     }
 
-    /// `set` of a view read by `readMerged`, for copy and move. A view still in text
-    /// form is written as `set` would write its tree — `json.dumps` of it, checked as
-    /// `set` checks — from the text, so a 100 MB state is never built as a tree.
-    func set(_ stateID: String, to state: consuming MergedState, action: String, note: String) throws {
-        guard let text = state.acceptedMeltanoText() else {
-            // A tree, or text `set` would refuse: the tree gives the refusal its words.
-            return try set(stateID, to: state.value, validate: true, action: action, note: note)
+    /// `set` of a state still in text form where it can be (read by `readMerged`, for
+    /// copy and move, or given as text, `MergedState(json:)`): it is written as `set`
+    /// would write its tree — `json.dumps` of it, checked as `set` checks — from the
+    /// text, so a 100 MB state is never built as a tree.
+    public func set(_ stateID: String, to state: consuming MergedState, validate: Bool = true, action: String = "set",
+                    note: String? = nil) throws {
+        guard validate, let text = state.acceptedMeltanoText() else {
+            // A tree, text `set` would refuse (the tree gives the refusal its words), or
+            // no check wanted (then `{}` and null are written as `set` writes them).
+            return try set(stateID, to: state.value, validate: validate, action: action, note: note)
         }
         _ = consume state  // the source's bytes are not held while the copy is sent
         try requireWritable(action)

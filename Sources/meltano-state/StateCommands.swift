@@ -118,13 +118,26 @@ func displayExcerpt(_ text: String) -> String {
 
 /// JSON from an argument or a file, exactly one of them (Meltano's rule).
 func readStateInput(json: String?, inputFile: String?, what: String = "Invalid JSON provided") throws -> JSONValue {
+    try readStateInput(json: json, inputFile: inputFile, what: what) { bytes throws(JSONParseError) in try JSONParser.parse(bytes) }
+}
+
+/// `readStateInput` for `set`: the state is kept as its text when it can be
+/// (`MergedState(json:)`), so a 100 MB file is never built as a tree.
+func readStateText(json: String?, inputFile: String?) throws -> MergedState {
+    try readStateInput(json: json, inputFile: inputFile, what: "Invalid JSON provided") { bytes throws(JSONParseError) in
+        try MergedState(json: bytes)
+    }
+}
+
+private func readStateInput<T>(json: String?, inputFile: String?, what: String,
+                               _ read: ([UInt8]) throws(JSONParseError) -> T) throws -> T {
     let bytes: [UInt8]
     switch (json, inputFile) {
     case let (json?, nil): bytes = Array(json.utf8)
     case let (nil, file?): bytes = try readInputFile(file)
     default: throw CommandFailure("Give the state either as an argument or with --input-file, exactly one of them.", code: Exit.usage)
     }
-    do { return try JSONParser.parse(bytes) } catch {
+    do { return try read(bytes) } catch {
         throw CommandFailure("\(what): \(error)\nThe state must be JSON, e.g. '{\"singer_state\": {\"bookmarks\": {}}}'.")
     }
 }
@@ -140,10 +153,11 @@ struct SetCommand: ParsableCommand {
     @Flag(name: [.long, .short], help: "Do not ask for confirmation.") var yes = false
 
     func run() throws {
-        let value = try readStateInput(json: state, inputFile: inputFile)
+        var value = Optional(try readStateText(json: state, inputFile: inputFile))
         let context = try Context(global)
         try confirm("Overwrite the state of '\(stateID)'? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
-        try context.withInterruptHandler { try context.store.set(stateID, to: value, validate: !noValidate) }
+        // Handed over, not copied: the input's bytes are let go before the new text is sent.
+        try context.withInterruptHandler { try context.store.set(stateID, to: value.take()!, validate: !noValidate) }
         printNote("State of '\(stateID)' set.", quiet: global.quiet)
     }
 }

@@ -23,6 +23,10 @@ struct CLIVerbTests {
             ["move", "--force", "prod:tap-github-to-target-pg", "prod:tap-github-to-target-pg:v2"],
             ["set", "--force", "tap_x-1", #"{"singer_state": {"ünï": "\ud83d\ude00", "big": 123456789012345678901234567890}}"#],
             ["set", "--force", "tapYx-2", #"{"singer_state": {}}"#],
+            // Kept as text on the way (no tree), unless a key repeats.
+            ["set", "--force", "odd", "{ \"singer_state\" :{\"a\" : [1 ,2.50, -0, 1e400, NaN],\"s\":\"\\u00e9\\ud800\\/\"} , \"z\": {} }"],
+            ["set", "--force", "repeated", #"{"singer_state": {"a": 1}, "singer_state": {"b": 2}}"#],
+            ["set", "--force", "unvalidated", #"{"x" :  [1]}"#, "--no-validate"],
             ["list"],
             ["list", "--pattern", "prod:*"],
             ["export"],
@@ -53,7 +57,7 @@ struct CLIVerbTests {
         }
         let referenceRows = try admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(refSchema)).meltano_state ORDER BY state_id").rows
         #expect(try ours.rows() == referenceRows)
-        #expect(try ours.rows().count == 3)
+        #expect(try ours.rows().count == 6)
     }
 
     /// `import` rewrites each part from the file's text (no tree of the file): the rows
