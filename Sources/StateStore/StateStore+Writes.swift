@@ -105,8 +105,8 @@ extension StateStore {
         try StateID.validate(stateID)
         try requireTables()
         return try withLock(stateID, action: "clear '\(stateID)'") { lock in
-            guard let before = try readRow(stateID) else { return false }
-            try options.journal.append([journalEntry(action: action, stateID: stateID, before: before.snapshot, note: note)])
+            guard let before = try readSnapshot(stateID) else { return false }
+            try options.journal.append([journalEntry(action: action, stateID: stateID, before: before, note: note)])
             try checkCancelled("\(StoreError.quoted(stateID)) was not cleared.")
             try writeStatement("clear '\(stateID)'", lock: lock) {
                 try connection.query("DELETE FROM \(tables.state) WHERE state_id = $1", [stateID])
