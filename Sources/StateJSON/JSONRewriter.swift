@@ -95,6 +95,41 @@ extension JSONParser {
     }
 }
 
+/// What `JSONParser.rewritten` found.
+public enum RewrittenText: Sendable {
+    /// The text is written that way already.
+    case same
+    case text(String)
+}
+
+extension JSONParser {
+    /// The text `rewrite(bytes, options)` writes, or `.same` when that is `bytes` itself
+    /// (then nothing is allocated: a stored 100 MB state is usually in `json.dumps`
+    /// form already); nil when `bytes` is not `isRewritable`.
+    public static func rewritten(_ bytes: UnsafeRawBufferPointer, _ options: JSONWriteOptions) -> RewrittenText? {
+        var offset = 0, same = true
+        do {
+            // One walk checks the text and compares what it writes with the text.
+            try rewrite(bytes, options, checkingKeys: true) { chunk in
+                guard same else { return }
+                let end = offset + chunk.count
+                same = end <= bytes.count && (chunk.isEmpty || memcmpEqual(chunk.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                                                           (bytes.baseAddress! + offset).assumingMemoryBound(to: UInt8.self), chunk.count))
+                offset = end
+            }
+        } catch {
+            return nil
+        }
+        if same && offset == bytes.count { return .same }
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        var parser = Parser(base: buffer.baseAddress!, count: buffer.count)
+        let writer = ByteWriter(capacity: buffer.count + buffer.count / 8)
+        guard (try? parser.walk(writer: writer, options: options, checkingKeys: false)) == true else { return nil }
+        writer.flush()
+        return .text(writer.takeString())
+    }
+}
+
 extension JSONParser {
     /// Hands `body` each member of the object `text` is, in order — its key, and the
     /// bytes of its value, checked against the grammar but not built — so a file of

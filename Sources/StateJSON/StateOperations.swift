@@ -98,6 +98,79 @@ public func deepMerge(_ source: JSONValue, onto target: JSONValue) throws(MergeE
     }
 }
 
+/// What `deepMerge(source, onto: JSONParser.parse(text))` throws, without the tree of
+/// `text`: a 100 MB completed state is checked by walking only the members the source
+/// reaches into. The first error in the same order as `deepMerge`'s (the source's keys
+/// in order, depth first), with the same reason and path.
+///
+/// `text` must be a document `parse` accepts with no object repeating a key
+/// (`JSONParser.isRewritable`): with a repeated key `parse` keeps the last value, and
+/// this would look at the first.
+public func checkDeepMerge(_ source: JSONValue, ontoText text: UnsafeRawBufferPointer) throws(MergeError) {
+    guard case .object(let sourceObject) = source else {
+        throw MergeError(reason: .sourceNotObject(pythonType: source.pythonTypeName))
+    }
+    // An explicit stack of (source object, the target's text at its place, its path),
+    // children pushed last-first so that they are checked in order, each before the
+    // next sibling: `deepMerge`'s depth-first order.
+    var pending: [(source: JSONObject, target: UnsafeRawBufferPointer, path: [JSONString])] = [(sourceObject, text, [])]
+    while let (object, target, path) = pending.popLast() {
+        guard let first = object.entries.first else { continue }  // {} changes nothing
+        let kind = JSONParser.pythonTypeName(ofValueText: target)
+        guard kind == "dict" else {
+            throw MergeError(reason: .targetNotObject(key: first.key, pythonType: kind), path: path)
+        }
+        // The source keys that reach into the target (non-empty objects), and where their
+        // values are in the target's text: a key the target lacks becomes `{}`, which
+        // any object merges into.
+        var wanted: [JSONString: Int] = [:]
+        for (position, entry) in object.entries.enumerated() {
+            if case .object(let child) = entry.value, !child.isEmpty { wanted[entry.key] = position }
+        }
+        guard !wanted.isEmpty else { continue }
+        var found: [(position: Int, value: UnsafeRawBufferPointer)] = []
+        do {
+            _ = try JSONParser.forEachMember(in: target) { key, value in
+                guard let position = wanted.removeValue(forKey: key) else { return }
+                found.append((position, value))
+                if wanted.isEmpty { throw MemberWalkDone() }
+            }
+        } catch {
+            // `MemberWalkDone`, or a text `parse` would refuse: the caller checked it.
+        }
+        for (position, value) in found.sorted(by: { $0.position > $1.position }) {
+            guard case .object(let child) = object.entries[position].value else { continue }
+            pending.append((child, value, path + [object.entries[position].key]))
+        }
+    }
+}
+
+/// Stops `forEachMember` once every wanted member was seen.
+private struct MemberWalkDone: Error {}
+
+extension JSONParser {
+    /// The Python type `json.loads` makes of a valid JSON value's text (leading
+    /// whitespace allowed): `dict`, `list`, `str`, `bool`, `NoneType`, `int` or `float`.
+    public static func pythonTypeName(ofValueText text: UnsafeRawBufferPointer) -> String {
+        let bytes = text.bindMemory(to: UInt8.self)
+        var start = 0
+        while start < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[start]) { start += 1 }
+        guard start < bytes.count else { return "NoneType" }
+        switch bytes[start] {
+        case UInt8(ascii: "{"): return "dict"
+        case UInt8(ascii: "["): return "list"
+        case UInt8(ascii: "\""): return "str"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return "bool"
+        case UInt8(ascii: "n"): return "NoneType"
+        default:
+            var end = start
+            while end < bytes.count, ![0x20, 0x0A, 0x0D, 0x09].contains(bytes[end]) { end += 1 }
+            let kind = JSONNumber.classify(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+            return kind == .integer ? "int" : "float"
+        }
+    }
+}
+
 // MARK: - Validation
 
 /// Why `set` (or `merge`, `copy`) refuses a value, in Meltano's words (`message`), and

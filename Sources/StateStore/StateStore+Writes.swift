@@ -215,11 +215,19 @@ extension StateStore {
     func write(_ stateID: String, partial: JSONValue, completed: JSONValue, action: String, note: String?) throws {
         try createTablesIfMissing()
         try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
-            try writeLocked(stateID, before: try readRow(stateID), partial: partial, completed: completed,
-                            action: action, note: note, lock: lock)
+            if completed.isFalsy {
+                try mergeLocked(stateID, partial: partial, action: action, note: note, lock: lock)
+            } else {
+                // The row as it was is only journaled: read as text, never parsed.
+                try checkViewMerges(stateID, partial, onto: completed)
+                try commitWrite(stateID, before: try readSnapshot(stateID), partialText: storedText(partial),
+                                completedText: storedText(completed), action: action, note: note, lock: lock)
+            }
         }
     }
 
+    /// `writeLocked` for a row read as `readRow` reads it (parsed), by the writes that
+    /// need its value anyway (`update`, `setIfRowUnchanged`).
     func writeLocked(_ stateID: String, before: StateRecord?, partial: JSONValue, completed: JSONValue,
                      action: String, note: String?, lock: HeldLock) throws {
         var newPartial = partial, newCompleted = completed
@@ -230,25 +238,123 @@ extension StateStore {
             guard let currentCompleted = before.completed.value else {
                 throw StoreError.unreadableState(stateID: stateID, part: "completed", error: before.completed.error!.description)
             }
-            do { newPartial = try deepMerge(partial, onto: currentPartial) } catch {
-                throw StoreError.invalidState("Cannot merge into the partial state of '\(stateID)': \(error)")
-            }
+            newPartial = try mergedPartial(stateID, partial, onto: currentPartial)
             newCompleted = currentCompleted
         }
-        do { _ = try deepMerge(newPartial, onto: newCompleted) } catch {
-            throw StoreError.invalidState("Refusing to write '\(stateID)': its partial state would not merge onto its completed state (\(error)), and Meltano's own get and list would then fail. Use set to replace the whole state instead.")
-        }
+        try checkViewMerges(stateID, newPartial, onto: newCompleted)
         try commitWrite(stateID, before: before?.snapshot, partialText: storedText(newPartial), completedText: storedText(newCompleted),
                         action: action, note: note, lock: lock)
     }
 
+    /// Meltano's merge under the lock: `partial` deep-merged onto the row's partial part,
+    /// the completed part kept. Only the partial part becomes a tree: the completed part
+    /// stays text, checked by walking just the members the new partial part reaches into
+    /// (`checkDeepMerge`) and stored again as `json.dumps` of it — the stored text itself
+    /// when it is that already — so a merge into a 100 MB state never builds its tree. A
+    /// row the walk cannot take (a part that is not JSON, a repeated key) is read as
+    /// `readRow` reads it, and `writeLocked` gives the refusal its words.
+    func mergeLocked(_ stateID: String, partial: JSONValue, action: String, note: String?, lock: HeldLock) throws {
+        let before = try readSnapshot(stateID)
+        guard let before, let completedText = before.completedState,
+              case let .success(currentPartial) = StatePart(raw: before.partialState).parsed,
+              let storedCompleted = Self.meltanoTextKeepingStored(completedText) else {
+            let record = before.map {
+                StateRecord(stateID: stateID, partial: StatePart(raw: $0.partialState), completed: StatePart(raw: $0.completedState),
+                            updatedAt: $0.updatedAt, ageSeconds: nil)
+            }
+            return try writeLocked(stateID, before: record, partial: partial, completed: .emptyObject, action: action, note: note, lock: lock)
+        }
+        let newPartial = try mergedPartial(stateID, partial, onto: currentPartial)
+        let newCompleted: String?
+        switch storedCompleted {
+        case .stored: newCompleted = completedText
+        case let .rewritten(text): newCompleted = text
+        case let .short(value):
+            try checkViewMerges(stateID, newPartial, onto: value)
+            newCompleted = storedText(value)
+        }
+        if !storedCompleted.isShort && !newPartial.isFalsy {
+            var completed = completedText
+            let merges: Result<Void, MergeError> = completed.withUTF8 { bytes in
+                Result { () throws(MergeError) in try checkDeepMerge(newPartial, ontoText: UnsafeRawBufferPointer(bytes)) }
+            }
+            if case let .failure(error) = merges { throw viewMergeRefusal(stateID, error) }
+        }
+        try commitWrite(stateID, before: before, partialText: storedText(newPartial), completedText: newCompleted,
+                        keepingStoredCompleted: storedCompleted.isStored, action: action, note: note, lock: lock)
+    }
+
+    /// `json.dumps(json.loads(text))`, worked out without the tree.
+    enum MeltanoText {
+        /// The stored text is that already (what Meltano and this tool store).
+        case stored
+        case rewritten(String)
+        /// A short text, as a value: it may be falsy, which is stored as NULL.
+        case short(JSONValue)
+
+        var isStored: Bool {
+            if case .stored = self { return true }
+            return false
+        }
+
+        var isShort: Bool {
+            if case .short = self { return true }
+            return false
+        }
+    }
+
+    /// Nil when `text` is not a document the rewriter takes (not JSON, a repeated key).
+    static func meltanoTextKeepingStored(_ text: String) -> MeltanoText? {
+        var text = text
+        return text.withUTF8 { stored -> MeltanoText? in
+            let bytes = UnsafeRawBufferPointer(stored)
+            // Python's falsy values are all under 16 bytes written (`{}`, `0.0`, `""`).
+            if stored.count < 16 {
+                guard JSONParser.isRewritable(bytes), let value = try? JSONParser.parse(bytes) else { return nil }
+                return .short(value)
+            }
+            switch JSONParser.rewritten(bytes, .meltano) {
+            case nil: return nil
+            case .same?: return .stored
+            case let .text(rewritten)?:
+                guard rewritten.utf8.count < 16 else { return .rewritten(rewritten) }
+                guard let value = try? JSONParser.parse(rewritten) else { return nil }
+                return .short(value)
+            }
+        }
+    }
+
+    /// The row's partial part with `partial` deep-merged onto it, or the refusal.
+    private func mergedPartial(_ stateID: String, _ partial: JSONValue, onto current: JSONValue) throws -> JSONValue {
+        do { return try deepMerge(partial, onto: current) } catch {
+            throw StoreError.invalidState("Cannot merge into the partial state of '\(stateID)': \(error)")
+        }
+    }
+
+    /// Refuses parts whose merged view Meltano could not compute once they are stored:
+    /// a falsy part is stored as NULL (`{}` in Meltano's system database), which Meltano
+    /// reads as `{}`, and always merges.
+    private func checkViewMerges(_ stateID: String, _ partial: JSONValue, onto completed: JSONValue) throws {
+        guard !partial.isFalsy, !completed.isFalsy else { return }
+        do { _ = try deepMerge(partial, onto: completed) } catch { throw viewMergeRefusal(stateID, error) }
+    }
+
+    private func viewMergeRefusal(_ stateID: String, _ error: MergeError) -> StoreError {
+        StoreError.invalidState("Refusing to write '\(stateID)': its partial state would not merge onto its completed state (\(error)), and Meltano's own get and list would then fail. Use set to replace the whole state instead.")
+    }
+
     /// The end of every state write, under the lock: the row as it was goes to the
-    /// journal, then the new texts are stored.
+    /// journal, then the new texts are stored. `keepingStoredCompleted` says that
+    /// `completedText` is the stored text itself: then only the partial part and
+    /// `updated_at` are sent (the same row as a whole write; the server neither gets
+    /// nor checks and compresses a 100 MB text again).
     func commitWrite(_ stateID: String, before: RowSnapshot?, partialText: String?, completedText: String?,
-                     action: String, note: String?, lock: HeldLock) throws {
+                     keepingStoredCompleted: Bool = false, action: String, note: String?, lock: HeldLock) throws {
         try options.journal.append([journalEntry(action: action, stateID: stateID, before: before, note: note)])
         try checkCancelled("the state of \(StoreError.quoted(stateID)) was not changed.")
         try writeStatement("\(action) '\(stateID)'", lock: lock) {
+            // A row deleted meanwhile by a writer that ignores the lock: written whole.
+            if keepingStoredCompleted, try updatePartial(stateID, partialText) { return }
             try upsert(stateID, partialText, completedText)
         }
     }
@@ -264,6 +370,19 @@ extension StateStore {
         switch part {
         case let .value(value): return storedText(value)
         case let .object(text): return text
+        }
+    }
+
+    /// Sets the row's partial part and `updated_at` as `upsert` does, leaving its
+    /// completed part; false when there is no row.
+    func updatePartial(_ stateID: String, _ partial: String?) throws -> Bool {
+        switch layout {
+        case .twoTables, .singleTable:
+            return try connection.query("UPDATE \(tables.state) SET partial_state = $2, updated_at = CURRENT_TIMESTAMP WHERE state_id = $1",
+                                        [stateID, partial]).affectedRows == 1
+        case .systemDB:
+            return try connection.query("UPDATE \(tables.state) SET partial_state = $2, updated_at = now() AT TIME ZONE 'UTC' WHERE state_id = $1",
+                                        [stateID, partial ?? "{}"]).affectedRows == 1
         }
     }
 

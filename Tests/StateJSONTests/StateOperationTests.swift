@@ -288,3 +288,98 @@ sys.stdout.write("\n".join(out) + "\n")
         print("ReferenceDifferentialTests: \(ops.count) merge/validation/equality cases agree with the reference (\(failures) failures among them)")
     }
 }
+
+/// The text paths of a merge into a big state: `checkDeepMerge` (the merge check without
+/// the target's tree) against `deepMerge`, and `JSONParser.rewritten` against `rewrite`.
+@Suite struct MergeOntoTextTests {
+    /// A source that reaches into `target` where it can: objects at keys the target has
+    /// (whatever their value there, so some merges fail), scalars, `{}`, new keys.
+    static func source(reaching target: JSONValue, _ rng: inout SeededRandom, depth: Int = 0) -> JSONValue {
+        var source = JSONObject()
+        if case let .object(object) = target {
+            for (key, value) in object where rng.chance(0.5) {
+                switch rng.below(4) {
+                case 0: source[key] = .number(JSONNumber(rng.below(100)))
+                case 1: source[key] = .object(JSONObject())
+                default: source[key] = depth < 6 ? Self.source(reaching: value, &rng, depth: depth + 1) : ["leaf": 1]
+                }
+            }
+        }
+        if rng.chance(0.3) { source["new\(rng.below(3))"] = rng.chance(0.5) ? ["x": ["y": 1]] : "s" }
+        if source.isEmpty && rng.chance(0.2) { source["k"] = ["z": 1] }  // into a scalar target: an error
+        return .object(source)
+    }
+
+    static func outcome(_ body: () throws(MergeError) -> Void) -> String {
+        do throws(MergeError) {
+            try body()
+            return "merges"
+        } catch {
+            return "\(error.reason) at \(error.path)"
+        }
+    }
+
+    @Test func checkDeepMergeThrowsWhatDeepMergeThrowsOnGeneratedDocuments() throws {
+        var generator = DocumentGenerator(seed: 0x5EED_0042)
+        var rng = SeededRandom(seed: 0x5EED_0043)
+        var texts = RewriterTests.corpus(&generator, documents: 1500, mutated: 0)
+        texts += ["5", "[1, {\"a\": 1}]", "\"s\"", "null", " {\"a\" : { \"b\" : 3 } } ", #"{"\u0061": {"b": [1]}, "c": 1E5}"#,
+                  #"{"singer_state": {"bookmarks": {"s": {"v": NaN}, "t": -Infinity, "u": "x"}}}"#]
+        var checked = 0, failures = 0, reached = 0
+        for text in texts {
+            let bytes = Array(text.utf8)
+            guard RewritableDocument(bytes) != nil, let target = try? JSONParser.parse(bytes) else { continue }
+            for _ in 0..<4 {
+                let source = rng.chance(0.05) ? JSONValue.array([]) : Self.source(reaching: target, &rng)
+                let expected = Self.outcome { () throws(MergeError) in _ = try deepMerge(source, onto: target) }
+                let got = Self.outcome { () throws(MergeError) in
+                    let checked: Result<Void, MergeError> = bytes.withUnsafeBytes { buffer in
+                        Result { () throws(MergeError) in try checkDeepMerge(source, ontoText: buffer) }
+                    }
+                    try checked.get()
+                }
+                #expect(got == expected, "\(source.meltanoText) onto \(text.debugDescription)")
+                checked += 1
+                if expected != "merges" { failures += 1 }
+                if source.depth > 1 && target.depth > 1 { reached += 1 }
+            }
+        }
+        // Both outcomes, many times, and merges that reach below the top.
+        #expect(checked > 4000 && failures > 1000 && reached > 300, "\(checked) checked, \(failures) failures, \(reached) reaching")
+    }
+
+    @Test func pythonTypeNameOfValueTextIsTheTrees() throws {
+        for text in ["{}", " [1]", "\"s\"", "true", "false", "null", "0", "-12", "1.5", "1e5", "-0", "NaN", "-Infinity", "Infinity",
+                     "12345678901234567890", "\n\t{\"a\": 1}"] {
+            let name = Array(text.utf8).withUnsafeBytes { JSONParser.pythonTypeName(ofValueText: $0) }
+            #expect(name == (try JSONParser.parse(text)).pythonTypeName, "\(text)")
+        }
+    }
+
+    @Test func rewrittenIsTheRewriteOrSameOrNil() throws {
+        var generator = DocumentGenerator(seed: 0x5EED_0044)
+        var texts = RewriterTests.corpus(&generator, documents: 800, mutated: 300)
+        texts += [#"{"a": 1, "a": 2}"#, "not json", #"{"singer_state": {"a": 1}}"#, #"{"a":1}"#, "[1, 2.50]", "[1, 2.5]", "{\"é\": \"\\u00e9\"}"]
+        var same = 0, rewritten = 0, refused = 0
+        for text in texts {
+            var bytes = Array(text.utf8)
+            let result = bytes.withUnsafeMutableBytes { JSONParser.rewritten(UnsafeRawBufferPointer($0), .meltano) }
+            guard let document = RewritableDocument(bytes), let value = try? document.parsed() else {
+                #expect(result == nil, "\(text.debugDescription)")
+                refused += 1
+                continue
+            }
+            switch result {
+            case nil:
+                Issue.record("nil for \(text.debugDescription)")
+            case .same?:
+                #expect(text == value.meltanoText, "\(text.debugDescription)")
+                same += 1
+            case let .text(written)?:
+                #expect(written == value.meltanoText && written != text, "\(text.debugDescription)")
+                rewritten += 1
+            }
+        }
+        #expect(same > 5 && rewritten > 500 && refused > 100, "\(same) same, \(rewritten) rewritten, \(refused) refused")
+    }
+}
