@@ -356,6 +356,12 @@ extension StateStore {
         try options.journal.history(stateID: stateID)
     }
 
+    /// `Journal.history(stateID:limit:_:)`: entries newest first, each made a row as it
+    /// is read, so the saved texts are not all held.
+    public func history<T>(stateID: String? = nil, limit: Int = 0, _ transform: (JournalEntry) throws -> T?) throws -> [T] {
+        try options.journal.history(stateID: stateID, limit: limit, transform)
+    }
+
     /// Puts back the value an entry recorded (or the rows of a whole batch), itself
     /// journaled first so a restore can be undone too.
     @discardableResult

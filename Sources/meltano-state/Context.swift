@@ -28,8 +28,8 @@ final class Context {
     var editor: String { configuration.editor }
 
     /// Journal entries without connecting (history works with the database down).
-    func history(stateID: String?) throws -> [JournalEntry] {
-        try journal.history(stateID: stateID)
+    func history<T>(stateID: String?, limit: Int, _ transform: (JournalEntry) throws -> T?) throws -> [T] {
+        try journal.history(stateID: stateID, limit: limit, transform)
     }
 
     /// The password prompt the store factory gets: on a terminal only, echo off.

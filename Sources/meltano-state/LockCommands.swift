@@ -190,29 +190,28 @@ struct HistoryCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global, connect: false)
-        var entries = try context.history(stateID: stateID)
-        if limit > 0 { entries = Array(entries.prefix(limit)) }
         if json {
             // The journal's own line writer: the bytes as stored.
-            var out = ""
-            for entry in entries { out += String(decoding: try entry.journalLine(), as: UTF8.self) + "\n" }
-            writeData(out, json: true)
+            let lines = try context.history(stateID: stateID, limit: max(limit, 0)) { String(decoding: try $0.journalLine(), as: UTF8.self) }
+            writeData(lines.map { $0 + "\n" }.joined(), json: true)
             return
         }
-        if entries.isEmpty {
+        let lines = try context.history(stateID: stateID, limit: max(limit, 0)) { Self.line($0) }
+        if lines.isEmpty {
             printNote("The backup journal (\(context.journal.path)) has no entries\(stateID.map { " for '\($0)'" } ?? "").", quiet: global.quiet)
             return
         }
-        var out = ""
-        for entry in entries {
-            let before: String
-            if let lock = entry.lock { before = "lock \(lock.lockID) taken \(lock.lockedAt)" } else if let snapshot = entry.before {
-                let size = (snapshot.partialState?.utf8.count ?? 0) + (snapshot.completedState?.utf8.count ?? 0)
-                before = "previous value \(size) bytes, updated \(snapshot.updatedAt ?? "?")"
-            } else { before = "no previous row" }
-            out += "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: max(9, entry.action.count), withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\n"
-        }
-        writeHuman(out)
+        writeHuman(lines.joined())
+    }
+
+    /// An entry as `history` lists it: the saved value's size, not the value.
+    static func line(_ entry: JournalEntry) -> String {
+        let before: String
+        if let lock = entry.lock { before = "lock \(lock.lockID) taken \(lock.lockedAt)" } else if let snapshot = entry.before {
+            let size = (snapshot.partialState?.utf8.count ?? 0) + (snapshot.completedState?.utf8.count ?? 0)
+            before = "previous value \(size) bytes, updated \(snapshot.updatedAt ?? "?")"
+        } else { before = "no previous row" }
+        return "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: max(9, entry.action.count), withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\n"
     }
 }
 
@@ -224,7 +223,7 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        let matching = try context.store.history().filter { $0.id == entryID || $0.batch == entryID }
+        let matching = try context.store.history { $0.id == entryID || $0.batch == entryID ? Target($0) : nil }
         guard !matching.isEmpty else {
             throw CommandFailure("No journal entry or batch '\(entryID)' in \(context.journal.path); `meltano-state history` lists them.", code: Exit.notFound)
         }
@@ -235,17 +234,30 @@ struct RestoreCommand: ParsableCommand {
 
     /// What restoring puts back, by kind of entry: a state, a released lock (taken again,
     /// as it was), or a run marked failed (RUNNING again).
-    static func question(_ entries: [JournalEntry], entryID: String) -> String {
-        func named(_ some: [JournalEntry]) -> String {
+    static func question(_ entries: [Target], entryID: String) -> String {
+        func named(_ some: [Target]) -> String {
             some.prefix(5).map { "'\($0.stateID)'" }.joined(separator: ", ") + (some.count > 5 ? ", …" : "")
         }
         var parts: [String] = []
-        let states = entries.filter { $0.lock == nil && $0.run == nil }
-        let locks = entries.filter { $0.lock != nil }
-        let runs = entries.filter { $0.run != nil }
+        let states = entries.filter { !$0.isLock && !$0.isRun }
+        let locks = entries.filter(\.isLock)
+        let runs = entries.filter(\.isRun)
         if !states.isEmpty { parts.append("\(states.count) state(s) (\(named(states))) to the value saved (their current values go to the journal first)") }
         if !locks.isEmpty { parts.append("\(locks.count) released lock(s) (\(named(locks))), taken again as they were: runs of those IDs wait until they are released") }
         if !runs.isEmpty { parts.append("\(runs.count) run(s) (\(named(runs))) to RUNNING, as they were before being marked failed") }
         return "Restore from \(entryID): " + parts.joined(separator: "; ") + "?"
+    }
+
+    /// What the question names of an entry (its saved texts are not kept).
+    struct Target {
+        let stateID: String
+        let isLock: Bool
+        let isRun: Bool
+
+        init(_ entry: JournalEntry) {
+            stateID = entry.stateID
+            isLock = entry.lock != nil
+            isRun = entry.run != nil
+        }
     }
 }

@@ -195,6 +195,27 @@ struct JournalRotationTests {
         #expect(try fixture.store.getRaw("a")?.completedState == #"{"singer_state": {"v": 1}}"#)
         #expect(try store.history(stateID: "a").first?.action == "restore")
     }
+
+    /// The listing form (`history` and the browser): each entry made a row as it is
+    /// read, the newest `limit` kept, newest first, across the rotated files.
+    @Test func aListingKeepsTheNewestRowsNewestFirst() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl", maxFileSize: 700)
+        let entries = (0..<25).map { Self.entry($0 % 3 == 0 ? "a" : "b", note: "n\($0)") }
+        for entry in entries { try journal.append([entry]) }
+        #expect(journal.rotatedFiles().count >= 3)
+        let all = entries.map { $0.note! }
+        #expect(try journal.history { $0.note } == Array(all.reversed()))
+        #expect(try journal.history(limit: 4) { $0.note } == ["n24", "n23", "n22", "n21"])
+        for limit in [1, 2, 3, 5, 9, 24, 25, 26, 100] {
+            #expect(try journal.history(limit: limit) { $0.note } == Array(all.reversed().prefix(limit)), "limit \(limit)")
+        }
+        let ofA = entries.filter { $0.stateID == "a" }.map { $0.note! }
+        #expect(try journal.history(stateID: "a", limit: 3) { $0.note } == Array(ofA.reversed().prefix(3)))
+        // nil leaves an entry out before the limit counts.
+        #expect(try journal.history(limit: 2) { $0.note == "n24" ? nil : $0.note } == ["n23", "n22"])
+    }
 }
 
 /// A box the concurrent writers fill, each its own slot.

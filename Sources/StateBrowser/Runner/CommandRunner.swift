@@ -122,7 +122,7 @@ public final class CommandRunner: @unchecked Sendable {
             }, failed: { .readFailed(.target, requestID: 0, $0) }))
         case let .loadHistory(stateID):
             reads.enqueue(Worker.Job(key: "history", retries: true, run: { store in
-                .historyLoaded(stateID: stateID, try store.history(stateID: stateID).map(StoreReads.historyRow))
+                .historyLoaded(stateID: stateID, try store.history(stateID: stateID) { StoreReads.historyRow($0) })
             }, failed: { .readFailed(.history, requestID: 0, $0) }))
         case let .diagnose(stateID):
             reads.enqueue(Worker.Job(key: "doctor", retries: true, run: { store in
