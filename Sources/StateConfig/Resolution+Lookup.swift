@@ -28,13 +28,27 @@ extension Resolution {
                          source: .dotenv(path: dotenv.path, line: entry.line, variable: variable),
                          note: value.isEmpty ? "set but empty" : nil)
         }
-        if meltano, let meltanoFile, let entry = meltanoFile[key], let raw = entry.text {
-            return try expand(raw, key: key, source: .meltanoYML(path: meltanoFile.path, line: entry.line), secret: secret)
+        if meltano, let meltanoFile {
+            try refuseList(covering: key, in: meltanoFile) { .meltanoYML(path: meltanoFile.path, line: $0) }
+            if let entry = meltanoFile[key], let raw = entry.text {
+                return try expand(raw, key: key, source: .meltanoYML(path: meltanoFile.path, line: entry.line), secret: secret)
+            }
         }
+        if let configFile { try refuseList(covering: key, in: configFile) { .configFile(path: configFile.path, line: $0) } }
         if let configFile, let entry = configFile[key], let raw = entry.text {
             return try expand(raw, key: key, source: .configFile(path: configFile.path, line: entry.line), secret: secret)
         }
         return nil
+    }
+
+    /// A list where `key`'s value (or a mapping holding it) belongs is a mistake, said
+    /// rather than read as "not set", which would pick another backend without a word.
+    func refuseList(covering key: String, in file: YAMLSettings, at source: (Int) -> SettingSource) throws {
+        guard let (listKey, line) = file.list(covering: key) else { return }
+        let what = listKey == key ? "a single value" : "a mapping of settings (\(key.dropFirst(listKey.count + 1)): … indented below it)"
+        let label = source(line).label(home: home)
+        throw ConfigurationError(problem: "\(listKey) is a list; it must be \(what), so \(key) cannot be read",
+                                 source: label, fix: "Write \(listKey) as \(what).")
     }
 
     /// Where `key` is set, if anywhere, without expanding anything.

@@ -11,6 +11,8 @@ struct YAMLSettings {
         /// The scalar's text; nil for null (`~`, `null`, nothing) and for non-scalars.
         var text: String?
         var line: Int
+        /// A YAML list (`[a, b]`, `- a`) where a setting or a mapping of them belongs.
+        var isList = false
     }
 
     struct Environment {
@@ -146,6 +148,19 @@ struct YAMLSettings {
             }
         } else {
             values[prefix] = scalarValue(node)
+            if node.sequence != nil { values[prefix]?.isList = true }
+        }
+    }
+
+    /// The list at `key` or at a mapping above it (`state_backend: [a]` for
+    /// `state_backend.uri`): the key where it is, and its line. Meltano would read no
+    /// setting there and quietly fall back to another backend.
+    func list(covering key: String) -> (key: String, line: Int)? {
+        var prefix = key
+        while true {
+            if let value = values[prefix], value.isList { return (prefix, value.line) }
+            guard let dot = prefix.lastIndex(of: ".") else { return nil }
+            prefix = String(prefix[..<dot])
         }
     }
 

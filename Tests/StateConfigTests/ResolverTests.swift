@@ -31,6 +31,26 @@ import Testing
         #expect(!config.warnings.contains { $0.contains("s3") || $0.contains("lock_timeout_seconds") })
     }
 
+    /// A list where a setting or a mapping of them belongs is refused, naming its line:
+    /// read as "not set", it would quietly pick another backend (the system database).
+    @Test func aListWhereASettingBelongsIsRefused() throws {
+        for (yaml, listKey, line) in [("state_backend: [1, 2]\n", "state_backend", 1),
+                                      ("state_backend:\n  uri:\n    - postgres://u@h/db\n", "state_backend.uri", 3),
+                                      ("version: 1\nstate_backend:\n  uri: postgres://u@h/db\n  postgres: [a]\n", "state_backend.postgres", 4)] {
+            let sandbox = Sandbox()
+            sandbox.write("project/meltano.yml", yaml)
+            #expect {
+                _ = try sandbox.resolve()
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("\(listKey) is a list") && text.contains("(meltano.yml:\(line))") && text.contains("Write \(listKey) as")
+            }
+        }
+        let sandbox = Sandbox()
+        sandbox.write("project/meltano.yml", "state_backend:\n  uri: postgres://u@h/db\nplugins:\n  extractors: [{name: tap-x}]\n")
+        #expect(try sandbox.resolve().backend == .postgres)  // lists elsewhere are Meltano's business
+    }
+
     /// The password in --uri is used, with a note that ps shows it.
     @Test func aPasswordInTheURIFlagIsNoted() throws {
         let sandbox = Sandbox()
