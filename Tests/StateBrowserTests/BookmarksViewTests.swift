@@ -63,7 +63,7 @@ struct BookmarksViewTests {
         harness.press(.enter)
         #expect(harness.text.contains("'3' is not a duration"), "\(harness.text)")
         guard case let .bookmarks(view) = harness.model.mode else { Issue.record("left the view"); return }
-        #expect(view.input == "-3")
+        #expect(view.input?.text == "-3")
         harness.press(.backspace, .backspace)
         harness.type("-1d")
         harness.press(.enter, .character("y"))

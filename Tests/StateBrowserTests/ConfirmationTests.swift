@@ -191,3 +191,49 @@ struct AdvisoryLockTests {
         #expect(harness.text.contains("pg_terminate_backend"))
     }
 }
+
+@Suite struct LineInputTests {
+    func typed(_ start: String, _ keys: [Key]) -> LineInput {
+        var line = LineInput(start)
+        for key in keys { _ = line.apply(key) }
+        return line
+    }
+
+    @Test func readlineKeysEditAtTheCursor() {
+        #expect(typed("prod:tap", [.home, .character("x"), .character("-")]).text == "x-prod:tap")
+        #expect(typed("prod:tap", [.left, .left, .left, .backspace]).text == "prodtap")
+        #expect(typed("prod:tap", [.control("a"), .delete, .delete]).text == "od:tap")
+        #expect(typed("prod:tap", [.home, .right, .right, .right, .right, .control("k")]).text == "prod")
+        #expect(typed("prod:tap", [.left, .left, .left, .control("u")]).text == "tap")
+        #expect(typed("a bc def", [.left, .control("w")]).text == "a bc f")
+        #expect(typed("a bc  ", [.control("w")]).text == "a ")
+        #expect(typed("ab", [.left, .left, .left, .backspace, .right, .right, .right, .delete, .character("c")]).text == "abc")
+        #expect(typed("é😀x", [.left, .backspace, .character("y")]).text == "éyx")
+        let moved = typed("abc", [.left, .control("b"), .control("f"), .control("e"), .control("a")])
+        #expect(moved.cursor == 0 && moved.parts.at == "a" && moved.parts.after == "bc")
+        #expect(typed("abc", []).parts.at == nil)
+        var line = LineInput("x")
+        #expect(!line.apply(.up) && !line.apply(.enter) && !line.apply(.tab) && line == LineInput("x"))
+    }
+
+    /// The copy/move target is prefilled with the source ID: the cursor keys change its
+    /// middle without retyping it, and the cursor shows where typing goes.
+    @Test func theCopyPromptEditsInTheMiddle() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("c"))
+        for _ in 0..<"postgres".count { harness.press(.left) }
+        for _ in 0..<"target-".count { harness.press(.backspace) }
+        harness.type("target-duckdb-was-")
+        guard case let .prompt(prompt) = harness.model.mode else { Issue.record("no prompt"); return }
+        #expect(prompt.text == "dev:tap-github-to-target-duckdb-was-postgres", "\(prompt.text)")
+        assertSnapshot(harness.screen, named: "prompt-copy-cursor")
+        harness.press(.end, .backspace, .backspace, .backspace, .backspace, .backspace, .backspace, .backspace, .backspace, .backspace)
+        guard case let .prompt(edited) = harness.model.mode else { Issue.record("no prompt"); return }
+        #expect(edited.text == "dev:tap-github-to-target-duckdb-was")
+        // Longer than the box: the part around the cursor shows.
+        harness.type(String(repeating: "x", count: 60) + "END")
+        #expect(harness.text.contains("xxxEND") && !harness.text.contains("> dev:tap"), "\(harness.text)")
+        harness.press(.home)
+        #expect(harness.text.contains("> dev:tap-github-to-target-duckdb-was") && !harness.text.contains("xxxEND"), "\(harness.text)")
+    }
+}

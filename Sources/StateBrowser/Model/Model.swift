@@ -177,7 +177,8 @@ public struct Prompt: Sendable, Equatable {
     public enum Purpose: Sendable, Equatable { case copy, move }
     public var purpose: Purpose
     public var source: String
-    public var text: String
+    public var input: LineInput
+    public var text: String { input.text }
     /// The target is being checked (exists?) before the confirmation.
     public var checking = false
 }
@@ -218,7 +219,7 @@ public struct BookmarksView: Sendable, Equatable {
     public var selected = 0
     public var top = 0
     /// The rewind being typed: a value, or -3d / -1000 to move back by.
-    public var input: String?
+    public var input: LineInput?
 }
 
 public enum Mode: Sendable, Equatable {

@@ -140,7 +140,7 @@ extension Model {
 
     mutating func askTarget(_ purpose: Prompt.Purpose) {
         guard let id = targetStateID(for: purpose == .copy ? "copy" : "move") else { return }
-        mode = .prompt(Prompt(purpose: purpose, source: id, text: id))
+        mode = .prompt(Prompt(purpose: purpose, source: id, input: LineInput(id)))
     }
 
     mutating func promptKey(_ key: Key, _ prompt: Prompt, _ commands: inout [Command]) {
@@ -168,7 +168,7 @@ extension Model {
             let action: WriteAction = prompt.purpose == .copy ? .copy(from: prompt.source, to: target) : .move(from: prompt.source, to: target)
             commands.append(.checkTarget(action))
         default:
-            if edit(&prompt.text, with: key) { mode = .prompt(prompt) }
+            if prompt.input.apply(key) { mode = .prompt(prompt) }
         }
     }
 

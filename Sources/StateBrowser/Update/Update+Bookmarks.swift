@@ -53,15 +53,15 @@ extension Model {
 
     mutating func bookmarksKey(_ key: Key, _ view: BookmarksView, _ commands: inout [Command]) {
         var view = view
-        if let input = view.input {
+        if var input = view.input {
             switch key {
             case .escape: view.input = nil
             case .enter:
-                rewind(view, input)
+                rewind(view, input.text)
                 return
-            case .backspace, .delete: view.input = String(input.dropLast())
-            case let .character(c): view.input = input + String(c)
-            default: break
+            default:
+                guard input.apply(key) else { return }
+                view.input = input
             }
             mode = .bookmarks(view)
             return
@@ -72,7 +72,7 @@ extension Model {
         case .down, .character("j"): view.selected = min(max(0, view.targets.count - 1), view.selected + 1)
         case .character("r"):
             guard !view.targets.isEmpty else { return }
-            requireWritable("Rewinding") { _ in view.input = "" }
+            requireWritable("Rewinding") { _ in view.input = LineInput() }
         case .character("x"):
             guard view.targets.indices.contains(view.selected) else { return }
             requireWritable("Resetting a stream") { $0.resetStream(view) }

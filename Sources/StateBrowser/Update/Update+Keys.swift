@@ -281,25 +281,12 @@ extension Model {
         }
     }
 
-    /// Line editing for inputs: characters, Backspace, Ctrl-U (clear), Ctrl-W (word).
+    /// Line editing for the filter and the search (`LineInput`, typing at the end).
     /// Returns whether the text changed.
     func edit(_ text: inout String, with key: Key) -> Bool {
-        switch key {
-        case let .character(character):
-            text.append(character)
-        case .backspace, .control("h"):
-            guard !text.isEmpty else { return false }
-            text.removeLast()
-        case .control("u"):
-            guard !text.isEmpty else { return false }
-            text = ""
-        case .control("w"):
-            guard !text.isEmpty else { return false }
-            while text.last == " " { text.removeLast() }
-            while let last = text.last, last != " " { _ = last; text.removeLast() }
-        default:
-            return false
-        }
+        var line = LineInput(text)
+        guard line.apply(key), line.text != text else { return false }
+        text = line.text
         return true
     }
 

@@ -165,13 +165,20 @@ extension Painter {
         let inner = box(width: min(screen.width - 4, 76), height: 7, title: "\(verb) state", style: theme.dialogBorder, &screen)
         screen.put(runs: [Run("\(verb) "), Run(prompt.source, theme.label), Run(" to which state ID?")],
                    x: inner.x, y: inner.y, limit: inner.x + inner.width)
-        // The input shows its end when it is longer than the box.
-        var text = prompt.text
-        while TextWidth.width(of: text) > inner.width - 3, !text.isEmpty { text.removeFirst() }
-        screen.put(runs: [Run("> ", theme.label), Run(text, theme.label.with(underline: true)), Run(" ", theme.selection)],
+        screen.put(runs: [Run("> ", theme.label)] + inputRuns(prompt.input, width: inner.width - 2),
                    x: inner.x, y: inner.y + 2, limit: inner.x + inner.width)
         let hint = prompt.checking ? "Checking whether it exists…" : "Enter: continue (a confirmation follows) · Esc: cancel"
         screen.put(hint, x: inner.x, y: inner.y + 4, style: theme.hint, limit: inner.x + inner.width)
+    }
+
+    /// A typed line with its cursor (a cell in the selection colour), scrolled so that
+    /// the cursor stays within `width` columns when the line is longer.
+    func inputRuns(_ input: LineInput, width: Int) -> [Run] {
+        var (before, at, after) = input.parts
+        let cursor = at.map { String($0) } ?? " "
+        while TextWidth.width(of: before) + TextWidth.width(of: cursor) > width, !before.isEmpty { before.removeFirst() }
+        let typed = theme.label.with(underline: true)
+        return [Run(before, typed), Run(cursor, theme.selection), Run(after, typed)]
     }
 
     // MARK: - Journal history
@@ -282,8 +289,9 @@ extension Painter {
         if let input = view.input, view.targets.indices.contains(view.selected) {
             let target = view.targets[view.selected]
             let name = target.stream + (target.partition.map { " " + $0 } ?? "")
-            screen.put(runs: [Run("Rewind "), Run(name, theme.label), Run(" to > "), Run(input, theme.label.with(underline: true)),
-                              Run(" ", theme.selection)], x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
+            let label = [Run("Rewind "), Run(name, theme.label), Run(" to > ")]
+            let used = label.reduce(0) { $0 + TextWidth.width(of: $1.text) }
+            screen.put(runs: label + inputRuns(input, width: max(1, inner.width - used)), x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
             screen.put("A value, or -3d / -12h / -1000 to move back by · Enter: the diff · Esc: cancel",
                        x: inner.x, y: bottom, style: theme.hint, limit: inner.x + inner.width)
         } else {
