@@ -35,6 +35,17 @@ struct FilterSearchTests {
                                                             "prod:tap-stripe-to-target-postgres", "prod:tap-zendesk-to-target-postgres"])
     }
 
+    @Test("What is typed shows as typed: one backslash is one, a pasted ESC is \\x1b")
+    func typedBackslash() {
+        var harness = Harness(backend: Samples.backend())
+        harness.press(.character("/"))
+        harness.type("a\\b\u{1b}")
+        #expect(harness.text.contains("Filter: a\\b\\x1b ") && !harness.text.contains("a\\\\b"), "\(harness.text)")
+        harness.press(.escape, .tab, .character("/"))
+        harness.type("C:\\")
+        #expect(harness.text.contains("Search: C:\\ ") && !harness.text.contains("C:\\\\"), "\(harness.text)")
+    }
+
     @Test("Esc while filtering puts the old filter back")
     func filterEscape() {
         var harness = Harness(backend: Samples.backend())

@@ -73,6 +73,10 @@ public enum TextWidth {
     public enum EscapeMode: Sendable {
         case plain
         case json
+        /// What the user is typing (a filter, a search, a target ID): as `plain`, but a
+        /// backslash is shown as typed — the person typing knows which it is, and a
+        /// doubled one read as two.
+        case typed
     }
 
     /// Scalars that must never be sent to the terminal as they are.
@@ -119,7 +123,7 @@ public enum TextWidth {
     public static func escape(scalar: Unicode.Scalar, mode: EscapeMode) -> String {
         let value = scalar.value
         switch mode {
-        case .plain:
+        case .plain, .typed:
             if value < 0x100 { return "\\x" + hex(value, digits: 2) }
             if value <= 0xFFFF { return "\\u" + hex(value, digits: 4) }
             return "\\U" + hex(value, digits: 8)

@@ -166,7 +166,7 @@ extension Painter {
         screen.put(runs: [Run("\(verb) "), Run(prompt.source, theme.label), Run(" to which state ID?")],
                    x: inner.x, y: inner.y, limit: inner.x + inner.width)
         screen.put(runs: [Run("> ", theme.label)] + inputRuns(prompt.input, width: inner.width - 2),
-                   x: inner.x, y: inner.y + 2, limit: inner.x + inner.width)
+                   x: inner.x, y: inner.y + 2, limit: inner.x + inner.width, escaping: .typed)
         let hint = prompt.checking ? "Checking whether it exists…" : "Enter: continue (a confirmation follows) · Esc: cancel"
         screen.put(hint, x: inner.x, y: inner.y + 4, style: theme.hint, limit: inner.x + inner.width)
     }
@@ -176,7 +176,9 @@ extension Painter {
     func inputRuns(_ input: LineInput, width: Int) -> [Run] {
         var (before, at, after) = input.parts
         let cursor = at.map { String($0) } ?? " "
-        while TextWidth.width(of: before) + TextWidth.width(of: cursor) > width, !before.isEmpty { before.removeFirst() }
+        while TextWidth.width(of: before, escaping: .typed) + TextWidth.width(of: cursor, escaping: .typed) > width, !before.isEmpty {
+            before.removeFirst()
+        }
         let typed = theme.label.with(underline: true)
         return [Run(before, typed), Run(cursor, theme.selection), Run(after, typed)]
     }
@@ -289,9 +291,9 @@ extension Painter {
         if let input = view.input, view.targets.indices.contains(view.selected) {
             let target = view.targets[view.selected]
             let name = target.stream + (target.partition.map { " " + $0 } ?? "")
-            let label = [Run("Rewind "), Run(name, theme.label), Run(" to > ")]
-            let used = label.reduce(0) { $0 + TextWidth.width(of: $1.text) }
-            screen.put(runs: label + inputRuns(input, width: max(1, inner.width - used)), x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
+            let x = screen.put(runs: [Run("Rewind "), Run(name, theme.label), Run(" to > ")], x: inner.x, y: bottom - 1, limit: inner.x + inner.width)
+            screen.put(runs: inputRuns(input, width: max(1, inner.x + inner.width - x)), x: x, y: bottom - 1, limit: inner.x + inner.width,
+                       escaping: .typed)
             screen.put("A value, or -3d / -12h / -1000 to move back by · Enter: the diff · Esc: cancel",
                        x: inner.x, y: bottom, style: theme.hint, limit: inner.x + inner.width)
         } else {

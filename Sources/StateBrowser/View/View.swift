@@ -127,7 +127,8 @@ struct Painter {
         let focused = model.focus == .list
         var title: [Run] = [Run("State IDs", focused ? theme.titleFocused : theme.title)]
         if let glob = list.appliedGlob ?? list.glob { title.append(Run("  " + glob, theme.label)) }
-        screen.put(runs: title, x: rect.x, y: rect.y, limit: rect.x + rect.width)
+        // The filter as typed (`.typed`): a backslash in it is one.
+        let titleEnd = screen.put(runs: title, x: rect.x, y: rect.y, limit: rect.x + rect.width, escaping: .typed)
         let position: String
         if list.reloading && !list.loaded {
             position = "loading…"
@@ -137,7 +138,6 @@ struct Painter {
             position = (list.reloading ? "… " : "") + "\(index) of \(total)"
         }
         let positionX = rect.x + rect.width - TextWidth.width(of: position)
-        let titleEnd = rect.x + TextWidth.width(of: title.map(\.text).joined())
         screen.put(position, x: max(titleEnd + 1, positionX), y: rect.y, style: theme.age, limit: rect.x + rect.width)
 
         let rows = layout.listRows
@@ -234,15 +234,17 @@ struct Painter {
         guard rect.height > 0 else { return }
         switch model.mode {
         case .filter:
-            var runs = [Run("Filter: ", theme.label), Run(model.list.filter), Run(" ", theme.selection)]
+            var typed = [Run(model.list.filter), Run(" ", theme.selection)]
             var info = "  Enter: keep · Esc: undo"
             if let glob = model.list.glob { info = "  → \(glob)" + (model.list.appliedGlob == glob ? model.list.total.map { " · \(Format.thousands($0)) match\($0 == 1 ? "" : "es")" } ?? " · counting…" : " · …") + info }
-            runs.append(Run(info, theme.hint))
-            screen.put(runs: runs, x: rect.x, y: rect.y, limit: rect.width)
+            let x = screen.put(runs: [Run("Filter: ", theme.label)], x: rect.x, y: rect.y, limit: rect.width)
+            typed.append(Run(info, theme.hint))
+            screen.put(runs: typed, x: x, y: rect.y, limit: rect.width, escaping: .typed)
             return
         case let .search(text):
-            screen.put(runs: [Run("Search: ", theme.label), Run(text), Run(" ", theme.selection),
-                              Run("  Enter: find · Esc: cancel", theme.hint)], x: rect.x, y: rect.y, limit: rect.width)
+            let x = screen.put(runs: [Run("Search: ", theme.label)], x: rect.x, y: rect.y, limit: rect.width)
+            screen.put(runs: [Run(text), Run(" ", theme.selection), Run("  Enter: find · Esc: cancel", theme.hint)],
+                       x: x, y: rect.y, limit: rect.width, escaping: .typed)
             return
         default:
             break
