@@ -74,4 +74,22 @@ struct ContextPickerTests {
         harness.press(.escape)
         #expect(harness.model.mode == .browse && !harness.quit)
     }
+
+    /// A line longer than the box scrolls sideways with ← → (h l) instead of closing it.
+    @Test func theContextDiffScrollsSideways() {
+        let backend = Samples.backend()
+        let long = "~ .singer_state.bookmarks.issues.note: \"" + String(repeating: "x", count: 140) + "\" -> \"END\""
+        backend.contextDiffs["staging"] = [DiffLine(.hunk, long)]
+        var harness = Harness(backend: backend, settings: Self.settings)
+        harness.press(.character("="), .enter)
+        #expect(!harness.text.contains("END"))
+        for _ in 0..<30 { harness.press(.right) }
+        guard case let .contextDiff(view) = harness.model.mode else { Issue.record("→ closed the diff"); return }
+        #expect(harness.text.contains("\"END\"") && view.left == TextWidth.width(of: long) - 8, "\(harness.text)")
+        harness.press(.left, .left)
+        guard case let .contextDiff(back) = harness.model.mode else { Issue.record("← closed the diff"); return }
+        #expect(back.left == view.left - 16)
+        harness.press(.character("q"))
+        #expect(harness.model.mode == .browse)
+    }
 }

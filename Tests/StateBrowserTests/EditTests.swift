@@ -31,6 +31,26 @@ struct EditTests {
         }
     }
 
+    @Test("← → scroll a long diff sideways instead of discarding the edit; other keys still discard")
+    func diffScrollsSideways() {
+        let backend = FakeBackend()
+        let long = String(repeating: "a", count: 150)
+        backend.add("dev:tap-x-to-y", completed: #"{"singer_state": {"bookmarks": {"orders": {"since": "2023-01-01"}}}}"#)
+        backend.editor = { session in session.text.replacingOccurrences(of: "2023-01-01", with: long + "-END") }
+        var harness = Harness(backend: backend)
+        harness.press(.character("e"))
+        guard case .diff = harness.model.mode else { Issue.record("no diff"); return }
+        #expect(!harness.text.contains("-END"))
+        for _ in 0..<20 { harness.press(.right) }  // past the end: stops with the end in view
+        guard case let .diff(scrolled) = harness.model.mode else { Issue.record("→ left the diff"); return }
+        #expect(scrolled.left > 100 && harness.text.contains("-END"), "\(harness.text)")
+        harness.press(.character("h"))
+        guard case let .diff(back) = harness.model.mode else { Issue.record("h left the diff"); return }
+        #expect(back.left == scrolled.left - 8)
+        harness.press(.character("y"))
+        #expect(backend.writes.count == 1)
+    }
+
     @Test("Invalid JSON saved again unchanged cancels instead of reopening the editor forever")
     func invalidTwiceCancels() {
         let backend = FakeBackend()

@@ -190,12 +190,26 @@ public struct HistoryView: Sendable, Equatable {
     public var top = 0
 }
 
+/// Sideways scrolling of diff lines: 8 columns a key, as the JSON pane, up to where the
+/// longest line's last 8 columns still show.
+func scrolledSideways(_ left: Int, _ key: Key, lines: [DiffLine], escaping mode: TextWidth.EscapeMode) -> Int? {
+    switch key {
+    case .left, .character("h"): return max(0, left - 8)
+    case .right, .character("l"):
+        let longest = lines.map { TextWidth.width(of: $0.text, escaping: mode) }.max() ?? 0
+        return min(max(0, longest - 8), left + 8)
+    default: return nil
+    }
+}
+
 /// The edit confirmation: the diff between the stored value and the edited text.
 public struct DiffView: Sendable, Equatable {
     public var session: EditSession
     public var newText: String
     public var lines: [DiffLine]
     public var top = 0
+    /// Columns scrolled sideways (← →).
+    public var left = 0
     /// A bookmark edit (rewind, reset-stream): what `y` writes instead of the editor's text.
     public var action: WriteAction? = nil
 }
@@ -262,6 +276,8 @@ public struct ContextDiffView: Sendable, Equatable {
     public var stateID: String
     public var context: String
     public var top = 0
+    /// Columns scrolled sideways (← →).
+    public var left = 0
 }
 
 public struct StatusMessage: Sendable, Equatable {

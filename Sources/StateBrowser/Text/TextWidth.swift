@@ -157,6 +157,21 @@ public enum TextWidth {
         return result
     }
 
+    /// `text` without its first `columns` cells as shown (escapes included), for lines
+    /// scrolled sideways; a character the edge cuts is replaced by spaces for the cells
+    /// of it that show.
+    public static func dropping(columns: Int, of text: String, mode: EscapeMode = .plain) -> String {
+        guard columns > 0 else { return text }
+        var dropped = 0
+        var index = text.startIndex
+        while index < text.endIndex, dropped < columns {
+            let character = text[index]
+            dropped += escape(character, mode: mode)?.count ?? width(of: character)
+            index = text.index(after: index)
+        }
+        return String(repeating: " ", count: max(0, dropped - columns)) + text[index...]
+    }
+
     /// Cuts `text` to at most `columns` cells (as shown, escapes included), ending in
     /// `…` when something was cut.
     public static func truncated(_ text: String, toWidth columns: Int, mode: EscapeMode = .plain) -> String {

@@ -104,6 +104,12 @@ extension Model {
         case .pageUp: diff.top = max(0, diff.top - page); mode = .diff(diff)
         case .pageDown, .character(" "): diff.top = min(maxTop, diff.top + page); mode = .diff(diff)
         default:
+            // Sideways (← →, which discarded the edit before), or any other key: discard.
+            if let left = scrolledSideways(diff.left, key, lines: diff.lines, escaping: .json) {
+                diff.left = left
+                mode = .diff(diff)
+                return
+            }
             mode = .browse
             setStatus("Edit discarded: nothing was written.")
         }

@@ -88,8 +88,11 @@ extension Model {
         case .pageUp: view.top = max(0, view.top - page)
         case .pageDown, .character(" "): view.top = max(0, min(count - 1, view.top + page))
         default:
-            mode = .browse
-            return
+            guard let left = scrolledSideways(view.left, key, lines: view.diff?.lines ?? [], escaping: .plain) else {
+                mode = .browse
+                return
+            }
+            view.left = left
         }
         mode = .contextDiff(view)
     }

@@ -79,10 +79,11 @@ extension Painter {
                 case .hunk: style = theme.diffHunk
                 case .context: style = theme.hint
                 }
-                screen.put(line.text, x: inner.x, y: inner.y + row, style: style, limit: inner.x + inner.width)
+                screen.put(TextWidth.dropping(columns: view.left, of: line.text), x: inner.x, y: inner.y + row, style: style,
+                           limit: inner.x + inner.width)
             }
         }
-        screen.put("- only here · + only in \(view.context) · ~ changed · j k PgDn scroll · any other key closes",
+        screen.put("- only here · + only in \(view.context) · ~ changed · ↑↓←→ PgDn · other keys close",
                    x: inner.x, y: inner.y + inner.height - 1, style: theme.hint, limit: inner.x + inner.width)
     }
 
@@ -232,7 +233,8 @@ extension Painter {
             case .hunk: style = theme.diffHunk
             case .context: style = .plain
             }
-            screen.put(line.text, x: inner.x, y: inner.y + row, style: style, limit: inner.x + inner.width, escaping: .json)
+            screen.put(TextWidth.dropping(columns: diff.left, of: line.text, mode: .json), x: inner.x, y: inner.y + row, style: style,
+                       limit: inner.x + inner.width, escaping: .json)
         }
         let added = diff.lines.filter { $0.kind == .added }.count, removed = diff.lines.filter { $0.kind == .removed }.count
         let again: [Run] = diff.action == nil ? [Run("[e] ", theme.hintKey), Run("edit again"), Run("   ")] : []
