@@ -229,13 +229,78 @@ final class CursesTerminal {
         switch value {
         case 9: return .key(.tab)
         case 10, 13: return .key(.enter)
-        case 27: return .key(.escape)
+        case 27: return escapeSequence()
         case 8, 127: return .key(.backspace)
         case 1...26: return .key(.control(Character(Unicode.Scalar(UInt8(value) + 96))))
         default:
             guard let scalar = Unicode.Scalar(UInt32(value)), !TextWidth.isUnsafe(scalar) else { return read() }
             return .key(.character(Character(scalar)))
         }
+    }
+
+    /// After an ESC: the key of a CSI or SS3 sequence the terminfo entry does not know
+    /// (a `TERM` that is not the terminal's: `\e[6~` for PgDn under `TERM=vt100`), whose
+    /// bytes are already here because curses waited for them; a sequence with no use
+    /// here is dropped. Read as ESC and characters, it cancelled what was on screen and
+    /// typed `[6~`. An ESC alone is Esc; ESC and another key are Esc, then that key.
+    func escapeSequence() -> Input? {
+        guard let introducer = nextCharacter() else { return .key(.escape) }
+        guard introducer == 0x5B || introducer == 0x4F else {  // [ O
+            unget_wch(wchar_t(introducer))
+            return .key(.escape)
+        }
+        var parameters = ""
+        while let byte = nextCharacter() {
+            switch byte {
+            case 0x20...0x3F:  // parameters and intermediates
+                parameters.unicodeScalars.append(Unicode.Scalar(UInt8(byte)))
+            case 0x40...0x7E:
+                return CursesTerminal.sequenceKey(final: Character(Unicode.Scalar(UInt8(byte))), parameters: parameters).map { .key($0) } ?? read()
+            default:
+                return read()  // not a sequence after all: dropped with what came so far
+            }
+        }
+        return read()  // cut short: dropped
+    }
+
+    /// The keys of xterm's and the VT's sequences: `final` is the last byte, `parameters`
+    /// what came between it and `[` or `O` (`1;5` of Ctrl-↑, the modifier ignored).
+    static func sequenceKey(final: Character, parameters: String) -> Key? {
+        let number = Int(parameters.split(separator: ";").first ?? "")
+        switch final {
+        case "A": return .up
+        case "B": return .down
+        case "C": return .right
+        case "D": return .left
+        case "H": return .home
+        case "F": return .end
+        case "Z": return .backTab
+        case "P": return .function(1)
+        case "Q": return .function(2)
+        case "R": return .function(3)
+        case "S": return .function(4)
+        case "~":
+            switch number {
+            case 1, 7: return .home
+            case 4, 8: return .end
+            case 3: return .delete
+            case 5: return .pageUp
+            case 6: return .pageDown
+            case 11, 12, 13, 14, 15: return .function(number! - 10)
+            case 17, 18, 19, 20, 21: return .function(number! - 11)
+            case 23, 24: return .function(number! - 12)
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    /// The next character already waiting (curses is in no-delay mode), nil when none.
+    private func nextCharacter() -> UInt32? {
+        var value: wint_t = 0
+        let result = get_wch(&value)
+        guard result != ms_err(), result != ms_key_code_yes() else { return nil }
+        return UInt32(value)
     }
 
     // MARK: - Handing the terminal to another program

@@ -502,6 +502,32 @@ struct TerminalSetupTests {
         #expect(tmux.capture(escapes: true).range(of: #"\x1b\[[0-9;]*3[0-7]m"#, options: .regularExpression) != nil)
     }
 
+    /// Under a TERM that is not the terminal's, keys its terminfo entry lacks arrive as
+    /// raw sequences (`vt100` has no PgDn or Home; tmux sends `\e[6~`, `\e[1~`): they are
+    /// read as their keys, not as an Esc that clears the filter and `[6~` typed after it.
+    @Test("TERM=vt100: PgDn and Home work, never read as Esc")
+    func sequencesTheTerminfoLacks() throws {
+        let fixture = try BrowserFixture()
+        for index in 0..<20 { try fixture.insert("dev:s\(index)", completed: #"{"singer_state": {"n": \#(index)}}"#) }
+        let tmux = try Tmux(fixture: fixture, environment: ["TERM": "vt100"])
+        defer { tmux.kill() }
+        try tmux.waitFor("dev:s19")
+        tmux.send("/")
+        tmux.type("s1")
+        tmux.send("Enter")
+        try tmux.waitFor("*s1*")
+        try tmux.waitFor(#""n": 1"#)
+        try tmux.waitFor("1 of 11")
+        tmux.send("NPage")
+        try tmux.waitFor("11 of 11")
+        try tmux.waitFor(#""n": 19"#)
+        #expect(tmux.capture().contains("*s1*"), "the filter stays: \(tmux.capture())")
+        tmux.send("Home")
+        try tmux.waitFor("1 of 11")
+        try tmux.waitFor("│dev:s1 ")
+        #expect(!tmux.capture().contains("[6~") && !tmux.capture().contains("Filter:"), "\(tmux.capture())")
+    }
+
     @Test("LC_ALL=C: ASCII stand-ins for box drawing")
     func asciiLocale() throws {
         let fixture = try BrowserFixture()
