@@ -37,6 +37,42 @@ final class HeldLockRegistry: @unchecked Sendable {
     }
 }
 
+/// The state IDs of advisory lock keys, as found by hashing every state ID: an ID found
+/// for a key stays right (the key is its hash), so each key is looked for once. A key no
+/// row has (a first run's lock, or another program's) is looked for again after
+/// `retryAfter` seconds: the row may be written meanwhile.
+final class AdvisoryKeyCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: [Int64: String] = [:]
+    private var missing: [Int64: Double] = [:]
+    let retryAfter: Double
+
+    init(retryAfter: Double = 30) { self.retryAfter = retryAfter }
+
+    /// The keys to look for now: neither found nor looked for lately.
+    func unresolved(_ keys: [Int64], now: Double = monotonicSeconds()) -> [Int64] {
+        lock.lock(); defer { lock.unlock() }
+        return Array(Set(keys.filter { ids[$0] == nil && (missing[$0].map { now - $0 >= retryAfter } ?? true) })).sorted()
+    }
+
+    func record(looked keys: [Int64], found: [(Int64, String)], now: Double = monotonicSeconds()) {
+        lock.lock(); defer { lock.unlock() }
+        for (key, id) in found { ids[key] = id }
+        for key in keys where ids[key] == nil { missing[key] = now }
+        // Only keys held lately are worth keeping.
+        if ids.count > 10_000 { ids.removeAll() }
+        if missing.count > 10_000 { missing.removeAll() }
+    }
+
+    func stateID(of key: Int64) -> String? {
+        lock.lock(); defer { lock.unlock() }
+        return ids[key]
+    }
+}
+
+/// Seconds on a clock that only goes forward (for how long ago something was done).
+func monotonicSeconds() -> Double { ProcessInfo.processInfo.systemUptime }
+
 /// Set once the store's connection was seen to own its server session.
 final class SessionPinning: @unchecked Sendable {
     private let lock = NSLock()
@@ -277,42 +313,72 @@ extension StateStore {
     /// about to be written for the first time can be locked already), with what
     /// `pg_stat_activity` tells of each holder (empty columns when the role may not see
     /// other sessions).
+    ///
+    /// A lock's key is a hash of its state ID, so finding the ID of a key takes hashing
+    /// every state ID (0.8 s at a million rows, the whole server's CPU meanwhile): done
+    /// once per key (`advisoryKeys`), not on each refresh of the browser's locks pane.
+    /// The held locks themselves are read from `pg_locks` each time. A lock on an ID
+    /// that has no row is not listed (its ID cannot be known); `of:` finds it.
     func advisoryLocks(of stateIDs: [String]? = nil) throws -> [LockInfo] {
-        let ids = stateIDs == nil ? "\(tables.state) s" : "unnest($1::text[]) AS s(state_id)"
-        let parameters = stateIDs.map { [arrayLiteral($0)] } ?? []
-        return try database("list advisory locks") {
-            try connection.query("""
-                SELECT s.state_id, ((l.classid::bigint << 32) | l.objid::bigint)::text,
-                       COALESCE(a.xact_start, a.backend_start)::text,
-                       EXTRACT(EPOCH FROM (now() - COALESCE(a.xact_start, a.backend_start)))::float8,
-                       l.pid, a.usename, a.client_addr::text, a.application_name, a.backend_start::text,
-                       a.xact_start::text, a.query, a.state || COALESCE(' (' || a.wait_event_type || ')', ''),
-                       CASE WHEN a.pid IS NULL THEN 'gone' WHEN a.backend_start IS NULL THEN 'hidden' ELSE 'visible' END,
-                       a.state, a.wait_event_type || COALESCE(': ' || a.wait_event, ''),
-                       EXTRACT(EPOCH FROM (now() - a.query_start))::float8
-                FROM pg_locks l
-                JOIN \(ids)
-                  ON ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)
-                LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND l.pid <> pg_backend_pid()
-                ORDER BY 3 NULLS LAST, 1
-                """, parameters, idempotent: true).rows.map { row in
-                let age = row[3].flatMap(Double.init)
-                // pg_locks shows classid/objid unsigned; the key is a signed 64-bit value.
-                let unsigned = UInt64(row[1] ?? "0").map { Int64(bitPattern: $0) } ?? Int64(row[1] ?? "0") ?? 0
-                var lock = LockInfo(stateID: row[0] ?? "", lockID: String(unsigned), lockedAt: row[2] ?? "",
-                                    ageSeconds: age, isStale: isStale(lockAge: age),
-                                    pid: row[4].flatMap { Int32($0) }, user: row[5], clientAddress: row[6],
-                                    applicationName: row[7], backendStart: row[8], transactionStart: row[9],
-                                    query: row[10], waitState: row[11])
-                lock.sessionVisibility = SessionVisibility(rawValue: row[12] == "hidden" ? SessionVisibility.hidden.rawValue : row[12] ?? "gone")
-                lock.sessionState = row[13]
-                lock.waitEvent = row[14]
-                lock.queryAgeSeconds = row[15].flatMap(Double.init)
-                return lock
+        try database("list advisory locks") {
+            let held = try heldAdvisoryLocks(of: stateIDs)
+            if stateIDs != nil { return held.compactMap(\.lock) }
+            let unknown = advisoryKeys.unresolved(held.map(\.key))
+            if !unknown.isEmpty {
+                let found = try connection.query("""
+                    SELECT (('x' || substr(md5(state_id), 1, 16))::bit(64)::bigint)::text, state_id FROM \(tables.state)
+                    WHERE (('x' || substr(md5(state_id), 1, 16))::bit(64)::bigint) = ANY($1::bigint[])
+                    """, [arrayLiteral(unknown.map(String.init))], idempotent: true).rows
+                advisoryKeys.record(looked: unknown, found: found.compactMap { row in
+                    guard let key = row[0].flatMap({ Int64($0) }), let id = row[1] else { return nil }
+                    return (key, id)
+                })
             }
+            return held.compactMap { entry -> LockInfo? in
+                guard var lock = entry.lock, let stateID = advisoryKeys.stateID(of: entry.key) else { return nil }
+                lock.stateID = stateID
+                return lock
+            }.sorted { ($0.lockedAt.isEmpty ? 1 : 0, $0.lockedAt, $0.stateID) < ($1.lockedAt.isEmpty ? 1 : 0, $1.lockedAt, $1.stateID) }
+        }
+    }
+
+    /// The advisory locks held in this database by other sessions (or those on the keys
+    /// of `stateIDs`, with their IDs), each with its key and its holder; no state table
+    /// is read.
+    private func heldAdvisoryLocks(of stateIDs: [String]?) throws -> [(key: Int64, lock: LockInfo?)] {
+        let join = stateIDs == nil ? "LEFT JOIN (SELECT NULL::text AS state_id) s ON false"
+            : "JOIN unnest($1::text[]) AS s(state_id) ON ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)"
+        let parameters = stateIDs.map { [arrayLiteral($0)] } ?? []
+        return try connection.query("""
+            SELECT s.state_id, ((l.classid::bigint << 32) | l.objid::bigint)::text,
+                   COALESCE(a.xact_start, a.backend_start)::text,
+                   EXTRACT(EPOCH FROM (now() - COALESCE(a.xact_start, a.backend_start)))::float8,
+                   l.pid, a.usename, a.client_addr::text, a.application_name, a.backend_start::text,
+                   a.xact_start::text, a.query, a.state || COALESCE(' (' || a.wait_event_type || ')', ''),
+                   CASE WHEN a.pid IS NULL THEN 'gone' WHEN a.backend_start IS NULL THEN 'hidden' ELSE 'visible' END,
+                   a.state, a.wait_event_type || COALESCE(': ' || a.wait_event, ''),
+                   EXTRACT(EPOCH FROM (now() - a.query_start))::float8
+            FROM pg_locks l
+            \(join)
+            LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND l.pid <> pg_backend_pid()
+            ORDER BY 3 NULLS LAST, 1
+            """, parameters, idempotent: true).rows.map { row in
+            let age = row[3].flatMap(Double.init)
+            // pg_locks shows classid/objid unsigned; the key is a signed 64-bit value.
+            let key = UInt64(row[1] ?? "0").map { Int64(bitPattern: $0) } ?? Int64(row[1] ?? "0") ?? 0
+            var lock = LockInfo(stateID: row[0] ?? "", lockID: String(key), lockedAt: row[2] ?? "",
+                                ageSeconds: age, isStale: isStale(lockAge: age),
+                                pid: row[4].flatMap { Int32($0) }, user: row[5], clientAddress: row[6],
+                                applicationName: row[7], backendStart: row[8], transactionStart: row[9],
+                                query: row[10], waitState: row[11])
+            lock.sessionVisibility = SessionVisibility(rawValue: row[12] == "hidden" ? SessionVisibility.hidden.rawValue : row[12] ?? "gone")
+            lock.sessionState = row[13]
+            lock.waitEvent = row[14]
+            lock.queryAgeSeconds = row[15].flatMap(Double.init)
+            return (key, lock)
         }
     }
 

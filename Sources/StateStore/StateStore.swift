@@ -97,6 +97,8 @@ public final class StateStore: @unchecked Sendable {
     let sessionPinning = SessionPinning()
     /// The system database beside this store, opened on first use (`runEvidence`).
     let besideRuns = BesideRuns()
+    /// State IDs of the advisory locks seen (single-table layout).
+    let advisoryKeys = AdvisoryKeyCache()
 
     public init(connection: Connection, options: StoreOptions) {
         self.connection = connection
