@@ -68,12 +68,26 @@ func lockTable(_ locks: [LockInfo]) -> String {
 /// its widest cell in terminal cells (a CJK character takes two); the last column is
 /// not padded.
 func alignedTable(_ rows: [[String]]) -> String {
-    let widths = (0..<rows[0].count).map { column in rows.map { TextWidth.width(of: $0[column]) }.max() ?? 0 }
-    return rows.map { row in
-        row.enumerated().map { index, cell in
-            index == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - TextWidth.width(of: cell)))
-        }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-    }.joined(separator: "\n") + "\n"
+    // Each cell measured once, and lines trimmed without Foundation: a table of 900 000
+    // bookmarks spent 12 s here before.
+    let cellWidths = rows.map { $0.map { TextWidth.width(of: $0) } }
+    let widths = (0..<rows[0].count).map { column in cellWidths.map { $0[column] }.max() ?? 0 }
+    var table = ""
+    for (row, cells) in rows.enumerated() {
+        var line = ""
+        for (index, cell) in cells.enumerated() {
+            if index > 0 { line += "  " }
+            line += cell
+            if index < cells.count - 1 { line += String(repeating: " ", count: max(0, widths[index] - cellWidths[row][index])) }
+        }
+        // Spaces and tabs at either end go (as `trimmingCharacters(in: .whitespaces)`).
+        var trimmed = Substring(line)
+        while let first = trimmed.first, first.isWhitespace, !first.isNewline { trimmed.removeFirst() }
+        while let last = trimmed.last, last.isWhitespace, !last.isNewline { trimmed.removeLast() }
+        table += trimmed
+        table += "\n"
+    }
+    return table
 }
 
 struct UnlockCommand: ParsableCommand {
