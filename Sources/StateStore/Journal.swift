@@ -397,11 +397,7 @@ public final class Journal: @unchecked Sendable {
     /// Entries newest first, optionally of one state ID: read as a stream, keeping only
     /// the matching ones. `history`, with or without a database.
     public func history(stateID: String? = nil) throws -> [JournalEntry] {
-        var matching: [JournalEntry] = []
-        try forEachEntry { entry in
-            if stateID == nil || entry.stateID == stateID { matching.append(entry) }
-        }
-        return matching.reversed()
+        try history(stateID: stateID) { $0 }
     }
 
     /// `history`, each entry handed to `transform` as it is read (nil leaves it out),
@@ -410,10 +406,10 @@ public final class Journal: @unchecked Sendable {
     /// took `history` 757 MB for three entries.
     public func history<T>(stateID: String? = nil, limit: Int = 0, _ transform: (JournalEntry) throws -> T?) throws -> [T] {
         var kept: [T] = []
-        try forEachEntry { entry in
+        try forEachEntry(containing: stateID.map(Journal.stateIDNeedle)) { entry in
             guard stateID == nil || entry.stateID == stateID, let row = try transform(entry) else { return }
             kept.append(row)
-            if limit > 0 && kept.count >= 2 * limit { kept.removeFirst(kept.count - limit) }
+            if limit > 0 && kept.count - limit >= limit { kept.removeFirst(kept.count - limit) }
         }
         return (limit > 0 ? Array(kept.suffix(limit)) : kept).reversed()
     }
@@ -421,20 +417,64 @@ public final class Journal: @unchecked Sendable {
     /// Calls `body` with every entry, oldest first (the rotated files, then the current
     /// one), reading a file a block at a time rather than whole; returns how many lines
     /// could not be read (they are skipped).
+    ///
+    /// With `needle`, only the lines that hold those bytes are decoded (an entry that
+    /// matches must), so finding one entry among those of 100 MB states does not decode
+    /// them all (a second each); the caller still checks each entry it is handed.
     @discardableResult
-    public func forEachEntry(_ body: (JournalEntry) throws -> Void) throws -> Int {
+    public func forEachEntry(containing needle: [UInt8]? = nil, _ body: (JournalEntry) throws -> Void) throws -> Int {
         let decoder = JSONDecoder()
         var bad = 0
         for file in rotatedFiles().map(\.path) + [path] {
             try Journal.forEachLine(of: file) { line in
+                if let needle, !needle.isEmpty, !Journal.contains(line, needle) { return }
                 if let entry = try? decoder.decode(JournalEntry.self, from: line) { try body(entry) } else { bad += 1 }
             }
         }
         return bad
     }
 
+    /// The entries of an entry ID or a batch ID, oldest first.
+    public func entries(idOrBatch id: String) throws -> [JournalEntry] {
+        var found: [JournalEntry] = []
+        // IDs are made of letters, digits and dashes: in a line as they are. One that is
+        // not (a typo) is looked for in every line.
+        let plain = id.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        try forEachEntry(containing: plain ? Array(id.utf8) : nil) { entry in
+            if entry.id == id || entry.batch == id { found.append(entry) }
+        }
+        return found
+    }
+
+    /// `"state_id":"…"` as every journal line writes it (`JournalEncoding.string`, the same
+    /// bytes as `JSONEncoder`'s).
+    static func stateIDNeedle(_ stateID: String) -> [UInt8] {
+        var needle = Array("\"state_id\":".utf8)
+        JournalEncoding.string(stateID, &needle)
+        return needle
+    }
+
+    /// Whether `needle` (not empty) occurs in `line`: memchr for its first byte, then
+    /// memcmp (Glibc's memmem is not visible to Swift).
+    static func contains(_ line: Data, _ needle: [UInt8]) -> Bool {
+        line.withUnsafeBytes { haystack in
+            needle.withUnsafeBytes { pattern in
+                guard let base = haystack.baseAddress, let first = pattern.first, haystack.count >= pattern.count else { return false }
+                var start = 0
+                let last = haystack.count - pattern.count
+                while start <= last, let hit = memchr(base + start, Int32(first), last - start + 1) {
+                    let offset = UnsafeRawPointer(hit) - base
+                    if memcmp(base + offset, pattern.baseAddress!, pattern.count) == 0 { return true }
+                    start = offset + 1
+                }
+                return false
+            }
+        }
+    }
+
     /// The non-empty lines of a regular file, in 1 MiB reads; nothing for a missing file
     /// or a device (/dev/null to keep no journal; reading /dev/full would never end).
+    /// A line's `Data` may share the reader's buffer: valid only during `body`.
     static func forEachLine(of file: String, _ body: (Data) throws -> Void) throws {
         var info = stat()
         guard stat(file, &info) == 0 else {
@@ -469,7 +509,7 @@ public final class Journal: @unchecked Sendable {
                         if end > start { try body(Data(bytes: base + start, count: end - start)) }
                     } else {
                         pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start..<end]))
-                        try body(Data(pending))
+                        try Journal.withData(of: pending, body)
                         pending = []
                     }
                     start = end + 1
@@ -477,7 +517,15 @@ public final class Journal: @unchecked Sendable {
                 if start < n { pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start..<n])) }
             }
         }
-        if !pending.isEmpty { try body(Data(pending)) }
+        if !pending.isEmpty { try Journal.withData(of: pending, body) }
+    }
+
+    /// `body` given the bytes as `Data` without a copy of them (a line of a 100 MB state
+    /// is 150 MB); valid only during the call, which `forEachLine`'s body is told.
+    private static func withData(of bytes: [UInt8], _ body: (Data) throws -> Void) throws {
+        try bytes.withUnsafeBytes { buffer in
+            try body(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress!), count: buffer.count, deallocator: .none))
+        }
     }
 }
 

@@ -367,10 +367,7 @@ extension StateStore {
     @discardableResult
     public func restore(entryID: String) throws -> [JournalEntry] {
         try requireWritable("restore from the journal")
-        var selected: [JournalEntry] = []
-        try options.journal.forEachEntry { entry in
-            if entry.id == entryID || entry.batch == entryID { selected.append(entry) }
-        }
+        let selected = try options.journal.entries(idOrBatch: entryID)
         guard !selected.isEmpty else {
             throw StoreError.other("No journal entry or batch with id '\(entryID)' in \(options.journal.path). `meltano-state history` lists them.")
         }

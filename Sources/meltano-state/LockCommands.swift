@@ -237,7 +237,7 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        let matching = try context.store.history { $0.id == entryID || $0.batch == entryID ? Target($0) : nil }
+        let matching = try context.journal.entries(idOrBatch: entryID).map(Target.init)
         guard !matching.isEmpty else {
             throw CommandFailure("No journal entry or batch '\(entryID)' in \(context.journal.path); `meltano-state history` lists them.", code: Exit.notFound)
         }

@@ -208,7 +208,7 @@ struct JournalRotationTests {
         let all = entries.map { $0.note! }
         #expect(try journal.history { $0.note } == Array(all.reversed()))
         #expect(try journal.history(limit: 4) { $0.note } == ["n24", "n23", "n22", "n21"])
-        for limit in [1, 2, 3, 5, 9, 24, 25, 26, 100] {
+        for limit in [1, 2, 3, 5, 9, 24, 25, 26, 100, Int.max] {
             #expect(try journal.history(limit: limit) { $0.note } == Array(all.reversed().prefix(limit)), "limit \(limit)")
         }
         let ofA = entries.filter { $0.stateID == "a" }.map { $0.note! }
