@@ -340,7 +340,7 @@ extension StateStore {
                     try connection.query("LOCK TABLE \(tables.state) IN EXCLUSIVE MODE")
                     // The IDs themselves, not the rows: an ID imported for the first time
                     // may be locked by a run that has not written it yet.
-                    let held = try advisoryLocks(of: stateIDs)
+                    let held = try advisoryLocks(of: stateIDs, everyKey: true)
                     if !held.isEmpty { throw StoreError.locksHeld(held, action: "change these states") }
                     let ids = try stateIDs ?? connection.query("SELECT state_id FROM \(tables.state)").rows.map { $0[0] ?? "" }
                     return try body(ids)
@@ -486,9 +486,9 @@ extension StateStore {
     func upsertSystemDB(_ stateID: String, _ partial: String?, _ completed: String?) throws {
         try connection.query("""
             INSERT INTO \(tables.state) (state_id, partial_state, completed_state, updated_at)
-            VALUES ($1, $2, $3, now() AT TIME ZONE 'UTC')
+            VALUES ($1, $2, $3, \(updatedAtNow))
             ON CONFLICT (state_id) DO UPDATE SET partial_state = EXCLUDED.partial_state,
             completed_state = EXCLUDED.completed_state, updated_at = EXCLUDED.updated_at
-            """, [stateID, partial ?? "{}", completed ?? "{}"])
+            """, [stateID, partial ?? emptyPart, completed ?? emptyPart])
     }
 }

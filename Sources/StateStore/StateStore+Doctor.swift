@@ -139,7 +139,7 @@ extension StateStore {
     /// (`Diagnosis.diagnose`, pure).
     public func diagnose(_ stateIDs: [String]) throws -> [Diagnosis] {
         try requireTables()
-        let locks = try lockRows()
+        let locks = try lockRows(of: stateIDs)
         let runs = runEvidence(for: stateIDs)
         return try stateIDs.map { stateID in
             let lock = locks.first { $0.stateID == stateID }

@@ -49,10 +49,13 @@ final class AdvisoryKeyCache: @unchecked Sendable {
 
     init(retryAfter: Double = 30) { self.retryAfter = retryAfter }
 
-    /// The keys to look for now: neither found nor looked for lately.
-    func unresolved(_ keys: [Int64], now: Double = monotonicSeconds()) -> [Int64] {
+    /// The keys to look for now: not found yet, and not looked for lately (unless
+    /// `retryingMissing`).
+    func unresolved(_ keys: [Int64], retryingMissing: Bool = false, now: Double = monotonicSeconds()) -> [Int64] {
         lock.lock(); defer { lock.unlock() }
-        return Array(Set(keys.filter { ids[$0] == nil && (missing[$0].map { now - $0 >= retryAfter } ?? true) })).sorted()
+        return Array(Set(keys.filter { key in
+            ids[key] == nil && (retryingMissing || missing[key].map { now - $0 >= retryAfter } ?? true)
+        })).sorted()
     }
 
     func record(looked keys: [Int64], found: [(Int64, String)], now: Double = monotonicSeconds()) {
@@ -289,12 +292,14 @@ extension StateStore {
         }
     }
 
-    /// The locks as stored, stale by age alone.
-    func lockRows() throws -> [LockInfo] {
+    /// The locks as stored, stale by age alone; with `stateIDs`, only theirs, found by
+    /// their IDs (never from `advisoryKeys`: a verdict on them must see a lock taken a
+    /// moment ago).
+    func lockRows(of stateIDs: [String]? = nil) throws -> [LockInfo] {
         try requireTables()
         switch tables.locking {
         case let .rows(locksTable):
-            return try database("list locks") {
+            let all = try database("list locks") {
                 try connection.query("""
                     SELECT state_id, lock_id, locked_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - locked_at))::float8
                     FROM \(locksTable) ORDER BY locked_at, state_id
@@ -304,8 +309,11 @@ extension StateStore {
                                     ageSeconds: age, isStale: isStale(lockAge: age))
                 }
             }
+            guard let stateIDs else { return all }
+            let wanted = Set(stateIDs)
+            return all.filter { wanted.contains($0.stateID) }
         case .advisory:
-            return try advisoryLocks()
+            return try advisoryLocks(of: stateIDs)
         }
     }
 
@@ -319,11 +327,14 @@ extension StateStore {
     /// once per key (`advisoryKeys`), not on each refresh of the browser's locks pane.
     /// The held locks themselves are read from `pg_locks` each time. A lock on an ID
     /// that has no row is not listed (its ID cannot be known); `of:` finds it.
-    func advisoryLocks(of stateIDs: [String]? = nil) throws -> [LockInfo] {
+    ///
+    /// `everyKey` looks again for the keys no row had lately too (`advisoryKeys` waits
+    /// 30 s): for a decision on all the state IDs (`clear --all`), not for a listing.
+    func advisoryLocks(of stateIDs: [String]? = nil, everyKey: Bool = false) throws -> [LockInfo] {
         try database("list advisory locks") {
             let held = try heldAdvisoryLocks(of: stateIDs)
-            if stateIDs != nil { return held.compactMap(\.lock) }
-            let unknown = advisoryKeys.unresolved(held.map(\.key))
+            if stateIDs != nil { return held.map(\.lock) }
+            let unknown = advisoryKeys.unresolved(held.map(\.key), retryingMissing: everyKey)
             if !unknown.isEmpty {
                 let found = try connection.query("""
                     SELECT (('x' || substr(md5(state_id), 1, 16))::bit(64)::bigint)::text, state_id FROM \(tables.state)
@@ -335,7 +346,8 @@ extension StateStore {
                 })
             }
             return held.compactMap { entry -> LockInfo? in
-                guard var lock = entry.lock, let stateID = advisoryKeys.stateID(of: entry.key) else { return nil }
+                var lock = entry.lock
+                guard let stateID = advisoryKeys.stateID(of: entry.key) else { return nil }
                 lock.stateID = stateID
                 return lock
             }.sorted { ($0.lockedAt.isEmpty ? 1 : 0, $0.lockedAt, $0.stateID) < ($1.lockedAt.isEmpty ? 1 : 0, $1.lockedAt, $1.stateID) }
@@ -345,7 +357,7 @@ extension StateStore {
     /// The advisory locks held in this database by other sessions (or those on the keys
     /// of `stateIDs`, with their IDs), each with its key and its holder; no state table
     /// is read.
-    private func heldAdvisoryLocks(of stateIDs: [String]?) throws -> [(key: Int64, lock: LockInfo?)] {
+    private func heldAdvisoryLocks(of stateIDs: [String]?) throws -> [(key: Int64, lock: LockInfo)] {
         let join = stateIDs == nil ? "LEFT JOIN (SELECT NULL::text AS state_id) s ON false"
             : "JOIN unnest($1::text[]) AS s(state_id) ON ((l.classid::bigint << 32) | l.objid::bigint) = (('x' || substr(md5(s.state_id), 1, 16))::bit(64)::bigint)"
         let parameters = stateIDs.map { [arrayLiteral($0)] } ?? []

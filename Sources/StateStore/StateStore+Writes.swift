@@ -354,7 +354,7 @@ extension StateStore {
         try checkCancelled("the state of \(StoreError.quoted(stateID)) was not changed.")
         try writeStatement("\(action) '\(stateID)'", lock: lock) {
             // A row deleted meanwhile by a writer that ignores the lock: written whole.
-            if keepingStoredCompleted, try updatePartial(stateID, partialText) { return }
+            if keepingStoredCompleted, try updatePartial(stateID, partialText, readAt: before?.updatedAt) { return }
             try upsert(stateID, partialText, completedText)
         }
     }
@@ -362,7 +362,7 @@ extension StateStore {
     /// A part as the add-on stores it: `json.dumps(part)`, an empty (falsy) part NULL.
     /// Meltano's system database stores `{}` instead of NULL.
     func storedText(_ part: JSONValue) -> String? {
-        if part.isFalsy { return layout == .systemDB ? "{}" : nil }
+        if part.isFalsy { return emptyPart }
         return part.meltanoText
     }
 
@@ -374,16 +374,24 @@ extension StateStore {
     }
 
     /// Sets the row's partial part and `updated_at` as `upsert` does, leaving its
-    /// completed part; false when there is no row.
-    func updatePartial(_ stateID: String, _ partial: String?) throws -> Bool {
-        switch layout {
-        case .twoTables, .singleTable:
-            return try connection.query("UPDATE \(tables.state) SET partial_state = $2, updated_at = CURRENT_TIMESTAMP WHERE state_id = $1",
-                                        [stateID, partial]).affectedRows == 1
-        case .systemDB:
-            return try connection.query("UPDATE \(tables.state) SET partial_state = $2, updated_at = now() AT TIME ZONE 'UTC' WHERE state_id = $1",
-                                        [stateID, partial ?? "{}"]).affectedRows == 1
-        }
+    /// completed part, on the row as it was read: false (nothing written) when it is gone
+    /// or was written since (its `updated_at` moved), by a writer that ignores the lock.
+    func updatePartial(_ stateID: String, _ partial: String?, readAt updatedAt: String?) throws -> Bool {
+        try connection.query("""
+            UPDATE \(tables.state) SET partial_state = $2, updated_at = \(updatedAtNow)
+            WHERE state_id = $1 AND updated_at::text IS NOT DISTINCT FROM $3
+            """, [stateID, partial ?? emptyPart, updatedAt]).affectedRows == 1
+    }
+
+    /// `updated_at` of a write, as each layout's writer sets it: the add-on's
+    /// CURRENT_TIMESTAMP, Meltano's UTC clock in its system database.
+    var updatedAtNow: String {
+        layout == .systemDB ? "now() AT TIME ZONE 'UTC'" : "CURRENT_TIMESTAMP"
+    }
+
+    /// An empty part as stored: NULL for the add-on, `{}` in Meltano's system database.
+    var emptyPart: String? {
+        layout == .systemDB ? "{}" : nil
     }
 
     func upsert(_ stateID: String, _ partial: String?, _ completed: String?) throws {
@@ -392,7 +400,7 @@ extension StateStore {
             try connection.query("""
                 INSERT INTO \(tables.state) (state_id, partial_state, completed_state) VALUES ($1, $2, $3)
                 ON CONFLICT (state_id) DO UPDATE SET partial_state = EXCLUDED.partial_state,
-                completed_state = EXCLUDED.completed_state, updated_at = CURRENT_TIMESTAMP
+                completed_state = EXCLUDED.completed_state, updated_at = \(updatedAtNow)
                 """, [stateID, partial, completed])
         case .systemDB:
             try upsertSystemDB(stateID, partial, completed)

@@ -244,13 +244,13 @@ final class CursesTerminal {
     /// here is dropped. Read as ESC and characters, it cancelled what was on screen and
     /// typed `[6~`. An ESC alone is Esc; ESC and another key are Esc, then that key.
     func escapeSequence() -> Input? {
-        guard let introducer = nextCharacter() else { return .key(.escape) }
+        guard case let .character(introducer) = nextInput() else { return .key(.escape) }
         guard introducer == 0x5B || introducer == 0x4F else {  // [ O
             unget_wch(wchar_t(introducer))
             return .key(.escape)
         }
         var parameters = ""
-        while let byte = nextCharacter() {
+        while case let .character(byte) = nextInput() {
             switch byte {
             case 0x20...0x3F:  // parameters and intermediates
                 parameters.unicodeScalars.append(Unicode.Scalar(UInt8(byte)))
@@ -295,12 +295,23 @@ final class CursesTerminal {
         }
     }
 
-    /// The next character already waiting (curses is in no-delay mode), nil when none.
-    private func nextCharacter() -> UInt32? {
+    enum Waiting {
+        case nothing
+        case character(UInt32)
+    }
+
+    /// The next character already waiting (curses is in no-delay mode). A key curses
+    /// decoded itself (an arrow, a resize typed or sent just after the Esc) is put back
+    /// for the next `read`, and ends the sequence: it is never lost.
+    private func nextInput() -> Waiting {
         var value: wint_t = 0
         let result = get_wch(&value)
-        guard result != ms_err(), result != ms_key_code_yes() else { return nil }
-        return UInt32(value)
+        if result == ms_err() { return .nothing }
+        if result == ms_key_code_yes() {
+            ungetch(Int32(value))
+            return .nothing
+        }
+        return .character(UInt32(value))
     }
 
     // MARK: - Handing the terminal to another program

@@ -209,6 +209,16 @@ struct AdvisoryLockTests {
         #expect(typed("a bc  ", [.control("w")]).text == "a ")
         #expect(typed("ab", [.left, .left, .left, .backspace, .right, .right, .right, .delete, .character("c")]).text == "abc")
         #expect(typed("é😀x", [.left, .backspace, .character("y")]).text == "éyx")
+        // Marks and the halves of a flag or an emoji join the character before them: the
+        // cursor stays after what they joined (it went past the end, which crashed).
+        let accent = typed("", [.character("e"), .character("\u{301}"), .character("x")])
+        #expect(accent.text == "e\u{301}x" && accent.cursor == 2 && accent.text.count == 2)
+        let flag = typed("ab", [.left, .character("\u{1F1FA}"), .character("\u{1F1F8}")])
+        #expect(flag.text == "a\u{1F1FA}\u{1F1F8}b" && flag.cursor == 2 && flag.parts.at == "b")
+        #expect(typed("ab", [.left, .character("\u{1F1FA}"), .character("\u{1F1F8}"), .backspace]).text == "ab")
+        let tone = typed("👍", [.character("\u{1F3FD}"), .left, .character("<"), .end, .character(">")])
+        #expect(tone.text == "<👍\u{1F3FD}>" && tone.cursor == 3)
+        #expect(typed("ab", [.home, .character("\u{301}")]).text == "\u{301}ab")  // nothing before it to join
         let moved = typed("abc", [.left, .control("b"), .control("f"), .control("e"), .control("a")])
         #expect(moved.cursor == 0 && moved.parts.at == "a" && moved.parts.after == "bc")
         #expect(typed("abc", []).parts.at == nil)

@@ -47,8 +47,9 @@ struct EditTests {
         harness.press(.character("h"))
         guard case let .diff(back) = harness.model.mode else { Issue.record("h left the diff"); return }
         #expect(back.left == scrolled.left - 8)
-        harness.press(.character("y"))
-        #expect(backend.writes.count == 1)
+        harness.press(.character("n"))
+        #expect(harness.model.mode == .browse && backend.writes.isEmpty)
+        #expect(harness.model.status?.text == "Edit discarded: nothing was written.")
     }
 
     @Test("Invalid JSON saved again unchanged cancels instead of reopening the editor forever")

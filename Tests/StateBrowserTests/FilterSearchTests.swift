@@ -35,12 +35,12 @@ struct FilterSearchTests {
                                                             "prod:tap-stripe-to-target-postgres", "prod:tap-zendesk-to-target-postgres"])
     }
 
-    @Test("What is typed shows as typed: one backslash is one, a pasted ESC is \\x1b")
+    @Test("What is typed shows as typed: one backslash is one")
     func typedBackslash() {
         var harness = Harness(backend: Samples.backend())
         harness.press(.character("/"))
-        harness.type("a\\b\u{1b}")
-        #expect(harness.text.contains("Filter: a\\b\\x1b ") && !harness.text.contains("a\\\\b"), "\(harness.text)")
+        harness.type("a\\b")
+        #expect(harness.text.contains("Filter: a\\b ") && !harness.text.contains("a\\\\b"), "\(harness.text)")
         harness.press(.escape, .tab, .character("/"))
         harness.type("C:\\")
         #expect(harness.text.contains("Search: C:\\ ") && !harness.text.contains("C:\\\\"), "\(harness.text)")

@@ -55,6 +55,23 @@ struct SingleTableLayoutTests {
         #expect(try fresh.advisoryLocks(of: [id]).map(\.stateID) == [id])  // by its ID, it is found
     }
 
+    /// A first run locks its new ID, then writes the row while it holds the lock. The
+    /// listing, which found no row for the key a moment ago, looks again only after
+    /// 30 s; a verdict on the ID (doctor) and clear --all must see the lock at once.
+    @Test func aVerdictSeesALockWhoseRowWasJustWritten() throws {
+        let fixture = try fixture()
+        let id = "dev:first-run-\(fixture.schema)"
+        let holder = try Reference.start(["hold-lock", id, "20"], schema: fixture.schema, layout: "single-table")
+        defer { holder.terminate() }
+        #expect(holder.readLine().contains("\"locked\""))
+        #expect(try fixture.store.locks().isEmpty)  // no row: no ID to name it by
+        try fixture.admin.query("INSERT INTO \(quoteIdentifier(fixture.schema)).state (state_id, completed_state) VALUES ($1, '{\"singer_state\": {}}')", [id])
+        #expect(try fixture.store.locks().isEmpty)  // the listing's next look is in 30 s
+        #expect(try fixture.store.diagnose([id]).first?.evidence.lock?.stateID == id)
+        #expect(throws: StoreError.self) { try fixture.store.clearAll() }
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(quoteIdentifier(fixture.schema)).state").scalar == "1")
+    }
+
     @Test func aKeyNoRowHasIsLookedForAgainAfterAWhile() {
         let cache = AdvisoryKeyCache(retryAfter: 30)
         #expect(cache.unresolved([3, 1, 2, 1], now: 100) == [1, 2, 3])
@@ -63,6 +80,7 @@ struct SingleTableLayoutTests {
         #expect(cache.unresolved([1, 2, 3], now: 120).isEmpty)
         #expect(cache.unresolved([1, 2, 3, 4], now: 120) == [4])
         #expect(cache.unresolved([1, 2, 3], now: 131) == [1, 3])
+        #expect(cache.unresolved([1, 2, 3], retryingMissing: true, now: 120) == [1, 3])
         cache.record(looked: [1, 3], found: [(1, "a")], now: 131)
         #expect(cache.stateID(of: 1) == "a" && cache.unresolved([1, 2, 3], now: 140).isEmpty)
     }

@@ -362,7 +362,7 @@ struct MergeOntoStoredTextTests {
             (#"{"singer_state": {"a": 5}}"#, #"{"singer_state": {"c": 2}}"#),
             ("not json", #"{"singer_state": {"c": 2}}"#),
             ("{}", "not json either"),
-            (nil, "0.0000000000000000000"),  // falsy, and long: merged onto, it fails
+            (nil, "0.0000000000000000000"),  // falsy, and long: stored as NULL, which any partial merges onto
             (nil, "{                    }"),  // falsy, and long: stored as NULL again
             (nil, "[1, 2, 3, 4, 5, 6, 7, 8, 9]"),
             (nil, #"{"singer_state": {"bookmarks": [1, 2]}}"#),

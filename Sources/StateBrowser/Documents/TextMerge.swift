@@ -91,13 +91,7 @@ enum TextMerge {
         case .openArray, .emptyArray, .closeArray: return "list"
         case .scalar:
             return document.withBytes { bytes in
-                let start = document.valueRange(line).lowerBound
-                switch bytes[start] {
-                case UInt8(ascii: "\""): return "str"
-                case UInt8(ascii: "t"), UInt8(ascii: "f"): return "bool"
-                case UInt8(ascii: "n"): return "NoneType"
-                default: return JSONNumber(literal: document.valueText(line))?.pythonTypeName ?? "float"
-                }
+                JSONParser.pythonTypeName(ofValueText: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[document.valueRange(line)])))
             }
         }
     }

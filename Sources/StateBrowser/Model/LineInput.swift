@@ -16,10 +16,20 @@ public struct LineInput: Sendable, Equatable {
     /// Applies a line-editing key; false for any other key (nothing changes).
     public mutating func apply(_ key: Key) -> Bool {
         let count = text.count
+        cursor = min(cursor, count)
         switch key {
         case let .character(character):
-            text.insert(character, at: index(cursor))
-            cursor += 1
+            let at = index(cursor)
+            let scalarsUpToCursor = text.unicodeScalars[..<at].count + character.unicodeScalars.count
+            text.insert(character, at: at)
+            // A combining mark, a skin tone or a flag's second half joins the character
+            // before it (the count may not grow): the cursor goes after what it joined.
+            var characters = 0, scalars = 0
+            for existing in text where scalars < scalarsUpToCursor {
+                scalars += existing.unicodeScalars.count
+                characters += 1
+            }
+            cursor = characters
         case .backspace, .control("h"):
             guard cursor > 0 else { return true }
             text.remove(at: index(cursor - 1))
@@ -57,6 +67,6 @@ public struct LineInput: Sendable, Equatable {
     }
 
     private func index(_ offset: Int) -> String.Index {
-        text.index(text.startIndex, offsetBy: offset)
+        text.index(text.startIndex, offsetBy: offset, limitedBy: text.endIndex) ?? text.endIndex
     }
 }
