@@ -97,6 +97,12 @@ struct RealMeltanoTests {
         #expect(try project.cli.run(["merge", "prod:tap-stripe-to-target-pg", #"{"singer_state": {"y": 2}}"#]).status == 0)
         let merged = try project.meltano(["state", "get", "prod:tap-stripe-to-target-pg"])
         #expect(merged.stdout.contains("\"y\":2"))
+        // Our merge (the completed part kept as stored, only the partial part sent) leaves
+        // the row Meltano's own merge leaves.
+        #expect(try project.meltano(["state", "set", "--force", "meltano:copy", ours]).status == 0)
+        #expect(try project.meltano(["state", "merge", "meltano:copy", #"{"singer_state": {"y": 2}}"#]).status == 0)
+        let rows = try project.systemDB().query("SELECT state_id, partial_state, completed_state FROM state WHERE state_id IN ('meltano:copy', 'prod:tap-stripe-to-target-pg') ORDER BY 1").rows
+        #expect(rows.count == 2 && rows[0][1] == rows[1][1] && rows[0][2] == rows[1][2], "\(rows)")
     }
 
     @Test func aRunLeftRunningIsListedAsStuckAndFailedAsMeltanoWould() throws {
