@@ -446,10 +446,11 @@ public final class Journal: @unchecked Sendable {
         return found
     }
 
-    /// `"state_id":"…"` as every journal line writes it (`JournalEncoding.string`, the same
-    /// bytes as `JSONEncoder`'s).
+    /// The state ID as a JSON string, as every journal line writes it
+    /// (`JournalEncoding.string`, the same bytes as `JSONEncoder`'s); not its key, so a
+    /// line spaced by hand is found too.
     static func stateIDNeedle(_ stateID: String) -> [UInt8] {
-        var needle = Array("\"state_id\":".utf8)
+        var needle: [UInt8] = []
         JournalEncoding.string(stateID, &needle)
         return needle
     }

@@ -353,7 +353,7 @@ extension StateStore {
         try options.journal.append([journalEntry(action: action, stateID: stateID, before: before, note: note)])
         try checkCancelled("the state of \(StoreError.quoted(stateID)) was not changed.")
         try writeStatement("\(action) '\(stateID)'", lock: lock) {
-            // A row deleted meanwhile by a writer that ignores the lock: written whole.
+            // A row deleted or rewritten meanwhile by a writer that ignores the lock: written whole.
             if keepingStoredCompleted, try updatePartial(stateID, partialText, readAt: before?.updatedAt) { return }
             try upsert(stateID, partialText, completedText)
         }

@@ -216,6 +216,31 @@ struct JournalRotationTests {
         // nil leaves an entry out before the limit counts.
         #expect(try journal.history(limit: 2) { $0.note == "n24" ? nil : $0.note } == ["n23", "n22"])
     }
+
+    /// Only lines holding the state ID's JSON string are decoded: IDs with characters
+    /// JSON escapes are found, an ID that only appears inside another's saved state is
+    /// not taken for it, and a line spaced by hand is read too.
+    @Test func historyOfOneIDFindsItsLinesAndOnlyThem() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl")
+        let odd = "prod:\"q\"\\b/\u{1}é😀"
+        var inside = Self.entry("other", note: "holds it")
+        inside.before = RowSnapshot(partialState: nil, completedState: "{\"singer_state\": {\"id\": \"\(odd)\"}}", updatedAt: nil)
+        for entry in [Self.entry(odd, note: "1"), inside, Self.entry("prod:q", note: "2"), Self.entry(odd, note: "3")] {
+            try journal.append([entry])
+        }
+        var handSpaced = Self.entry("by-hand", note: "4")
+        handSpaced.id = "20260101T000000Z-abcdef"
+        let line = String(decoding: try JournalEncoding.line(handSpaced), as: UTF8.self).replacingOccurrences(of: "\"state_id\":", with: "\"state_id\" :  ")
+        let handle = try #require(FileHandle(forWritingAtPath: journal.path))
+        handle.seekToEndOfFile()
+        handle.write(Data((line + "\n").utf8))
+        try handle.close()
+        #expect(try journal.history(stateID: odd) { $0.note } == ["3", "1"])
+        #expect(try journal.history(stateID: "by-hand") { $0.note } == ["4"])
+        #expect(try journal.entries(idOrBatch: "20260101T000000Z-abcdef").map(\.note) == ["4"])
+    }
 }
 
 /// A box the concurrent writers fill, each its own slot.
