@@ -51,6 +51,18 @@ public enum JSONParser {
     /// nested deeper would break Meltano's own `list`, `get` and `export` for everyone.
     public static let maximumStoredDepth = 500
 
+    /// The longest integer written, in digits. Python's `int` refuses to read a longer
+    /// one ("Exceeds the limit (4300 digits) for integer string conversion", Python 3.11
+    /// and the patch releases of 3.8–3.10 since 2022), so `json.loads` of the row, and
+    /// Meltano's own list, get and export with it, would fail.
+    public static let maximumStoredIntegerDigits = 4300
+
+    /// The digits of an integer literal (its sign not counted); 0 for any other number.
+    static func integerDigits(_ literal: UnsafeBufferPointer<UInt8>) -> Int {
+        guard JSONNumber.classify(literal) == .integer else { return 0 }
+        return literal.first == UInt8(ascii: "-") ? literal.count - 1 : literal.count
+    }
+
     /// Parses JSON text.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         var text = text

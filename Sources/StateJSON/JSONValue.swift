@@ -584,6 +584,25 @@ extension JSONValue {
         }
     }
 
+    /// The longest integer in it, in digits (its sign not counted); iterative.
+    public var longestIntegerDigits: Int {
+        var longest = 0
+        var pending: [JSONValue] = [self]
+        while let value = pending.popLast() {
+            switch value {
+            case .number(let number):
+                var literal = number.literal
+                if literal.utf8.count > longest {
+                    longest = max(longest, literal.withUTF8 { JSONParser.integerDigits($0) })
+                }
+            case .array(let items): pending.append(contentsOf: items)
+            case .object(let object): for entry in object.entries { pending.append(entry.value) }
+            default: break
+            }
+        }
+        return longest
+    }
+
     /// The nesting depth (a scalar is 0, `[]` is 1); iterative.
     public var depth: Int {
         var maxDepth = 0

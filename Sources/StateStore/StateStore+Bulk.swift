@@ -89,7 +89,7 @@ extension StateStore {
                 if !value.isFalsy, !value.isObject {
                     throw StoreError.invalidState("Import entry '\(entry.stateID)': its \(name) part is a \(value.pythonTypeName), not an object; Meltano would store it and then fail to read it. Nothing was imported.")
                 }
-                try checkStorableDepth(value.depth, of: "Import entry '\(entry.stateID)': its \(name) part")
+                try checkStorable(value, of: "Import entry '\(entry.stateID)': its \(name) part")
             }
             try check(entry.completed, "completed")
             try check(entry.partial, "partial")

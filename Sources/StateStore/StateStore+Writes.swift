@@ -187,7 +187,7 @@ extension StateStore {
     /// first; where they are Python's ("argument of type 'int' is not iterable"), what
     /// was expected follows.
     func checkAccepted(_ value: JSONValue, validate: Bool) throws {
-        try checkStorableDepth(value.depth, of: "The state")
+        try checkStorable(value, of: "The state")
         do throws(StateValidationError) {
             try validateStateForSet(value, validate: validate)
         } catch {
@@ -202,11 +202,18 @@ extension StateStore {
         }
     }
 
-    /// Refuses a state nested deeper than Meltano's Python can read back
-    /// (`JSONParser.maximumStoredDepth`): this project never writes such a row.
-    func checkStorableDepth(_ depth: Int, of what: String) throws {
-        guard depth > JSONParser.maximumStoredDepth else { return }
-        throw StoreError.invalidState("\(what) is nested \(depth) levels deep; Meltano's Python json reader gives up near 1000 levels less its own call depth, so Meltano's list, get and export would then fail for everyone. At most \(JSONParser.maximumStoredDepth) levels are written; nothing was changed.")
+    /// Refuses what Meltano's Python could not read back: nesting deeper than
+    /// `JSONParser.maximumStoredDepth`, an integer longer than
+    /// `JSONParser.maximumStoredIntegerDigits`. This project never writes such a row.
+    func checkStorable(_ value: JSONValue, of what: String) throws {
+        let depth = value.depth
+        if depth > JSONParser.maximumStoredDepth {
+            throw StoreError.invalidState("\(what) is nested \(depth) levels deep; Meltano's Python json reader gives up near 1000 levels less its own call depth, so Meltano's list, get and export would then fail for everyone. At most \(JSONParser.maximumStoredDepth) levels are written; nothing was changed.")
+        }
+        let digits = value.longestIntegerDigits
+        if digits > JSONParser.maximumStoredIntegerDigits {
+            throw StoreError.invalidState("\(what) holds an integer of \(digits) digits; Python's json reader refuses integers over \(JSONParser.maximumStoredIntegerDigits) digits (\"Exceeds the limit (4300 digits) for integer string conversion\"), so Meltano's list, get and export would then fail for everyone. Nothing was changed; write such a number as a string.")
+        }
     }
 
     /// Meltano's state write: an empty completed part means "merge the partial onto

@@ -87,6 +87,18 @@ struct CLIVerbTests {
         #expect(referenceRows.count == 6)
     }
 
+    /// An import entry holding an integer Python's json cannot read (over 4300 digits)
+    /// is refused, and so the whole import, as the add-on's import fails on it.
+    @Test func importRefusesAnIntegerPythonCannotRead() throws {
+        let ours = try CLIFixture(schemaPrefix: "impint")
+        let file = #"{"ok": {"completed": {"singer_state": {"n": 1}}, "partial": {}}, "long": {"completed": {"singer_state": {"n": "#
+            + String(repeating: "7", count: 4301) + "}}, \"partial\": {}}}"
+        #expect(try ours.run(["init"]).status == 0)
+        let mine = try ours.run(["import", "--yes", "-"], stdin: file)
+        #expect(mine.status != 0 && mine.stderr.contains("integer of 4301 digits"), "\(mine.stderr.prefix(400))")
+        #expect(try ours.rows().isEmpty)
+    }
+
     @Test func importAllOrNothing() throws {
         let fixture = try CLIFixture()
         let good = #"{"a": {"completed": {"singer_state": {"x": 1}}, "partial": {}}, "b": {"completed": {}, "partial": {"singer_state": {"y": 2}}}}"#

@@ -220,12 +220,13 @@ import Testing
         var checked = 0, objects = 0
         for text in texts {
             guard let document = RewritableDocument(Array(text.utf8)), let value = try? document.parsed() else { continue }
-            guard let (written, keys, depth) = document.textAndTopKeys(.meltano) else {
+            guard let (written, keys, depth, longestInteger) = document.textAndTopKeys(.meltano) else {
                 Issue.record("no text for \(text.debugDescription)")
                 continue
             }
             #expect(written == value.meltanoText, "\(text.debugDescription)")
             #expect(depth == value.depth, "\(text.debugDescription)")
+            #expect(longestInteger == value.longestIntegerDigits, "\(text.debugDescription)")
             if case let .object(object) = value {
                 #expect(keys == object.keys, "\(text.debugDescription)")
                 objects += 1

@@ -84,6 +84,37 @@ struct StoreVerbTests {
         #expect(try fixture.row("too-deep") == nil)
     }
 
+    /// Nor an integer longer than Python's `int` reads (4300 digits): the reference
+    /// model (Python's json) refuses to set it and fails to read a row holding it; the
+    /// longest accepted, and its negative, are written and read back.
+    @Test func tooLongAnIntegerIsNeverWritten() throws {
+        let fixture = try StoreFixture()
+        let limit = JSONParser.maximumStoredIntegerDigits
+        func state(_ digits: Int, sign: String = "") -> String { #"{"singer_state": {"n": "# + sign + String(repeating: "9", count: digits) + "}}" }
+        let longest = state(limit, sign: "-")
+        try fixture.store.set("longest", to: json(longest))
+        try fixture.store.set("longest-text", to: try MergedState(json: Array(state(limit).utf8)))
+        for id in ["longest", "longest-text"] {
+            let read = try Reference.run(["get", id], schema: fixture.schema)
+            #expect(read.status == 0, "\(read.stderr.suffix(300))")
+        }
+        #expect(try Reference.run(["set", "x", state(limit + 1)], schema: fixture.schema).status != 0)
+        let tooLong = state(limit + 1)
+        for write in [{ try fixture.store.set("too-long", to: json(tooLong)) },
+                      { try fixture.store.set("too-long", to: try MergedState(json: Array(tooLong.utf8))) },
+                      { try fixture.store.merge("too-long", with: json(tooLong)) },
+                      { _ = try fixture.store.importStates([ImportEntry(stateID: "too-long", completed: json(tooLong), partial: .null)]) }] {
+            let error = #expect(throws: StoreError.self) { try write() }
+            #expect(error?.description.contains("integer of \(limit + 1) digits") == true, "\(String(describing: error))")
+        }
+        // Floats of any length are read by Python: written.
+        try fixture.store.set("long-float", to: json(#"{"singer_state": {"f": 1."# + String(repeating: "5", count: limit + 10) + "}}"))
+        // A row holding one, written by someone else, is not copied, by text or by tree.
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ('other', $1)", [tooLong])
+        #expect(throws: StoreError.self) { try fixture.store.copy(from: "other", to: "too-long") }
+        #expect(try fixture.row("too-long") == nil)
+    }
+
     @Test func mergeNeverWritesARowThatBreaksMeltano() throws {
         let fixture = try StoreFixture()
         try fixture.store.set("a", to: json(#"{"singer_state": {"bookmarks": 5}}"#))
