@@ -61,12 +61,7 @@ enum JournalEncoding {
         var value = value
         return value.withUTF8 { bytes in
             var extra = 0
-            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: extra += 1
-                default: extra += 5
-                }
-            }
+            for byte in bytes where needsEscape(byte) { extra += shortEscape(byte) == nil ? 5 : 1 }
             return bytes.count + extra
         }
     }
@@ -90,18 +85,13 @@ enum JournalEncoding {
         var value = value
         value.withUTF8 { bytes in
             var start = 0
-            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            for (index, byte) in bytes.enumerated() where needsEscape(byte) {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
                 start = index + 1
                 out.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
-                case 0x08: out.append(UInt8(ascii: "b"))
-                case 0x09: out.append(UInt8(ascii: "t"))
-                case 0x0A: out.append(UInt8(ascii: "n"))
-                case 0x0C: out.append(UInt8(ascii: "f"))
-                case 0x0D: out.append(UInt8(ascii: "r"))
-                default:
+                if let letter = shortEscape(byte) {
+                    out.append(letter)
+                } else {
                     out.append(contentsOf: "u00".utf8)
                     hex(UInt32(byte), width: 2, &out)
                 }
@@ -125,6 +115,26 @@ enum JournalEncoding {
             rest /= 10
             index -= 1
         } while rest > 0
+    }
+
+    /// The bytes `string` escapes: `"`, `\` and the C0 controls.
+    @inline(__always)
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// The character after the backslash of an escaped byte's two-character escape
+    /// (`\"`, `\n`, …); nil for the others, written `\u00xx`.
+    static func shortEscape(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): return byte
+        case 0x08: return UInt8(ascii: "b")
+        case 0x09: return UInt8(ascii: "t")
+        case 0x0A: return UInt8(ascii: "n")
+        case 0x0C: return UInt8(ascii: "f")
+        case 0x0D: return UInt8(ascii: "r")
+        default: return nil
+        }
     }
 
     /// Appends the low `width` hex digits of `value`, lower case (as `%0Nx`).
