@@ -64,11 +64,7 @@ extension StateStore {
         _ = consume state  // the source's bytes are not held while the copy is sent
         try requireWritable(action)
         try StateID.validate(stateID)
-        try createTablesIfMissing()
-        try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
-            try commitWrite(stateID, before: try readSnapshot(stateID), partialText: storedText(JSONValue.emptyObject),
-                            completedText: text, action: action, note: note, lock: lock)
-        }
+        try replaceRow(stateID, partialText: storedText(JSONValue.emptyObject), completedText: text, action: action, note: note)
     }
 
     /// `meltano state move`: copy, then clear SRC, each under its own lock.
@@ -220,16 +216,23 @@ extension StateStore {
     /// the row"; otherwise both parts are replaced. Refuses what would leave a row that
     /// breaks Meltano (an object merged over a non-object anywhere in the view).
     func write(_ stateID: String, partial: JSONValue, completed: JSONValue, action: String, note: String?) throws {
+        guard completed.isFalsy else {
+            try checkViewMerges(stateID, partial, onto: completed)
+            return try replaceRow(stateID, partialText: storedText(partial), completedText: storedText(completed), action: action, note: note)
+        }
         try createTablesIfMissing()
         try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
-            if completed.isFalsy {
-                try mergeLocked(stateID, partial: partial, action: action, note: note, lock: lock)
-            } else {
-                // The row as it was is only journaled: read as text, never parsed.
-                try checkViewMerges(stateID, partial, onto: completed)
-                try commitWrite(stateID, before: try readSnapshot(stateID), partialText: storedText(partial),
-                                completedText: storedText(completed), action: action, note: note, lock: lock)
-            }
+            try mergeLocked(stateID, partial: partial, action: action, note: note, lock: lock)
+        }
+    }
+
+    /// Both parts replaced under the lock; the row as it was is only journaled, so it is
+    /// read as text, never parsed (`set` of a tree or of a text, copy, move).
+    private func replaceRow(_ stateID: String, partialText: String?, completedText: String?, action: String, note: String?) throws {
+        try createTablesIfMissing()
+        try withLock(stateID, action: "\(action) '\(stateID)'") { lock in
+            try commitWrite(stateID, before: try readSnapshot(stateID), partialText: partialText, completedText: completedText,
+                            action: action, note: note, lock: lock)
         }
     }
 
