@@ -69,6 +69,20 @@ final class BrowserFixture: @unchecked Sendable {
             .rows.compactMap { $0[0] })
     }
 
+    /// The browser's backends once there are `count` of them and `done` holds (or the
+    /// last seen at the deadline): a worker connects on its first job, and a closed
+    /// connection's backend is still listed for a moment after the close.
+    func backendPIDs(settledAt count: Int, until done: (Set<String>) -> Bool = { _ in true },
+                     timeout: TimeInterval = 10) throws -> Set<String> {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        var pids = try backendPIDs()
+        while !(pids.count == count && done(pids)), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            pids = try backendPIDs()
+        }
+        return pids
+    }
+
     func lock(_ id: String, lockID: String, minutesAgo: Int) throws {
         try admin.query("INSERT INTO \(quoteIdentifier(schema)).meltano_state_locks (state_id, lock_id, locked_at) VALUES ($1, $2, LOCALTIMESTAMP - make_interval(mins => $3::int))",
                         [id, lockID, String(minutesAgo)])
@@ -187,7 +201,10 @@ struct RunnerTests {
         #expect(view(program.model).text.contains(#""n": 1e+16"#))
         // The title's age comes from the list row (the raw read has none).
         #expect(view(program.model).line(2).contains("updated "))
-        let before = try fixture.backendPIDs()
+        // One connection per worker (reads, counts, locks, writes), each opened as its
+        // thread starts: on a busy machine some are still connecting at first paint.
+        let before = try fixture.backendPIDs(settledAt: 4)
+        #expect(before.count == 4)
         program.send(.key(.character("j")))
         #expect(program.run(until: { $0.detail.stateID == "b:big" && $0.detail.document != nil }, timeout: 30))
         let document = try #require(program.model.detail.document?.json)
@@ -198,13 +215,8 @@ struct RunnerTests {
         program.send(.key(.character("4")))
         #expect(program.run(until: { $0.detail.document?.raw != nil }, timeout: 30))
         // libpq would keep a buffer as big as the state: the reads connection was renewed.
-        var after = try fixture.backendPIDs()
-        let deadline = Date(timeIntervalSinceNow: 5)
-        while after == before, Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-            after = try fixture.backendPIDs()
-        }
-        #expect(after.count == before.count)
+        let after = try fixture.backendPIDs(settledAt: 4, until: { $0 != before })
+        #expect(after.count == 4)
         #expect(after.subtracting(before).count == 1)
         // A partial state: merged as Meltano merges (parsed with StateJSON).
         program.send(.key(.character("1")))
