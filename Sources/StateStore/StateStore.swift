@@ -289,13 +289,11 @@ public final class StateStore: @unchecked Sendable {
                    LIMIT 1) AS lock_age
                 """
         }
-        let checkOnServer = connection.serverVersionNumber >= 160000
-        // PostgreSQL 16 checks JSON validity itself; older servers send the texts (up to
-        // 256 KiB each; a larger one is checked when it is opened) and we parse them.
-        let validity = checkOnServer
-            ? "(s.partial_state IS NULL OR pg_input_is_valid(s.partial_state, 'json')) AND (s.completed_state IS NULL OR pg_input_is_valid(s.completed_state, 'json'))"
-            : "NULL::boolean"
-        let texts = checkOnServer ? "" : """
+        // Validity by Python's rules, so by our parser, whatever the server's version:
+        // PostgreSQL 16's pg_input_is_valid(…, 'json') refuses NaN and Infinity, which
+        // Meltano's json.dumps writes and reads back. Texts up to 256 KiB come with the
+        // page; a larger one is checked when it is opened (a page stays cheap to read).
+        let texts = """
             , CASE WHEN octet_length(s.partial_state) <= 262144 THEN s.partial_state END,
               CASE WHEN octet_length(s.completed_state) <= 262144 THEN s.completed_state END
             """
@@ -303,8 +301,8 @@ public final class StateStore: @unchecked Sendable {
         // is vacuumed), then their rows: a filter whose first matches sit behind 250 000
         // others at a million IDs reads 250 000 index entries, not 250 000 rows.
         let sql = """
-            SELECT s.state_id, s.updated_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - s.updated_at))::float8,
-                   \(validity) \(lockColumns) \(texts)
+            SELECT s.state_id, s.updated_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - s.updated_at))::float8
+                   \(lockColumns) \(texts)
             FROM (SELECT s.state_id AS id FROM \(tables.state) s \(whereClause)
                   ORDER BY s.state_id \(order) LIMIT $\(parameters.count)) page
             JOIN \(tables.state) s ON s.state_id = page.id
@@ -313,15 +311,10 @@ public final class StateStore: @unchecked Sendable {
         return try database("list state IDs") {
             let result = try connection.query(sql, parameters, idempotent: true, settings: glob == nil ? [:] : Self.parallelFilterScan)
             var rows = result.rows.map { row in
-                let valid: Bool
-                if checkOnServer {
-                    valid = row[3] != "f"
-                } else {
-                    valid = [row[5], row[6]].allSatisfy { text in text.map { (try? JSONParser.parse($0)) != nil } ?? true }
-                }
+                let valid = [row[4], row[5]].allSatisfy { text in text.map { (try? JSONParser.parse($0)) != nil } ?? true }
                 return StateSummary(stateID: row[0] ?? "", updatedAt: row[1], ageSeconds: row[2].flatMap(Double.init),
-                                    isLocked: row[4] != nil,
-                                    lockIsStale: row[4] != nil && isStale(lockAge: row[4].flatMap(Double.init)),
+                                    isLocked: row[3] != nil,
+                                    lockIsStale: row[3] != nil && isStale(lockAge: row[3].flatMap(Double.init)),
                                     isInvalidJSON: !valid)
             }
             if order == "DESC" { rows.reverse() }

@@ -144,6 +144,14 @@ struct StoreVerbTests {
         let page = try fixture.store.list()
         #expect(page.map(\.stateID) == ["bad", "good"])
         #expect(page.map(\.isInvalidJSON) == [true, false])
+        // Valid by Python's rules, not the server's: json.dumps writes NaN and Infinity
+        // (PostgreSQL's json type refuses them); a broken partial part marks the row too.
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, partial_state, completed_state) VALUES ('nan', $1, $2)",
+                                [#"{"singer_state": {"b": -Infinity}}"#, #"{"singer_state": {"a": NaN}}"#])
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, partial_state, completed_state) VALUES ('partial-bad', '{', NULL)")
+        #expect(try fixture.store.list().map { [$0.stateID: $0.isInvalidJSON] }
+                == [["bad": true], ["good": false], ["nan": false], ["partial-bad": true]])
+        try fixture.admin.query("DELETE FROM \(fixture.stateTable) WHERE state_id IN ('nan', 'partial-bad')")
         let export = try fixture.store.exportAll()
         #expect(export.states.map(\.stateID) == ["good"])
         #expect(export.unreadable.map(\.0) == ["bad"])
