@@ -51,11 +51,19 @@ public enum JSONParser {
     /// nested deeper would break Meltano's own `list`, `get` and `export` for everyone.
     public static let maximumStoredDepth = 500
 
-    /// The longest integer written, in digits. Python's `int` refuses to read a longer
-    /// one ("Exceeds the limit (4300 digits) for integer string conversion", Python 3.11
-    /// and the patch releases of 3.8–3.10 since 2022), so `json.loads` of the row, and
-    /// Meltano's own list, get and export with it, would fail.
-    public static let maximumStoredIntegerDigits = 4300
+    /// The longest integer read or written, in digits (its sign not counted). Python's
+    /// `int` refuses a longer one ("Exceeds the limit (4300 digits) for integer string
+    /// conversion", Python 3.11 and the patch releases of 3.8–3.10 since 2022), so its
+    /// `json.loads` does, and Meltano's list, get, merge and export of such a row fail.
+    /// The parsers refuse it as Python does; `StateStore` never writes a tree holding one.
+    public static let maximumIntegerDigits = 4300
+
+    /// Python's words for an integer over `maximumIntegerDigits` (its ValueError, which
+    /// has no position; ours gets one), and what they mean here.
+    static func tooLongAnIntegerMessage(digits: Int) -> String {
+        "Exceeds the limit (\(maximumIntegerDigits) digits) for integer string conversion: value has \(digits) digits"
+            + " (Python's json, and so Meltano, cannot read it)"
+    }
 
     /// The digits of an integer literal (its sign not counted); 0 for any other number.
     static func integerDigits(_ literal: UnsafeBufferPointer<UInt8>) -> Int {
@@ -560,6 +568,7 @@ struct Parser {
             i += 1
         }
         guard i < n else { throw error("Expecting value", at: start) }
+        let integerStart = i
         if p[i] == UInt8(ascii: "0") {
             i += 1
         } else if p[i] >= UInt8(ascii: "1") && p[i] <= UInt8(ascii: "9") {
@@ -568,6 +577,7 @@ struct Parser {
         } else {
             throw error("Expecting value", at: start)
         }
+        let integerEnd = i
         if i + 1 < n && p[i] == UInt8(ascii: ".") && isDigit(i + 1) {
             i += 2
             while isDigit(i) { i += 1 }
@@ -579,6 +589,10 @@ struct Parser {
             let digitsStart = i
             while isDigit(i) { i += 1 }
             if i == digitsStart { i = eStart }
+        }
+        // A fraction or exponent makes it a float, which Python reads at any length.
+        if i == integerEnd && integerEnd - integerStart > JSONParser.maximumIntegerDigits {
+            throw error(JSONParser.tooLongAnIntegerMessage(digits: integerEnd - integerStart), at: start)
         }
         return start
     }

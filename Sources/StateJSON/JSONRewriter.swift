@@ -37,8 +37,8 @@ public struct RewritableDocument: Sendable {
     /// depth (`JSONValue.depth`'s measure), from one walk of
     /// the bytes, without the tree. Nil when the walk does not complete (never, for a
     /// document checked when it was made: but then nothing half-written is handed out).
-    public func textAndTopKeys(_ options: JSONWriteOptions) -> (text: String, topKeys: [JSONString]?, depth: Int, longestInteger: Int)? {
-        bytes.withUnsafeBufferPointer { buffer -> (text: String, topKeys: [JSONString]?, depth: Int, longestInteger: Int)? in
+    public func textAndTopKeys(_ options: JSONWriteOptions) -> (text: String, topKeys: [JSONString]?, depth: Int)? {
+        bytes.withUnsafeBufferPointer { buffer -> (text: String, topKeys: [JSONString]?, depth: Int)? in
             guard let base = buffer.baseAddress else { return nil }
             var parser = Parser(base: base, count: buffer.count)
             parser.skipWhitespace()
@@ -52,7 +52,7 @@ public struct RewritableDocument: Sendable {
                 return true
             })) == true else { return nil }
             writer.flush()
-            return (writer.takeString(), isObject ? keys : nil, seen.deepest, seen.longestInteger)
+            return (writer.takeString(), isObject ? keys : nil, seen.deepest)
         }
     }
 }
@@ -178,8 +178,6 @@ public struct JSONRewriter {
     public let options: JSONWriteOptions
     /// The nesting depth of the last text appended (`JSONValue.depth`'s measure).
     public var lastDepth: Int { seen.deepest }
-    /// The longest integer the last document held, in digits.
-    public var lastLongestInteger: Int { seen.longestInteger }
 
     public init(_ options: JSONWriteOptions) {
         self.options = options
@@ -232,8 +230,6 @@ struct KeySeen {
     var small: [UInt64] = []
     /// The deepest nesting the last walk met (`JSONValue.depth`'s measure: `[]` is 1).
     var deepest = 0
-    /// The longest integer the last walk met, in digits (`JSONValue.longestIntegerDigits`).
-    var longestInteger = 0
     static let smallLimit = 24
 
     mutating func open(isObject: Bool) {
@@ -289,7 +285,6 @@ extension Parser {
         seen.frames.removeAll(keepingCapacity: true)
         seen.small.removeAll(keepingCapacity: true)
         seen.deepest = 0
-        seen.longestInteger = 0
         if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
             throw error("Unexpected UTF-8 BOM (decode using utf-8-sig)", at: 0)
         }
@@ -332,10 +327,6 @@ extension Parser {
         }
         func number(_ start: Int) throws(JSONParseError) {
             _ = try scanNumberLiteral()
-            // Measured only when it could be the longest yet: almost never.
-            if i - start > seen.longestInteger {
-                seen.longestInteger = max(seen.longestInteger, JSONParser.integerDigits(UnsafeBufferPointer(start: p + start, count: i - start)))
-            }
             if writes {
                 if literalNumbers {
                     literal(start)

@@ -219,11 +219,11 @@ extension MergedState {
     /// `json.dumps` of the state — the text `set` stores for it — worked out from its text
     /// when it is still text and `set` would accept it (checked by `validateStateForSet`
     /// on the top object's keys alone, which is all that check looks at in an object, and
-    /// by its depth and its longest integer, as `checkStorable`);
+    /// by its depth, as `checkStorable`; the parser refuses an integer Python cannot read);
     /// nil otherwise (then the tree gives a refusal its words).
     func acceptedMeltanoText() -> String? {
-        guard case let .text(document) = form, let (text, keys, depth, longestInteger) = document.textAndTopKeys(.meltano), let keys,
-              depth <= JSONParser.maximumStoredDepth, longestInteger <= JSONParser.maximumStoredIntegerDigits else { return nil }
+        guard case let .text(document) = form, let (text, keys, depth) = document.textAndTopKeys(.meltano), let keys,
+              depth <= JSONParser.maximumStoredDepth else { return nil }
         let topLevel = JSONValue.object(JSONObject(keys.map { ($0, JSONValue.null) }))
         guard (try? validateStateForSet(topLevel)) != nil else { return nil }
         return text

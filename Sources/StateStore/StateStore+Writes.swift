@@ -200,15 +200,17 @@ extension StateStore {
 
     /// Refuses what Meltano's Python could not read back: nesting deeper than
     /// `JSONParser.maximumStoredDepth`, an integer longer than
-    /// `JSONParser.maximumStoredIntegerDigits`. This project never writes such a row.
+    /// `JSONParser.maximumIntegerDigits` (which no parsed text holds, but arithmetic on
+    /// a bookmark can make). This project never writes such a row.
     func checkStorable(_ value: JSONValue, of what: String) throws {
         let depth = value.depth
         if depth > JSONParser.maximumStoredDepth {
             throw StoreError.invalidState("\(what) is nested \(depth) levels deep; Meltano's Python json reader gives up near 1000 levels less its own call depth, so Meltano's list, get and export would then fail for everyone. At most \(JSONParser.maximumStoredDepth) levels are written; nothing was changed.")
         }
         let digits = value.longestIntegerDigits
-        if digits > JSONParser.maximumStoredIntegerDigits {
-            throw StoreError.invalidState("\(what) holds an integer of \(digits) digits; Python's json reader refuses integers over \(JSONParser.maximumStoredIntegerDigits) digits (\"Exceeds the limit (4300 digits) for integer string conversion\"), so Meltano's list, get and export would then fail for everyone. Nothing was changed; write such a number as a string.")
+        if digits > JSONParser.maximumIntegerDigits {
+            let limit = JSONParser.maximumIntegerDigits
+            throw StoreError.invalidState("\(what) holds an integer of \(digits) digits; Python's json reader refuses integers over \(limit) digits (\"Exceeds the limit (\(limit) digits) for integer string conversion\"), so Meltano's list, get and export would then fail for everyone. Nothing was changed; write such a number as a string.")
         }
     }
 

@@ -300,10 +300,8 @@ struct ImportCommand: ParsableCommand {
             // A non-empty object is rewritten (unless a key repeats in it: then as parsed).
             if bytes.first == UInt8(ascii: "{") {
                 scratch.removeAll(keepingCapacity: true)
-                // Too deep or too long an integer to store: as a tree, which the store
-                // refuses with its reason.
-                if rewriter.append(bytes, to: &scratch), rewriter.lastDepth <= JSONParser.maximumStoredDepth,
-                   rewriter.lastLongestInteger <= JSONParser.maximumStoredIntegerDigits {
+                // Too deep to store: as a tree, which the store refuses with its reason.
+                if rewriter.append(bytes, to: &scratch), rewriter.lastDepth <= JSONParser.maximumStoredDepth {
                     return scratch.count == 2 ? .value(.object(JSONObject())) : .object(meltanoText: String(decoding: scratch, as: UTF8.self))
                 }
             }

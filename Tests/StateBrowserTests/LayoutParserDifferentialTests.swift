@@ -46,4 +46,32 @@ struct LayoutParserDifferentialTests {
         // Both kinds are well represented, or the comparison says little.
         #expect(accepted > 1000 && rejected > 1000, "accepted \(accepted), rejected \(rejected)")
     }
+
+    /// Python's `int` reads at most 4300 digits, so its json refuses a longer integer
+    /// (a float of any length is read): both parsers stop at the same number, and the
+    /// browser reports it in Python's words.
+    @Test("An integer over 4300 digits is refused by both, at the same byte; a float of any length is not")
+    func integerDigitLimit() throws {
+        let limit = JSONParser.maximumIntegerDigits
+        let digits = { (count: Int) in String(repeating: "7", count: count) }
+        // The text, and the byte where the too-long integer starts (nil: read).
+        for (text, refusedAt) in [("[" + digits(limit) + "]", nil), ("[-" + digits(limit) + "]", nil),
+                                  ("[1, " + digits(limit + 1) + "]", 4), (#"{"n": -"# + digits(limit + 1) + "}", 6),
+                                  ("[" + digits(limit + 1) + ".5]", nil), ("[" + digits(limit + 1) + "e2]", nil),
+                                  (digits(limit + 1), 0)] as [(String, Int?)] {
+            let ours = Result { try JSONDocument(text: text) }
+            let reference = Result { () throws(JSONParseError) in try JSONParser.parse(text) }
+            switch (ours, reference) {
+            case (.success, .success):
+                #expect(refusedAt == nil, "accepted: \(text.prefix(12))…")
+            case let (.failure(ourError), .failure(referenceError)):
+                let shown = try #require(ourError as? JSONTextError)
+                #expect(shown.offset == refusedAt && referenceError.offset == refusedAt, "\(text.prefix(12))…: \(shown.offset), \(referenceError.offset)")
+                #expect(shown.message == referenceError.message)
+                #expect(referenceError.message.hasPrefix("Exceeds the limit (4300 digits) for integer string conversion: value has \(limit + 1) digits"))
+            default:
+                Issue.record("the parsers disagree on \(text.prefix(12))…: layout \(ours), StateJSON \(reference)")
+            }
+        }
+    }
 }

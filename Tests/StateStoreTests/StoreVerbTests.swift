@@ -89,7 +89,7 @@ struct StoreVerbTests {
     /// longest accepted, and its negative, are written and read back.
     @Test func tooLongAnIntegerIsNeverWritten() throws {
         let fixture = try StoreFixture()
-        let limit = JSONParser.maximumStoredIntegerDigits
+        let limit = JSONParser.maximumIntegerDigits
         func state(_ digits: Int, sign: String = "") -> String { #"{"singer_state": {"n": "# + sign + String(repeating: "9", count: digits) + "}}" }
         let longest = state(limit, sign: "-")
         try fixture.store.set("longest", to: json(longest))
@@ -99,20 +99,33 @@ struct StoreVerbTests {
             #expect(read.status == 0, "\(read.stderr.suffix(300))")
         }
         #expect(try Reference.run(["set", "x", state(limit + 1)], schema: fixture.schema).status != 0)
+        // A text holding one is not JSON Python reads: refused as it is read, at the number.
         let tooLong = state(limit + 1)
-        for write in [{ try fixture.store.set("too-long", to: json(tooLong)) },
-                      { try fixture.store.set("too-long", to: try MergedState(json: Array(tooLong.utf8))) },
-                      { try fixture.store.merge("too-long", with: json(tooLong)) },
-                      { _ = try fixture.store.importStates([ImportEntry(stateID: "too-long", completed: json(tooLong), partial: .null)]) }] {
+        let parseError = #expect(throws: JSONParseError.self) { _ = try MergedState(json: Array(tooLong.utf8)) }
+        #expect(parseError?.offset == 23 && parseError?.message.contains("value has \(limit + 1) digits") == true)
+        // A tree can hold one (a bookmark moved by arithmetic): refused by every write.
+        let tree: JSONValue = ["singer_state": ["n": .number(try #require(JSONNumber(literal: String(repeating: "9", count: limit + 1))))]]
+        for write in [{ try fixture.store.set("too-long", to: tree) },
+                      { try fixture.store.merge("too-long", with: tree) },
+                      { _ = try fixture.store.importStates([ImportEntry(stateID: "too-long", completed: tree, partial: .null)]) }] {
             let error = #expect(throws: StoreError.self) { try write() }
             #expect(error?.description.contains("integer of \(limit + 1) digits") == true, "\(String(describing: error))")
         }
         // Floats of any length are read by Python: written.
         try fixture.store.set("long-float", to: json(#"{"singer_state": {"f": 1."# + String(repeating: "5", count: limit + 10) + "}}"))
-        // A row holding one, written by someone else, is not copied, by text or by tree.
+        // A row holding one, written by someone else, is unreadable, as it is for Meltano:
+        // `get` says why, it is not copied (by text or by tree), and a merge onto it is
+        // refused (Meltano's merge fails reading it).
         try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ('other', $1)", [tooLong])
+        let record = try #require(try fixture.store.get("other"))
+        #expect(!record.isReadable && record.completed.error?.message.contains("value has \(limit + 1) digits") == true)
         #expect(throws: StoreError.self) { try fixture.store.copy(from: "other", to: "too-long") }
         #expect(try fixture.row("too-long") == nil)
+        let mergeError = #expect(throws: StoreError.self) { try fixture.store.merge("other", with: json(#"{"singer_state": {"x": 1}}"#)) }
+        #expect(mergeError?.description.contains("value has \(limit + 1) digits") == true, "\(String(describing: mergeError))")
+        #expect(try fixture.row("other") == [nil, tooLong])
+        let reference = try Reference.run(["get", "other"], schema: fixture.schema)
+        #expect(reference.status != 0 && reference.stderr.contains("Exceeds the limit (4300 digits)"), "\(reference.stderr.suffix(300))")
     }
 
     @Test func mergeNeverWritesARowThatBreaksMeltano() throws {

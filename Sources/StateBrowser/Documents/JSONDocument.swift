@@ -716,22 +716,30 @@ struct LayoutParser {
         guard has(index), (0x30...0x39).contains(bytes[index]) else {
             throw JSONTextError(offset: start, message: "expected a value")
         }
+        var integerDigits = 1
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
             if has(index), (0x30...0x39).contains(bytes[index]) {
                 throw JSONTextError(offset: index, message: "leading zero in a number")
             }
         } else {
-            _ = digits()
+            integerDigits = digits()
         }
+        var isInteger = true
         if has(index), bytes[index] == UInt8(ascii: ".") {
             index += 1
+            isInteger = false
             if digits() == 0 { throw JSONTextError(offset: index, message: "expected digits after '.'") }
         }
         if has(index), bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
+            isInteger = false
             if has(index), bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             if digits() == 0 { throw JSONTextError(offset: index, message: "expected digits in the exponent") }
+        }
+        // Python's json (and so Meltano) cannot read it; `reported` words it.
+        if isInteger && integerDigits > JSONParser.maximumIntegerDigits {
+            throw JSONTextError(offset: start, message: "integer too long for Python")
         }
         return start..<index
     }
