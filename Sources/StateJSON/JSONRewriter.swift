@@ -19,6 +19,11 @@ public struct RewritableDocument: Sendable {
         self.bytes = bytes
     }
 
+    /// Bytes made to be one (written by this module): not walked again.
+    init(checked bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
     /// Writes the document as `options` says, in chunks of about `chunkSize` bytes. The
     /// first error the sink throws stops the writing and is rethrown.
     public func write(_ options: JSONWriteOptions, chunkSize: Int = 1 << 16,

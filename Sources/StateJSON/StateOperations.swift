@@ -107,38 +107,100 @@ public func deepMerge(_ source: JSONValue, onto target: JSONValue) throws(MergeE
 /// (`JSONParser.isRewritable`): with a repeated key `parse` keeps the last value, and
 /// this would look at the first.
 public func checkDeepMerge(_ source: JSONValue, ontoText text: UnsafeRawBufferPointer) throws(MergeError) {
+    var edits: [TextEdit]? = nil
+    try walkDeepMerge(source, ontoText: text, edits: &edits)
+}
+
+/// `json.dumps(deepMerge(source, json.loads(text)))`, the text Meltano stores for the
+/// merged view (`deepMerge(source, onto: parse(text)).meltanoText`), without the tree of
+/// `text`: the members the source reaches into are found as `checkDeepMerge` finds
+/// them, the values it replaces and the keys it adds are written, and the rest of the
+/// text is copied. Throws what `deepMerge` throws.
+///
+/// `text` must be `json.dumps` of what it holds already (`JSONParser.rewritten(text,
+/// .meltano)` is `.same`): that is what lets its bytes stand for themselves.
+public func deepMergedMeltanoText(_ source: JSONValue, ontoMeltanoText text: UnsafeRawBufferPointer) throws(MergeError) -> RewritableDocument {
+    var found: [TextEdit]? = []
+    try walkDeepMerge(source, ontoText: text, edits: &found)
+    let edits = (found ?? []).sorted { $0.range.lowerBound < $1.range.lowerBound }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(edits.reduce(text.count) { $0 + $1.text.utf8.count - $1.range.count })
+    var position = 0
+    for edit in edits {
+        bytes.append(contentsOf: text[position..<edit.range.lowerBound])
+        bytes.append(contentsOf: edit.text.utf8)
+        position = edit.range.upperBound
+    }
+    bytes.append(contentsOf: text[position...])
+    // The text was json.dumps form; what was put in is the writer's: the parser
+    // accepts the result and no key repeats in it.
+    return RewritableDocument(checked: bytes)
+}
+
+/// A piece of a text replaced: `range` (empty to insert) by `text`.
+struct TextEdit {
+    var range: Range<Int>
+    var text: String
+}
+
+/// The walk behind `checkDeepMerge` (`edits` nil: only the members the source merges
+/// objects into are looked for) and `deepMergedMeltanoText` (every source key is looked
+/// for; the values replaced and the keys added at each object's end are collected).
+private func walkDeepMerge(_ source: JSONValue, ontoText text: UnsafeRawBufferPointer, edits: inout [TextEdit]?) throws(MergeError) {
     guard case .object(let sourceObject) = source else {
         throw MergeError(reason: .sourceNotObject(pythonType: source.pythonTypeName))
     }
-    // An explicit stack of (source object, the target's text at its place, its path),
-    // children pushed last-first so that they are checked in order, each before the
-    // next sibling: `deepMerge`'s depth-first order.
-    var pending: [(source: JSONObject, target: UnsafeRawBufferPointer, path: [JSONString])] = [(sourceObject, text, [])]
-    while let (object, target, path) = pending.popLast() {
+    guard let base = text.baseAddress else { return }
+    // An explicit stack of (source object, where the target's value is in `text`, its
+    // path), children pushed last-first so that they are checked in order, each before
+    // the next sibling: `deepMerge`'s depth-first order.
+    var pending: [(source: JSONObject, target: Range<Int>, path: [JSONString])] = [(sourceObject, 0..<text.count, [])]
+    while let (object, range, path) = pending.popLast() {
         guard let first = object.entries.first else { continue }  // {} changes nothing
+        let target = UnsafeRawBufferPointer(rebasing: text[range])
         let kind = JSONParser.pythonTypeName(ofValueText: target)
         guard kind == "dict" else {
             throw MergeError(reason: .targetNotObject(key: first.key, pythonType: kind), path: path)
         }
-        // The source keys that reach into the target (non-empty objects), and where their
-        // values are in the target's text: a key the target lacks becomes `{}`, which
-        // any object merges into.
+        // The source keys looked for, and where their values are in the target's text:
+        // for the check, those that reach into it (non-empty objects; a key the target
+        // lacks becomes `{}`, which any object merges into); for the text, all.
         var wanted: [JSONString: Int] = [:]
         for (position, entry) in object.entries.enumerated() {
-            if case .object(let child) = entry.value, !child.isEmpty { wanted[entry.key] = position }
+            if case .object(let child) = entry.value, !child.isEmpty {
+                wanted[entry.key] = position
+            } else if edits != nil {
+                wanted[entry.key] = position
+            }
         }
         guard !wanted.isEmpty else { continue }
-        var found: [(position: Int, value: UnsafeRawBufferPointer)] = []
+        var found: [Int: Range<Int>] = [:]
         do {
             _ = try JSONParser.forEachMember(in: target) { key, value in
                 guard let position = wanted.removeValue(forKey: key) else { return }
-                found.append((position, value))
+                let start = value.baseAddress! - base
+                found[position] = start..<(start + value.count)
                 if wanted.isEmpty { throw MemberWalkDone() }
             }
         } catch {
             // `MemberWalkDone`, or a text `parse` would refuse: the caller checked it.
         }
-        for (position, value) in found.sorted(by: { $0.position > $1.position }) {
+        if edits != nil {
+            var added = ""
+            for (position, entry) in object.entries.enumerated() {
+                if let value = found[position] {
+                    if case .object = entry.value { continue }  // merged below, or {} (nothing)
+                    edits!.append(TextEdit(range: value, text: entry.value.meltanoText))
+                } else {
+                    // A new key, at the end: `setdefault(key, {})` then the merge into it
+                    // gives the source's object itself.
+                    added += (added.isEmpty && target.count == 2 ? "" : ", ") + JSONValue.string(entry.key).meltanoText + ": " + entry.value.meltanoText
+                }
+            }
+            // json.dumps form: the object's last byte is its closing brace.
+            if !added.isEmpty { edits!.append(TextEdit(range: (range.upperBound - 1)..<(range.upperBound - 1), text: added)) }
+        }
+        for (position, value) in found.sorted(by: { $0.key > $1.key }) {
             guard case .object(let child) = object.entries[position].value else { continue }
             pending.append((child, value, path + [object.entries[position].key]))
         }

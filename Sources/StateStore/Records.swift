@@ -134,9 +134,11 @@ public struct StoredSlices: Sendable {
 }
 
 /// The state Meltano's `get` prints for a row (partial merged onto completed), ready to
-/// be written. With nothing partial to merge it stays the completed text's bytes and is
-/// written straight from them (`JSONParser.rewrite`): a 100 MB state is never also a
-/// tree. Otherwise it is the merged tree.
+/// be written. It stays text where it can: the completed text's bytes with nothing
+/// partial to merge, or their `json.dumps` form with the partial part merged into it
+/// (`deepMergedMeltanoText`), written straight from them (`JSONParser.rewrite`): a
+/// 100 MB state is never also a tree. Otherwise (a key repeated in the completed text)
+/// it is the merged tree.
 public struct MergedState: Sendable {
     enum Form: Sendable {
         case value(JSONValue)
@@ -146,12 +148,30 @@ public struct MergedState: Sendable {
     let form: Form
 
     /// Nil when a part is not JSON or the parts do not merge (as `StateRecord.merged` fails).
+    /// A completed part the text paths take stays text: alone, or with the (parsed)
+    /// partial part merged into its `json.dumps` form.
     init?(_ stored: StoredBytes) {
         guard case let .success(partial) = Self.part(stored.partial) else { return nil }
-        if case let .object(object) = partial, object.isEmpty, let completed = stored.completed,
-           let document = RewritableDocument(completed) {
-            form = .text(document)
-            return
+        if case let .object(object) = partial, let completed = stored.completed {
+            if object.isEmpty, let document = RewritableDocument(completed) {
+                form = .text(document)
+                return
+            }
+            let merged: Result<RewritableDocument, MergeError>? = completed.withUnsafeBytes { bytes in
+                switch JSONParser.rewritten(bytes, .meltano) {
+                case nil: return nil  // not JSON, or a key repeats: parsed below
+                case .same?: return Result { () throws(MergeError) in try deepMergedMeltanoText(partial, ontoMeltanoText: bytes) }
+                case let .text(text)?:
+                    return Array(text.utf8).withUnsafeBytes { canonical in
+                        Result { () throws(MergeError) in try deepMergedMeltanoText(partial, ontoMeltanoText: canonical) }
+                    }
+                }
+            }
+            if let merged {
+                guard case let .success(document) = merged else { return nil }
+                form = .text(document)
+                return
+            }
         }
         guard case let .success(completed) = stored.completed.withRawBytes(Self.part),
               let merged = try? deepMerge(partial, onto: completed) else { return nil }

@@ -152,9 +152,9 @@ extension StateStore {
     /// What `get(stateID)?.merged` gives when it succeeds — the state Meltano's next
     /// run sees — ready to be written. `exists` is false when there is no row; `state` is
     /// nil when a part is not JSON or does not merge: ask `get(stateID)` for the texts
-    /// and the reason. The texts are read with `readStoredBytes` (held once), and a
-    /// state with nothing partial to merge is written straight from its bytes: a 100 MB
-    /// state never becomes a tree or a `String`.
+    /// and the reason. The texts are read with `readStoredBytes` (held once), and the
+    /// state is written from its bytes (its partial part, if any, merged into their
+    /// `json.dumps` form): a 100 MB state never becomes a tree or a `String`.
     public func readMerged(_ stateID: String) throws -> (exists: Bool, state: MergedState?) {
         guard let stored = try readStoredBytes(stateID) else { return (false, nil) }
         return (true, MergedState(stored))

@@ -37,7 +37,7 @@ extension StateStore {
 
     /// SRC's merged view, for copy, move and merge --from-state-id: both IDs checked
     /// first; a missing SRC is "not found" rather than Meltano's validation error on `{}`.
-    /// Read as `readMerged` reads it, so a big state with nothing partial stays text.
+    /// Read as `readMerged` reads it, so a big state stays text.
     private func sourceView(from source: String, to destination: String, action: String) throws -> MergedState {
         try requireWritable(action)
         try StateID.validate(source)

@@ -56,7 +56,7 @@ struct GetCommand: ParsableCommand {
         let context = try Context(global)
         if !raw {
             // The common case: the stored bytes held once, written out in chunks (a 100 MB
-            // state is never also a 100 MB String, nor a tree when nothing is partial).
+            // state is never also a 100 MB String, nor a tree).
             let read = try context.store.readMerged(stateID)
             if !read.exists {
                 if strict { throw StoreError.notFound(stateID: stateID) }

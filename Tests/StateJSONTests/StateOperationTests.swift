@@ -310,6 +310,22 @@ sys.stdout.write("\n".join(out) + "\n")
         return .object(source)
     }
 
+    /// A source that merges: objects only where the target has objects (or no key).
+    static func mergeableSource(reaching target: JSONValue, _ rng: inout SeededRandom, depth: Int = 0) -> JSONValue {
+        var source = JSONObject()
+        if case let .object(object) = target {
+            for (key, value) in object where rng.chance(0.4) {
+                if case .object = value, depth < 6, rng.chance(0.7) {
+                    source[key] = Self.mergeableSource(reaching: value, &rng, depth: depth + 1)
+                } else {
+                    source[key] = [.number(JSONNumber(rng.below(100))), .null, ["a", 1.5], .object(JSONObject()), "ü\u{1}"][rng.below(5)]
+                }
+            }
+            if rng.chance(0.4) { source["added\(depth)"] = rng.chance(0.5) ? ["x": ["y": [:]]] : .bool(true) }
+        }
+        return .object(source)
+    }
+
     static func outcome(_ body: () throws(MergeError) -> Void) -> String {
         do throws(MergeError) {
             try body()
@@ -346,6 +362,50 @@ sys.stdout.write("\n".join(out) + "\n")
         }
         // Both outcomes, many times, and merges that reach below the top.
         #expect(checked > 4000 && failures > 1000 && reached > 300, "\(checked) checked, \(failures) failures, \(reached) reaching")
+    }
+
+    /// Copy, move and get of a state with a partial part: the merged view's text from
+    /// the completed text, byte for byte what the tree's merge writes, or its error.
+    @Test func deepMergedMeltanoTextIsTheTreesTextOnGeneratedDocuments() throws {
+        var generator = DocumentGenerator(seed: 0x5EED_0045)
+        var rng = SeededRandom(seed: 0x5EED_0046)
+        var texts = RewriterTests.corpus(&generator, documents: 1500, mutated: 0)
+        texts += ["{}", "5", "[1, {\"a\": 1}]", "null", #"{"a": {}, "b": {"c": {}}}"#, #"{"\u00e9": {"b": [1]}, "c": 1E5}"#,
+                  #"{"singer_state": {"bookmarks": {"s": {"v": NaN}, "t": -Infinity, "u": "x"}}}"#]
+        var checked = 0, failures = 0, reached = 0, added = 0
+        for text in texts {
+            guard let parsed = try? JSONParser.parse(text), RewritableDocument(Array(text.utf8)) != nil else { continue }
+            // As generated (often not an object), and inside a state's object.
+            let wrapped: JSONValue = ["singer_state": ["bookmarks": parsed, "currently_syncing": .null], "\u{e9}": [:]]
+            for (round, target) in [parsed, wrapped].enumerated() {
+                let stored = Array(target.meltanoText.utf8)  // as Meltano and this tool store it
+                for _ in 0..<(round == 0 ? 2 : 3) {
+                    var source = rng.chance(0.05) ? JSONValue.array([]) : rng.chance(0.5) ? Self.source(reaching: target, &rng)
+                        : Self.mergeableSource(reaching: target, &rng)
+                    if rng.chance(0.1), case var .object(object) = source {
+                        object["n\u{e9}w"] = ["deep": ["é": [1, 2.50, "x"], "e": [:]]]
+                        source = .object(object)
+                    }
+                    let expected: String
+                    do throws(MergeError) { expected = try deepMerge(source, onto: target).meltanoText } catch { expected = "\(error.reason) at \(error.path)" }
+                    let got: String = stored.withUnsafeBytes { buffer in
+                        do throws(MergeError) {
+                            return String(decoding: try deepMergedMeltanoText(source, ontoMeltanoText: buffer).bytes, as: UTF8.self)
+                        } catch {
+                            return "\(error.reason) at \(error.path)"
+                        }
+                    }
+                    #expect(got == expected, "\(source.meltanoText) onto \(text.debugDescription)")
+                    checked += 1
+                    if !expected.hasPrefix("{") && !expected.hasPrefix("[") { failures += 1 }
+                    if source.depth > 1 && target.depth > 1 && expected.hasPrefix("{") { reached += 1 }
+                    if expected.hasPrefix("{") && expected.utf8.count > stored.count { added += 1 }
+                }
+            }
+        }
+        // Merges that fail and that write, that reach below the top and that add keys.
+        #expect(checked > 4000 && failures > 1000 && checked - failures > 1000 && reached > 300 && added > 300,
+                "\(checked) checked, \(failures) failures, \(reached) reaching, \(added) adding")
     }
 
     @Test func pythonTypeNameOfValueTextIsTheTrees() throws {
