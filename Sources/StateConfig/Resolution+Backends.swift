@@ -194,24 +194,29 @@ extension Resolution {
         }
         var connection = ConnectionConfiguration(uri: uri)
 
+        // The add-on builds its connection with `conninfo_to_dict(uri)`, the settings
+        // over it, then `host` localhost and `sslmode` prefer where still unset: so
+        // PGHOST and PGSSLMODE never apply to Meltano, nor here (another server, or a
+        // refused connection, otherwise). A `service` file's host is overridden too.
         let hostFound = try lookup(key(.host))
-        connection.host = hostFound?.value
-        let uriHost = parsed.hosts.isEmpty ? nil : parsed.hosts.joined(separator: ",")
-        let host = hostFound?.value ?? uriHost
+        let uriHost = parsed.hosts.isEmpty ? parsed.parameter("host") : parsed.hosts.joined(separator: ",")
+        connection.host = hostFound?.value ?? (uriHost == nil ? "localhost" : nil)
+        let host = hostFound?.value ?? uriHost ?? "localhost"
         entries.append(partEntry(.host, backend, found: hostFound, fromURI: uriHost, uriSource: uriSource, display: host,
-                                 defaultNote: "not set: libpq uses PGHOST, else the local socket"))
+                                 defaultNote: "the add-on's default when no host is set (PGHOST is not used, as in Meltano)"))
 
         let portFound = try lookup(key(.port))
         connection.port = try portFound?.value.map { try parsePort($0, key: key(.port), source: portFound!.source) }
-        let uriPort = parsed.ports.isEmpty ? nil : parsed.ports.joined(separator: ",")
+        let uriPort = parsed.ports.isEmpty ? parsed.parameter("port") : parsed.ports.joined(separator: ",")
         let port = connection.port.map(String.init) ?? uriPort
         entries.append(partEntry(.port, backend, found: portFound, fromURI: uriPort, uriSource: uriSource, display: port ?? "5432",
                                  defaultNote: "libpq's default (PGPORT may change it)"))
 
         let userFound = try lookup(key(.user))
         connection.user = userFound?.value
-        let user = userFound?.value ?? parsed.user
-        entries.append(partEntry(.user, backend, found: userFound, fromURI: parsed.user, uriSource: uriSource, display: user,
+        let uriUser = parsed.user ?? parsed.parameter("user")
+        let user = userFound?.value ?? uriUser
+        entries.append(partEntry(.user, backend, found: userFound, fromURI: uriUser, uriSource: uriSource, display: user,
                                  defaultNote: "not set: libpq uses PGUSER or your login name"))
 
         let passwordFound = try lookup(key(.password), secret: true)
@@ -234,12 +239,12 @@ extension Resolution {
 
         let sslFound = try lookup(key(.sslmode))
         connection.sslmode = try sslFound?.value.map { try validateSSLMode($0, key: key(.sslmode), source: sslFound!.source) }
+            ?? (parsed.parameter("sslmode") == nil ? "prefer" : nil)
         entries.append(partEntry(.sslmode, backend, found: sslFound, fromURI: parsed.parameter("sslmode"), uriSource: uriSource,
                                  display: connection.sslmode ?? parsed.parameter("sslmode") ?? "prefer",
-                                 defaultNote: "libpq's default (PGSSLMODE may change it)"))
+                                 defaultNote: "the add-on's default (PGSSLMODE is not used, as in Meltano)"))
 
-        let target = ResolvedConfiguration.Target(host: host ?? parsed.parameter("host"), port: port ?? parsed.parameter("port"),
-                                                  user: user, database: database)
+        let target = ResolvedConfiguration.Target(host: host, port: port, user: user, database: database)
         return (connection, target, schema, schema)
     }
 

@@ -156,6 +156,32 @@ import Testing
         #expect(config.entry("state_backend.postgres.host") == nil)
     }
 
+    /// The later add-on connects with `conninfo_to_dict(uri)`, the settings over it, and
+    /// then `host=localhost` and `sslmode=prefer` where still unset: PGHOST and
+    /// PGSSLMODE (and a service file's host) never apply. So it is here.
+    @Test func postgresqlURIWithoutHostOrSSLModeGetsTheAddOnsDefaults() throws {
+        let bare = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@:6543/db?service=svc"])
+        #expect(bare.connection.host == "localhost" && bare.connection.sslmode == "prefer")
+        #expect(bare.connection.keywordValues.last { $0.0 == "host" }?.1 == "localhost")
+        #expect(bare.value("state_backend.postgresql.host") == "localhost" && bare.source("state_backend.postgresql.host") == .default)
+        #expect(bare.entry("state_backend.postgresql.host")?.note?.contains("PGHOST is not used") == true)
+        #expect(bare.entry("state_backend.postgresql.sslmode")?.note?.contains("PGSSLMODE is not used") == true)
+        #expect(bare.target.description == "u@localhost:6543/db")
+        // Set in the URI (its authority or its query), they are the URI's, left to libpq.
+        for uri in ["postgresql://u@h1/db?sslmode=disable", "postgresql:///db?host=/tmp/sock&port=6000&user=q&sslmode=disable"] {
+            let config = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": uri])
+            #expect(config.connection.host == nil && config.connection.sslmode == nil, "\(uri)")
+            #expect(config.value("state_backend.postgresql.sslmode") == "disable", "\(uri)")
+            #expect(config.source("state_backend.postgresql.host") != .default, "\(uri)")
+        }
+        let query = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql:///db?host=/tmp/sock&port=6000&user=q"])
+        #expect(query.value("state_backend.postgresql.host") == "/tmp/sock" && query.value("state_backend.postgresql.port") == "6000")
+        #expect(query.value("state_backend.postgresql.user") == "q" && query.target.description == "q@/tmp/sock:6000/db")
+        // A setting still wins.
+        let set = try Sandbox().resolve(flags: ["host": "flag-host", "sslmode": "require"], environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@/db"])
+        #expect(set.connection.host == "flag-host" && set.connection.sslmode == "require")
+    }
+
     @Test func postgresqlWithoutSchemaUsesSearchPath() throws {
         let sandbox = Sandbox()
         let config = try sandbox.resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://h/db"])
