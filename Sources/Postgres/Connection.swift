@@ -118,6 +118,14 @@ public final class Connection: @unchecked Sendable {
         return handle.flatMap { PQdb($0) }.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) }
     }
 
+    /// Connected, with no transaction block open: a statement that fails here aborts
+    /// nothing else.
+    public var isOutsideTransaction: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return handle.map { PQtransactionStatus($0) == PQTRANS_IDLE } ?? false
+    }
+
     /// The host and port this connection went to: with several hosts listed
     /// (`host=a,b`), the one libpq chose. Nil before the first connection.
     public var connectedServer: String? {

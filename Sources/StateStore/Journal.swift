@@ -54,9 +54,12 @@ public struct JournalEntry: Sendable, Equatable, Codable {
     public var run: RunInfo?
     /// A short free-text note (e.g. "from dev:tap-x-to-y" for copy).
     public var note: String?
+    /// `StateStore.databaseIdentity` of the database written (nil in entries of earlier
+    /// versions, or where the server did not say).
+    public var server: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, batch, time, action, stateID = "state_id", database, schema, layout, user, host, before, lock, run, note
+        case id, batch, time, action, stateID = "state_id", database, schema, layout, user, host, before, lock, run, note, server
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -75,6 +78,7 @@ public struct JournalEntry: Sendable, Equatable, Codable {
         try container.encodeIfPresent(lock, forKey: .lock)
         try container.encodeIfPresent(run, forKey: .run)
         try container.encodeIfPresent(note, forKey: .note)
+        try container.encodeIfPresent(server, forKey: .server)
     }
 }
 

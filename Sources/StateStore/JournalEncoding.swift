@@ -24,7 +24,7 @@ enum JournalEncoding {
     static func append(_ entry: JournalEntry, to out: inout [UInt8]) -> Bool {
         guard entry.lock == nil, entry.run == nil else { return false }
         // Keys in sorted order: action, batch, before, database, host, id, layout, lock,
-        // note, run, schema, state_id, time, user.
+        // note, run, schema, server, state_id, time, user.
         key("action", first: true, &out); string(entry.action, &out)
         if let batch = entry.batch { key("batch", &out); string(batch, &out) }
         key("before", &out)
@@ -42,6 +42,7 @@ enum JournalEncoding {
         key("layout", &out); string(entry.layout, &out)
         if let note = entry.note { key("note", &out); string(note, &out) }
         key("schema", &out); string(entry.schema, &out)
+        if let server = entry.server { key("server", &out); string(server, &out) }
         key("state_id", &out); string(entry.stateID, &out)
         key("time", &out); string(entry.time, &out)
         key("user", &out); string(entry.user, &out)

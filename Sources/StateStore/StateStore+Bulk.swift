@@ -371,6 +371,7 @@ extension StateStore {
         guard !selected.isEmpty else {
             throw StoreError.other("No journal entry or batch with id '\(entryID)' in \(options.journal.path). `meltano-state history` lists them.")
         }
+        for entry in selected { try checkRecordedHere(entry) }
         for entry in selected where entry.lock == nil && entry.run == nil && entry.schema != tables.schema {
             throw StoreError.other("Journal entry \(entry.id) was recorded for schema '\(entry.schema)', but this store uses '\(tables.schema)'; pass --schema \(shellQuote(entry.schema)) to restore it there.")
         }
@@ -392,6 +393,26 @@ extension StateStore {
             }
         }
         return selected
+    }
+
+    /// Whether `entry` was recorded on the database this store is connected to. One
+    /// journal serves every context and server; putting another database's old state
+    /// (or lock, or run) here would destroy this one's.
+    public func isRecordedHere(_ entry: JournalEntry) -> Bool {
+        if let recorded = entry.server, let here = databaseIdentity { return recorded == here }
+        // An entry of an earlier version, or a server that does not say which it is:
+        // the connection as it was configured then.
+        return entry.database == location
+    }
+
+    /// Refuses an entry recorded on another database, naming both.
+    public func checkRecordedHere(_ entry: JournalEntry) throws {
+        guard !isRecordedHere(entry) else { return }
+        let sameAddress = entry.database == location
+        throw StoreError.other("Journal entry \(entry.id) was recorded on \(sameAddress ? "another database at the same address" : entry.database), "
+            + "not on the database connected to (\(location)\(sameAddress ? ", now \(databaseIdentity ?? "?")" : "")): restoring it here would put that "
+            + "database's old value into this one. Nothing was changed. Connect to the database it was recorded on (its --context, --uri or "
+            + "project) to restore it there\(entry.server == nil ? "; if this is that database reached another way, connect as the entry names it" : "").")
     }
 
     /// A batch of state rows (an import, a `clear --all`) put back as the batch found

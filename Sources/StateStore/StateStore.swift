@@ -97,6 +97,8 @@ public final class StateStore: @unchecked Sendable {
     let sessionPinning = SessionPinning()
     /// The system database beside this store, opened on first use (`runEvidence`).
     let besideRuns = BesideRuns()
+    /// `databaseIdentity`, once asked (nil inside: the server would not say).
+    private var identity: String??
     /// State IDs of the advisory locks seen (single-table layout).
     let advisoryKeys = AdvisoryKeyCache()
 
@@ -113,6 +115,20 @@ public final class StateStore: @unchecked Sendable {
 
     /// user@host:port/database of the connection, for headers and the journal.
     public var location: String { connection.configuration.description }
+
+    /// Which database this is, whatever address or pooler reached it: the cluster's
+    /// system identifier (a standby's is its primary's) and the database's name. Journal
+    /// entries carry it, so that an entry is never restored into another database.
+    /// Asked once, and only outside a transaction (a refusal there would abort it); nil
+    /// where the server does not say.
+    public var databaseIdentity: String? {
+        if let identity { return identity }
+        guard connection.isOutsideTransaction else { return nil }
+        let asked = try? connection.query("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()",
+                                          idempotent: true).scalar
+        identity = .some(asked ?? nil)
+        return asked ?? nil
+    }
 
     /// host:port of the server the connection is on now (with several hosts listed,
     /// the one libpq chose; it changes when a read reconnects after a failover). Asks
@@ -147,7 +163,8 @@ public final class StateStore: @unchecked Sendable {
 
     /// Whether this layout's tables exist (no privilege beyond catalog access needed).
     public func tablesExist() throws -> Bool {
-        try database("look for the state tables") {
+        _ = databaseIdentity  // asked here, before any write's transaction
+        return try database("look for the state tables") {
             var names = [tables.state]
             if case let .rows(locks) = tables.locking { names.append(locks) }
             for name in names {

@@ -210,7 +210,9 @@ struct HistoryCommand: ParsableCommand {
             writeData(lines.map { $0 + "\n" }.joined(), json: true)
             return
         }
-        let lines = try context.history(stateID: stateID, limit: max(limit, 0)) { Self.line($0) }
+        // One journal serves every context: an entry of another database says which.
+        let here = context.configuration.connection.description
+        let lines = try context.history(stateID: stateID, limit: max(limit, 0)) { Self.line($0, here: here) }
         if lines.isEmpty {
             printNote("The backup journal (\(context.journal.path)) has no entries\(stateID.map { " for '\($0)'" } ?? "").", quiet: global.quiet)
             return
@@ -219,13 +221,13 @@ struct HistoryCommand: ParsableCommand {
     }
 
     /// An entry as `history` lists it: the saved value's size, not the value.
-    static func line(_ entry: JournalEntry) -> String {
+    static func line(_ entry: JournalEntry, here: String) -> String {
         let before: String
         if let lock = entry.lock { before = "lock \(lock.lockID) taken \(lock.lockedAt)" } else if let snapshot = entry.before {
             let size = (snapshot.partialState?.utf8.count ?? 0) + (snapshot.completedState?.utf8.count ?? 0)
             before = "previous value \(size) bytes, updated \(snapshot.updatedAt ?? "?")"
         } else { before = "no previous row" }
-        return "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: max(9, entry.action.count), withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\n"
+        return "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: max(9, entry.action.count), withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\(entry.database == here ? "" : "  [on \(entry.database)]")\n"
     }
 }
 
@@ -237,7 +239,11 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        let matching = try context.journal.entries(idOrBatch: entryID).map(Target.init)
+        // Refused before the question: an entry of another database is never put here.
+        let matching = try context.journal.entries(idOrBatch: entryID).map { entry in
+            try context.store.checkRecordedHere(entry)
+            return Target(entry)
+        }
         guard !matching.isEmpty else {
             throw CommandFailure("No journal entry or batch '\(entryID)' in \(context.journal.path); `meltano-state history` lists them.", code: Exit.notFound)
         }

@@ -22,6 +22,37 @@ extension CLIFixture {
 /// `--context`, `MELTANO_STATE_CONTEXT` and `contexts` with the real binary and server.
 @Suite("Contexts (CLI)")
 struct ContextCLITests {
+    /// Two contexts share one journal: `history` says which database an entry of the
+    /// other one was recorded on, and `restore` refuses it before asking anything.
+    @Test func anEntryOfAnotherContextsDatabaseIsMarkedAndNeverRestored() throws {
+        let fixture = try CLIFixture(schemaPrefix: "ctxj")
+        let config = try TestDatabase.configuration()
+        let staging = "ctxj_\(UUID().uuidString.prefix(8).lowercased())"
+        try fixture.admin.query("CREATE DATABASE \(quoteIdentifier(staging))")
+        defer { _ = try? fixture.admin.query("DROP DATABASE IF EXISTS \(quoteIdentifier(staging)) WITH (FORCE)") }
+        try fixture.writeConfig("""
+            contexts:
+              prod:
+                uri: \(try fixture.uri(schema: fixture.schema))
+              staging:
+                uri: postgres://\(config.user!)@\(config.host!):\(config.port!)/\(staging)/public
+            """)
+        #expect(try fixture.run(["--context", "staging", "init"]).status == 0)
+        #expect(try fixture.run(["--context", "prod", "set", "--force", "dev:shared", #"{"singer_state": {"prod": "precious"}}"#]).status == 0)
+        #expect(try fixture.run(["--context", "staging", "set", "--force", "dev:shared", #"{"singer_state": {"staging": 1}}"#]).status == 0)
+        let stagingEntry = try fixture.newestJournalEntryID(of: "dev:shared")
+        let history = try fixture.run(["--context", "prod", "history", "dev:shared"])
+        let lines = history.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains(stagingEntry) && lines[0].contains("[on \(config.user!)@\(config.host!):\(config.port!)/\(staging)]")
+                && !lines[1].contains("[on "), "\(history.stdout)")
+        for arguments in [["--yes"], []] {
+            let restore = try fixture.run(["--context", "prod", "restore", stagingEntry] + arguments)
+            #expect(restore.status == 1 && restore.stderr.contains("was recorded on") && restore.stderr.contains("Nothing was changed"), "\(restore.stderr)")
+        }
+        #expect(try fixture.rows() == [["dev:shared", nil, #"{"singer_state": {"prod": "precious"}}"#]])
+        #expect(try fixture.run(["--context", "staging", "restore", stagingEntry, "--yes"]).status == 0)
+    }
+
     /// Two contexts on this fixture's schema, one read-only; the environment's own URI
     /// points at a server that does not exist, so only a context can reach the data.
     static func fixture() throws -> CLIFixture {

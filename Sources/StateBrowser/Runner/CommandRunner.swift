@@ -122,7 +122,9 @@ public final class CommandRunner: @unchecked Sendable {
             }, failed: { .readFailed(.target, requestID: 0, $0) }))
         case let .loadHistory(stateID):
             reads.enqueue(Worker.Job(key: "history", retries: true, run: { store in
-                .historyLoaded(stateID: stateID, try store.history(stateID: stateID) { StoreReads.historyRow($0) })
+                // Entries of this database only: one journal serves every context and
+                // server, and another database's entry is never restored here.
+                .historyLoaded(stateID: stateID, try store.history(stateID: stateID) { store.isRecordedHere($0) ? StoreReads.historyRow($0) : nil })
             }, failed: { .readFailed(.history, requestID: 0, $0) }))
         case let .diagnose(stateID):
             reads.enqueue(Worker.Job(key: "doctor", retries: true, run: { store in

@@ -299,6 +299,16 @@ struct RunnerTests {
         program.send(.key(.character("y")))
         #expect(program.run(until: { $0.writing == nil && $0.list.selectedRow?.stateID == "dev:b" }, timeout: 10))
         #expect(program.model.status?.text == "Cleared 'dev:a' (saved to the journal first; press H next to restore it).")
+        // What another database recorded for the same ID (one journal serves every
+        // context and server) is not listed: it is never restored here.
+        let journal = Journal(path: fixture.journalPath)
+        var foreign = try #require(try journal.history(stateID: "dev:a").first)
+        foreign.id = "20261201T000000Z-f0e1a1"
+        foreign.action = "set"
+        foreign.server = "7000000000000000001/staging"
+        foreign.database = "postgres@staging.example.com:5432/staging"
+        try journal.append([foreign])
+        #expect(try journal.history(stateID: "dev:a").count == 2)
         program.send(.key(.character("H")))
         #expect(program.run(until: { if case let .history(history) = $0.mode { history.rows != nil } else { false } }, timeout: 10))
         guard case let .history(history) = program.model.mode else { Issue.record("no history"); return }
