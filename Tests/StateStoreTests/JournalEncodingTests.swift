@@ -32,7 +32,8 @@ struct JournalEncodingTests {
                            RowSnapshot(partialState: value, completedState: nil, updatedAt: nil)] {
                 entries.append(JournalEntry(id: Journal.newID(), batch: value.isEmpty ? nil : value, time: Journal.timestamp(),
                                             action: "import", stateID: value, database: "u@h:5432/\(value)", schema: value,
-                                            layout: "two-tables", user: value, host: value, before: before, note: value.isEmpty ? nil : value))
+                                            layout: "two-tables", user: value, host: value, before: before, note: value.isEmpty ? nil : value,
+                                            server: value.isEmpty ? nil : value))
             }
         }
         for _ in 0..<2000 {
@@ -40,7 +41,8 @@ struct JournalEncodingTests {
             let before = Bool.random(using: &generator) ? nil : RowSnapshot(partialState: Bool.random() ? nil : r(), completedState: Bool.random() ? nil : r(),
                                                                              updatedAt: Bool.random() ? nil : r())
             entries.append(JournalEntry(id: r(), batch: Bool.random() ? nil : r(), time: r(), action: r(), stateID: r(), database: r(),
-                                        schema: r(), layout: r(), user: r(), host: r(), before: before, note: Bool.random() ? nil : r()))
+                                        schema: r(), layout: r(), user: r(), host: r(), before: before, note: Bool.random() ? nil : r(),
+                                        server: Bool.random() ? nil : r()))
         }
         let encoder = Self.encoder()
         for entry in entries {
