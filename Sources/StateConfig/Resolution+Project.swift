@@ -85,6 +85,17 @@ extension Resolution {
 
     /// The active environment, as Meltano's CLI picks it.
     mutating func chooseEnvironment() throws {
+        // Meltano builds every environment (`Environment(**mapping)`) for any command;
+        // a setting beside `name` fails them all. Read on, this tool would use the top
+        // level's backend where the user meant the environment's.
+        for environment in meltanoFile?.environments ?? [] {
+            if let (key, line) = environment.misplacedSettings.first {
+                throw ConfigurationError(
+                    problem: "environment \(environment.name) sets \(key) directly (beside its name), which Meltano refuses for every command (\"Environment.__init__() got an unexpected keyword argument '\(key)'\")",
+                    source: "meltano.yml:\(line)",
+                    fix: "Meltano's own settings cannot be set per environment: move \(key) to the top level of meltano.yml, or set it per environment through environment variables (MELTANO_STATE_BACKEND_URI, MELTANO_DATABASE_URI).")
+            }
+        }
         let environment = inputs.environment
         if let name = inputs.environmentName, !name.isEmpty {
             (environmentName, environmentSource) = (name, "flag")

@@ -21,6 +21,9 @@ struct YAMLSettings {
         /// Dotted keys under its `config:` that Meltano ignores for its own settings
         /// (everything but `plugins`), with their lines.
         var ignoredSettings: [(key: String, line: Int)]
+        /// Meltano settings written directly under the environment (beside `name`, not
+        /// under `config:`), with their lines: Meltano refuses the whole project then.
+        var misplacedSettings: [(key: String, line: Int)] = []
     }
 
     let path: String
@@ -109,9 +112,14 @@ struct YAMLSettings {
                     flatten(value, prefix: key, into: &ignored)
                 }
             }
+            let misplaced = mapping.compactMap { key, value -> (key: String, line: Int)? in
+                guard let name = key.scalar?.string, name == "state_backend" || name == "database_uri" else { return nil }
+                return (name, key.mark?.line ?? value.mark?.line ?? 0)
+            }
             result.append(Environment(
                 name: name, line: item.mark?.line ?? 0,
-                ignoredSettings: ignored.map { ($0.key, $0.value.line) }.sorted { $0.line < $1.line }))
+                ignoredSettings: ignored.map { ($0.key, $0.value.line) }.sorted { $0.line < $1.line },
+                misplacedSettings: misplaced))
         }
         return result
     }

@@ -486,6 +486,39 @@ import Testing
         #expect(config.warnings.contains { $0.contains("meltano.yml:9") && $0.contains("environment prod sets state_backend.uri") })
     }
 
+    /// `state_backend` beside an environment's name (not under its `config:`): Meltano
+    /// fails every command ("Environment.__init__() got an unexpected keyword argument
+    /// 'state_backend'"), so the tool refuses too, whichever environment is active,
+    /// instead of quietly using the top level's backend.
+    @Test func aSettingBesideAnEnvironmentsNameIsRefusedAsMeltanoRefusesIt() throws {
+        let sandbox = Sandbox()
+        sandbox.write("project/meltano.yml", """
+            state_backend:
+              uri: postgres://u@top-host/db/public
+            environments:
+            - name: dev
+            - name: prod
+              state_backend:
+                uri: postgres://u@prod-host/db/public
+            """)
+        for name in ["prod", "dev", "null"] {
+            let error = #expect(throws: ConfigurationError.self) { try sandbox.resolve(environmentName: name) }
+            #expect(error?.source == "meltano.yml:6" && error?.problem.contains("environment prod sets state_backend directly") == true,
+                    "\(name): \(String(describing: error))")
+            #expect(error?.fix.contains("move state_backend to the top level") == true)
+        }
+        sandbox.write("project/meltano.yml", """
+            state_backend:
+              uri: postgres://u@top-host/db/public
+            environments:
+            - name: prod
+              config:
+                state_backend:
+                  uri: postgres://u@prod-host/db/public
+            """)
+        #expect(try sandbox.resolve(environmentName: "prod").connection.host == "top-host")  // ignored, as Meltano ignores it (warned)
+    }
+
     @Test func unknownEnvironmentIsAnError() {
         let sandbox = Sandbox()
         project(sandbox)
