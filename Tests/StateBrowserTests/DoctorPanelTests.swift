@@ -51,6 +51,28 @@ struct DoctorPanelTests {
         #expect(harness.text.contains("Could not diagnose: no diagnosis in this test"))
     }
 
+    /// A command to type is shown as it must be typed: `$'…\x1b…'` keeps one backslash
+    /// (a state ID's own backslash is doubled, and so was the command's, which then named
+    /// another ID), and a raw control is still shown escaped.
+    @Test("Commands in the doctor panel and the release dialog read as they must be typed")
+    func commandsAsTyped() {
+        let backend = Self.backendWithVerdicts()
+        let command = #"meltano-state unlock $'prod:ansi-\x1b[31mRED' 3f9a1c2e-5b7d-4e21-9c0a-8d6f4b2e1a37"#
+        backend.diagnoses[Self.github] = DoctorReport(stateID: Self.github, headline: "UNKNOWN", safe: false, lines: [
+            DoctorLine(label: "verdict", text: "UNKNOWN: no evidence; if you know it is dead: " + command),
+            DoctorLine(label: "holder", text: "application_name a\u{1b}b"),
+        ])
+        backend.locks[0].verdictReason = "no evidence; if you know it is dead: " + command
+        var harness = Harness(backend: backend, size: Size(width: 200, height: 40))
+        harness.press(.character("j"), .character("j"), .character("j"), .character("D"))
+        // (The command may be wrapped: its quoted ID is checked.)
+        let quotedID = #"$'prod:ansi-\x1b[31mRED'"#
+        #expect(harness.text.contains(quotedID) && !harness.text.contains(#"\\x1b"#), "\(harness.text)")
+        #expect(harness.text.contains(#"application_name a\x1bb"#) && !harness.text.contains("\u{1b}"))
+        harness.press(.escape, .character("L"), .character("u"))
+        #expect(harness.text.contains(quotedID) && !harness.text.contains(#"\\x1b"#), "\(harness.text)")
+    }
+
     @Test("u on a lock doctor calls SAFE TO RELEASE: the verdict, its evidence, one y")
     func releaseSafe() {
         let backend = Self.backendWithVerdicts()

@@ -63,9 +63,19 @@ public struct Size: Sendable, Equatable {
 public struct Run: Sendable, Equatable {
     public var text: String
     public var style: Style
-    public init(_ text: String, _ style: Style = .plain) {
+    /// How this run's unsafe characters are shown, when not as the line's (`prose`).
+    public var escaping: TextWidth.EscapeMode?
+    public init(_ text: String, _ style: Style = .plain, escaping: TextWidth.EscapeMode? = nil) {
         self.text = text
         self.style = style
+        self.escaping = escaping
+    }
+
+    /// Our own words, which may hold a command to type (`meltano-state unlock $'a\x1b…'`,
+    /// shell-quoted): a backslash is shown as written, not doubled as in a state ID,
+    /// so the command reads as it must be typed. Controls are still escaped.
+    public static func prose(_ text: String, _ style: Style = .plain) -> Run {
+        Run(text, style, escaping: .typed)
     }
 }
 
@@ -147,7 +157,7 @@ public struct Screen: Sendable, Equatable {
                              escaping mode: TextWidth.EscapeMode = .plain) -> Int {
         var column = x
         for run in runs {
-            column = put(run.text, x: column, y: y, style: run.style, limit: limit, escaping: mode)
+            column = put(run.text, x: column, y: y, style: run.style, limit: limit, escaping: run.escaping ?? mode)
             if column >= min(limit ?? width, width) { break }
         }
         return column

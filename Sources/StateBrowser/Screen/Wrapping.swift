@@ -12,11 +12,11 @@ func wrapRuns(_ runs: [Run], width: Int) -> [[Run]] {
         for character in run.text {
             current.append(character)
             if character == " " {
-                words.append(Run(current, run.style))
+                words.append(Run(current, run.style, escaping: run.escaping))
                 current = ""
             }
         }
-        if !current.isEmpty { words.append(Run(current, run.style)) }
+        if !current.isEmpty { words.append(Run(current, run.style, escaping: run.escaping)) }
     }
     var lines: [[Run]] = [[]]
     var used = 0
@@ -38,9 +38,9 @@ func wrapRuns(_ runs: [Run], width: Int) -> [[Run]] {
                 rest = rest.dropFirst()
             }
             guard !head.isEmpty else { break }  // one grapheme wider than the line
-            lines[lines.count - 1].append(Run(head, word.style))
+            lines[lines.count - 1].append(Run(head, word.style, escaping: word.escaping))
             used += headWidth
-            word = Run(String(rest), word.style)
+            word = Run(String(rest), word.style, escaping: word.escaping)
             if word.text.isEmpty { break }
             lines.append([Run(indent)])
             used = indent.count

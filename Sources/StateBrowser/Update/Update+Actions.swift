@@ -260,16 +260,16 @@ extension Model {
         if let verdict = lock.verdict {
             // doctor's verdict, from the same evidence as the `!` mark.
             lines.append([Run(verdict, lock.needsSecondConfirmation ? theme.danger : theme.stale),
-                          Run(": " + (lock.verdictReason ?? ""), lock.needsSecondConfirmation ? theme.danger : .plain)])
+                          Run.prose(": " + (lock.verdictReason ?? ""), lock.needsSecondConfirmation ? theme.danger : .plain)])
             if let evidence = lock.staleEvidence {
-                lines.append([Run("judged by ", theme.label), Run(evidence + (lock.staleReason.map { ": " + $0 } ?? ""), theme.hint)])
+                lines.append([Run("judged by ", theme.label), Run.prose(evidence + (lock.staleReason.map { ": " + $0 } ?? ""), theme.hint)])
             }
             if lock.needsSecondConfirmation {
                 again = [
                     [Run(verdict, theme.danger), Run(" — the lock of")],
                     [Run("  "), Run(lock.stateID, theme.danger)],
                     [],
-                    [Run(lock.verdictReason ?? "", theme.danger)],
+                    [Run.prose(lock.verdictReason ?? "", theme.danger)],
                     [],
                     [Run("Releasing it lets another run write this state at the same time.")],
                     [Run("Press y again only if you know this pipeline is dead.")],

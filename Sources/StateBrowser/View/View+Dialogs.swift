@@ -48,8 +48,9 @@ extension Painter {
         }
         let visible = inner.height - 1
         let top = min(panel.top, max(0, lines.count - visible))
+        // The commands to type are shell-quoted (`$'a\x1b…'`): shown as written.
         for (row, line) in lines.dropFirst(top).prefix(visible).enumerated() {
-            screen.put(runs: line, x: inner.x, y: inner.y + row, limit: inner.x + inner.width)
+            screen.put(runs: line, x: inner.x, y: inner.y + row, limit: inner.x + inner.width, escaping: .typed)
         }
         let more = top + visible < lines.count ? "↓ more (j) · " : ""
         screen.put(more + "r diagnose again · any other key closes", x: inner.x, y: inner.y + inner.height - 1,

@@ -257,11 +257,13 @@ struct Painter {
             // Beyond its line and the key hints', a long message rises over the panes'
             // last rows (gone with it): the fix at its end is never cut off.
             let above = max(0, lines.count - 2)
+            // Our own words, with commands to type (`unlock $'a\x1b…'`): a backslash
+            // shows as written, not doubled as in a state ID; controls are still escaped.
             for (index, line) in lines.enumerated() {
                 let y = rect.y + index - above
-                let text = index == lines.count - 1 ? TextWidth.truncated(line, toWidth: rect.width) : line
+                let text = index == lines.count - 1 ? TextWidth.truncated(line, toWidth: rect.width, mode: .typed) : line
                 if index < above { screen.fill(x: 0, y: y, width: screen.width, height: 1) }
-                screen.put(text, x: rect.x, y: y, style: style)
+                screen.put(text, x: rect.x, y: y, style: style, escaping: .typed)
             }
         } else if let writing = model.writing {
             screen.put(writing.progressText + "…", x: rect.x, y: rect.y, style: theme.info)
