@@ -9,7 +9,8 @@ extension ResolvedConfiguration {
     /// What to tell the user when the server asked for a password (`PostgresError.Kind
     /// .passwordRequired`) and none can be asked for: every place it can be set, highest
     /// precedence first, named for this backend. Never contains a password.
-    public func passwordRequiredMessage() -> String {
+    /// `promptedInVain`: the prompt was shown and got nothing (Enter, or Ctrl-D).
+    public func passwordRequiredMessage(promptedInVain: Bool = false) -> String {
         var lines = [hasPassword
             ? "The server asked for a password for \(target), and the configured one was not sent."
             : "The server asked for a password for \(target), and none was configured."]
@@ -46,7 +47,11 @@ extension ResolvedConfiguration {
             // The likeliest cause: a variable set to nothing hides the .env or meltano.yml one.
             lines.append("Note: \(note.components(separatedBy: "; ")[0]).")
         }
-        lines.append("Or run meltano-state in a terminal to be asked for it.")
+        if promptedInVain {
+            lines[0] += " Nothing was typed at the prompt, so nothing was done."
+        } else {
+            lines.append("Or run meltano-state in a terminal to be asked for it.")
+        }
         return redactor.scrub(lines.joined(separator: "\n"))
     }
 
@@ -61,7 +66,8 @@ public enum TerminalPassword {
 
     /// Writes `prompt` to standard error and reads one line from standard input with echo
     /// off (the newline is still echoed). Returns nil when standard input is not a
-    /// terminal or at end of input. The terminal is restored afterwards, and also when
+    /// terminal, "" when nothing was typed (Enter, or Ctrl-D at the start of the line).
+    /// The terminal is restored afterwards, and also when
     /// SIGINT, SIGTERM, SIGHUP or SIGQUIT arrive while it waits (then the signal goes on
     /// to its default action).
     public static func read(prompt: String) -> String? {
@@ -93,8 +99,7 @@ public enum TerminalPassword {
                 if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { break }
                 bytes.append(byte)
             } else if count == 0 {
-                if bytes.isEmpty { return nil }
-                break
+                break  // Ctrl-D: what was typed so far, perhaps nothing
             } else if errno != EINTR {
                 return nil
             }

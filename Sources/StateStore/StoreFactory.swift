@@ -38,9 +38,10 @@ public struct StoreFactory: Sendable {
         do {
             connection = try Connection(configuration.connection)
         } catch let error as PostgresError where error.kind == .passwordRequired {
-            guard let password = prompt(configuration.passwordPrompt), !password.isEmpty else {
+            guard let password = prompt(configuration.passwordPrompt) else {
                 throw StoreError.other(configuration.passwordRequiredMessage())
             }
+            guard !password.isEmpty else { throw StoreError.other(configuration.passwordRequiredMessage(promptedInVain: true)) }
             configuration = configuration.withPassword(password)
             do {
                 connection = try Connection(configuration.connection)

@@ -64,6 +64,15 @@ struct StoreFactoryTests {
             #expect(!error.description.contains(password), "the typed password is in the error")
         }
         #expect(asked.count == 1 && asked[0].hasPrefix("Password for "), "\(asked)")
+        // No terminal to ask on (nil), or nothing typed at the prompt (Enter, Ctrl-D):
+        // where to set it; only the first says to run in a terminal.
+        for (answer, inVain) in [(nil, false), ("", true)] as [(String?, Bool)] {
+            var factory = StoreFactory(configuration: try configuration(uri: uri))
+            let error = #expect(throws: StoreError.self) { _ = try factory.open(askingPassword: { _ in answer }) }
+            let text = error?.description ?? ""
+            #expect(text.contains("and none was configured") && text.contains("PGPASSWORD"), "\(text)")
+            #expect(text.contains("Nothing was typed at the prompt") == inVain && text.contains("run meltano-state in a terminal") == !inVain, "\(text)")
+        }
 
         var right = StoreFactory(configuration: try configuration(uri: uri))
         let store = try right.open(askingPassword: { _ in password })
