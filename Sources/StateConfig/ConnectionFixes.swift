@@ -11,11 +11,13 @@ public enum ConnectionFixes {
 
     /// The fixes in the names of `backend`'s own settings: a postgresql:// user has no
     /// `state_backend.postgres.*`, a system database user sets only `database_uri`.
-    public static func wording(for backend: Backend) -> [PostgresError.Problem: String] {
+    /// `context`: a context with a `uri`, which takes the connection from itself alone
+    /// (the environment's MELTANO_STATE_BACKEND_* do not apply to it).
+    public static func wording(for backend: Backend, context: String? = nil) -> [PostgresError.Problem: String] {
         let password, database, schema: String
         switch backend {
         case .postgres, .postgresql:
-            password = SettingKey.meltanoEnvVar(SettingKey.part(.password, backend))
+            password = context.map { "context \($0)'s password key or its uri" } ?? SettingKey.meltanoEnvVar(SettingKey.part(.password, backend))
             database = "state_backend.uri or \(SettingKey.part(.database, backend))"
             schema = backend == .postgres ? "the schema setting (\(SettingKey.part(.schema, backend)))"
                 : "the schema setting (\(SettingKey.part(.schema, backend)), or options=-csearch_path%3DSCHEMA in the URI)"

@@ -75,7 +75,7 @@ extension Resolution {
             (connection, target, schema, tableSchema) = try resolveSystemDatabase(uriFound: uriFound, entries: &entries)
         }
         connection.connectTimeout = connectTimeout
-        connection.fixWording = ConnectionFixes.wording(for: backend)
+        connection.fixWording = ConnectionFixes.wording(for: backend, context: context?.uri == nil ? nil : context?.name)
         if let uri, uriFound?.source == .flag, !passwordsInURI(uri).isEmpty {
             let variable = backend == .systemdb ? "PGPASSWORD" : SettingKey.meltanoEnvVar(SettingKey.part(.password, backend))
             warnings.append("the password in --uri shows in ps (and your shell's history) while this runs; give it in \(variable), PGPASSWORD or ~/.pgpass instead")

@@ -57,6 +57,11 @@ import Testing
         #expect(message.contains("the context's password key"))
         #expect(!message.contains("the environment: MELTANO_STATE_BACKEND_POSTGRES_PASSWORD"), "\(message)")
         #expect(!message.contains("ignored-9"))
+        // A wrong password's fix names the same places; without a context, the variables.
+        let wrong = config.connection.fixWording[.wrongPassword] ?? ""
+        #expect(wrong.contains("context prod's password key or its uri") && !wrong.contains("MELTANO_STATE_BACKEND"), "\(wrong)")
+        let plain = try resolve(sandbox, context: nil, environment: ["MELTANO_STATE_BACKEND_URI": "postgres://u@h/db/public"])
+        #expect(plain.connection.fixWording[.wrongPassword]?.contains("MELTANO_STATE_BACKEND_POSTGRES_PASSWORD") == true)
     }
 
     @Test func withoutAContextTheDefaultBackendApplies() throws {
