@@ -94,6 +94,9 @@ enum Entry {
             if option == "--help" || option == "-h" || option == "--version" { return arguments }
             index += (valueless.contains(option) || option.contains("=")) ? 1 : 2
         }
+        // Options alone (`meltano-state --context prod`) are the browser's, as no
+        // arguments at all are: it says what it needs when there is no terminal.
+        if index > 0, index == arguments.count { return ["tui"] + arguments }
         guard index > 0, index < arguments.count, verbs.contains(arguments[index]) else { return arguments }
         return [arguments[index]] + arguments[..<index] + arguments[(index + 1)...]
     }

@@ -97,6 +97,10 @@ struct ContextCLITests {
             #expect(listed.status == 0, "\(listed.stderr)")
             #expect(listed.stdout == "prod:tap-a-to-b\n")
         }
+        // Options alone are the browser's, as no arguments are (here without a terminal,
+        // the browser says what it needs; ArgumentParser said "Unknown option").
+        let browser = try fixture.run(["--context", "work"])
+        #expect(browser.status == 1 && browser.stderr.contains("The browser needs a terminal"), "\(browser.stderr)")
         let byVariable = try fixture.run(["get", "prod:tap-a-to-b"], extraEnvironment: ["MELTANO_STATE_CONTEXT": "work"])
         #expect(byVariable.stdout == #"{"singer_state":{"v":1}}"# + "\n")
         let config = try fixture.run(["config", "--context", "prod"])
