@@ -126,7 +126,7 @@ public struct PostgresError: Error, Sendable, Equatable {
         case .sslNoRootCertificate: return "sslmode verify-ca and verify-full need the CA certificate that signed the server's: set PGSSLROOTCERT (or ?sslrootcert= in a postgresql:// URI) to its file, or put it at ~/.postgresql/root.crt; sslmode=require encrypts without verifying."
         case .sslUnsupported: return "The server does not accept SSL connections: use sslmode=prefer (or disable), or turn ssl on in the server's configuration."
         case .sslClientCertificateRequired: return "The server accepts this user only with a client certificate: set sslcert and sslkey (PGSSLCERT and PGSSLKEY, or ?sslcert=…&sslkey=… in a postgresql:// URI) to the certificate issued for this user and its key (a file only you can read)."
-        case .ssl: return "An SSL problem: check sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert (PGSSLROOTCERT)."
+        case .ssl: return "An SSL problem: check sslmode (disable, allow, prefer, require, verify-ca, verify-full) and sslrootcert (PGSSLROOTCERT)."
         }
     }
 }

@@ -11,7 +11,7 @@ struct GlobalOptions: ParsableArguments {
     var uri: String?
     @Option(name: .long, help: "Database host (state_backend.postgres.host).")
     var host: String?
-    @Option(name: .long, help: "Database port (state_backend.postgres.port).")
+    @Option(name: .long, parsing: .unconditional, help: "Database port (state_backend.postgres.port).")
     var port: String?
     @Option(name: .long, help: "Database user (state_backend.postgres.user).")
     var user: String?

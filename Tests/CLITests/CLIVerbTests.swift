@@ -239,6 +239,8 @@ struct CLIVerbTests {
         #expect(negative.status == 2, "\(negative.stderr)")
         #expect(negative.stderr.contains("lock_timeout is '-1.0', which is not a number of seconds"), "\(negative.stderr)")
         #expect(negative.stderr.contains("Fix: Give --lock-timeout a number of seconds"), "\(negative.stderr)")
+        let negativePort = try fixture.run(["get", "a", "--port", "-1"])
+        #expect(negativePort.status == 2 && negativePort.stderr.contains("is '-1', which is not a port number"), "\(negativePort.stderr)")
         let notJSON = try fixture.run(["set", "--force", "a", "{bad"])
         #expect(notJSON.status == 1, "\(notJSON.stderr)")
         // Falsy values too (0, false, null): Python's words, then what was expected.
