@@ -24,7 +24,11 @@ struct CheckCommand: ParsableCommand {
         let context = try Context(global)
         let store = context.store
         let server = try store.serverInfo()
-        var out = "Connected to \(context.configuration.target) as \(server.user ?? "?"): PostgreSQL \(server.version ?? "?")\n"
+        // What libpq chose for what the configuration left to it (a service file, PGHOST).
+        var target = context.configuration.target
+        if target.host == nil, let chosen = server.server { (target.host, target.port) = (chosen, nil) }
+        if target.database == nil { target.database = server.database }
+        var out = "Connected to \(target) as \(server.user ?? "?"): PostgreSQL \(server.version ?? "?")\n"
         // With several hosts listed, which one libpq chose, and whether it takes writes.
         if let chosen = server.server {
             out += "Server: \(chosen), \(server.inRecovery ? "a standby in recovery (read-only: writes are refused)" : "primary (takes writes)")\n"

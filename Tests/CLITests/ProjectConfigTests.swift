@@ -31,6 +31,23 @@ struct ProjectConfigTests {
         #expect(plain.status != 0)
     }
 
+    /// What the configuration leaves to libpq (here PGHOST and PGPORT, for a system
+    /// database URI without them) is named by `check` as libpq chose it.
+    @Test func checkNamesTheServerLibpqChose() throws {
+        let fixture = try CLIFixture(schemaPrefix: "chosen")
+        let config = try TestDatabase.configuration()
+        let project = fixture.directory + "/project"
+        try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+        try "version: 1\nproject_id: chosen\n".write(toFile: project + "/meltano.yml", atomically: true, encoding: .utf8)
+        var environment = fixture.environment
+        environment["MELTANO_STATE_BACKEND_URI"] = nil
+        environment.merge(["MELTANO_DATABASE_URI": "postgresql:///\(config.database!)?options=-csearch_path%3D\(fixture.schema)",
+                           "PGHOST": config.host!, "PGPORT": String(config.port!), "PGUSER": config.user!]) { $1 }
+        let check = try runProcess(CLIFixture.binary, ["check"], environment: environment, currentDirectory: project)
+        #expect(check.stdout.hasPrefix("Connected to \(config.host!):\(config.port!)/\(config.database!) as \(config.user!)"),
+                "\(check.stdout)\(check.stderr)")
+    }
+
     @Test func checkConnectsWithMeltanoYMLAndDotEnvFromASubdirectory() throws {
         let fixture = try CLIFixture(schemaPrefix: "proj")
         let role = "proj_\(UUID().uuidString.prefix(6).lowercased())"
