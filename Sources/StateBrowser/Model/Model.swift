@@ -305,6 +305,8 @@ public struct Model: Sendable {
     public var writing: WriteAction?
     /// Set by `q`: the host leaves after drawing nothing more.
     public var quitting = false
+    /// `q` was pressed while a write was in flight: said so; a second `q` quits.
+    var quitAskedDuringWrite = false
     public var lastRefresh: Double?
     public var theme: Theme = .standard
     var nextRequestID = 1

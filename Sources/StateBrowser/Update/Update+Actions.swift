@@ -467,6 +467,7 @@ extension Model {
 
     mutating func writeFinished(_ action: WriteAction, _ outcome: WriteOutcome, _ commands: inout [Command]) {
         writing = nil
+        quitAskedDuringWrite = false
         switch outcome {
         case let .done(text):
             setStatus(text)

@@ -106,7 +106,14 @@ extension Model {
 
     mutating func browseKey(_ key: Key, _ commands: inout [Command]) {
         switch key {
-        case .character("q"): quit(&commands)
+        case .character("q"):
+            // A write waiting for a lock (an edit after y, say) would be given up unseen.
+            if let writing, !quitAskedDuringWrite {
+                quitAskedDuringWrite = true
+                setStatus("\(writing.progressText) is still in progress: Esc cancels it; q again quits (a write still waiting for its lock is then not made).", error: true)
+                return
+            }
+            quit(&commands)
         case .character("?"), .function(1): mode = .help(top: 0)
         case .tab: cycleFocus(forward: true)
         case .backTab: cycleFocus(forward: false)

@@ -50,7 +50,7 @@ public enum KeyBindings {
             Binding(":", "switch context: a picker of the config file's contexts"),
             Binding("=", "diff the state with the same ID in another context"),
             Binding("Esc  Ctrl-C", "stop waiting for a lock"),
-            Binding("q", "quit"),
+            Binding("q", "quit (while a write is in flight, a first q says so)"),
         ]),
     ]
 
