@@ -34,6 +34,25 @@ struct FoldTests {
         #expect(harness.model.detail.folds.isEmpty)
     }
 
+    /// Scrolled to the end, z folds the members the top lines belonged to: the pane
+    /// starts at a line still shown (the fold), never at one now inside a fold.
+    @Test("z near the end: the top of the pane is a line still shown")
+    func foldSiblingsScrolledDown() {
+        let backend = FakeBackend()
+        let streams = (0..<60).map { #""stream-\#($0)": {"i": \#($0), "v": "x"}"# }.joined(separator: ", ")
+        backend.add("dev:many", completed: #"{"singer_state": {"bookmarks": {"# + streams + "}}}")
+        var harness = Harness(backend: backend)
+        harness.press(.tab, .character("G"))
+        for _ in 0..<6 { harness.press(.character("k")) }
+        let json = harness.model.detail.document!
+        #expect(json.visibleAncestor(harness.model.detail.top, folds: harness.model.detail.folds) == harness.model.detail.top)
+        harness.press(.character("z"))
+        #expect(!harness.model.detail.folds.isEmpty)
+        let top = harness.model.detail.top
+        #expect(json.visibleAncestor(top, folds: harness.model.detail.folds) == top, "top \(top) is inside a fold")
+        #expect(!harness.text.contains(#""i": 5"#), "a folded member still shows")
+    }
+
     @Test("y copies the value, Y the JSON path (OSC 52)")
     func copy() {
         let backend = Samples.backend()

@@ -89,6 +89,8 @@ extension Model {
     mutating func ensureDetailVisible() {
         guard let document = detail.document, document.lineCount > 0 else { return }
         let rows = layout.detailRows
+        // A fold may have just hidden the top line: the pane starts at the fold then.
+        detail.top = document.visibleAncestor(detail.top, folds: detail.folds)
         if detail.cursor < detail.top {
             detail.top = detail.cursor
         } else if document.distance(from: detail.top, to: detail.cursor, folds: detail.folds, limit: rows - 1) == nil {
