@@ -95,7 +95,9 @@ struct GetCommand: ParsableCommand {
             var message = error.description
             for (name, part) in [("partial", record.partial), ("completed", record.completed)] {
                 if let parseError = part.error, let raw = part.raw {
-                    message += "\n\(name)_state as stored (\(raw.utf8.count) bytes): \(displayExcerpt(raw))\n\(parseError.description)"
+                    message += "\n\(name)_state as stored (\(raw.utf8.count) bytes): \(displayExcerpt(raw))"
+                    // The first unreadable part's error is the message's already.
+                    if !error.description.contains(parseError.description) { message += "\n" + parseError.description }
                 }
             }
             throw CommandFailure(message + "\nUse `meltano-state get --raw \(shellQuote(stateID))` to see the stored texts.")

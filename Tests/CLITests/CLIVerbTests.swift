@@ -99,6 +99,22 @@ struct CLIVerbTests {
         #expect(try ours.rows().isEmpty)
     }
 
+    /// `get` of a row that is not JSON: the reason once (with its caret), each broken
+    /// part's stored text, and how to see them whole; exit 1.
+    @Test func getOfAnUnreadableRowSaysWhyOnce() throws {
+        let fixture = try CLIFixture(schemaPrefix: "getbad")
+        #expect(try fixture.run(["init"]).status == 0)
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, partial_state, completed_state) VALUES ('bad', '[1,', $1)",
+                                [#"{"singer_state": {"a": 1,}}"#])
+        let got = try fixture.run(["get", "bad"])
+        #expect(got.status == 1 && got.stdout.isEmpty)
+        let parts = got.stderr.components(separatedBy: "Expecting property name enclosed in double quotes")
+        #expect(parts.count == 2, "\(got.stderr)")  // the completed part's error, once
+        #expect(got.stderr.contains("completed_state as stored (27 bytes)") && got.stderr.contains("partial_state as stored (3 bytes)"))
+        #expect(got.stderr.contains("Expecting value"), "\(got.stderr)")  // the partial part's own, not in the message
+        #expect(got.stderr.contains("meltano-state get --raw bad"))
+    }
+
     @Test func importAllOrNothing() throws {
         let fixture = try CLIFixture()
         let good = #"{"a": {"completed": {"singer_state": {"x": 1}}, "partial": {}}, "b": {"completed": {}, "partial": {"singer_state": {"y": 2}}}}"#
