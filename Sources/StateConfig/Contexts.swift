@@ -78,6 +78,14 @@ public struct ContextDefinition: Sendable {
         return text
     }
 
+    /// Why it cannot be used (the first of `validate`'s problems), or nil.
+    public var problem: ConfigurationError? {
+        do { try validate() } catch let error as ConfigurationError { return error } catch {
+            return ConfigurationError(problem: "\(error)", fix: "")
+        }
+        return nil
+    }
+
     /// The problems that make it unusable: neither or both of a URI and a project, an
     /// unknown colour or read-only word.
     func validate() throws {

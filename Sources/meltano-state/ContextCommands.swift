@@ -11,7 +11,7 @@ struct ContextsCommand: ParsableCommand {
             or MELTANO_STATE_CONTEXT. Passwords are never shown.
             """)
     @OptionGroup var global: GlobalOptions
-    @Flag(name: .long, help: "JSON array of {name, location, read_only, color, selected}.") var json = false
+    @Flag(name: .long, help: "JSON array of {name, location, read_only, color, selected, problem}.") var json = false
 
     func run() throws {
         let catalog = try ConfigurationResolver.contexts(global.inputs())
@@ -24,6 +24,7 @@ struct ContextsCommand: ParsableCommand {
                 object["read_only"] = .bool((try? definition.readOnly()) ?? false)
                 object["color"] = ((try? definition.color()) ?? nil).map { .string(JSONString($0.rawValue)) } ?? .null
                 object["selected"] = .bool(definition.name == catalog.selected)
+                object["problem"] = definition.problem.map { .string(JSONString($0.description)) } ?? .null
                 items.append(.object(object))
             }
             writeData(JSONValue.array(items).prettyText(indent: 2) + "\n", json: true)
@@ -38,10 +39,14 @@ struct ContextsCommand: ParsableCommand {
         func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
         var out = "  " + pad("NAME", nameWidth) + "  " + pad("MODE", 9) + "  " + pad("COLOR", 7) + "  WHERE\n"
         for definition in catalog.contexts {
-            let mode = (try? definition.readOnly()) == true ? "read-only" : "writable"
+            // A context that cannot be used says so here, not only once it is selected.
+            let mode = definition.problem != nil ? "BROKEN" : (try? definition.readOnly()) == true ? "read-only" : "writable"
             let color = ((try? definition.color()) ?? nil)?.rawValue ?? "-"
             out += (definition.name == catalog.selected ? "* " : "  ") + pad(definition.name, nameWidth) + "  " + pad(mode, 9)
                 + "  " + pad(color, 7) + "  " + definition.location + "\n"
+        }
+        for definition in catalog.contexts {
+            if let problem = definition.problem { out += "\nContext \(definition.name) is broken: \(problem.description)\n" }
         }
         writeHuman(out)
         if let selected = catalog.selected, !catalog.contexts.contains(where: { $0.name == selected }) {

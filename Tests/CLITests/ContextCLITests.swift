@@ -88,6 +88,28 @@ struct ContextCLITests {
         #expect(json.stdout.contains(#""selected": true"#) && json.stdout.contains(#""name": "work""#))
     }
 
+    /// A context that cannot be used is listed as BROKEN with its problem and fix,
+    /// not as writable (it was refused only once selected).
+    @Test func contextsMarksABrokenContext() throws {
+        let fixture = try Self.fixture()
+        try fixture.writeConfig("""
+            contexts:
+              good:
+                uri: \(try fixture.uri(schema: fixture.schema))
+              badro:
+                uri: \(try fixture.uri(schema: fixture.schema))
+                read_only: maybe
+            """)
+        let listed = try fixture.run(["contexts"])
+        #expect(listed.status == 0)
+        let lines = listed.stdout.split(separator: "\n").map(String.init)
+        #expect(lines[1].contains("good") && lines[1].contains("writable"), "\(listed.stdout)")
+        #expect(lines[2].contains("badro") && lines[2].contains("BROKEN"), "\(listed.stdout)")
+        #expect(listed.stdout.contains("Context badro is broken: the context badro has read_only 'maybe'") && listed.stdout.contains("Fix: Set read_only"))
+        let json = try fixture.run(["contexts", "--json"])
+        #expect(json.stdout.contains(#""problem": null"#) && json.stdout.contains("read_only 'maybe'"), "\(json.stdout)")
+    }
+
     @Test func aContextReachesItsBackendWhateverTheEnvironmentSays() throws {
         let fixture = try Self.fixture()
         let withoutContext = try fixture.run(["list"])
