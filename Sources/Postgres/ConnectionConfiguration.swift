@@ -87,6 +87,12 @@ public struct ConnectionConfiguration: Sendable, Equatable {
     }
 }
 
+/// Whether a URI query key names a password (lower-cased): `password`, `sslpassword` and
+/// misspellings of them (`passwd`, `PWD`); not `passfile`, the path of a password file.
+public func queryKeyNamesPassword(_ key: String) -> Bool {
+    key != "passfile" && (key.contains("pass") || key.contains("pwd"))
+}
+
 /// Every way a password could appear in the given URI, for the redactor: the user-info
 /// password by both rules (literal and percent-decoded), and `password=` parameters.
 public func passwordsInURI(_ uri: String) -> [String] {
@@ -113,10 +119,9 @@ public func passwordsInURI(_ uri: String) -> [String] {
     if let question = rest.firstIndex(of: "?") {
         for pair in rest[(question + 1)...].split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            // password=, sslpassword= and misspellings of them (passwd=): redactURI masks the same.
+            // redactURI masks the same.
             guard parts.count == 2 else { continue }
-            let key = text(parts[0]).lowercased()
-            if key.contains("pass") || key.contains("pwd") { add(text(parts[1])) }
+            if queryKeyNamesPassword(text(parts[0]).lowercased()) { add(text(parts[1])) }
         }
     }
     return found

@@ -430,9 +430,8 @@ func redactURI(_ uri: String) -> String {
         let query = rest[(question + 1)...]
         let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> [Unicode.Scalar] in
             let lower = String(String.UnicodeScalarView(pair)).lowercased()
-            // password=, sslpassword=, and misspellings (passwd=): any key naming a password.
             let key = lower.components(separatedBy: "=")[0].components(separatedBy: "%3d")[0]
-            if key.contains("pass") || key.contains("pwd") {
+            if queryKeyNamesPassword(key) {
                 let equals = pair.firstIndex(of: "=") ?? (pair.startIndex + min(pair.count, key.unicodeScalars.count + 3) - 1)
                 return Array(pair[...equals]) + Array("********".unicodeScalars)
             }

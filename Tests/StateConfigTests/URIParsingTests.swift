@@ -190,6 +190,9 @@ import Testing
         #expect(redactURI("postgresql://u:p@ss%3Awrd@h:5/db") == "postgresql://u:********@h:5/db")
         #expect(redactURI("postgresql://u:p@ss@h?sslmode=require&application_name=a@b") == "postgresql://u:********@h?sslmode=require&application_name=a@b")
         #expect(redactURI("postgresql://u@h/db?passwd=hunter22&PWD=x") == "postgresql://u@h/db?passwd=********&PWD=********")
+        // passfile is the path of a password file, not a password: shown, and no note.
+        #expect(redactURI("postgresql://u@h/db?passfile=/home/u/.pgpass&sslpassword=k") == "postgresql://u@h/db?passfile=/home/u/.pgpass&sslpassword=********")
+        #expect(passwordsInURI("postgresql://u@h/db?passfile=/home/u/.pgpass").isEmpty)
     }
 
     @Test func passwordsFoundInEveryForm() {
