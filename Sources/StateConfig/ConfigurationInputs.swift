@@ -30,6 +30,8 @@ public struct ConfigurationInputs: Sendable {
     public var homeDirectory: String
     /// `--context`; when nil, `MELTANO_STATE_CONTEXT`, else none.
     public var contextName: String?
+    /// Where `contextName` came from, for messages (default `--context`; diff's `@NAME:`).
+    public var contextSource: String?
 
     public init(flags: [String: String] = [:], flagSeconds: [String: Double] = [:], environment: [String: String],
                 workingDirectory: String, projectDirectory: String? = nil, environmentName: String? = nil,

@@ -162,7 +162,7 @@ extension ConfigurationResolver {
 extension Resolution {
     /// The context asked for: `--context`, else `MELTANO_STATE_CONTEXT` (empty: none).
     func requestedContext() -> (name: String, source: String)? {
-        if let name = inputs.contextName, !name.isEmpty { return (name, "--context") }
+        if let name = inputs.contextName, !name.isEmpty { return (name, inputs.contextSource ?? "--context") }
         if let name = inputs.environment[ContextDefinition.environmentVariable], !name.isEmpty {
             return (name, "env \(ContextDefinition.environmentVariable)")
         }

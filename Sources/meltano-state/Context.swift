@@ -11,9 +11,10 @@ final class Context {
 
     /// `contextName` (a context of the config file) overrides `--context`; `layout`
     /// overrides `--layout` (sync's `--layout-from`, `--layout-to`).
-    init(_ global: GlobalOptions, connect: Bool = true, contextName: String? = nil, layout: String? = nil) throws {
+    init(_ global: GlobalOptions, connect: Bool = true, contextName: String? = nil, layout: String? = nil,
+         contextSource: String? = nil) throws {
         self.global = global
-        configuration = try ConfigurationResolver.resolve(global.inputs(context: contextName, layout: layout))
+        configuration = try ConfigurationResolver.resolve(global.inputs(context: contextName, layout: layout, source: contextSource))
         if !global.quiet {
             for warning in configuration.warnings { printNote("meltano-state: note: \(warning)") }
         }

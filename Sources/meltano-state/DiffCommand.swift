@@ -12,10 +12,11 @@ final class ContextStores {
     init(_ global: GlobalOptions) { self.global = global }
 
     /// The context of a reference: its own, else `--context` / `MELTANO_STATE_CONTEXT`.
-    func context(_ name: String?, layout: String? = nil) throws -> Context {
+    /// `source` names where `name` was given, for messages (`@prod:`, `--from`).
+    func context(_ name: String?, layout: String? = nil, source: String? = nil) throws -> Context {
         let key = (name ?? "\u{0}current") + "\u{0}" + (layout ?? "")
         if let context = opened[key] { return context }
-        let context = try Context(global, contextName: name, layout: layout)
+        let context = try Context(global, contextName: name, layout: layout, contextSource: source)
         opened[key] = context
         return context
     }
@@ -63,7 +64,7 @@ struct DiffCommand: ParsableCommand {
         var missing: [StateReference] = []
         var colorChoice = ColorChoice.auto
         for reference in references {
-            let context = try stores.context(reference.context)
+            let context = try stores.context(reference.context, source: reference.context.map { "the reference @\($0):" })
             colorChoice = context.configuration.color
             guard let record = try context.store.get(reference.stateID) else {
                 missing.append(reference)

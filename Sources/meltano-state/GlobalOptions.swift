@@ -47,11 +47,14 @@ struct GlobalOptions: ParsableArguments {
     /// Setting keys given on the command line, the highest-precedence source.
     /// The configuration inputs of this process with these options, in `context` (the
     /// `--context` option's when nil).
-    func inputs(context name: String? = nil, layout layoutOverride: String? = nil) -> ConfigurationInputs {
+    /// `source`: where `name` came from, for messages (`@prod:` in a diff, `--from`).
+    func inputs(context name: String? = nil, layout layoutOverride: String? = nil, source: String? = nil) -> ConfigurationInputs {
         var settings = flagSettings
         if let layoutOverride { settings.text["layout"] = layoutOverride }
-        return ConfigurationInputs.current(flags: settings, projectDirectory: projectDir, environmentName: environment,
-                                           configFile: config, contextName: name ?? context)
+        var inputs = ConfigurationInputs.current(flags: settings, projectDirectory: projectDir, environmentName: environment,
+                                                 configFile: config, contextName: name ?? context)
+        if name != nil { inputs.contextSource = source }
+        return inputs
     }
 
     var flagSettings: CommandLineSettings {

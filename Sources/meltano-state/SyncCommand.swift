@@ -36,8 +36,8 @@ struct SyncCommand: ParsableCommand {
 
     func run() throws {
         let stores = ContextStores(global)
-        let source = try stores.context(from, layout: layoutFrom)
-        let target = try stores.context(to, layout: layoutTo)
+        let source = try stores.context(from, layout: layoutFrom, source: "--from")
+        let target = try stores.context(to, layout: layoutTo, source: "--to")
         func describe(_ name: String?, _ context: Context) -> String {
             let store = context.store
             var text = (name.map { "context " + $0 } ?? "the current configuration")

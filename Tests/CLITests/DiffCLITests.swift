@@ -86,6 +86,7 @@ struct DiffCLITests {
         let unknownContext = try setup.fixture.run(["diff", "@c:x", "x"])
         #expect(unknownContext.status == 2)
         #expect(unknownContext.stderr.contains("Use one of: a, b"))
+        #expect(unknownContext.stderr.contains("(the reference @c:)") && !unknownContext.stderr.contains("--context"), "\(unknownContext.stderr)")
         let malformed = try setup.fixture.run(["diff", "@a", "x"])
         #expect(malformed.status == 2)
         #expect(malformed.stderr.contains("@CONTEXT:ID"))
