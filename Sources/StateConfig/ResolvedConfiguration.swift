@@ -32,10 +32,22 @@ public struct ResolvedConfiguration: Sendable {
         public var description: String {
             var text = ""
             if let user { text += user + "@" }
-            text += host ?? "(libpq default host)"
-            if let port { text += ":" + port }
+            text += servers ?? "(libpq default host)"
             text += "/" + (database ?? "(libpq default database)")
             return text
+        }
+
+        /// Each host with its port, as a URI names them: `h1:5432,h2:5433` for several
+        /// hosts (libpq pairs the lists; one port serves all), `[::1]:5432` for IPv6.
+        var servers: String? {
+            guard let host else { return port.map { "(libpq default host):" + $0 } }
+            let hosts = host.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let ports = port?.split(separator: ",", omittingEmptySubsequences: false).map(String.init) ?? []
+            return hosts.enumerated().map { index, name in
+                let shown = name.contains(":") && !name.hasPrefix("/") && !name.hasPrefix("[") ? "[" + name + "]" : name
+                let port = ports.count == hosts.count ? ports[index] : ports.count == 1 ? ports[0] : nil
+                return port.map { shown + ":" + $0 } ?? shown
+            }.joined(separator: ",")
         }
     }
 

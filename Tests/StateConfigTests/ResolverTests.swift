@@ -177,6 +177,11 @@ import Testing
         let query = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql:///db?host=/tmp/sock&port=6000&user=q"])
         #expect(query.value("state_backend.postgresql.host") == "/tmp/sock" && query.value("state_backend.postgresql.port") == "6000")
         #expect(query.value("state_backend.postgresql.user") == "q" && query.target.description == "q@/tmp/sock:6000/db")
+        // Several hosts each with its port, IPv6 in brackets, as a URI writes them.
+        let hosts = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@h1:5432,h2:5433/db"])
+        #expect(hosts.target.description == "u@h1:5432,h2:5433/db")
+        let six = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@[::1]:6000/db"])
+        #expect(six.target.description == "u@[::1]:6000/db")
         // A setting still wins.
         let set = try Sandbox().resolve(flags: ["host": "flag-host", "sslmode": "require"], environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@/db"])
         #expect(set.connection.host == "flag-host" && set.connection.sslmode == "require")
