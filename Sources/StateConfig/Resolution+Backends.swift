@@ -195,12 +195,13 @@ extension Resolution {
         var connection = ConnectionConfiguration(uri: uri)
 
         // The add-on builds its connection with `conninfo_to_dict(uri)`, the settings
-        // over it, then `host` localhost and `sslmode` prefer where still unset: so
-        // PGHOST and PGSSLMODE never apply to Meltano, nor here (another server, or a
-        // refused connection, otherwise). A `service` file's host is overridden too.
+        // over it, then `host` localhost where still unset: PGHOST (or a service file's
+        // host) never applies to Meltano, nor here, or this would be another server.
+        // Given as a libpq keyword of its own, so the URI still names the connection.
         let hostFound = try lookup(key(.host))
+        connection.host = hostFound?.value
         let uriHost = parsed.hosts.isEmpty ? parsed.parameter("host") : parsed.hosts.joined(separator: ",")
-        connection.host = hostFound?.value ?? (uriHost == nil ? "localhost" : nil)
+        if hostFound?.value == nil && uriHost == nil { connection.extra["host"] = "localhost" }
         let host = hostFound?.value ?? uriHost ?? "localhost"
         entries.append(partEntry(.host, backend, found: hostFound, fromURI: uriHost, uriSource: uriSource, display: host,
                                  defaultNote: "the add-on's default when no host is set (PGHOST is not used, as in Meltano)"))
@@ -237,12 +238,14 @@ extension Resolution {
         entries.append(partEntry(.schema, backend, found: schemaFound, fromURI: parsed.searchPathSchema, uriSource: uriSource,
                                  display: schema, defaultNote: "not set: the connection's search_path decides"))
 
+        // The add-on also sets sslmode prefer where unset, so PGSSLMODE never applies to
+        // Meltano. Here it does: a stricter PGSSLMODE (verify-full) is the user's demand on
+        // this tool's connection, never quietly lowered; the server is the same either way.
         let sslFound = try lookup(key(.sslmode))
         connection.sslmode = try sslFound?.value.map { try validateSSLMode($0, key: key(.sslmode), source: sslFound!.source) }
-            ?? (parsed.parameter("sslmode") == nil ? "prefer" : nil)
         entries.append(partEntry(.sslmode, backend, found: sslFound, fromURI: parsed.parameter("sslmode"), uriSource: uriSource,
                                  display: connection.sslmode ?? parsed.parameter("sslmode") ?? "prefer",
-                                 defaultNote: "the add-on's default (PGSSLMODE is not used, as in Meltano)"))
+                                 defaultNote: "libpq's default (PGSSLMODE may change it here; the add-on ignores PGSSLMODE and uses prefer)"))
 
         let target = ResolvedConfiguration.Target(host: host, port: port, user: user, database: database)
         return (connection, target, schema, schema)

@@ -86,14 +86,20 @@ extension Resolution {
     /// The active environment, as Meltano's CLI picks it.
     mutating func chooseEnvironment() throws {
         // Meltano builds every environment (`Environment(**mapping)`) for any command;
-        // a setting beside `name` fails them all. Read on, this tool would use the top
-        // level's backend where the user meant the environment's.
+        // a key beside `name` it does not take fails them all. Read on, this tool would
+        // use the top level's backend where the user meant the environment's: refused,
+        // unless --uri or a context's uri says where the state is (a repair from inside
+        // the broken project).
         for environment in meltanoFile?.environments ?? [] {
-            if let (key, line) = environment.misplacedSettings.first {
-                throw ConfigurationError(
-                    problem: "environment \(environment.name) sets \(key) directly (beside its name), which Meltano refuses for every command (\"Environment.__init__() got an unexpected keyword argument '\(key)'\")",
-                    source: "meltano.yml:\(line)",
-                    fix: "Meltano's own settings cannot be set per environment: move \(key) to the top level of meltano.yml, or set it per environment through environment variables (MELTANO_STATE_BACKEND_URI, MELTANO_DATABASE_URI).")
+            guard let (key, line) = environment.misplacedSettings.first else { continue }
+            let problem = "environment \(environment.name) sets \(key) directly (beside its name), which Meltano refuses for every command (\"Environment.__init__() got an unexpected keyword argument '\(key)'\")"
+            let fix = key == "state_backend" || key == "database_uri"
+                ? "Meltano's own settings cannot be set per environment: move \(key) to the top level of meltano.yml, or set it per environment through environment variables (MELTANO_STATE_BACKEND_URI, MELTANO_DATABASE_URI)."
+                : "Remove \(key) there, or move it under the environment's config: (plugins only)."
+            if inputs.flags["uri"] != nil || context?.uri != nil {
+                warnings.append("meltano.yml:\(line): \(problem). \(fix)")
+            } else {
+                throw ConfigurationError(problem: problem, source: "meltano.yml:\(line)", fix: fix)
             }
         }
         let environment = inputs.environment

@@ -21,8 +21,9 @@ struct YAMLSettings {
         /// Dotted keys under its `config:` that Meltano ignores for its own settings
         /// (everything but `plugins`), with their lines.
         var ignoredSettings: [(key: String, line: Int)]
-        /// Meltano settings written directly under the environment (beside `name`, not
-        /// under `config:`), with their lines: Meltano refuses the whole project then.
+        /// Keys beside `name` that Meltano's `Environment(name, config, env,
+        /// state_id_suffix)` does not take (`state_backend` written there instead of at
+        /// the top level, say), with their lines: Meltano refuses the whole project then.
         var misplacedSettings: [(key: String, line: Int)] = []
     }
 
@@ -113,7 +114,7 @@ struct YAMLSettings {
                 }
             }
             let misplaced = mapping.compactMap { key, value -> (key: String, line: Int)? in
-                guard let name = key.scalar?.string, name == "state_backend" || name == "database_uri" else { return nil }
+                guard let name = key.scalar?.string, !["name", "config", "env", "state_id_suffix", "annotations"].contains(name) else { return nil }
                 return (name, key.mark?.line ?? value.mark?.line ?? 0)
             }
             result.append(Environment(

@@ -93,7 +93,7 @@ extension StoreError: CustomStringConvertible, LocalizedError {
 
     public var errorDescription: String? { description }
 
-    static func quoted(_ text: String) -> String { "'" + text + "'" }
+    static func quoted(_ text: String) -> String { quotedID(text) }
 
     static func seconds(_ value: Double) -> String {
         value < 10 ? String(format: "%.1f s", value) : String(format: "%.0f s", value)
@@ -118,6 +118,13 @@ public func unlockCommand(stateID: String, lockID: String) -> String {
 }
 
 /// A word safe to paste into a POSIX shell: bare when it is plain, else single-quoted.
+/// A state ID as messages name it: in single quotes; one holding a control character
+/// (shown escaped, `\x1b`) as the shell's `$'…'` instead, so that it reads apart from an
+/// ID holding the text `\x1b`, and pastes back as itself.
+public func quotedID(_ text: String) -> String {
+    text.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(text) : "'" + text + "'"
+}
+
 public func shellQuote(_ word: String) -> String {
     let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+=,")
     if !word.isEmpty && word.unicodeScalars.allSatisfy({ plain.contains($0) }) { return word }

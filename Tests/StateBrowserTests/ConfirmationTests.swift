@@ -103,6 +103,26 @@ struct ConfirmationTests {
         #expect(backend.writes == [.copy(from: "dev:tap-github-to-target-postgres", to: "prod:tap-github-to-target-postgres")])
     }
 
+    /// An ID holding ESC and one holding the text `\x1b` read apart in the dialog's
+    /// words, as they paste into a shell: `$'a\x1b'` and `'a\x1b'`.
+    @Test("m of an ID with a control character: the dialog names it as the shell would, apart from the literal one")
+    func moveNamesIDsApart() {
+        let backend = FakeBackend()
+        backend.add("a\u{1b}", completed: #"{"singer_state": {}}"#)
+        backend.add(#"a\x1b"#, completed: #"{"singer_state": {}}"#)
+        var harness = Harness(backend: backend, size: Size(width: 120, height: 30))
+        var shown: [String] = []
+        for _ in 0..<2 {
+            harness.press(.character("m"), .control("u"))
+            harness.type("x")
+            harness.press(.enter)
+            shown.append(harness.text)
+            harness.press(.escape, .character("j"))
+        }
+        #expect(shown.contains { $0.contains(#"Then $'a\x1b' is cleared"#) }, "\(shown)")
+        #expect(shown.contains { $0.contains(#"Then 'a\x1b' is cleared"#) }, "\(shown)")
+    }
+
     @Test("m: move to a new ID says it is created and the source cleared")
     func moveNew() {
         let backend = Samples.backend()

@@ -157,20 +157,24 @@ import Testing
     }
 
     /// The later add-on connects with `conninfo_to_dict(uri)`, the settings over it, and
-    /// then `host=localhost` and `sslmode=prefer` where still unset: PGHOST and
-    /// PGSSLMODE (and a service file's host) never apply. So it is here.
-    @Test func postgresqlURIWithoutHostOrSSLModeGetsTheAddOnsDefaults() throws {
+    /// then `host=localhost` where still unset: PGHOST (and a service file's host) never
+    /// applies. So it is here; the connection is still named by its URI (the journal's
+    /// `database`, sync's same-tables check). Its sslmode prefer is not copied: a
+    /// stricter PGSSLMODE still holds here.
+    @Test func postgresqlURIWithoutHostGetsTheAddOnsLocalhost() throws {
         let bare = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@:6543/db?service=svc"])
-        #expect(bare.connection.host == "localhost" && bare.connection.sslmode == "prefer")
-        #expect(bare.connection.keywordValues.last { $0.0 == "host" }?.1 == "localhost")
+        #expect(bare.connection.host == nil && bare.connection.sslmode == nil)
+        let pairs = bare.connection.keywordValues
+        #expect(pairs.firstIndex { $0 == ("host", "localhost") }! > pairs.firstIndex { $0.0 == "dbname" }!)
+        #expect(bare.connection.description == "URI postgresql://u@:6543/db?service=svc")
         #expect(bare.value("state_backend.postgresql.host") == "localhost" && bare.source("state_backend.postgresql.host") == .default)
         #expect(bare.entry("state_backend.postgresql.host")?.note?.contains("PGHOST is not used") == true)
-        #expect(bare.entry("state_backend.postgresql.sslmode")?.note?.contains("PGSSLMODE is not used") == true)
+        #expect(bare.entry("state_backend.postgresql.sslmode")?.note?.contains("the add-on ignores PGSSLMODE") == true)
         #expect(bare.target.description == "u@localhost:6543/db")
         // Set in the URI (its authority or its query), they are the URI's, left to libpq.
         for uri in ["postgresql://u@h1/db?sslmode=disable", "postgresql:///db?host=/tmp/sock&port=6000&user=q&sslmode=disable"] {
             let config = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": uri])
-            #expect(config.connection.host == nil && config.connection.sslmode == nil, "\(uri)")
+            #expect(config.connection.host == nil && config.connection.extra["host"] == nil && config.connection.sslmode == nil, "\(uri)")
             #expect(config.value("state_backend.postgresql.sslmode") == "disable", "\(uri)")
             #expect(config.source("state_backend.postgresql.host") != .default, "\(uri)")
         }
@@ -512,6 +516,21 @@ import Testing
                     "\(name): \(String(describing: error))")
             #expect(error?.fix.contains("move state_backend to the top level") == true)
         }
+        // --uri says where the state is: a repair from inside the broken project works, warned.
+        let repair = try sandbox.resolve(flags: ["uri": "postgres://u@repair-host/db/public"], environmentName: "prod")
+        #expect(repair.connection.host == "repair-host")
+        #expect(repair.warnings.contains { $0.hasPrefix("meltano.yml:6: environment prod sets state_backend directly") }, "\(repair.warnings)")
+        // Any key Meltano's Environment does not take fails Meltano the same way.
+        sandbox.write("project/meltano.yml", """
+            state_backend:
+              uri: postgres://u@top-host/db/public
+            environments:
+            - name: dev
+              description: the developers' environment
+              state_id_suffix: dev
+            """)
+        let other = #expect(throws: ConfigurationError.self) { try sandbox.resolve(environmentName: "dev") }
+        #expect(other?.source == "meltano.yml:5" && other?.fix.contains("Remove description") == true, "\(String(describing: other))")
         sandbox.write("project/meltano.yml", """
             state_backend:
               uri: postgres://u@top-host/db/public

@@ -1,3 +1,5 @@
+import StateStore
+
 /// A key as the browser understands it; `Terminal` translates ncurses codes to these.
 public enum Key: Sendable, Hashable {
     case character(Character)
@@ -275,4 +277,4 @@ public enum Command: Sendable {
     }
 }
 
-func quoted(_ text: String) -> String { "'" + text + "'" }
+func quoted(_ text: String) -> String { quotedID(text) }

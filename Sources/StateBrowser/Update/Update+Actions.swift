@@ -204,18 +204,18 @@ extension Model {
             [],
         ]
         if exists {
-            lines.append([Run("⚠ ", theme.danger), Run("\(quoted(target)) exists: its state is overwritten", theme.danger)])
+            lines.append([Run("⚠ ", theme.danger), Run.prose("\(quoted(target)) exists: its state is overwritten", theme.danger)])
             lines.append([Run("  (journaled first; H on it restores).", theme.danger)])
         } else {
-            lines.append([Run("\(quoted(target)) has no state yet; it is created.")])
+            lines.append([Run.prose("\(quoted(target)) has no state yet; it is created.")])
         }
         if let lock = liveLock(target) {
-            lines.append([Run("⚠ ", theme.danger), Run("\(quoted(target)) is locked now (\(lockAgeText(lock))); writing it waits for that lock.", theme.danger)])
+            lines.append([Run("⚠ ", theme.danger), Run.prose("\(quoted(target)) is locked now (\(lockAgeText(lock))); writing it waits for that lock.", theme.danger)])
         }
         if isMove {
-            lines.append([Run("Then "), Run(quoted(source), theme.danger), Run(" is cleared (its row deleted, journaled).")])
+            lines.append([Run("Then "), Run.prose(quoted(source), theme.danger), Run(" is cleared (its row deleted, journaled).")])
             if let lock = liveLock(source) {
-                lines.append([Run("⚠ ", theme.danger), Run("\(quoted(source)) is locked now (\(lockAgeText(lock))); clearing it waits for that lock.", theme.danger)])
+                lines.append([Run("⚠ ", theme.danger), Run.prose("\(quoted(source)) is locked now (\(lockAgeText(lock))); clearing it waits for that lock.", theme.danger)])
             }
         }
         lines.append([Run("Refused if the state has no top-level singer_state, as by Meltano.", theme.hint)])

@@ -266,7 +266,7 @@ struct Painter {
                 screen.put(text, x: rect.x, y: y, style: style, escaping: .typed)
             }
         } else if let writing = model.writing {
-            screen.put(writing.progressText + "…", x: rect.x, y: rect.y, style: theme.info)
+            screen.put(writing.progressText + "…", x: rect.x, y: rect.y, style: theme.info, escaping: .typed)
         }
     }
 
