@@ -124,10 +124,17 @@ public final class StateStore: @unchecked Sendable {
     public var databaseIdentity: String? {
         if let identity { return identity }
         guard connection.isOutsideTransaction else { return nil }
-        let asked = try? connection.query("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()",
-                                          idempotent: true).scalar
-        identity = .some(asked ?? nil)
-        return asked ?? nil
+        do {
+            let asked = try connection.query("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()",
+                                             idempotent: true).scalar
+            identity = .some(asked)
+            return asked
+        } catch let error as PostgresError where error.sqlState == "42501" {
+            identity = .some(nil)  // not permitted here: asked once, not before every write
+            return nil
+        } catch {
+            return nil  // a broken connection, say: asked again next time
+        }
     }
 
     /// host:port of the server the connection is on now (with several hosts listed,

@@ -36,6 +36,8 @@ struct ContextCLITests {
                 uri: \(try fixture.uri(schema: fixture.schema))
               staging:
                 uri: postgres://\(config.user!)@\(config.host!):\(config.port!)/\(staging)/public
+              prod-by-name:
+                uri: postgres://\(config.user!)@localhost:\(config.port!)/\(config.database!)/\(fixture.schema)
             """)
         #expect(try fixture.run(["--context", "staging", "init"]).status == 0)
         #expect(try fixture.run(["--context", "prod", "set", "--force", "dev:shared", #"{"singer_state": {"prod": "precious"}}"#]).status == 0)
@@ -51,6 +53,13 @@ struct ContextCLITests {
         }
         #expect(try fixture.rows() == [["dev:shared", nil, #"{"singer_state": {"prod": "precious"}}"#]])
         #expect(try fixture.run(["--context", "staging", "restore", stagingEntry, "--yes"]).status == 0)
+        // The same database through another address: restored, the question names it.
+        let history2 = try fixture.run(["--context", "prod", "history", "--json", "dev:shared"])
+        let prodEntry = try #require(history2.stdout.split(separator: "\n").first { !$0.contains(staging) && $0.contains(#""action":"set""#) })
+        let prodID = try #require(prodEntry.components(separatedBy: #""id":""#).last?.components(separatedBy: "\"").first)
+        let asked = try fixture.run(["--context", "prod-by-name", "restore", prodID])
+        #expect(asked.status == 2 && asked.stderr.contains("recorded through another connection") && asked.stderr.contains("Not confirmed"), "\(asked.stderr)")
+        #expect(try fixture.run(["--context", "prod-by-name", "restore", prodID, "--yes"]).status == 0)
     }
 
     /// Two contexts on this fixture's schema, one read-only; the environment's own URI
