@@ -63,6 +63,15 @@ public struct RewritableDocument: Sendable {
 }
 
 extension JSONParser {
+    /// True when `parse` accepts `bytes`, found without building the tree (a list page's
+    /// `?` marks: a row's texts are checked, not kept).
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return false }
+        var parser = Parser(base: base, count: buffer.count)
+        return (try? parser.walk(writer: nil, options: .compact, checkingKeys: false)) == true
+    }
+
     /// True when `bytes` is a document `parse` accepts and no object in it repeats a key:
     /// then `rewrite` writes exactly what `parse(bytes)` and a writer would.
     public static func isRewritable(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -335,7 +335,10 @@ public final class StateStore: @unchecked Sendable {
         return try database("list state IDs") {
             let result = try connection.query(sql, parameters, idempotent: true, settings: glob == nil ? [:] : Self.parallelFilterScan)
             var rows = result.rows.map { row in
-                let valid = [row[4], row[5]].allSatisfy { text in text.map { (try? JSONParser.parse($0)) != nil } ?? true }
+                let valid = [row[4], row[5]].allSatisfy { text in
+                    guard var text else { return true }
+                    return text.withUTF8 { JSONParser.isValid(UnsafeRawBufferPointer($0)) }
+                }
                 return StateSummary(stateID: row[0] ?? "", updatedAt: row[1], ageSeconds: row[2].flatMap(Double.init),
                                     isLocked: row[3] != nil,
                                     lockIsStale: row[3] != nil && isStale(lockAge: row[3].flatMap(Double.init)),

@@ -209,6 +209,20 @@ import Testing
         #expect(seen == [#"a={"x": [1]}"#, "b=2"])
     }
 
+    /// `isValid` (a list page's `?` mark) is exactly whether `parse` accepts the text.
+    @Test func isValidIsWhetherParseAccepts() throws {
+        var generator = DocumentGenerator(seed: 0x5EED_0047)
+        var texts = RewriterTests.corpus(&generator, documents: 600, mutated: 900)
+        texts += ["", " ", "{\"a\": 1, \"a\": 2}", "[NaN, -Infinity]", "\u{FEFF}{}", "{\"a\": [" + String(repeating: "9", count: 4301) + "]}"]
+        var valid = 0, invalid = 0
+        for text in texts {
+            let parsed = (try? JSONParser.parse(text)) != nil
+            #expect(Array(text.utf8).withUnsafeBytes { JSONParser.isValid($0) } == parsed, "\(text.debugDescription)")
+            if parsed { valid += 1 } else { invalid += 1 }
+        }
+        #expect(valid > 500 && invalid > 300, "\(valid) valid, \(invalid) invalid")
+    }
+
     /// Python's json cannot read an integer over 4300 digits: no text walk hands one out
     /// as rewritten (the parser's error, at the number, is what the caller then meets).
     @Test func anIntegerPythonCannotReadIsRefusedByEveryWalk() throws {
