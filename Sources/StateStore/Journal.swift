@@ -57,9 +57,12 @@ public struct JournalEntry: Sendable, Equatable, Codable {
     /// `StateStore.databaseIdentity` of the database written (nil in entries of earlier
     /// versions, or where the server did not say).
     public var server: String? = nil
+    /// The state table's name (the single-table layout's `table` setting); nil in
+    /// entries of earlier versions.
+    public var table: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, batch, time, action, stateID = "state_id", database, schema, layout, user, host, before, lock, run, note, server
+        case id, batch, time, action, stateID = "state_id", database, schema, layout, user, host, before, lock, run, note, server, table
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -79,6 +82,7 @@ public struct JournalEntry: Sendable, Equatable, Codable {
         try container.encodeIfPresent(run, forKey: .run)
         try container.encodeIfPresent(note, forKey: .note)
         try container.encodeIfPresent(server, forKey: .server)
+        try container.encodeIfPresent(table, forKey: .table)
     }
 }
 

@@ -24,7 +24,7 @@ enum JournalEncoding {
     static func append(_ entry: JournalEntry, to out: inout [UInt8]) -> Bool {
         guard entry.lock == nil, entry.run == nil else { return false }
         // Keys in sorted order: action, batch, before, database, host, id, layout, lock,
-        // note, run, schema, server, state_id, time, user.
+        // note, run, schema, server, state_id, table, time, user.
         key("action", first: true, &out); string(entry.action, &out)
         if let batch = entry.batch { key("batch", &out); string(batch, &out) }
         key("before", &out)
@@ -44,6 +44,7 @@ enum JournalEncoding {
         key("schema", &out); string(entry.schema, &out)
         if let server = entry.server { key("server", &out); string(server, &out) }
         key("state_id", &out); string(entry.stateID, &out)
+        if let table = entry.table { key("table", &out); string(table, &out) }
         key("time", &out); string(entry.time, &out)
         key("user", &out); string(entry.user, &out)
         out.append(UInt8(ascii: "}"))

@@ -372,9 +372,6 @@ extension StateStore {
             throw StoreError.other("No journal entry or batch with id '\(entryID)' in \(options.journal.path). `meltano-state history` lists them.")
         }
         for entry in selected { try checkRecordedHere(entry) }
-        for entry in selected where entry.lock == nil && entry.run == nil && entry.schema != tables.schema {
-            throw StoreError.other("Journal entry \(entry.id) was recorded for schema '\(entry.schema)', but this store uses '\(tables.schema)'; pass --schema \(shellQuote(entry.schema)) to restore it there.")
-        }
         try createTablesIfMissing()
         if selected.count > 1, selected.allSatisfy({ $0.lock == nil && $0.run == nil }) {
             try restoreRowsAtomically(selected, batchID: entryID)
@@ -395,24 +392,36 @@ extension StateStore {
         return selected
     }
 
-    /// Whether `entry` was recorded on the database this store is connected to. One
-    /// journal serves every context and server; putting another database's old state
-    /// (or lock, or run) here would destroy this one's.
+    /// Whether `entry` was recorded in the tables this store works on: through the same
+    /// connection, to the same database (its identity, where both say it), in the same
+    /// layout, schema and table. One journal serves every context, server and project;
+    /// putting another one's old state (or lock, or run) here would destroy this one's.
+    /// The connection is compared too, not the identity alone: a clone of a database
+    /// (pg_basebackup, a snapshot) shares its identity.
     public func isRecordedHere(_ entry: JournalEntry) -> Bool {
-        if let recorded = entry.server, let here = databaseIdentity { return recorded == here }
-        // An entry of an earlier version, or a server that does not say which it is:
-        // the connection as it was configured then.
-        return entry.database == location
+        recordedElsewhere(entry) == nil
     }
 
-    /// Refuses an entry recorded on another database, naming both.
+    /// Refuses an entry recorded elsewhere, naming where and how to get there.
     public func checkRecordedHere(_ entry: JournalEntry) throws {
-        guard !isRecordedHere(entry) else { return }
-        let sameAddress = entry.database == location
-        throw StoreError.other("Journal entry \(entry.id) was recorded on \(sameAddress ? "another database at the same address" : entry.database), "
-            + "not on the database connected to (\(location)\(sameAddress ? ", now \(databaseIdentity ?? "?")" : "")): restoring it here would put that "
-            + "database's old value into this one. Nothing was changed. Connect to the database it was recorded on (its --context, --uri or "
-            + "project) to restore it there\(entry.server == nil ? "; if this is that database reached another way, connect as the entry names it" : "").")
+        guard let elsewhere = recordedElsewhere(entry) else { return }
+        throw StoreError.other("Journal entry \(entry.id) was recorded \(elsewhere): restoring it here would put what it saved into other "
+            + "tables than its own. Nothing was changed. Connect as the entry was recorded (its --context, --uri or project, with the "
+            + "same --schema, --layout and --table) to restore it there.")
+    }
+
+    /// Where `entry` was recorded, when not in this store's tables.
+    private func recordedElsewhere(_ entry: JournalEntry) -> String? {
+        if entry.database != location {
+            return "through another connection (\(entry.database)), not the one in use (\(location)); if that is this same database reached another way, connect as the entry names it"
+        }
+        if let recorded = entry.server, let here = databaseIdentity, recorded != here {
+            return "on another database at the same address (\(recorded); this one is \(here))"
+        }
+        if entry.layout != layout.rawValue { return "for the \(entry.layout) layout, not \(layout.rawValue)" }
+        if entry.schema != tables.schema { return "for schema '\(entry.schema)', not '\(tables.schema)'" }
+        if let table = entry.table, table != tables.stateName { return "for table '\(table)', not '\(tables.stateName)'" }
+        return nil
     }
 
     /// A batch of state rows (an import, a `clear --all`) put back as the batch found

@@ -435,7 +435,8 @@ extension StateStore {
                       lock: LockInfo? = nil, note: String? = nil) -> JournalEntry {
         JournalEntry(id: Journal.newID(), batch: batch, time: Journal.timestamp(), action: action, stateID: stateID,
                      database: location, schema: tables.schema, layout: layout.rawValue,
-                     user: Actor.user, host: Actor.host, before: before, lock: lock, run: nil, note: note, server: databaseIdentity)
+                     user: Actor.user, host: Actor.host, before: before, lock: lock, run: nil, note: note, server: databaseIdentity,
+                     table: tables.stateName)
     }
 }
 

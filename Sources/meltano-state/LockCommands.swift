@@ -242,7 +242,7 @@ struct RestoreCommand: ParsableCommand {
         // Refused before the question: an entry of another database is never put here.
         let matching = try context.journal.entries(idOrBatch: entryID).map { entry in
             try context.store.checkRecordedHere(entry)
-            return Target(entry, here: context.store.location)
+            return Target(entry)
         }
         guard !matching.isEmpty else {
             throw CommandFailure("No journal entry or batch '\(entryID)' in \(context.journal.path); `meltano-state history` lists them.", code: Exit.notFound)
@@ -265,11 +265,7 @@ struct RestoreCommand: ParsableCommand {
         if !states.isEmpty { parts.append("\(states.count) state(s) (\(named(states))) to the value saved (their current values go to the journal first)") }
         if !locks.isEmpty { parts.append("\(locks.count) released lock(s) (\(named(locks))), taken again as they were: runs of those IDs wait until they are released") }
         if !runs.isEmpty { parts.append("\(runs.count) run(s) (\(named(runs))) to RUNNING, as they were before being marked failed") }
-        // The same database (by its identity) reached through another connection, or a
-        // copy of it (a clone shares the identity): the person answering decides.
-        let elsewhere = Set(entries.compactMap(\.otherConnection)).sorted()
-        let through = elsewhere.isEmpty ? "" : " (recorded through another connection, \(elsewhere.joined(separator: ", ")), to this same database or a copy of it)"
-        return "Restore from \(entryID)\(through): " + parts.joined(separator: "; ") + "?"
+        return "Restore from \(entryID): " + parts.joined(separator: "; ") + "?"
     }
 
     /// What the question names of an entry (its saved texts are not kept).
@@ -277,14 +273,11 @@ struct RestoreCommand: ParsableCommand {
         let stateID: String
         let isLock: Bool
         let isRun: Bool
-        /// The connection it was recorded through, when not the one in use.
-        let otherConnection: String?
 
-        init(_ entry: JournalEntry, here: String) {
+        init(_ entry: JournalEntry) {
             stateID = entry.stateID
             isLock = entry.lock != nil
             isRun = entry.run != nil
-            otherConnection = entry.database == here ? nil : entry.database
         }
     }
 }

@@ -33,7 +33,7 @@ struct JournalEncodingTests {
                 entries.append(JournalEntry(id: Journal.newID(), batch: value.isEmpty ? nil : value, time: Journal.timestamp(),
                                             action: "import", stateID: value, database: "u@h:5432/\(value)", schema: value,
                                             layout: "two-tables", user: value, host: value, before: before, note: value.isEmpty ? nil : value,
-                                            server: value.isEmpty ? nil : value))
+                                            server: value.isEmpty ? nil : value, table: value.isEmpty ? nil : value))
             }
         }
         for _ in 0..<2000 {
@@ -42,7 +42,7 @@ struct JournalEncodingTests {
                                                                              updatedAt: Bool.random() ? nil : r())
             entries.append(JournalEntry(id: r(), batch: Bool.random() ? nil : r(), time: r(), action: r(), stateID: r(), database: r(),
                                         schema: r(), layout: r(), user: r(), host: r(), before: before, note: Bool.random() ? nil : r(),
-                                        server: Bool.random() ? nil : r()))
+                                        server: Bool.random() ? nil : r(), table: Bool.random() ? nil : r()))
         }
         let encoder = Self.encoder()
         for entry in entries {
