@@ -106,7 +106,8 @@ public struct StateEvidence: Sendable, Equatable {
     public var ageSeconds: Double?
     /// `singer_state.currently_syncing` of the merged state (partial over completed).
     public var currentlySyncing: String?
-    /// A part that is not JSON, with the parse error.
+    /// Why Meltano cannot read the state: a part that is not JSON (as Python's json
+    /// reads it), with the parse error, or parts that do not merge.
     public var unreadable: String?
 
     public init(hasCompleted: Bool, hasPartial: Bool, updatedAt: String? = nil, ageSeconds: Double? = nil,
@@ -135,9 +136,14 @@ public struct StateEvidence: Sendable, Equatable {
                 if case let .string(text) = value { syncing = text.text } else if value != .null { syncing = value.compactText }
             }
         }
+        var unreadable = (partial.error ?? completed.error).map { "\(partial.error != nil ? "partial" : "completed") state is not JSON: \($0)" }
+        if unreadable == nil, let partialValue = partial.value, let completedValue = completed.value {
+            do throws(MergeError) { _ = try deepMerge(partialValue, onto: completedValue) } catch {
+                unreadable = "the partial state does not merge onto the completed state: \(error.message)"
+            }
+        }
         self.init(hasCompleted: present(completed), hasPartial: present(partial), updatedAt: row.updatedAt,
-                  ageSeconds: ageSeconds, currentlySyncing: syncing,
-                  unreadable: (partial.error ?? completed.error).map { "\(partial.error != nil ? "partial" : "completed") state is not JSON: \($0)" })
+                  ageSeconds: ageSeconds, currentlySyncing: syncing, unreadable: unreadable)
     }
 }
 
@@ -168,6 +174,8 @@ public enum Verdict: String, Sendable, Equatable, CaseIterable {
     /// Evidence disagrees (a silent heartbeat, a session busy right now): look first.
     case doNotRelease = "do-not-release"
     case unknown
+    /// Nothing is held, but Meltano's next run cannot read the state (it fails at once).
+    case unreadable
 
     public var headline: String {
         switch self {
@@ -176,23 +184,25 @@ public enum Verdict: String, Sendable, Equatable, CaseIterable {
         case .running: return "RUNNING, DO NOT RELEASE"
         case .doNotRelease: return "DO NOT RELEASE"
         case .unknown: return "UNKNOWN"
+        case .unreadable: return "STATE UNREADABLE"
         }
     }
 
     /// `doctor`'s exit code: 0 healthy, 1 stuck and safe to release, 3 running (or do
-    /// not release), 5 unknown.
+    /// not release), 5 unknown, 6 a state Meltano cannot read.
     public var exitCode: Int32 {
         switch self {
         case .healthy: return 0
         case .safeToRelease: return 1
         case .running, .doNotRelease: return 3
         case .unknown: return 5
+        case .unreadable: return 6
         }
     }
 
     /// Of several state IDs, the verdict the exit code reports: the most cautious.
     public static func overall(_ verdicts: [Verdict]) -> Verdict {
-        for verdict in [Verdict.running, .doNotRelease, .unknown, .safeToRelease] where verdicts.contains(verdict) { return verdict }
+        for verdict in [Verdict.running, .doNotRelease, .unknown, .unreadable, .safeToRelease] where verdicts.contains(verdict) { return verdict }
         return .healthy
     }
 }
@@ -233,6 +243,10 @@ public struct Diagnosis: Sendable {
                     return result(.safeToRelease, "no lock is held, and run \(running.id) is still marked RUNNING with \(silence(running)): it was killed; Meltano refuses to start this job again until it is marked failed", failRun(running))
                 }
                 return result(.running, "run \(running.id) is RUNNING, \(heartbeat(running))")
+            }
+            if let state = evidence.state, let unreadable = state.unreadable {
+                return result(.unreadable, "nothing is held, but Meltano's next run fails reading the state (\(unreadable)): repair it with `meltano-state set` (the browser's e opens the raw text), or clear it",
+                              "meltano-state get --raw " + (evidence.stateID.hasPrefix("-") ? "-- " : "") + shellQuote(evidence.stateID))
             }
             if let state = evidence.state, state.hasPartial {
                 return result(.healthy, "nothing is held; the partial state shows a run that was interrupted (the next run resumes from its bookmarks\(state.currentlySyncing.map { ", at stream \($0)" } ?? ""))")
@@ -422,6 +436,7 @@ public struct Diagnosis: Sendable {
             value["updated_at"] = string(state.updatedAt)
             value["interrupted_run"] = .bool(state.hasPartial && !runIsLive)
             value["currently_syncing"] = string(state.currentlySyncing)
+            value["unreadable"] = string(state.unreadable)
             object["state"] = .object(value)
         } else {
             object["state"] = .null

@@ -13,8 +13,9 @@ struct DoctorCommand: ParsableCommand {
 
             Verdicts and exit codes: HEALTHY 0; SAFE TO RELEASE 1 (with the exact unlock or fail-run command); \
             RUNNING, DO NOT RELEASE 3; DO NOT RELEASE 3 (evidence disagrees: look first); UNKNOWN 5 (says which \
-            evidence is missing; also when doctor fails, e.g. cannot connect). Of several state IDs the most \
-            cautious verdict sets the exit code. Bad input is 2, an unknown state ID 4.
+            evidence is missing; also when doctor fails, e.g. cannot connect); STATE UNREADABLE 6 (nothing held, \
+            but Meltano's next run cannot read the state). Of several state IDs the most cautious verdict sets the \
+            exit code. Bad input is 2, an unknown state ID 4.
 
             Examples:
               meltano-state doctor

@@ -152,6 +152,25 @@ struct DoctorTests {
         }
     }
 
+    /// Nothing held, but a state Meltano's next run cannot read (Meltano 4.4.1's `state
+    /// get` fails on both: ValueError for the long integer, TypeError for the merge):
+    /// not HEALTHY; the command to see it, exit 6, and the most cautious of several.
+    @Test func aStateMeltanoCannotReadIsUnreadableNotHealthy() throws {
+        let beside = try Beside()
+        let fixture = beside.fixture
+        try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, partial_state, completed_state) VALUES ($1, NULL, $2), ($3, $4, $5)",
+                                ["big.toobig", #"{"singer_state": {"n": "# + String(repeating: "7", count: 4301) + "}}",
+                                 "sp.nested", #"{"a": {"b": 1}}"#, #"{"a": 1.5, "singer_state": {}}"#])
+        for (id, why) in [("big.toobig", "value has 4301 digits"), ("sp.nested", "does not merge onto the completed state")] {
+            let result = try fixture.run(["doctor", id])
+            #expect(result.status == 6 && result.stdout.contains("verdict  STATE UNREADABLE") && result.stdout.contains(why), "\(result.stdout)")
+            #expect(result.stdout.contains("next     meltano-state get --raw \(id)"), "\(result.stdout)")
+        }
+        let json = try fixture.run(["doctor", "--json", "sp.nested", Self.id])
+        #expect(json.status == 6 && json.stdout.contains(#""verdict":"unreadable""#) && json.stdout.contains(#""verdict":"healthy""#), "\(json.stdout)")
+        #expect(json.stdout.contains(#""unreadable":"the partial state does not merge"#) && json.stdout.contains(#""unreadable":null"#))
+    }
+
     @Test func healthyUnknownIDsAndUnreachableSystemDatabase() throws {
         let beside = try Beside()
         let nothing = try beside.fixture.run(["doctor"])
