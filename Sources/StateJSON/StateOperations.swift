@@ -150,7 +150,11 @@ private func walkDeepMerge(_ source: JSONValue, ontoText text: UnsafeRawBufferPo
     guard case .object(let sourceObject) = source else {
         throw MergeError(reason: .sourceNotObject(pythonType: source.pythonTypeName))
     }
-    guard let base = text.baseAddress else { return }
+    guard let base = text.baseAddress else {
+        // No text (outside the precondition): what `deepMerge` says of a value that is not an object.
+        if let first = sourceObject.entries.first { throw MergeError(reason: .targetNotObject(key: first.key, pythonType: "NoneType")) }
+        return
+    }
     // An explicit stack of (source object, where the target's value is in `text`, its
     // path), children pushed last-first so that they are checked in order, each before
     // the next sibling: `deepMerge`'s depth-first order.
