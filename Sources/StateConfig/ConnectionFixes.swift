@@ -18,9 +18,13 @@ public enum ConnectionFixes {
         switch backend {
         case .postgres, .postgresql:
             password = context.map { "context \($0)'s password key or its uri" } ?? SettingKey.meltanoEnvVar(SettingKey.part(.password, backend))
-            database = "state_backend.uri or \(SettingKey.part(.database, backend))"
-            schema = backend == .postgres ? "the schema setting (\(SettingKey.part(.schema, backend)))"
-                : "the schema setting (\(SettingKey.part(.schema, backend)), or options=-csearch_path%3DSCHEMA in the URI)"
+            database = context.map { "context \($0)'s uri" } ?? "state_backend.uri or \(SettingKey.part(.database, backend))"
+            if let context {
+                schema = "context \(context)'s uri (\(backend == .postgres ? "its last path segment" : "options=-csearch_path%3DSCHEMA")) or its schema key"
+            } else {
+                schema = backend == .postgres ? "the schema setting (\(SettingKey.part(.schema, backend)))"
+                    : "the schema setting (\(SettingKey.part(.schema, backend)), or options=-csearch_path%3DSCHEMA in the URI)"
+            }
         case .systemdb:
             password = "the password in database_uri (MELTANO_DATABASE_URI)"
             database = "database_uri (MELTANO_DATABASE_URI)"

@@ -60,6 +60,8 @@ import Testing
         // A wrong password's fix names the same places; without a context, the variables.
         let wrong = config.connection.fixWording[.wrongPassword] ?? ""
         #expect(wrong.contains("context prod's password key or its uri") && !wrong.contains("MELTANO_STATE_BACKEND"), "\(wrong)")
+        #expect(config.connection.fixWording[.unknownDatabase] == "Check the database name in context prod's uri.")
+        #expect(config.connection.fixWording[.unknownSchema]?.contains("context prod's uri (its last path segment) or its schema key") == true)
         let plain = try resolve(sandbox, context: nil, environment: ["MELTANO_STATE_BACKEND_URI": "postgres://u@h/db/public"])
         #expect(plain.connection.fixWording[.wrongPassword]?.contains("MELTANO_STATE_BACKEND_POSTGRES_PASSWORD") == true)
     }
