@@ -117,8 +117,9 @@ public final class StateStore: @unchecked Sendable {
     public var location: String { connection.configuration.description }
 
     /// Which database this is, whatever address or pooler reached it: the cluster's
-    /// system identifier (a standby's is its primary's) and the database's name. Journal
-    /// entries carry it, so that an entry is never restored into another database.
+    /// system identifier (a standby's is its primary's; a clone's is its original's) and
+    /// the database's name. Journal entries carry it, so that an entry is never restored
+    /// into another database behind the same address (a recreated one, another server).
     /// Asked once, and only outside a transaction (a refusal there would abort it); nil
     /// where the server does not say.
     public var databaseIdentity: String? {

@@ -117,7 +117,6 @@ public func unlockCommand(stateID: String, lockID: String) -> String {
     "meltano-state unlock " + (stateID.hasPrefix("-") ? "-- " : "") + shellQuote(stateID) + " " + shellQuote(lockID)
 }
 
-/// A word safe to paste into a POSIX shell: bare when it is plain, else single-quoted.
 /// A state ID as messages name it: in single quotes; one holding a control character
 /// (shown escaped, `\x1b`) as the shell's `$'…'` instead, so that it reads apart from an
 /// ID holding the text `\x1b`, and pastes back as itself.
@@ -125,6 +124,7 @@ public func quotedID(_ text: String) -> String {
     text.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(text) : "'" + text + "'"
 }
 
+/// A word safe to paste into a POSIX shell: bare when it is plain, else single-quoted.
 public func shellQuote(_ word: String) -> String {
     let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+=,")
     if !word.isEmpty && word.unicodeScalars.allSatisfy({ plain.contains($0) }) { return word }
