@@ -148,13 +148,18 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Asks the server to cancel the statement running on this connection. Safe from
-    /// any thread; does nothing when no statement runs.
+    /// any thread; does nothing when no statement runs. The request goes over a
+    /// connection of its own: one that could not be made (a busy or briefly unreachable
+    /// server) is tried again, up to 5 times over 2 s, before the cancel is given up.
     public func cancel() {
         cancelLock.lock()
         defer { cancelLock.unlock() }
         guard let cancelHandle else { return }
         var buffer = [CChar](repeating: 0, count: 256)
-        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+        for attempt in 0..<5 {
+            if PQcancel(cancelHandle, &buffer, Int32(buffer.count)) == 1 { return }
+            if attempt < 4 { usleep(500_000) }
+        }
     }
 
     /// Runs one statement with text parameters (`$1`, `$2`, …); `nil` is SQL NULL.
