@@ -210,8 +210,9 @@ extension Resolution {
         connection.port = try portFound?.value.map { try parsePort($0, key: key(.port), source: portFound!.source) }
         let uriPort = parsed.ports.isEmpty ? parsed.parameter("port") : parsed.ports.joined(separator: ",")
         let port = connection.port.map(String.init) ?? uriPort
+        let service = parsed.parameter("service").map { "the service \($0) in pg_service.conf, or " } ?? ""
         entries.append(partEntry(.port, backend, found: portFound, fromURI: uriPort, uriSource: uriSource, display: port ?? "5432",
-                                 defaultNote: "libpq's default (PGPORT may change it)"))
+                                 defaultNote: "libpq's default (\(service)PGPORT may change it)"))
 
         let userFound = try lookup(key(.user))
         connection.user = userFound?.value
