@@ -170,7 +170,8 @@ import Testing
         #expect(bare.value("state_backend.postgresql.host") == "localhost" && bare.source("state_backend.postgresql.host") == .default)
         #expect(bare.entry("state_backend.postgresql.host")?.note?.contains("PGHOST is not used") == true)
         #expect(bare.entry("state_backend.postgresql.sslmode")?.note?.contains("the add-on ignores PGSSLMODE") == true)
-        #expect(bare.entry("state_backend.postgresql.port")?.note?.contains("the service svc in pg_service.conf") == true)
+        let servicePort = try Sandbox().resolve(environment: ["MELTANO_STATE_BACKEND_URI": "postgresql://u@/db?service=svc"])
+        #expect(servicePort.entry("state_backend.postgresql.port")?.note?.contains("the service svc in pg_service.conf, or PGPORT") == true)
         #expect(bare.target.description == "u@localhost:6543/db")
         // Set in the URI (its authority or its query), they are the URI's, left to libpq.
         for uri in ["postgresql://u@h1/db?sslmode=disable", "postgresql:///db?host=/tmp/sock&port=6000&user=q&sslmode=disable"] {
