@@ -130,8 +130,8 @@ public final class StateStore: @unchecked Sendable {
                                              idempotent: true).scalar
             identity = .some(asked)
             return asked
-        } catch let error as PostgresError where error.sqlState == "42501" {
-            identity = .some(nil)  // not permitted here: asked once, not before every write
+        } catch let error as PostgresError where error.sqlState != nil {
+            identity = .some(nil)  // the server answered no (not permitted, say): asked once
             return nil
         } catch {
             return nil  // a broken connection, say: asked again next time
