@@ -52,7 +52,9 @@ extension StoreError: CustomStringConvertible, LocalizedError {
         case let .noSchema(schema, origin):
             return "Schema \(StoreError.quoted(schema)) does not exist (\(origin)). Meltano never creates the schema: create it with CREATE SCHEMA, or set the schema that holds the state tables."
         case let .lockHeld(stateID, holder, waited):
-            var text = "Could not acquire lock for state_id: \(stateID) (waited \(StoreError.seconds(waited)))"
+            // Meltano's words; an ID with a control character as $'…', as elsewhere.
+            let named = stateID.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(stateID) : stateID
+            var text = "Could not acquire lock for state_id: \(named) (waited \(StoreError.seconds(waited)))"
             if let holder {
                 text += "; it is held by lock \(holder.lockID) since \(holder.lockedAt)"
                 if let age = holder.ageSeconds { text += " (\(formatAge(age)) ago\(holder.isStale ? ", stale" : ""))" }

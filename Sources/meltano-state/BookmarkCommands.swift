@@ -40,7 +40,7 @@ func bookmarkTable(_ report: BookmarkReport) -> String {
         text += "currently_syncing: \(syncing.stringValue?.text ?? syncing.meltanoText)\n"
     }
     if report.lines.isEmpty {
-        return terminalSafe(text) + terminalSafe("No bookmarks in '\(report.stateID)'\(report.problem.map { ": \($0)" } ?? "").") + "\n"
+        return terminalSafe(text) + terminalSafe("No bookmarks in \(quotedID(report.stateID))\(report.problem.map { ": \($0)" } ?? "").") + "\n"
     }
     let cells = report.cells.map { $0.map { terminalSafe(displayExcerpt($0), keepingLineBreaks: false) } }
     return terminalSafe(text) + alignedTable(cells)
@@ -78,7 +78,7 @@ struct BookmarkWrite {
         case .written:
             break
         case .changed:
-            throw CommandFailure("The state of '\(stateID)' changed since it was read (a pipeline wrote it?); nothing was written. Run the command again to see the new bookmarks.")
+            throw CommandFailure("The state of \(quotedID(stateID)) changed since it was read (a pipeline wrote it?); nothing was written. Run the command again to see the new bookmarks.")
         case let .unreadable(error):
             throw error
         }
@@ -146,14 +146,14 @@ struct RewindCommand: ParsableCommand {
         do { edit = try SingerState.rewind(current, stream: stream, partition: context, move, allowForward: forward) } catch {
             throw commandFailure(error)
         }
-        let what = "'\(stream)'\(context.map { " (partition \($0.meltanoText))" } ?? "")"
+        let what = "\(quotedID(stream))\(context.map { " (partition \($0.meltanoText))" } ?? "")"
         if edit.new.isEquivalent(to: edit.old) {
             printNote("The bookmark of \(what) is already \(edit.old.meltanoText); nothing was written.", quiet: global.quiet)
             return
         }
-        try writer.write(from: current, to: edit.state, question: "Rewind \(what) of '\(stateID)': \(edit.change)?",
+        try writer.write(from: current, to: edit.state, question: "Rewind \(what) of \(quotedID(stateID)): \(edit.change)?",
                          assumeYes: yes, note: edit.note)
-        printNote("Rewound \(what) of '\(stateID)': \(edit.change).", quiet: global.quiet)
+        printNote("Rewound \(what) of \(quotedID(stateID)): \(edit.change).", quiet: global.quiet)
     }
 }
 
@@ -180,8 +180,8 @@ struct ResetStreamCommand: ParsableCommand {
         do { edited = try SingerState.removingStream(current, stream: stream).state } catch {
             throw commandFailure(error)
         }
-        try writer.write(from: current, to: edited, question: "Remove the bookmark of '\(stream)' from '\(stateID)' (the next run extracts it from the start)?",
+        try writer.write(from: current, to: edited, question: "Remove the bookmark of \(quotedID(stream)) from \(quotedID(stateID)) (the next run extracts it from the start)?",
                          assumeYes: yes, note: SingerState.resetNote(stream: stream))
-        printNote("Removed the bookmark of '\(stream)' from '\(stateID)'.", quiet: global.quiet)
+        printNote("Removed the bookmark of \(quotedID(stream)) from \(quotedID(stateID)).", quiet: global.quiet)
     }
 }

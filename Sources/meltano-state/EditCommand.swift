@@ -35,18 +35,18 @@ struct EditCommand: ParsableCommand {
         }
         let diff = unifiedDiff(old: original, new: edited.prettyText(indent: 2) + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (edited)")
         writeStandardError(terminalSafe(diff))
-        try confirm("Write this state to '\(stateID)'?", assumeYes: force || yes, flagHint: "--yes")
+        try confirm("Write this state to \(quotedID(stateID))?", assumeYes: force || yes, flagHint: "--yes")
         // Written only if nobody changed the state while the editor was open (checked
         // under the lock, so no pipeline can slip in between).
         switch try context.withInterruptHandler({ try context.store.setIfUnchanged(stateID, opened: current, to: edited) }) {
         case .written:
             break
         case .changed:
-            throw CommandFailure("The state of '\(stateID)' changed while it was being edited (a pipeline wrote it?); nothing was written. Run `meltano-state edit` again to edit the new value.")
+            throw CommandFailure("The state of \(quotedID(stateID)) changed while it was being edited (a pipeline wrote it?); nothing was written. Run `meltano-state edit` again to edit the new value.")
         case let .unreadable(error):
             throw error
         }
-        printNote("State of '\(stateID)' updated.", quiet: global.quiet)
+        printNote("State of \(quotedID(stateID)) updated.", quiet: global.quiet)
     }
 }
 

@@ -142,7 +142,7 @@ struct UnlockCommand: ParsableCommand {
             try context.withInterruptHandler {
                 for lock in locks {
                     if context.store.cancellation.isCancelled {
-                        throw StoreError.cancelled("stopped before releasing the lock on '\(lock.stateID)' (those before it are reported above).")
+                        throw StoreError.cancelled("stopped before releasing the lock on \(quotedID(lock.stateID)) (those before it are reported above).")
                     }
                     failures += report(try context.store.release(stateID: lock.stateID, lockID: lock.lockID), expected: lock.lockID) ? 0 : 1
                 }
@@ -154,10 +154,10 @@ struct UnlockCommand: ParsableCommand {
             throw CommandFailure("Give the state ID and the lock ID to release (see `meltano-state locks`), or --stale.", code: Exit.usage)
         }
         guard let lock = try context.store.locks().first(where: { $0.stateID == stateID }) else {
-            throw CommandFailure("No lock is held on '\(stateID)' (already released?). Nothing was removed.", code: Exit.notFound)
+            throw CommandFailure("No lock is held on \(quotedID(stateID)) (already released?). Nothing was removed.", code: Exit.notFound)
         }
         guard lock.lockID == lockID || lock.pid.map(String.init) == lockID else {
-            throw CommandFailure("The lock on '\(stateID)' is \(lock.lockID), not \(lockID): it was re-taken or the ID is wrong. Nothing was removed. Check `meltano-state locks`.", code: Exit.lockHeld)
+            throw CommandFailure("The lock on \(quotedID(stateID)) is \(lock.lockID), not \(lockID): it was re-taken or the ID is wrong. Nothing was removed. Check `meltano-state locks`.", code: Exit.lockHeld)
         }
         writeStandardError(terminalSafe(lockTable([lock])))
         let warning: String
@@ -170,7 +170,7 @@ struct UnlockCommand: ParsableCommand {
         } else {
             warning = "The lock is only \(lock.ageSeconds.map(formatAge) ?? "?") old: it may belong to a running pipeline."
         }
-        try confirm("\(warning) Release the lock on '\(stateID)'?", assumeYes: yes)
+        try confirm("\(warning) Release the lock on \(quotedID(stateID))?", assumeYes: yes)
         if !report(try context.withInterruptHandler { try context.store.release(stateID: stateID, lockID: lock.lockID) }, expected: lock.lockID) {
             throw CommandFailure("Nothing was removed.", code: Exit.lockHeld)
         }
@@ -180,16 +180,16 @@ struct UnlockCommand: ParsableCommand {
     func report(_ outcome: ReleaseOutcome, expected: String) -> Bool {
         switch outcome {
         case let .released(lock):
-            printNote("Released lock \(lock.lockID) on '\(lock.stateID)' (taken \(lock.lockedAt)).", quiet: global.quiet)
+            printNote("Released lock \(lock.lockID) on \(quotedID(lock.stateID)) (taken \(lock.lockedAt)).", quiet: global.quiet)
             return true
         case let .terminated(lock):
-            printNote("Terminated session \(lock.pid.map(String.init) ?? "?"); its lock on '\(lock.stateID)' is gone.", quiet: global.quiet)
+            printNote("Terminated session \(lock.pid.map(String.init) ?? "?"); its lock on \(quotedID(lock.stateID)) is gone.", quiet: global.quiet)
             return true
         case .alreadyGone:
             printError("The lock \(expected) is already gone; nothing was removed.")
             return false
         case let .retaken(other):
-            printError("'\(other.stateID)' is now locked by \(other.lockID) (taken \(other.lockedAt)), not \(expected): left alone.")
+            printError("\(quotedID(other.stateID)) is now locked by \(other.lockID) (taken \(other.lockedAt)), not \(expected): left alone.")
             return false
         }
     }
@@ -214,7 +214,7 @@ struct HistoryCommand: ParsableCommand {
         let here = context.configuration.connection.description
         let lines = try context.history(stateID: stateID, limit: max(limit, 0)) { Self.line($0, here: here) }
         if lines.isEmpty {
-            printNote("The backup journal (\(context.journal.path)) has no entries\(stateID.map { " for '\($0)'" } ?? "").", quiet: global.quiet)
+            printNote("The backup journal (\(context.journal.path)) has no entries\(stateID.map { " for \(quotedID($0))" } ?? "").", quiet: global.quiet)
             return
         }
         writeHuman(lines.joined())
@@ -256,7 +256,7 @@ struct RestoreCommand: ParsableCommand {
     /// as it was), or a run marked failed (RUNNING again).
     static func question(_ entries: [Target], entryID: String) -> String {
         func named(_ some: [Target]) -> String {
-            some.prefix(5).map { "'\($0.stateID)'" }.joined(separator: ", ") + (some.count > 5 ? ", …" : "")
+            some.prefix(5).map { "\(quotedID($0.stateID))" }.joined(separator: ", ") + (some.count > 5 ? ", …" : "")
         }
         var parts: [String] = []
         let states = entries.filter { !$0.isLock && !$0.isRun }

@@ -58,7 +58,7 @@ struct FailRunCommand: ParsableCommand {
         guard run.isStale else {
             throw CommandFailure("Run \(id) (\(run.jobName)) was heard from \(run.silentForSeconds.map(formatAge) ?? "recently") ago: it may still be running. Nothing was changed.")
         }
-        try confirm("Mark run \(id) of '\(run.jobName)' (last heartbeat \(run.lastHeartbeatAt ?? "never")) as FAIL?", assumeYes: yes)
+        try confirm("Mark run \(id) of \(quotedID(run.jobName)) (last heartbeat \(run.lastHeartbeatAt ?? "never")) as FAIL?", assumeYes: yes)
         _ = try context.withInterruptHandler { try context.store.failStaleRun(id: id) }
         printNote("Run \(id) marked FAIL: \(run.staleReason)", quiet: global.quiet)
     }

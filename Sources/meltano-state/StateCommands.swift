@@ -157,10 +157,10 @@ struct SetCommand: ParsableCommand {
     func run() throws {
         var value = Optional(try readStateText(json: state, inputFile: inputFile))
         let context = try Context(global)
-        try confirm("Overwrite the state of '\(stateID)'? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
+        try confirm("Overwrite the state of \(quotedID(stateID))? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
         // Handed over, not copied: the input's bytes are let go before the new text is sent.
         try context.withInterruptHandler { try context.store.set(stateID, to: value.take()!, validate: !noValidate) }
-        printNote("State of '\(stateID)' set.", quiet: global.quiet)
+        printNote("State of \(quotedID(stateID)) set.", quiet: global.quiet)
     }
 }
 
@@ -185,7 +185,7 @@ struct MergeCommand: ParsableCommand {
             context = try Context(global)
             try context.withInterruptHandler { try context.store.merge(stateID, with: value) }
         }
-        printNote("Merged into the state of '\(stateID)'.", quiet: global.quiet)
+        printNote("Merged into the state of \(quotedID(stateID)).", quiet: global.quiet)
     }
 }
 
@@ -199,9 +199,9 @@ struct CopyCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        try confirm("Overwrite the state of '\(destination)' with that of '\(source)'?", assumeYes: force || yes, flagHint: "--force")
+        try confirm("Overwrite the state of \(quotedID(destination)) with that of \(quotedID(source))?", assumeYes: force || yes, flagHint: "--force")
         try context.withInterruptHandler { try context.store.copy(from: source, to: destination) }
-        printNote("Copied '\(source)' to '\(destination)'.", quiet: global.quiet)
+        printNote("Copied \(quotedID(source)) to \(quotedID(destination)).", quiet: global.quiet)
     }
 }
 
@@ -215,9 +215,9 @@ struct MoveCommand: ParsableCommand {
 
     func run() throws {
         let context = try Context(global)
-        try confirm("Move the state of '\(source)' to '\(destination)' (overwriting it) and clear '\(source)'?", assumeYes: force || yes, flagHint: "--force")
+        try confirm("Move the state of \(quotedID(source)) to \(quotedID(destination)) (overwriting it) and clear \(quotedID(source))?", assumeYes: force || yes, flagHint: "--force")
         try context.withInterruptHandler { try context.store.move(from: source, to: destination) }
-        printNote("Moved '\(source)' to '\(destination)'.", quiet: global.quiet)
+        printNote("Moved \(quotedID(source)) to \(quotedID(destination)).", quiet: global.quiet)
     }
 }
 
@@ -235,9 +235,9 @@ struct ClearCommand: ParsableCommand {
         }
         let context = try Context(global)
         if let stateID {
-            try confirm("Clear the state of '\(stateID)'? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
+            try confirm("Clear the state of \(quotedID(stateID))? The previous value goes to the backup journal.", assumeYes: force || yes, flagHint: "--force")
             let existed = try context.withInterruptHandler { try context.store.clear(stateID) }
-            printNote(existed ? "State of '\(stateID)' cleared." : "No state for '\(stateID)'; nothing to clear.", quiet: global.quiet)
+            printNote(existed ? "State of \(quotedID(stateID)) cleared." : "No state for \(quotedID(stateID)); nothing to clear.", quiet: global.quiet)
         } else {
             let count = try context.store.count()
             try confirm("Clear ALL \(count) state(s) in schema '\(context.store.schema)'? Each goes to the backup journal first.", assumeYes: force || yes, flagHint: "--force")
@@ -268,7 +268,7 @@ struct ExportCommand: ParsableCommand {
             writeOut(bytes: out)
         }
         if !unreadable.isEmpty {
-            let names = unreadable.prefix(10).map { "'\($0.0)': \($0.1)" }.joined(separator: "\n  ")
+            let names = unreadable.prefix(10).map { "\(quotedID($0.0)): \($0.1)" }.joined(separator: "\n  ")
             throw CommandFailure("\(unreadable.count) state(s) were left out because their stored text is not JSON:\n  \(names)\nSee them with `meltano-state get --raw ID`.")
         }
     }

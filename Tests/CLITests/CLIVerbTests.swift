@@ -115,6 +115,19 @@ struct CLIVerbTests {
         #expect(got.stderr.contains("meltano-state get --raw bad"))
     }
 
+    /// Messages name an ID holding a control character (a newline, ESC) as the shell's
+    /// `$'…'`: one line, nothing raw, and apart from an ID holding the text `\x1b`.
+    @Test func messagesNameIDsWithControlsAsTheShellWould() throws {
+        let fixture = try CLIFixture(schemaPrefix: "ctlid")
+        #expect(try fixture.run(["init"]).status == 0)
+        for (id, named) in [("nl\nid", #"$'nl\x0aid'"#), ("lit\u{1b}back", #"$'lit\x1bback'"#), (#"lit\x1bback"#, #"'lit\x1bback'"#)] {
+            let set = try fixture.run(["set", "--force", "--", id, #"{"singer_state": {}}"#])
+            #expect(set.status == 0 && set.stderr == "State of \(named) set.\n", "\(set.stderr.debugDescription)")
+            let cleared = try fixture.run(["clear", "--force", "--", id])
+            #expect(cleared.stderr == "State of \(named) cleared.\n", "\(cleared.stderr.debugDescription)")
+        }
+    }
+
     @Test func importAllOrNothing() throws {
         let fixture = try CLIFixture()
         let good = #"{"a": {"completed": {"singer_state": {"x": 1}}, "partial": {}}, "b": {"completed": {}, "partial": {"singer_state": {"y": 2}}}}"#
