@@ -120,9 +120,16 @@ enum StoreReads {
             return EditSession(stateID: stateID, original: text, text: text)
         case let .failure(error):
             let raw = unreadableText(row)
-            let comments = ["meltano-state: the stored state is not valid JSON; its raw text is below.",
+            var comments = ["meltano-state: Meltano cannot read the stored state; the raw text of the part at fault is below.",
                             "Fix it and save to write it back (as Meltano's set: completed = it, partial = empty)."]
                 + Model.wrapComment(error.description)
+            // The write replaces both parts: the one not shown is named here, before it goes.
+            let shownIsCompleted = raw == (row.completedState ?? "") && row.completedState != nil
+            if let other = shownIsCompleted ? row.partialState : row.completedState, !other.isEmpty, other != "{}" {
+                let cut = other.count > 2000 ? String(other.prefix(2000)) + "…" : other
+                comments += ["The stored \(shownIsCompleted ? "partial" : "completed") part is replaced too (the journal keeps it); as stored:"]
+                    + Model.wrapComment(cut)
+            }
             return EditSession(stateID: stateID, original: raw, text: Model.withComments(comments, raw), unreadable: true)
         }
     }

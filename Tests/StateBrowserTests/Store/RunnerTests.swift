@@ -234,6 +234,26 @@ struct RunnerTests {
         #expect(text.contains("column 26 (byte 25)"))
     }
 
+    /// A row Meltano cannot read opens as the raw text of the part at fault; the write
+    /// replaces both parts, so the other one is shown in the comments before it goes.
+    @Test("Edit of an unreadable row: the part not opened is named, as stored, since it is replaced too")
+    func editUnreadableNamesTheOtherPart() throws {
+        let fixture = try BrowserFixture()
+        try fixture.insert("u:list", completed: #"{"a": [1]}"#, partial: #"{"a": {"b": 1}}"#)
+        try fixture.insert("u:bad", completed: "nope", partial: #"{"singer_state": {"x": 2}}"#)
+        let store = try fixture.makeStore()
+        defer { store.close() }
+        let list = try StoreReads.editSession(store, "u:list")
+        #expect(list.unreadable && list.original == #"{"a": {"b": 1}}"#)
+        #expect(list.text.contains("The stored completed part is replaced too (the journal keeps it); as stored:") && list.text.contains(#"// {"a": [1]}"#),
+                "\(list.text)")
+        let bad = try StoreReads.editSession(store, "u:bad")
+        #expect(bad.original == "nope" && bad.text.contains("The stored partial part is replaced too") && bad.text.contains(#"{"singer_state": {"x": 2}}"#),
+                "\(bad.text)")
+        // The comments are not part of what is written.
+        #expect(Model.stripComments(list.text) == list.original + (list.text.hasSuffix("\n") ? "\n" : ""))
+    }
+
     @Test("Filter on the server")
     func filter() throws {
         let fixture = try BrowserFixture()
