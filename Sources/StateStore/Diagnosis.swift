@@ -136,7 +136,8 @@ public struct StateEvidence: Sendable, Equatable {
                 if case let .string(text) = value { syncing = text.text } else if value != .null { syncing = value.compactText }
             }
         }
-        var unreadable = (partial.error ?? completed.error).map { "\(partial.error != nil ? "partial" : "completed") state is not JSON: \($0)" }
+        // One line: the parse error without its excerpt and caret.
+        var unreadable = (partial.error ?? completed.error).map { "\(partial.error != nil ? "partial" : "completed") state is not JSON: \($0.pythonDescription)" }
         if unreadable == nil, let partialValue = partial.value, let completedValue = completed.value {
             do throws(MergeError) { _ = try deepMerge(partialValue, onto: completedValue) } catch {
                 unreadable = "the partial state does not merge onto the completed state: \(error.message)"

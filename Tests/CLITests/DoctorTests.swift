@@ -165,6 +165,7 @@ struct DoctorTests {
             let result = try fixture.run(["doctor", id])
             #expect(result.status == 6 && result.stdout.contains("verdict  STATE UNREADABLE") && result.stdout.contains(why), "\(result.stdout)")
             #expect(result.stdout.contains("next     meltano-state get --raw \(id)"), "\(result.stdout)")
+            #expect(!result.stdout.contains("^"), "the parse error's caret line: \(result.stdout)")
         }
         let json = try fixture.run(["doctor", "--json", "sp.nested", Self.id])
         #expect(json.status == 6 && json.stdout.contains(#""verdict":"unreadable""#) && json.stdout.contains(#""verdict":"healthy""#), "\(json.stdout)")
