@@ -4,6 +4,8 @@ extension Model {
         // `H` right after a clear or move is the removed ID's (see `openHistory`); any
         // key, once handled, hands `H` back to the selection.
         defer { removedJustNow = false }
+        // `q` quits a write in flight only when pressed right after its warning.
+        if key != .character("q") { quitAskedDuringWrite = false }
         // Ctrl-C always works: it stops a lock wait, or leaves.
         if key == .control("c") {
             if writing != nil {
@@ -18,7 +20,7 @@ extension Model {
         // dialog or a selection that cannot be seen. Only leaving works (q, Ctrl-C
         // above); a resize is a message of its own.
         if Layout.isTooSmall(size) {
-            if key == .character("q") { quit(&commands) }
+            if key == .character("q") { quitUnlessWriting(&commands) }
             return
         }
         switch mode {
@@ -102,18 +104,22 @@ extension Model {
         commands.append(.quit)
     }
 
+    /// `q`: quits, unless a write is in flight (an edit waiting for its lock after y,
+    /// say), which would be given up unseen: that is said first, and q right after quits.
+    mutating func quitUnlessWriting(_ commands: inout [Command]) {
+        if let writing, !quitAskedDuringWrite {
+            quitAskedDuringWrite = true
+            setStatus("\(writing.progressText) is still in progress: Esc cancels it; q again quits (a write still waiting for its lock is then not made).", error: true)
+            return
+        }
+        quit(&commands)
+    }
+
     // MARK: - Browsing
 
     mutating func browseKey(_ key: Key, _ commands: inout [Command]) {
         switch key {
-        case .character("q"):
-            // A write waiting for a lock (an edit after y, say) would be given up unseen.
-            if let writing, !quitAskedDuringWrite {
-                quitAskedDuringWrite = true
-                setStatus("\(writing.progressText) is still in progress: Esc cancels it; q again quits (a write still waiting for its lock is then not made).", error: true)
-                return
-            }
-            quit(&commands)
+        case .character("q"): quitUnlessWriting(&commands)
         case .character("?"), .function(1): mode = .help(top: 0)
         case .tab: cycleFocus(forward: true)
         case .backTab: cycleFocus(forward: false)
