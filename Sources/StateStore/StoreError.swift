@@ -139,8 +139,10 @@ public func shellQuote(_ word: String) -> String {
             switch scalar {
             case "\\": quoted += "\\\\"
             case "'": quoted += "\\'"
-            case _ where scalar.value < 0x80 && isUnsafeForTerminal(scalar): quoted += String(format: "\\x%02x", scalar.value)
-            case _ where isUnsafeForTerminal(scalar): quoted += String(format: "\\u%04x", scalar.value)
+            // Bytes, not \u: bash turns \u202e back into the character only in a UTF-8
+            // locale (under LC_ALL=C it stays the six characters, another ID).
+            case _ where isUnsafeForTerminal(scalar):
+                for byte in String(scalar).utf8 { quoted += String(format: "\\x%02x", byte) }
             default: quoted.unicodeScalars.append(scalar)
             }
         }

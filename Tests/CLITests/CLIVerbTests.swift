@@ -403,10 +403,12 @@ struct CLIVerbTests {
         #expect(blocked.status == 3, "\(blocked.stderr)")
         let line = try #require(blocked.stderr.split(separator: "\n").first { $0.contains("meltano-state unlock ") })
         let command = try #require(line.range(of: "meltano-state unlock ").map { String(line[$0.lowerBound...]) })
-        #expect(command.hasPrefix("meltano-state unlock $'dev:ctl-\\x1b[2J\\x0aline\\u202e\\'q\\\\b\\u0085é' dead-holder"), "\(command)")
-        // Run as printed, by bash, with the binary for the program name.
+        #expect(command.hasPrefix("meltano-state unlock $'dev:ctl-\\x1b[2J\\x0aline\\xe2\\x80\\xae\\'q\\\\b\\xc2\\x85é' dead-holder"), "\(command)")
+        // Run as printed, by bash, with the binary for the program name; in the C locale
+        // of many containers (bash reads \u escapes only in a UTF-8 one).
         let script = "meltano-state() { \(shellQuote(CLIFixture.binary)) \"$@\"; }; " + command.replacingOccurrences(of: "unlock ", with: "unlock --yes ")
-        let released = try runProcess("bash", ["-c", script], environment: fixture.environment, currentDirectory: fixture.directory)
+        let released = try runProcess("bash", ["-c", script], environment: fixture.environment.merging(["LC_ALL": "C"]) { $1 },
+                                      currentDirectory: fixture.directory)
         #expect(released.status == 0, "\(released.stdout) \(released.stderr)")
         #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "0")
     }
