@@ -126,6 +126,14 @@ public func quotedID(_ text: String) -> String {
     text.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(text) : "'" + text + "'"
 }
 
+/// A state ID as tables and listings show it: bare when that is unambiguous, else
+/// shell-quoted (a control character as `$'…\x1b…'`, leading or trailing spaces, an
+/// empty ID), so every ID reads apart from every other and pastes back as itself.
+public func displayedID(_ id: String) -> String {
+    let edges = id.first.map { $0.isWhitespace } ?? true || id.last.map { $0.isWhitespace } ?? true
+    return edges || id.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(id) : id
+}
+
 /// A word safe to paste into a POSIX shell: bare when it is plain, else single-quoted.
 public func shellQuote(_ word: String) -> String {
     let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+=,")

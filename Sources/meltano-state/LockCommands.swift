@@ -55,10 +55,10 @@ func lockTable(_ locks: [LockInfo]) -> String {
         let evidence = lock.staleness?.evidence.rawValue ?? "age"
         if lock.ageIsImplausible { flag += (flag.isEmpty ? "" : ", ") + "age implausible: writer in another time zone?" }
         if advisory {
-            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.pid.map(String.init) ?? "", lock.clientAddress ?? "",
+            rows.append([displayedID(lock.stateID), lock.lockID, lock.pid.map(String.init) ?? "", lock.clientAddress ?? "",
                          lock.applicationName ?? "", lock.lockedAt, age, evidence, flag])
         } else {
-            rows.append([displayExcerpt(lock.stateID), lock.lockID, lock.lockedAt, age, evidence, flag])
+            rows.append([displayedID(lock.stateID), lock.lockID, lock.lockedAt, age, evidence, flag])
         }
     }
     return alignedTable(rows)
@@ -70,7 +70,8 @@ func lockTable(_ locks: [LockInfo]) -> String {
 func alignedTable(_ rows: [[String]]) -> String {
     // Each cell measured once, and lines trimmed without Foundation: a table of 900 000
     // bookmarks spent 12 s here before.
-    let cellWidths = rows.map { $0.map { TextWidth.width(of: $0) } }
+    // Cells are printed as they are (a backslash once), so measured so.
+    let cellWidths = rows.map { $0.map { TextWidth.width(of: $0, escaping: .typed) } }
     let widths = (0..<rows[0].count).map { column in cellWidths.map { $0[column] }.max() ?? 0 }
     var table = ""
     for (row, cells) in rows.enumerated() {
@@ -80,9 +81,9 @@ func alignedTable(_ rows: [[String]]) -> String {
             line += cell
             if index < cells.count - 1 { line += String(repeating: " ", count: max(0, widths[index] - cellWidths[row][index])) }
         }
-        // Spaces and tabs at either end go (as `trimmingCharacters(in: .whitespaces)`).
+        // Spaces and tabs at the end go (the padding of empty last cells); at the start
+        // they are a cell's own.
         var trimmed = Substring(line)
-        while let first = trimmed.first, first.isWhitespace, !first.isNewline { trimmed.removeFirst() }
         while let last = trimmed.last, last.isWhitespace, !last.isNewline { trimmed.removeLast() }
         table += trimmed
         table += "\n"
@@ -227,7 +228,7 @@ struct HistoryCommand: ParsableCommand {
             let size = (snapshot.partialState?.utf8.count ?? 0) + (snapshot.completedState?.utf8.count ?? 0)
             before = "previous value \(size) bytes, updated \(snapshot.updatedAt ?? "?")"
         } else { before = "no previous row" }
-        return "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: max(9, entry.action.count), withPad: " ", startingAt: 0))  \(displayExcerpt(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\(entry.database == here ? "" : "  [on \(entry.database)]")\n"
+        return "\(entry.id)  \(entry.time)  \(entry.action.padding(toLength: max(9, entry.action.count), withPad: " ", startingAt: 0))  \(displayedID(entry.stateID))  (\(before); \(entry.user)@\(entry.host))\(entry.note.map { "  " + $0 } ?? "")\(entry.database == here ? "" : "  [on \(entry.database)]")\n"
     }
 }
 

@@ -36,7 +36,7 @@ struct RunsCommand: ParsableCommand {
         // Columns aligned as `locks` aligns them (the header once had fixed widths the rows ignored).
         var rows = [["ID", "JOB", "STARTED (UTC)", "LAST HEARTBEAT (UTC)", "SILENT FOR", ""]]
         for run in runs {
-            rows.append([String(run.id), displayExcerpt(run.jobName), run.startedAt ?? "-", run.lastHeartbeatAt ?? "never",
+            rows.append([String(run.id), displayedID(run.jobName), run.startedAt ?? "-", run.lastHeartbeatAt ?? "never",
                          run.silentForSeconds.map(formatAge) ?? "?", run.isStale ? "STALE" : ""])
         }
         writeHuman(alignedTable(rows))

@@ -430,6 +430,27 @@ struct CLIVerbTests {
         #expect(columns.count == 2 && Set(columns).count == 1, "\(listed.stdout)")
     }
 
+    /// IDs that would read alike, or not at all, in a table: an ID of spaces, a trailing
+    /// space, a literal backslash, an ESC and the text `\x1b`. Each shows apart from the
+    /// others (shell-quoted where bare would be ambiguous) and the columns line up.
+    @Test func locksShowsAwkwardIDsApartAndAligned() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["init"]).status == 0)
+        let ids = [("   ", "'   '"), ("dev:a ", "'dev:a '"), (#"back\slash"#, #"back\slash"#), ("lit\u{1b}back", #"$'lit\x1bback'"#),
+                   (#"lit\x1bback"#, #"lit\x1bback"#), ("dev:a", "dev:a")]
+        for (index, (id, _)) in ids.enumerated() {
+            try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ($1, $2)", [id, "lock-\(index)"])
+        }
+        let listed = try fixture.run(["locks"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let lines = listed.stdout.split(separator: "\n")
+        for (index, (_, shown)) in ids.enumerated() {
+            let line = try #require(lines.first { $0.contains("lock-\(index) ") }, "\(listed.stdout)")
+            #expect(line.hasPrefix(shown + " "), "\(line)")
+            #expect(line.range(of: "lock-")!.lowerBound.utf16Offset(in: line) == lines[0].range(of: "LOCK ID")!.lowerBound.utf16Offset(in: lines[0]), "\(listed.stdout)")
+        }
+    }
+
     @Test func editThroughAnEditorScript() throws {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)
