@@ -120,10 +120,11 @@ public func unlockCommand(stateID: String, lockID: String) -> String {
 }
 
 /// A state ID as messages name it: in single quotes; one holding a control character
-/// (shown escaped, `\x1b`) as the shell's `$'…'` instead, so that it reads apart from an
-/// ID holding the text `\x1b`, and pastes back as itself.
-public func quotedID(_ text: String) -> String {
-    text.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(text) : "'" + text + "'"
+/// (shown escaped, `\x1b`) or a single quote as the shell quotes it instead (`$'…'`,
+/// `'it'\''s'`), so that it reads apart from an ID holding the text `\x1b`, or from two
+/// IDs, and pastes back as itself.
+public func quotedID(_ id: String) -> String {
+    id.contains("'") || id.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(id) : "'" + id + "'"
 }
 
 /// A state ID as tables and listings show it: bare when that is unambiguous, else

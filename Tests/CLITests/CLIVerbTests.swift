@@ -120,7 +120,8 @@ struct CLIVerbTests {
     @Test func messagesNameIDsWithControlsAsTheShellWould() throws {
         let fixture = try CLIFixture(schemaPrefix: "ctlid")
         #expect(try fixture.run(["init"]).status == 0)
-        for (id, named) in [("nl\nid", #"$'nl\x0aid'"#), ("lit\u{1b}back", #"$'lit\x1bback'"#), (#"lit\x1bback"#, #"'lit\x1bback'"#)] {
+        for (id, named) in [("nl\nid", #"$'nl\x0aid'"#), ("lit\u{1b}back", #"$'lit\x1bback'"#), (#"lit\x1bback"#, #"'lit\x1bback'"#),
+                            ("x' and 'y", #"'x'\'' and '\''y'"#)] {
             let set = try fixture.run(["set", "--force", "--", id, #"{"singer_state": {}}"#])
             #expect(set.status == 0 && set.stderr == "State of \(named) set.\n", "\(set.stderr.debugDescription)")
             let cleared = try fixture.run(["clear", "--force", "--", id])

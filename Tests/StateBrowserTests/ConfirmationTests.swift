@@ -123,6 +123,16 @@ struct ConfirmationTests {
         #expect(shown.contains { $0.contains(#"Then 'a\x1b' is cleared"#) }, "\(shown)")
     }
 
+    /// IDs that differ only by spaces at their ends read apart in the list: quoted.
+    @Test("The list quotes an ID with a space at either end")
+    func listQuotesEdgeSpaces() {
+        let backend = FakeBackend()
+        backend.add("dev:a", completed: #"{"singer_state": {}}"#)
+        backend.add("dev:a ", completed: #"{"singer_state": {}}"#)
+        let harness = Harness(backend: backend)
+        #expect(harness.text.contains("   dev:a ") && harness.text.contains("'dev:a '"), "\(harness.text)")
+    }
+
     @Test("m: move to a new ID says it is created and the source cleared")
     func moveNew() {
         let backend = Samples.backend()

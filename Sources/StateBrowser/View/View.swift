@@ -173,7 +173,9 @@ struct Painter {
             let ageWidth = 4
             let idLimit = rect.x + rect.width - ageWidth - 1
             let idWidth = idLimit - (rect.x + 3)
-            screen.put(TextWidth.truncated(item.stateID, toWidth: idWidth), x: rect.x + 3, y: y, limit: idLimit)
+            // Spaces at either end (or none at all) would not show: quoted then.
+            let shown = item.stateID.first.map { !$0.isWhitespace } ?? false && !item.stateID.last!.isWhitespace ? item.stateID : "'" + item.stateID + "'"
+            screen.put(TextWidth.truncated(shown, toWidth: idWidth), x: rect.x + 3, y: y, limit: idLimit)
             screen.put(age, x: rect.x + rect.width - TextWidth.width(of: age), y: y,
                        style: (item.ageSeconds ?? 0) < 0 ? theme.error : theme.age)
             if index == list.selected {
