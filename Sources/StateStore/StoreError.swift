@@ -131,8 +131,13 @@ public func quotedID(_ id: String) -> String {
 /// shell-quoted (a control character as `$'…\x1b…'`, leading or trailing spaces, an
 /// empty ID), so every ID reads apart from every other and pastes back as itself.
 public func displayedID(_ id: String) -> String {
-    let edges = id.first.map { $0.isWhitespace } ?? true || id.last.map { $0.isWhitespace } ?? true
-    return edges || id.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(id) : id
+    hasInvisibleEdges(id) || id.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(id) : id
+}
+
+/// Whether an ID shown bare would hide where it starts or ends: empty, or with a
+/// space (any white space) at either end.
+public func hasInvisibleEdges(_ id: String) -> Bool {
+    id.first.map { $0.isWhitespace } ?? true || id.last.map { $0.isWhitespace } ?? true
 }
 
 /// A word safe to paste into a POSIX shell: bare when it is plain, else single-quoted.

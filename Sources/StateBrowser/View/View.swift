@@ -1,3 +1,4 @@
+import StateStore
 /// The Elm architecture's view: the model drawn into a `Screen` of `size`. Pure; only
 /// the lines on screen are produced, whatever the size of the list or the state.
 public func view(_ model: Model, size: Size) -> Screen {
@@ -174,7 +175,7 @@ struct Painter {
             let idLimit = rect.x + rect.width - ageWidth - 1
             let idWidth = idLimit - (rect.x + 3)
             // Spaces at either end (or none at all) would not show: quoted then.
-            let shown = item.stateID.first.map { !$0.isWhitespace } ?? false && !item.stateID.last!.isWhitespace ? item.stateID : "'" + item.stateID + "'"
+            let shown = hasInvisibleEdges(item.stateID) ? "'" + item.stateID + "'" : item.stateID
             screen.put(TextWidth.truncated(shown, toWidth: idWidth), x: rect.x + 3, y: y, limit: idLimit)
             screen.put(age, x: rect.x + rect.width - TextWidth.width(of: age), y: y,
                        style: (item.ageSeconds ?? 0) < 0 ? theme.error : theme.age)
