@@ -1,4 +1,5 @@
 import StateStore
+
 /// The Elm architecture's view: the model drawn into a `Screen` of `size`. Pure; only
 /// the lines on screen are produced, whatever the size of the list or the state.
 public func view(_ model: Model, size: Size) -> Screen {
