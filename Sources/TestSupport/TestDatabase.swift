@@ -54,6 +54,28 @@ public enum TestDatabase {
         try Connection(configuration())
     }
 
+    /// A second database on the test server, for tests about two databases: created
+    /// once and never dropped (the server is thrown away after the run). DROP DATABASE
+    /// waits for every backend of the server to take a signal barrier, so beside a test
+    /// that stops a backend (SIGSTOP) it stalled, and that test's cancel request with it.
+    /// Tests work in fresh schemas of it (`freshSchema` on `connect(database:)`).
+    public static func secondDatabase() throws -> String {
+        let name = "meltano_state_second"
+        do {
+            try connect().query("CREATE DATABASE \(quoteIdentifier(name))")
+        } catch let error as PostgresError where error.sqlState == "42P04" || error.sqlState == "23505" {
+            // There already (42P04), or created by a test beside this one just now (23505).
+        }
+        return name
+    }
+
+    /// A connection to another database of the test server.
+    public static func connect(database: String) throws -> Connection {
+        var config = try configuration()
+        config.database = database
+        return try Connection(config)
+    }
+
     /// A new, empty schema with a unique name (so tests run in parallel without seeing
     /// each other's rows). `prefix` may contain anything, quotes and spaces included.
     public static func freshSchema(_ prefix: String = "t", on connection: Connection) throws -> String {

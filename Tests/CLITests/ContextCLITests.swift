@@ -27,15 +27,16 @@ struct ContextCLITests {
     @Test func anEntryOfAnotherContextsDatabaseIsMarkedAndNeverRestored() throws {
         let fixture = try CLIFixture(schemaPrefix: "ctxj")
         let config = try TestDatabase.configuration()
-        let staging = "ctxj_\(UUID().uuidString.prefix(8).lowercased())"
-        try fixture.admin.query("CREATE DATABASE \(quoteIdentifier(staging))")
-        defer { _ = try? fixture.admin.query("DROP DATABASE IF EXISTS \(quoteIdentifier(staging)) WITH (FORCE)") }
+        let staging = try TestDatabase.secondDatabase()
+        let stagingAdmin = try TestDatabase.connect(database: staging)
+        let stagingSchema = try TestDatabase.freshSchema("ctxj", on: stagingAdmin)
+        defer { TestDatabase.dropSchema(stagingSchema, on: stagingAdmin) }
         try fixture.writeConfig("""
             contexts:
               prod:
                 uri: \(try fixture.uri(schema: fixture.schema))
               staging:
-                uri: postgres://\(config.user!)@\(config.host!):\(config.port!)/\(staging)/public
+                uri: postgres://\(config.user!)@\(config.host!):\(config.port!)/\(staging)/\(stagingSchema)
               prod-by-name:
                 uri: postgres://\(config.user!)@localhost:\(config.port!)/\(config.database!)/\(fixture.schema)
             """)

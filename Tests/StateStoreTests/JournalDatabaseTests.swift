@@ -17,12 +17,12 @@ struct JournalDatabaseTests {
         #expect(identity.hasSuffix("/" + name) && identity.count > name.count + 5, "\(identity)")
 
         // A second database on the same server, the same schema name, the same journal.
-        let other = "jdb_\(UUID().uuidString.prefix(8).lowercased())"
-        try fixture.admin.query("CREATE DATABASE \(quoteIdentifier(other))")
-        defer { _ = try? fixture.admin.query("DROP DATABASE IF EXISTS \(quoteIdentifier(other)) WITH (FORCE)") }
+        let other = try TestDatabase.secondDatabase()
         var otherConfiguration = try TestDatabase.configuration()
         otherConfiguration.database = other
-        try Connection(otherConfiguration).query("CREATE SCHEMA \(quoteIdentifier(fixture.schema))")
+        let otherAdmin = try TestDatabase.connect(database: other)
+        try otherAdmin.query("CREATE SCHEMA \(quoteIdentifier(fixture.schema))")
+        defer { TestDatabase.dropSchema(fixture.schema, on: otherAdmin) }
         let staging = try StoreFixture.makeStore(schema: fixture.schema, journalPath: fixture.journalPath, configuration: otherConfiguration)
         defer { staging.close() }
         try staging.createTablesIfMissing()
