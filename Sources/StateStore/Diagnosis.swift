@@ -247,7 +247,7 @@ public struct Diagnosis: Sendable {
             }
             if let state = evidence.state, let unreadable = state.unreadable {
                 return result(.unreadable, "nothing is held, but Meltano's next run fails reading the state (\(unreadable)): repair it with `meltano-state set` (the browser's e opens the raw text), or clear it",
-                              "meltano-state get --raw " + (evidence.stateID.hasPrefix("-") ? "-- " : "") + shellQuote(evidence.stateID))
+                              "meltano-state get --raw " + stateIDArgument(evidence.stateID))
             }
             if let state = evidence.state, state.hasPartial {
                 return result(.healthy, "nothing is held; the partial state shows a run that was interrupted (the next run resumes from its bookmarks\(state.currentlySyncing.map { ", at stream \($0)" } ?? ""))")

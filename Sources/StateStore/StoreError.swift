@@ -113,10 +113,15 @@ public func formatAge(_ seconds: Double) -> String {
     return "\(s / 86_400) d \((s % 86_400) / 3600) h"
 }
 
-/// The command that releases a lock, ready to paste: `--` before a state ID that starts
-/// with `-`, which would otherwise be read as an option.
+/// The command that releases a lock, ready to paste.
 public func unlockCommand(stateID: String, lockID: String) -> String {
-    "meltano-state unlock " + (stateID.hasPrefix("-") ? "-- " : "") + shellQuote(stateID) + " " + shellQuote(lockID)
+    "meltano-state unlock " + stateIDArgument(stateID) + " " + shellQuote(lockID)
+}
+
+/// A state ID as a command's argument, ready to paste: shell-quoted, and after `--`
+/// when it starts with `-`, which would otherwise be read as an option.
+public func stateIDArgument(_ stateID: String) -> String {
+    (stateID.hasPrefix("-") ? "-- " : "") + shellQuote(stateID)
 }
 
 /// A state ID as messages name it: in single quotes; one holding a control character

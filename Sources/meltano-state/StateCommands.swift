@@ -100,7 +100,7 @@ struct GetCommand: ParsableCommand {
                     if !error.description.contains(parseError.description) { message += "\n" + parseError.description }
                 }
             }
-            throw CommandFailure(message + "\nUse `meltano-state get --raw \(shellQuote(stateID))` to see the stored texts.")
+            throw CommandFailure(message + "\nUse `meltano-state get --raw \(stateIDArgument(stateID))` to see the stored texts.")
         }
     }
 }

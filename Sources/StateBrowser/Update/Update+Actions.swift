@@ -467,7 +467,6 @@ extension Model {
 
     mutating func writeFinished(_ action: WriteAction, _ outcome: WriteOutcome, _ commands: inout [Command]) {
         writing = nil
-        quitAskedDuringWrite = false
         switch outcome {
         case let .done(text):
             setStatus(text)
