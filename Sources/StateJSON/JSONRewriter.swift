@@ -294,8 +294,11 @@ extension Parser {
     /// the next). `member`, when given, is handed each member of the top object (when the
     /// text is one) as its value ends: its key and the byte range of its value; it
     /// returns false to stop the walk, which then returns false.
+    ///
+    /// `tape`, when given, is handed every value's place in the text (`JSONTape`).
     mutating func walk(writer w: ByteWriter?, options: JSONWriteOptions, checkingKeys: Bool, seen: inout KeySeen,
-                       member: ((_ key: JSONString, _ value: Range<Int>) -> Bool)? = nil) throws(JSONParseError) -> Bool {
+                       member: ((_ key: JSONString, _ value: Range<Int>) -> Bool)? = nil,
+                       tape: TapeWords.Builder? = nil) throws(JSONParseError) -> Bool {
         seen.frames.removeAll(keepingCapacity: true)
         seen.small.removeAll(keepingCapacity: true)
         seen.deepest = 0
@@ -310,6 +313,8 @@ extension Parser {
         let punctuation = options.layout.punctuation
         let asciiOnly = options.asciiOnly
         let literalNumbers = options.preserveNumberLiterals
+        let taping = tape != nil
+        let tape = tape ?? TapeWords.Builder.unused
         // The top object's member being read (`member`): its key, where its value starts.
         var memberKey: ScannedString? = nil
         var memberStart = 0
@@ -341,6 +346,7 @@ extension Parser {
         }
         func number(_ start: Int) throws(JSONParseError) {
             _ = try scanNumberLiteral()
+            if taping { tape.scalar(TapeWords.number, at: start, length: i - start) }
             if writes {
                 if literalNumbers {
                     literal(start)
@@ -355,7 +361,9 @@ extension Parser {
             guard i < n && p[i] == UInt8(ascii: "\"") else {
                 throw error("Expecting property name enclosed in double quotes", at: i)
             }
+            let keyStart = i
             let scanned = try scanStringParts()
+            if taping { tape.string(scanned, at: keyStart, end: i) }
             if checkingKeys {
                 let hash: UInt64
                 switch scanned {
@@ -383,14 +391,18 @@ extension Parser {
             let start = i
             switch p[i] {
             case UInt8(ascii: "\""):
-                writeString(try scanStringParts())
+                let scanned = try scanStringParts()
+                if taping { tape.string(scanned, at: start, end: i) }
+                writeString(scanned)
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 let isObject = p[i] == UInt8(ascii: "{")
                 guard seen.frames.count < JSONParser.maximumDepth else { throw depthError() }
                 if seen.frames.count >= seen.deepest { seen.deepest = seen.frames.count + 1 }
                 i += 1
                 skipWhitespace()
+                if taping { tape.openContainer(isObject: isObject, at: start) }
                 if i < n && p[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    if taping { tape.closeContainer(at: i) }
                     i += 1
                     if writes { w.ascii(isObject ? "{}" : "[]") }
                 } else {
@@ -401,7 +413,8 @@ extension Parser {
                     continue value
                 }
             case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "N"), UInt8(ascii: "I"), UInt8(ascii: "-"):
-                if try scanWord() != nil {
+                if let word = try scanWord() {
+                    if taping { tape.word(word, at: start, end: i) }
                     literal(start)
                 } else {
                     try number(start)
@@ -418,6 +431,7 @@ extension Parser {
                 skipWhitespace()
                 let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
                 if i < n && p[i] == close {
+                    if taping { tape.closeContainer(at: i) }
                     i += 1
                     seen.close()
                     newline(seen.frames.count)

@@ -177,6 +177,66 @@ struct DiagnosisTests {
         #expect(broken.hasPartial && broken.hasCompleted && broken.unreadable?.hasPrefix("partial state is not JSON") == true)
     }
 
+    /// The parts are read as tapes where they can be: every pair of parts gives what their
+    /// trees give (the tree-only reading doctor had before is the oracle here; the merge
+    /// errors themselves are checked against `deepMerge` in StateOperationTests).
+    @Test func stateEvidenceFromTapesIsWhatTheTreesSay() {
+        let parts: [String?] = [
+            nil, "{}", "[]", "null", "1", "{oops", #"{"a": 1, "a": {oops"#,
+            #"{"singer_state": {"currently_syncing": "orders", "bookmarks": {"a": {"v": 1}}}}"#,
+            #"{"singer_state": {"currently_syncing": null, "bookmarks": {"a": {"v": 2}, "b": {}}}}"#,
+            #"{"singer_state": {"currently_syncing": {"x": [1, "é"]}}}"#,
+            #"{"singer_state": {"currently_syncing": "esc"}}"#,
+            #"{"singer_state": {"currently_syncing": "a", "currently_syncing": "b"}}"#,
+            #"{"singer_state": {"bookmarks": {"a": 1}}}"#, #"{"singer_state": []}"#,
+            #"{"singer_state": {"bookmarks": {"a": {"v": 1}}}, "singer_state": {"bookmarks": {"a": 5}}}"#,
+            #"{"singer_state": {"currently_syncing": 12.50, "bookmarks": {"a": {"v": {"w": 1}}}}}"#,
+            #"{"other": {"x": [1]}, "singer_state": {"currently_syncing": "café"}}"#,
+        ]
+        func fromTrees(_ row: RowSnapshot) -> StateEvidence {
+            func parse(_ raw: String?) -> Result<JSONValue, JSONParseError> {
+                guard let raw else { return .success(.object(JSONObject())) }
+                return Result { () throws(JSONParseError) in try JSONParser.parse(raw) }
+            }
+            let partial = parse(row.partialState), completed = parse(row.completedState)
+            func present(_ raw: String?, _ part: Result<JSONValue, JSONParseError>) -> Bool {
+                guard raw != nil else { return false }
+                if case let .success(.object(object)) = part { return !object.isEmpty }
+                return true
+            }
+            var syncing: String?
+            for part in [partial, completed] {
+                if case let .success(.object(top)) = part, case let .object(singer)? = top["singer_state"],
+                   let value = singer["currently_syncing"], syncing == nil {
+                    if case let .string(text) = value { syncing = text.text } else if value != .null { syncing = value.compactText }
+                }
+            }
+            var unreadable: String?
+            switch (partial, completed) {
+            case let (.failure(error), _): unreadable = "partial state is not JSON: \(error.pythonDescription)"
+            case let (_, .failure(error)): unreadable = "completed state is not JSON: \(error.pythonDescription)"
+            case let (.success(p), .success(c)):
+                do throws(MergeError) { _ = try deepMerge(p, onto: c) } catch {
+                    unreadable = "the partial state does not merge onto the completed state: \(error.message)"
+                }
+            }
+            return StateEvidence(hasCompleted: present(row.completedState, completed), hasPartial: present(row.partialState, partial),
+                                 updatedAt: row.updatedAt, ageSeconds: 1, currentlySyncing: syncing, unreadable: unreadable)
+        }
+        var differences: [String] = []
+        var unmergeable = 0
+        for partial in parts {
+            for completed in parts {
+                let row = RowSnapshot(partialState: partial, completedState: completed, updatedAt: "t")
+                let ours = StateEvidence(row, ageSeconds: 1), want = fromTrees(row)
+                if ours != want { differences.append("\(partial ?? "NULL") onto \(completed ?? "NULL"):\n ours \(ours)\n want \(want)") }
+                if want.unreadable?.contains("does not merge") == true { unmergeable += 1 }
+            }
+        }
+        #expect(differences.isEmpty, "\(differences.count) differ, first: \(differences.prefix(3).joined(separator: "\n"))")
+        #expect(unmergeable > 10)
+    }
+
     /// A system database that could not be opened is not asked again at every refresh,
     /// but is again after `retryAfter`: a browser left open sees heartbeats once it is back.
     @Test func anUnreachableSystemDatabaseIsTriedAgainLater() throws {
