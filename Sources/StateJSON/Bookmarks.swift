@@ -50,46 +50,28 @@ public struct SingerState: Sendable {
     public let problem: String?
 
     public init(_ state: JSONValue) {
-        let (inner, wrapped) = SingerState.singerState(of: state)
-        self.wrapped = wrapped
-        currentlySyncing = inner?["currently_syncing"]
-        guard let inner else {
-            streams = []
-            problem = wrapped ? "singer_state is not an object" : "the state is not an object"
-            return
-        }
-        guard let bookmarks = inner["bookmarks"] else {
-            streams = []
-            problem = "no bookmarks"
-            return
-        }
-        guard case let .object(byStream) = bookmarks else {
-            streams = []
-            problem = "bookmarks is a \(bookmarks.pythonTypeName), not an object"
-            return
-        }
+        let header = SingerStateHeader(TreeNodes(), state)
+        wrapped = header.wrapped
+        currentlySyncing = header.currentlySyncing
+        problem = header.problem
         var rows: [StreamBookmark] = []
-        for (stream, bookmark) in byStream.entries {
-            let partitions = bookmark["partitions"]?.arrayValue
-            let own = SingerState.read(stream: stream, partition: nil, bookmark)
-            if let partitions, !partitions.isEmpty {
-                if own.value != nil { rows.append(own) }
-                for partition in partitions {
-                    rows.append(SingerState.read(stream: stream, partition: partition["context"] ?? .null, partition))
-                }
-            } else {
-                rows.append(own)
-            }
+        if case let .object(byStream)? = header.bookmarks {
+            for (stream, bookmark) in byStream.entries { rows += SingerState.rows(stream: stream, bookmark: bookmark) }
         }
         streams = rows
-        problem = nil
     }
 
-    /// The Singer state inside Meltano's wrapper (or the state itself when unwrapped).
-    static func singerState(of state: JSONValue) -> (JSONObject?, wrapped: Bool) {
-        guard case let .object(top) = state else { return (nil, false) }
-        if let inner = top["singer_state"] { return (inner.objectValue, true) }
-        return (top, false)
+    /// The lines of one stream: the stream itself, or its partitions (and the stream too
+    /// when it has a value of its own beside them).
+    static func rows(stream: JSONString, bookmark: JSONValue) -> [StreamBookmark] {
+        let partitions = bookmark["partitions"]?.arrayValue
+        let own = SingerState.read(stream: stream, partition: nil, bookmark)
+        guard let partitions, !partitions.isEmpty else { return [own] }
+        var rows: [StreamBookmark] = own.value != nil ? [own] : []
+        for partition in partitions {
+            rows.append(SingerState.read(stream: stream, partition: partition["context"] ?? .null, partition))
+        }
+        return rows
     }
 
     /// Keys that describe a bookmark rather than hold its position.
@@ -142,12 +124,127 @@ public struct SingerState: Sendable {
         streams.first { $0.stream == stream && SingerState.samePartition($0.partition, partition) }
     }
 
-    static func samePartition(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
+    /// Whether two partitions are the same one: contexts compared by Python's `==`.
+    public static func samePartition(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
         switch (a, b) {
         case (nil, nil): return true
         case let (x?, y?): return x.isEquivalent(to: y)
         default: return false
         }
+    }
+}
+
+// MARK: - Reading a tape
+
+/// What the state's header says, read the same way from a tree and from a tape: the
+/// Singer state inside Meltano's wrapper, `currently_syncing`, and the bookmarks object
+/// (or why there is none).
+struct SingerStateHeader<Reader: StateNodes> {
+    let wrapped: Bool
+    let currentlySyncing: JSONValue?
+    let problem: String?
+    /// The bookmarks object; nil when `problem` says why there is none.
+    let bookmarks: Reader.Node?
+
+    init(_ reader: Reader, _ root: Reader.Node) {
+        // Meltano's wrapper, or a bare Singer state.
+        var inner: Reader.Node? = nil
+        if reader.isObject(root) {
+            if let wrapped = reader.member(root, "singer_state") {
+                self.wrapped = true
+                if reader.isObject(wrapped) { inner = wrapped }
+            } else {
+                self.wrapped = false
+                inner = root
+            }
+        } else {
+            self.wrapped = false
+        }
+        currentlySyncing = inner.flatMap { reader.member($0, "currently_syncing") }.map(reader.value)
+        guard let inner else {
+            problem = wrapped ? "singer_state is not an object" : "the state is not an object"
+            bookmarks = nil
+            return
+        }
+        guard let bookmarks = reader.member(inner, "bookmarks") else {
+            problem = "no bookmarks"
+            self.bookmarks = nil
+            return
+        }
+        guard reader.isObject(bookmarks) else {
+            problem = "bookmarks is a \(reader.pythonTypeName(bookmarks)), not an object"
+            self.bookmarks = nil
+            return
+        }
+        problem = nil
+        self.bookmarks = bookmarks
+    }
+}
+
+/// What `SingerStateHeader` reads of a document.
+protocol StateNodes {
+    associatedtype Node
+    func isObject(_ node: Node) -> Bool
+    func member(_ node: Node, _ key: JSONString) -> Node?
+    func pythonTypeName(_ node: Node) -> String
+    func value(_ node: Node) -> JSONValue
+}
+
+struct TreeNodes: StateNodes {
+    func isObject(_ node: JSONValue) -> Bool { node.isObject }
+    func member(_ node: JSONValue, _ key: JSONString) -> JSONValue? { node.objectValue?[key] }
+    func pythonTypeName(_ node: JSONValue) -> String { node.pythonTypeName }
+    func value(_ node: JSONValue) -> JSONValue { node }
+}
+
+extension JSONTape: StateNodes {
+    func isObject(_ node: Node) -> Bool { kind(node) == .object }
+    func member(_ node: Node, _ key: JSONString) -> Node? { self[node, key: key] }
+}
+
+/// A state's bookmarks read from its tape: the same lines as `SingerState`, handed out
+/// one stream at a time, each stream's bookmark built only while it is read. The lines
+/// of a 100 MB state (900 000 streams) are then never all held.
+public struct SingerStateStreams: Sendable {
+    public let wrapped: Bool
+    public let currentlySyncing: JSONValue?
+    public let problem: String?
+    private let tape: JSONTape
+    private let bookmarks: JSONTape.Node?
+    /// The streams by name, for many lookups (`find`); without it each is a walk of the
+    /// bookmarks' keys.
+    private let index: [JSONString: JSONTape.Node]?
+
+    /// `indexed` when many streams will be looked up by name.
+    public init(_ tape: JSONTape, indexed: Bool = false) {
+        let header = SingerStateHeader(tape, tape.root)
+        wrapped = header.wrapped
+        currentlySyncing = header.currentlySyncing
+        problem = header.problem
+        bookmarks = header.bookmarks
+        self.tape = tape
+        var index: [JSONString: JSONTape.Node]? = nil
+        if indexed, let bookmarks = header.bookmarks {
+            var byName: [JSONString: JSONTape.Node] = [:]
+            tape.forEachMember(of: bookmarks) { byName[$0] = $1; return true }
+            index = byName
+        }
+        self.index = index
+    }
+
+    /// Hands `body` the lines of each stream in order (as `SingerState.streams` lists them).
+    public func forEachStream(_ body: (_ rows: [StreamBookmark]) throws -> Void) rethrows {
+        guard let bookmarks else { return }
+        try tape.forEachMember(of: bookmarks) { stream, bookmark in
+            try body(SingerState.rows(stream: stream, bookmark: tape.value(bookmark)))
+            return true
+        }
+    }
+
+    /// The row of `stream` (and `partition`), as `SingerState.find` finds it.
+    public func find(stream: JSONString, partition: JSONValue?) -> StreamBookmark? {
+        guard let bookmarks, let node = index.map({ $0[stream] }) ?? tape[bookmarks, key: stream] else { return nil }
+        return SingerState.rows(stream: stream, bookmark: tape.value(node)).first { SingerState.samePartition($0.partition, partition) }
     }
 }
 

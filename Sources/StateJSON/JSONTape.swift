@@ -171,12 +171,49 @@ public final class JSONTape: @unchecked Sendable {
         return nil
     }
 
-    /// The `JSONValue` of a node: what `JSONParser.parse` gives for its text.
+    /// The `JSONValue` of a node: what `JSONParser.parse` gives for its text, built from
+    /// the words (no parser is set up: `bookmarks` builds one per stream of 900 000).
     public func value(_ node: Node) -> JSONValue {
-        withText(node) { text in
-            // The text of a value of a document the walk accepted is a document the
-            // parser accepts (and gives that value for).
-            (try? JSONParser.parse(text)) ?? .null
+        // An explicit stack (a state may nest 1000 levels); no key repeats in a tape.
+        var frames: [(object: JSONObject?, elements: [JSONValue], key: JSONString?)] = []
+        var k = node.index
+        while true {
+            let word = words[k]
+            var value: JSONValue
+            switch TapeWords.tag(word) {
+            case TapeWords.object, TapeWords.array:
+                let isObject = TapeWords.tag(word) == TapeWords.object
+                frames.append((isObject ? JSONObject() : nil, [], nil))
+                k += 1
+                if isObject && TapeWords.tag(words[k]) != TapeWords.close {
+                    frames[frames.count - 1].key = decodedString(k)
+                    k += 1
+                }
+                continue
+            case TapeWords.close:
+                let frame = frames.removeLast()
+                value = frame.object.map(JSONValue.object) ?? .array(frame.elements)
+            case TapeWords.null: value = .null
+            case TapeWords.trueTag: value = .bool(true)
+            case TapeWords.falseTag: value = .bool(false)
+            case TapeWords.number:
+                value = .number(JSONNumber(uncheckedLiteral: withText(Node(index: k)) { String(decoding: $0, as: UTF8.self) }))
+            default:
+                value = .string(decodedString(k))
+            }
+            k += 1
+            guard !frames.isEmpty else { return value }
+            let t = frames.count - 1
+            if frames[t].object != nil {
+                frames[t].object!.appendNew(frames[t].key!, value)
+                // The next member's key, unless the object ends here.
+                if TapeWords.tag(words[k]) != TapeWords.close {
+                    frames[t].key = decodedString(k)
+                    k += 1
+                }
+            } else {
+                frames[t].elements.append(value)
+            }
         }
     }
 

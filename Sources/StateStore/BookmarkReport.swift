@@ -29,30 +29,60 @@ public struct BookmarkReport: Sendable {
 
     public let stateID: String
     public let currentlySyncing: JSONValue?
-    public let lines: [Line]
     /// Why there are no lines, when the state has no bookmarks object.
     public let problem: String?
+    private let merged: Streams
+    /// The partial part's lines by stream (it is small: what one run left).
+    private let partialRows: [JSONString: [StreamBookmark]]
+    private let completed: Streams?
+    private let now: Double
+
+    /// Where a state's lines come from: the rows of its tree, or its tape read stream
+    /// by stream.
+    enum Streams: Sendable {
+        case tree(SingerState)
+        case tape(SingerStateStreams)
+
+        func forEachStream(_ body: ([StreamBookmark]) throws -> Void) rethrows {
+            switch self {
+            case let .tree(state):
+                var k = 0
+                while k < state.streams.count {
+                    var end = k + 1
+                    while end < state.streams.count && state.streams[end].stream == state.streams[k].stream { end += 1 }
+                    try body(Array(state.streams[k..<end]))
+                    k = end
+                }
+            case let .tape(streams):
+                try streams.forEachStream(body)
+            }
+        }
+
+        func find(stream: JSONString, partition: JSONValue?) -> StreamBookmark? {
+            switch self {
+            case let .tree(state): return state.find(stream: stream, partition: partition)
+            case let .tape(streams): return streams.find(stream: stream, partition: partition)
+            }
+        }
+    }
 
     /// The report of a state: `merged` is what the next run uses, `partial` and
     /// `completed` the two stored parts (to tell where the value comes from).
     public init(stateID: String, merged: JSONValue, partial: JSONValue?, completed: JSONValue?, now: Double) {
-        self.stateID = stateID
         let model = SingerState(merged)
-        let partialModel = partial.map(SingerState.init), completedModel = completed.map(SingerState.init)
-        currentlySyncing = model.currentlySyncing
-        problem = model.problem
-        lines = model.streams.map { row in
-            var partialValue: JSONValue? = nil, completedValue: JSONValue? = nil
-            if let inPartial = partialModel?.find(stream: row.stream, partition: row.partition)?.value {
-                let inCompleted = completedModel?.find(stream: row.stream, partition: row.partition)?.value
-                if !(inCompleted.map { inPartial.isEquivalent(to: $0) } ?? false) {
-                    partialValue = inPartial
-                    completedValue = inCompleted
-                }
-            }
-            return Line(bookmark: row, ageSeconds: row.value.flatMap { bookmarkAge($0, now: now) },
-                        partialValue: partialValue, completedValue: completedValue)
-        }
+        self.init(stateID: stateID, merged: .tree(model), currentlySyncing: model.currentlySyncing, problem: model.problem,
+                  partial: partial.map(SingerState.init), completed: completed.map { .tree(SingerState($0)) }, now: now)
+    }
+
+    private init(stateID: String, merged: Streams, currentlySyncing: JSONValue?, problem: String?, partial: SingerState?,
+                 completed: Streams?, now: Double) {
+        self.stateID = stateID
+        self.merged = merged
+        self.currentlySyncing = currentlySyncing
+        self.problem = problem
+        partialRows = Dictionary(grouping: partial?.streams ?? [], by: \.stream)
+        self.completed = completed
+        self.now = now
     }
 
     /// The report of a stored row (its parts must parse and merge).
@@ -61,54 +91,144 @@ public struct BookmarkReport: Sendable {
         self.init(stateID: record.stateID, merged: merged, partial: record.partial.value, completed: record.completed.value, now: now)
     }
 
-    /// Whether any line is a partition (the table then has a PARTITION column).
-    public var hasPartitions: Bool { lines.contains { $0.bookmark.partition != nil } }
-
-    /// The table's cells, the header first: STREAM, [PARTITION,] KEY, VALUE, AGE, NEWER PROGRESS.
-    /// Texts are as stored: the caller escapes them for a terminal.
-    public var cells: [[String]] {
-        let partitions = hasPartitions
-        var rows: [[String]] = [["STREAM"] + (partitions ? ["PARTITION"] : []) + ["KEY", "VALUE", "AGE", "NEWER PROGRESS"]]
-        for line in lines {
-            let b = line.bookmark
-            var row = [b.stream.text]
-            if partitions { row.append(b.partition.map(\.meltanoText) ?? "") }
-            row.append(b.replicationKey?.text ?? "")
-            if let value = b.value {
-                row.append(value.stringValue?.text ?? value.meltanoText)
-            } else {
-                row.append(b.shape == .unknown ? "(\(b.bookmark.meltanoText))" : "-")
-            }
-            row.append(line.ageSeconds.map(formatAge) ?? "")
-            row.append(line.progressNote)
-            rows.append(row)
+    /// The report of a row's stored texts (`StateStore.readStoredBytes`), read as tapes
+    /// where they can be: the merged view's streams are then read one at a time, and a
+    /// 100 MB state is never a tree. Throws what `StateRecord.merged` fails with.
+    public init(stateID: String, stored: StoredBytes, now: Double) throws {
+        guard let state = MergedState(stored) else {
+            // Not JSON, or parts that do not merge: the record's words for it.
+            func part(_ bytes: [UInt8]?) -> StatePart { StatePart(raw: bytes.map { String(decoding: $0, as: UTF8.self) }) }
+            let partial = part(stored.partial), completed = part(stored.completed)
+            let merged = try StateRecord.merged(stateID: stateID, partial: partial, completed: completed).get()
+            self.init(stateID: stateID, merged: merged, partial: partial.value, completed: completed.value, now: now)
+            return
         }
-        return rows
+        guard case let .text(document) = state.form, let tape = try? JSONTape(bytes: document.bytes) else {
+            // A key repeats in the completed text: its tree decides, as in Python.
+            self.init(stateID: stateID, merged: state.value, partial: try? MergedState.part(stored.partial).get(),
+                      completed: try? stored.completed.withRawBytes(MergedState.part).get(), now: now)
+            return
+        }
+        let streams = SingerStateStreams(tape)
+        let partial = try? MergedState.part(stored.partial).get()
+        // The completed part is looked at only for the streams the partial part has.
+        var completed: Streams? = nil
+        let partialModel = partial.map(SingerState.init)
+        if let partialModel, !partialModel.streams.isEmpty {
+            if let bytes = stored.completed, let completedTape = try? JSONTape(bytes: bytes) {
+                completed = .tape(SingerStateStreams(completedTape, indexed: partialModel.streams.count > 16))
+            } else if case let .success(value) = stored.completed.withRawBytes(MergedState.part) {
+                completed = .tree(SingerState(value))
+            }
+        }
+        self.init(stateID: stateID, merged: .tape(streams), currentlySyncing: streams.currentlySyncing, problem: streams.problem,
+                  partial: partialModel, completed: completed, now: now)
     }
 
-    /// `bookmarks --json`: one object, stable keys, every line's bookmark as stored.
-    public var json: JSONValue {
+    /// Hands `body` each line, in order, built as it is handed out.
+    public func forEachLine(_ body: (Line) throws -> Void) rethrows {
+        try merged.forEachStream { rows in
+            for row in rows { try body(line(row)) }
+        }
+    }
+
+    /// Every line (`forEachLine`, collected).
+    public var lines: [Line] {
+        var lines: [Line] = []
+        forEachLine { lines.append($0) }
+        return lines
+    }
+
+    private func line(_ row: StreamBookmark) -> Line {
+        var partialValue: JSONValue? = nil, completedValue: JSONValue? = nil
+        if let inPartial = partialRows[row.stream]?.first(where: { SingerState.samePartition($0.partition, row.partition) })?.value {
+            let inCompleted = completed?.find(stream: row.stream, partition: row.partition)?.value
+            if !(inCompleted.map { inPartial.isEquivalent(to: $0) } ?? false) {
+                partialValue = inPartial
+                completedValue = inCompleted
+            }
+        }
+        return Line(bookmark: row, ageSeconds: row.value.flatMap { bookmarkAge($0, now: now) },
+                    partialValue: partialValue, completedValue: completedValue)
+    }
+
+    /// Whether any line is a partition (the table then has a PARTITION column).
+    public var hasPartitions: Bool {
+        var found = false
+        forEachLine { if $0.bookmark.partition != nil { found = true } }
+        return found
+    }
+
+    /// The table's header: STREAM, [PARTITION,] KEY, VALUE, AGE, NEWER PROGRESS.
+    public static func header(partitions: Bool) -> [String] {
+        ["STREAM"] + (partitions ? ["PARTITION"] : []) + ["KEY", "VALUE", "AGE", "NEWER PROGRESS"]
+    }
+
+    /// A line's cells under `header(partitions:)`. Texts are as stored: the caller
+    /// escapes them for a terminal.
+    public static func cells(_ line: Line, partitions: Bool) -> [String] {
+        let b = line.bookmark
+        var row = [b.stream.text]
+        if partitions { row.append(b.partition.map(\.meltanoText) ?? "") }
+        row.append(b.replicationKey?.text ?? "")
+        if let value = b.value {
+            row.append(value.stringValue?.text ?? value.meltanoText)
+        } else {
+            row.append(b.shape == .unknown ? "(\(b.bookmark.meltanoText))" : "-")
+        }
+        row.append(line.ageSeconds.map(formatAge) ?? "")
+        row.append(line.progressNote)
+        return row
+    }
+
+    /// The table's cells, the header first.
+    public var cells: [[String]] {
+        let lines = self.lines
+        let partitions = lines.contains { $0.bookmark.partition != nil }
+        return [Self.header(partitions: partitions)] + lines.map { Self.cells($0, partitions: partitions) }
+    }
+
+    /// `bookmarks --json`: one object, stable keys, every line's bookmark as stored,
+    /// handed to `write` in pieces (a line at a time) that make its `json.dumps` text.
+    public func writeJSON(_ write: (String) throws -> Void) rethrows {
         var top = JSONObject()
         top["state_id"] = .string(JSONString(stateID))
         top["currently_syncing"] = currentlySyncing ?? .null
         top["problem"] = problem.map { .string(JSONString($0)) } ?? .null
-        top["streams"] = .array(lines.map { line in
-            let b = line.bookmark
-            var o = JSONObject()
-            o["stream"] = .string(b.stream)
-            o["partition"] = b.partition ?? .null
-            o["shape"] = .string(JSONString(b.shape.rawValue))
-            o["replication_key"] = b.replicationKey.map(JSONValue.string) ?? .null
-            o["value_key"] = b.valueKey.map(JSONValue.string) ?? .null
-            o["value"] = b.value ?? .null
-            o["value_type"] = b.valueKind.map { .string(JSONString($0.name)) } ?? .null
-            o["age_seconds"] = line.ageSeconds.map { .number(JSONNumber(($0 * 1000).rounded() / 1000)) } ?? .null
-            o["partial_value"] = line.partialValue ?? .null
-            o["completed_value"] = line.completedValue ?? .null
-            o["progress_marker_value"] = b.progressMarkerValue ?? .null
-            o["bookmark"] = b.bookmark
-            return .object(o)
-        })
-        return .object(top)
+        top["streams"] = .array([])
+        // `{…, "streams": []}` without its `]}`: the lines go between.
+        let opening = JSONValue.object(top).meltanoText
+        try write(String(opening.dropLast(2)))
+        var first = true
+        try forEachLine { line in
+            try write((first ? "" : ", ") + Self.json(line).meltanoText)
+            first = false
+        }
+        try write("]}")
+    }
+
+    /// The whole `--json` text.
+    public var jsonText: String {
+        var text = ""
+        writeJSON { text += $0 }
+        return text
+    }
+
+    static func json(_ line: Line) -> JSONValue {
+        let b = line.bookmark
+        var o = JSONObject()
+        o["stream"] = .string(b.stream)
+        o["partition"] = b.partition ?? .null
+        o["shape"] = .string(JSONString(b.shape.rawValue))
+        o["replication_key"] = b.replicationKey.map(JSONValue.string) ?? .null
+        o["value_key"] = b.valueKey.map(JSONValue.string) ?? .null
+        o["value"] = b.value ?? .null
+        o["value_type"] = b.valueKind.map { .string(JSONString($0.name)) } ?? .null
+        o["age_seconds"] = line.ageSeconds.map { .number(JSONNumber(($0 * 1000).rounded() / 1000)) } ?? .null
+        o["partial_value"] = line.partialValue ?? .null
+        o["completed_value"] = line.completedValue ?? .null
+        o["progress_marker_value"] = b.progressMarkerValue ?? .null
+        o["bookmark"] = b.bookmark
+        return .object(o)
     }
 }

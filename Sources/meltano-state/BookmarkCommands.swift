@@ -23,27 +23,49 @@ struct BookmarksCommand: ParsableCommand {
     func run() throws {
         let context = try Context(global)
         try StateID.validate(stateID)
-        guard let record = try context.store.get(stateID) else { throw StoreError.notFound(stateID: stateID) }
-        let report = try BookmarkReport(record: record, now: Date().timeIntervalSince1970)
+        // The row's texts, read as tapes: a 100 MB state's lines are made one stream at
+        // a time and written as they are made.
+        guard let stored = try context.store.readStoredBytes(stateID) else { throw StoreError.notFound(stateID: stateID) }
+        let report = try BookmarkReport(stateID: stateID, stored: stored, now: Date().timeIntervalSince1970)
         if json {
-            writeData(report.json.meltanoText + "\n", json: true)
+            var pending = ""
+            report.writeJSON { piece in
+                pending += piece
+                if pending.utf8.count >= 1 << 20 { writeData(pending, json: true); pending = "" }
+            }
+            writeData(pending + "\n", json: true)
             return
         }
-        writeOut(bookmarkTable(report))
+        writeBookmarkTable(report, to: writeOut)
     }
 }
 
-/// The bookmarks table for people: every cell escaped for the terminal, then aligned.
-func bookmarkTable(_ report: BookmarkReport) -> String {
-    var text = ""
+/// The bookmarks table for people: every cell escaped for the terminal, then aligned;
+/// measured in one pass over the lines and handed to `write` in pieces in a second.
+func writeBookmarkTable(_ report: BookmarkReport, to write: (String) -> Void) {
     if let syncing = report.currentlySyncing, !syncing.isNull {
-        text += "currently_syncing: \(syncing.stringValue?.text ?? syncing.meltanoText)\n"
+        write(terminalSafe("currently_syncing: \(syncing.stringValue?.text ?? syncing.meltanoText)\n"))
     }
-    if report.lines.isEmpty {
-        return terminalSafe(text) + terminalSafe("No bookmarks in \(quotedID(report.stateID))\(report.problem.map { ": \($0)" } ?? "").") + "\n"
+    var partitions = false, empty = true
+    report.forEachLine { line in
+        empty = false
+        if line.bookmark.partition != nil { partitions = true }
     }
-    let cells = report.cells.map { $0.map { terminalSafe(displayExcerpt($0), keepingLineBreaks: false) } }
-    return terminalSafe(text) + alignedTable(cells)
+    if empty {
+        write(terminalSafe("No bookmarks in \(quotedID(report.stateID))\(report.problem.map { ": \($0)" } ?? "").") + "\n")
+        return
+    }
+    func shown(_ cells: [String]) -> [String] { cells.map { terminalSafe(displayExcerpt($0), keepingLineBreaks: false) } }
+    let header = shown(BookmarkReport.header(partitions: partitions))
+    var table = AlignedTable(columns: header.count)
+    table.measure(header)
+    report.forEachLine { table.measure(shown(BookmarkReport.cells($0, partitions: partitions))) }
+    var pending = table.line(header)
+    report.forEachLine { line in
+        pending += table.line(shown(BookmarkReport.cells(line, partitions: partitions)))
+        if pending.utf8.count >= 1 << 20 { write(pending); pending = "" }
+    }
+    write(pending)
 }
 
 /// What the bookmark edits share: read the merged view, change one stream, show the

@@ -68,27 +68,40 @@ func lockTable(_ locks: [LockInfo]) -> String {
 /// its widest cell in terminal cells (a CJK character takes two); the last column is
 /// not padded.
 func alignedTable(_ rows: [[String]]) -> String {
-    // Each cell measured once, and lines trimmed without Foundation: a table of 900 000
-    // bookmarks spent 12 s here before.
-    // Cells are printed as they are (a backslash once), so measured so.
-    let cellWidths = rows.map { $0.map { TextWidth.width(of: $0, escaping: .typed) } }
-    let widths = (0..<rows[0].count).map { column in cellWidths.map { $0[column] }.max() ?? 0 }
-    var table = ""
-    for (row, cells) in rows.enumerated() {
+    var table = AlignedTable(columns: rows[0].count)
+    for row in rows { table.measure(row) }
+    return rows.map { table.line($0) }.joined()
+}
+
+/// Columns as wide as their widest cell, two spaces apart: measured in one pass over the
+/// rows, printed in a second, so a table of 900 000 bookmarks need not be held whole.
+/// Cells are printed as they are (a backslash once), so measured so.
+struct AlignedTable {
+    private(set) var widths: [Int]
+
+    init(columns: Int) {
+        widths = Array(repeating: 0, count: columns)
+    }
+
+    mutating func measure(_ row: [String]) {
+        for (column, cell) in row.enumerated() { widths[column] = max(widths[column], TextWidth.width(of: cell, escaping: .typed)) }
+    }
+
+    /// The row padded to the widths measured, and a newline. Spaces and tabs at the end
+    /// go (the padding of empty last cells); at the start they are a cell's own.
+    func line(_ cells: [String]) -> String {
         var line = ""
         for (index, cell) in cells.enumerated() {
             if index > 0 { line += "  " }
             line += cell
-            if index < cells.count - 1 { line += String(repeating: " ", count: max(0, widths[index] - cellWidths[row][index])) }
+            if index < cells.count - 1 {
+                line += String(repeating: " ", count: max(0, widths[index] - TextWidth.width(of: cell, escaping: .typed)))
+            }
         }
-        // Spaces and tabs at the end go (the padding of empty last cells); at the start
-        // they are a cell's own.
         var trimmed = Substring(line)
         while let last = trimmed.last, last.isWhitespace, !last.isNewline { trimmed.removeLast() }
-        table += trimmed
-        table += "\n"
+        return trimmed + "\n"
     }
-    return table
 }
 
 struct UnlockCommand: ParsableCommand {

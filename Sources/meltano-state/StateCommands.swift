@@ -107,6 +107,8 @@ struct GetCommand: ParsableCommand {
 
 /// The first 200 characters of a stored text, control characters made visible.
 func displayExcerpt(_ text: String) -> String {
+    // Printable ASCII that fits (nearly every cell) is its own excerpt.
+    if text.utf8.count <= 200 && !text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }) { return text }
     var out = ""
     for scalar in text.unicodeScalars.prefix(200) {
         if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) {

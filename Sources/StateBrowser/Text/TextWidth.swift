@@ -25,6 +25,14 @@ public enum TextWidth {
 
     /// Cells of a whole string as shown (escapes included), in `mode`.
     public static func width(of text: String, escaping mode: EscapeMode = .plain) -> Int {
+        // Printable ASCII (nearly every cell of a table): a cell a byte, and `.plain`
+        // shows a backslash as two.
+        var backslashes = 0, printableASCII = true
+        for byte in text.utf8 {
+            if byte < 0x20 || byte >= 0x7F { printableASCII = false; break }
+            if byte == 0x5C { backslashes += 1 }
+        }
+        if printableASCII { return text.utf8.count + (mode == .plain ? backslashes : 0) }
         var total = 0
         for character in text {
             if let escaped = escape(character, mode: mode) { total += escaped.count } else { total += width(of: character) }
