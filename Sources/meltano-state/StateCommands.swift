@@ -107,8 +107,16 @@ struct GetCommand: ParsableCommand {
 
 /// The first 200 characters of a stored text, control characters made visible.
 func displayExcerpt(_ text: String) -> String {
-    // Printable ASCII that fits (nearly every cell) is its own excerpt.
-    if text.utf8.count <= 200 && !text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }) { return text }
+    // Text that fits and holds no control character (nearly every cell) is its own
+    // excerpt. C0 and DEL are single bytes; C1 (U+0080–U+009F) is 0xC2 then 0x80–0x9F.
+    if text.utf8.count <= 200 {
+        var previous: UInt8 = 0, control = false
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte < 0xA0) { control = true; break }
+            previous = byte
+        }
+        if !control { return text }
+    }
     var out = ""
     for scalar in text.unicodeScalars.prefix(200) {
         if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value) {

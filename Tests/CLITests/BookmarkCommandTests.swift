@@ -69,10 +69,13 @@ struct BookmarkCommandTests {
 
         // Escape sequences in a stream name or a value are shown escaped, never sent.
         try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ('prod:hostile', $1)",
-                                [#"{"singer_state": {"bookmarks": {"s\u001b[2J": {"replication_key_value": "\u001b]52;c;aGk=\u0007"}}}}"#])
+                                [#"{"singer_state": {"bookmarks": {"s\u001b[2J": {"replication_key_value": "\u001b]52;c;aGk=\u0007"}, "c1\u009b31m \u00e9": {"replication_key_value": "x\u0085y"}}}}"#])
         let hostile = try fixture.run(["bookmarks", "prod:hostile"])
         #expect(hostile.status == 0 && !hostile.stdout.contains("\u{1b}") && !hostile.stdout.contains("\u{07}"), "\(hostile.stdout.debugDescription)")
         #expect(hostile.stdout.contains(#"s\x1b[2J"#) && hostile.stdout.contains(#"\x1b]52;c;aGk=\x07"#), "\(hostile.stdout)")
+        // C1 controls (two bytes in UTF-8) too, beside a letter that is not ASCII.
+        #expect(!hostile.stdout.contains("\u{9B}") && !hostile.stdout.contains("\u{85}"), "\(hostile.stdout.debugDescription)")
+        #expect(hostile.stdout.contains(#"c1\x9b31m é"#) && hostile.stdout.contains(#"x\x85y"#), "\(hostile.stdout)")
     }
 
     @Test func rewindByThreeDaysGolden() throws {
