@@ -1,7 +1,7 @@
 // A parsed document that is not a tree of values: the text itself, kept once, and one
 // 8-byte word per value (and per container's end) saying what it is and where it is in
 // the text. Reading a 100 MB state to look at a few keys (`doctor`'s
-// `currently_syncing`, its merge check) then costs about 1.4x the text, where the tree
+// `currently_syncing`, its merge check) then costs about 1.6x the text, where the tree
 // of `JSONValue`s is 2.6x on top of the text (a value is 24 bytes, an object member 40,
 // a string over 15 bytes an allocation of its own).
 //
@@ -217,11 +217,6 @@ public final class JSONTape: @unchecked Sendable {
         }
     }
 
-    /// The text of a node as stored in the document (its byte range, untouched).
-    public func storedText(_ node: Node) -> String {
-        withText(node) { String(decoding: $0, as: UTF8.self) }
-    }
-
     /// The node's value written as `options` says (what `value(node).text(options)` gives).
     public func text(_ node: Node, _ options: JSONWriteOptions) -> String {
         withText(node) { text in
@@ -246,9 +241,6 @@ public final class JSONTape: @unchecked Sendable {
         // Checked when it was read: no key repeats, so nothing is looked at twice.
         try source.withBytes { try JSONParser.rewrite(UnsafeRawBufferPointer($0), options, chunkSize: chunkSize, checkingKeys: false, to: sink) }
     }
-
-    /// Bytes held: the text and the index.
-    public var memoryFootprint: Int { source.count + words.byteCount }
 
     // MARK: Internals
 
@@ -314,13 +306,6 @@ private enum JSONTapeSource {
     case text(String)
     case bytes([UInt8])
 
-    var count: Int {
-        switch self {
-        case let .text(text): return text.utf8.count
-        case let .bytes(bytes): return bytes.count
-        }
-    }
-
     func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         switch self {
         case let .bytes(bytes):
@@ -354,19 +339,15 @@ final class TapeWords: @unchecked Sendable {
     @inline(__always) static func end(_ word: UInt64) -> Int { Int((word >> 32) & 0x1FFF_FFFF) }
     @inline(__always) static func isEscaped(_ word: UInt64) -> Bool { word & (1 << 60) != 0 }
 
-    private var chunks: [UnsafeMutablePointer<UInt64>]
-    let count: Int
+    private let chunks: [UnsafeMutablePointer<UInt64>]
 
-    private init(chunks: [UnsafeMutablePointer<UInt64>], count: Int) {
+    private init(chunks: [UnsafeMutablePointer<UInt64>]) {
         self.chunks = chunks
-        self.count = count
     }
 
     deinit {
         for chunk in chunks { chunk.deallocate() }
     }
-
-    var byteCount: Int { chunks.count * TapeWords.chunkSize * 8 }
 
     @inline(__always)
     subscript(_ k: Int) -> UInt64 {
@@ -441,7 +422,7 @@ final class TapeWords: @unchecked Sendable {
 
         func finish() -> TapeWords {
             finished = true
-            return TapeWords(chunks: chunks, count: count)
+            return TapeWords(chunks: chunks)
         }
     }
 }
