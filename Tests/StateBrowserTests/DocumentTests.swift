@@ -253,6 +253,103 @@ struct DiffTests {
         }
     }
 
+    /// The diff walks the texts instead of splitting them: on random texts (lines drawn
+    /// from a few, with and without a last newline, empty lines, `é` in two spellings)
+    /// it gives what splitting them and comparing every line gives.
+    @Test("The same hunks as a diff of the split texts")
+    func sameAsSplitting() {
+        var seed: UInt64 = 11
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        let pool = ["a", "b", "", "  \"k\": 1,", "caf\u{E9}", "cafe\u{301}", "}"]
+        var compared = 0
+        for _ in 0..<3000 {
+            var old = (0..<next(30)).map { _ in pool[next(pool.count)] }
+            var new = old
+            for _ in 0..<next(4) {
+                switch next(3) {
+                case 0 where !new.isEmpty: new.remove(at: next(new.count))
+                case 1: new.insert(pool[next(pool.count)], at: next(new.count + 1))
+                default: if !new.isEmpty { new[next(new.count)] = pool[next(pool.count)] }
+                }
+            }
+            if next(5) == 0 { old = (0..<next(8)).map { _ in pool[next(pool.count)] } }
+            let oldText = old.joined(separator: "\n") + (next(2) == 0 ? "\n" : "")
+            let newText = new.joined(separator: "\n") + (next(2) == 0 ? "\n" : "")
+            let context = next(4)
+            #expect(Diff.lines(old: oldText, new: newText, context: context) == Self.splitDiff(oldText, newText, context: context),
+                    "\(oldText.debugDescription) → \(newText.debugDescription), context \(context)")
+            compared += 1
+        }
+        #expect(compared == 3000)
+        // A change of spelling alone is a change.
+        #expect(Diff.lines(old: "caf\u{E9}\n", new: "cafe\u{301}\n").map(\.text) == ["@@ -1,1 +1,1 @@", "-caf\u{E9}", "+cafe\u{301}"])
+    }
+
+    /// The oracle: both texts split into every line, the whole edit script, then hunks.
+    static func splitDiff(_ old: String, _ new: String, context: Int) -> [DiffLine] {
+        func split(_ text: String) -> [[UInt8]] {
+            var lines = Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+            if lines.last == [] { lines.removeLast() }
+            return lines
+        }
+        let a = split(old), b = split(new)
+        let n = a.count, m = b.count
+        var lcs = [[Int]](repeating: [Int](repeating: 0, count: m + 1), count: n + 1)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            for j in stride(from: m - 1, through: 0, by: -1) {
+                lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
+            }
+        }
+        // Common prefix and suffix first, as the diff does (the LCS of the rest can
+        // then differ from the LCS of the whole only in which equal lines it pairs).
+        var prefix = 0
+        while prefix < n, prefix < m, a[prefix] == b[prefix] { prefix += 1 }
+        var suffix = 0
+        while suffix < n - prefix, suffix < m - prefix, a[n - 1 - suffix] == b[m - 1 - suffix] { suffix += 1 }
+        let midA = Array(a[prefix..<(n - suffix)]), midB = Array(b[prefix..<(m - suffix)])
+        let p = midA.count, q = midB.count
+        var mid = [[Int]](repeating: [Int](repeating: 0, count: q + 1), count: p + 1)
+        for i in stride(from: p - 1, through: 0, by: -1) {
+            for j in stride(from: q - 1, through: 0, by: -1) {
+                mid[i][j] = midA[i] == midB[j] ? mid[i + 1][j + 1] + 1 : max(mid[i + 1][j], mid[i][j + 1])
+            }
+        }
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+        var script: [(DiffLine.Kind, String, Int, Int)] = (0..<prefix).map { (.context, text(a[$0]), $0, $0) }
+        var i = 0, j = 0
+        while i < p || j < q {
+            if i < p, j < q, midA[i] == midB[j] {
+                script.append((.context, text(midA[i]), prefix + i, prefix + j)); i += 1; j += 1
+            } else if i < p, j == q || mid[i + 1][j] >= mid[i][j + 1] {
+                script.append((.removed, text(midA[i]), prefix + i, prefix + j)); i += 1
+            } else {
+                script.append((.added, text(midB[j]), prefix + i, prefix + j)); j += 1
+            }
+        }
+        for k in 0..<suffix { script.append((.context, text(a[n - suffix + k]), n - suffix + k, m - suffix + k)) }
+        let changed = script.indices.filter { script[$0].0 != .context }
+        var output: [DiffLine] = []
+        var index = 0
+        while index < changed.count {
+            let start = max(0, changed[index] - context)
+            var end = min(script.count, changed[index] + context + 1)
+            var next = index + 1
+            while next < changed.count, changed[next] - context <= end {
+                end = min(script.count, changed[next] + context + 1)
+                next += 1
+            }
+            let slice = script[start..<end]
+            output.append(DiffLine(.hunk, "@@ -\((slice.first { $0.0 != .added }?.2 ?? 0) + 1),\(slice.filter { $0.0 != .added }.count)"
+                + " +\((slice.first { $0.0 != .removed }?.3 ?? 0) + 1),\(slice.filter { $0.0 != .removed }.count) @@"))
+            for (kind, line, _, _) in slice { output.append(DiffLine(kind, (kind == .added ? "+" : kind == .removed ? "-" : " ") + line)) }
+            index = next
+        }
+        return output
+    }
+
     @Test("No difference, no lines")
     func same() {
         #expect(Diff.lines(old: "a\nb\n", new: "a\nb\n").isEmpty)
