@@ -133,6 +133,35 @@ struct ConfirmationTests {
         #expect(harness.text.contains("   dev:a ") && harness.text.contains("'dev:a '"), "\(harness.text)")
     }
 
+    /// Where the chosen ID is named on its own (the detail's title, a dialog's ID line,
+    /// the locks pane) it is quoted the same way, so a clear or a release says which of
+    /// the two it acts on.
+    @Test("Title, dialogs and locks quote an ID with a space at either end")
+    func dialogsQuoteEdgeSpaces() {
+        let backend = FakeBackend()
+        backend.add("dev:a", completed: #"{"singer_state": {}}"#)
+        backend.add("dev:a ", completed: #"{"singer_state": {}}"#)
+        backend.locks = [LockRow(stateID: "dev:a ", lockID: "3f9a1c2e-5b7d-4e21-9c0a-8d6f4b2e1a37",
+                                 lockedAt: "2023-11-14 21:41:02.123456", ageSeconds: 1938, fetchedAt: testNow, isStale: true)]
+        var harness = Harness(backend: backend)
+        harness.press(.character("j"))
+        #expect(harness.model.list.selectedRow?.stateID == "dev:a ")
+        let lines = harness.text.split(separator: "\n")
+        #expect(lines.contains { $0.contains("│'dev:a '") }, "the title: \(harness.text)")
+        #expect(lines.filter { $0.contains("'dev:a '") }.count >= 3, "list, title and locks pane: \(harness.text)")
+        harness.press(.character("d"))
+        guard case let .confirm(clear) = harness.model.mode else { Issue.record("no confirmation"); return }
+        #expect(clear.lines.contains { $0.map(\.text).joined() == "  'dev:a '" }, "\(clear.lines)")
+        harness.press(.escape, .character("u"))
+        guard case let .confirm(release) = harness.model.mode else { Issue.record("no release dialog"); return }
+        #expect(release.lines.contains { $0.map(\.text).joined() == "  'dev:a '" }, "\(release.lines)")
+        harness.press(.escape, .character("c"), .control("u"))
+        harness.type("dev:b")
+        harness.press(.enter)
+        guard case let .confirm(copy) = harness.model.mode else { Issue.record("no copy dialog"); return }
+        #expect(copy.lines.contains { $0.map(\.text).joined() == "  'dev:a '" }, "\(copy.lines)")
+    }
+
     @Test("m: move to a new ID says it is created and the source cleared")
     func moveNew() {
         let backend = Samples.backend()

@@ -122,7 +122,7 @@ extension Model {
         let theme = self.theme
         var lines: [[Run]] = [
             [Run("Clear the state of")],
-            [Run("  "), Run(id, theme.danger)],
+            [Run("  "), Run(shownID(id), theme.danger)],
             [],
             [Run("Its row is deleted: completed and partial state. The next run of this")],
             [Run("pipeline starts with no bookmark (a full sync).")],
@@ -198,9 +198,9 @@ extension Model {
         _ = prompt
         var lines: [[Run]] = [
             [Run(isMove ? "Move the state of" : "Copy the state of")],
-            [Run("  "), Run(source, theme.label)],
+            [Run("  "), Run(shownID(source), theme.label)],
             [Run("to")],
-            [Run("  "), Run(target, exists ? theme.danger : theme.label)],
+            [Run("  "), Run(shownID(target), exists ? theme.danger : theme.label)],
             [],
         ]
         if exists {
@@ -245,7 +245,7 @@ extension Model {
         let theme = self.theme
         var lines: [[Run]] = [
             [Run("Release the lock of")],
-            [Run("  "), Run(lock.stateID, theme.danger)],
+            [Run("  "), Run(shownID(lock.stateID), theme.danger)],
             [],
             [Run("lock ID   ", theme.label), Run(lock.lockID)],
             [Run("taken at  ", theme.label), Run(lock.lockedAt)],
@@ -267,7 +267,7 @@ extension Model {
             if lock.needsSecondConfirmation {
                 again = [
                     [Run(verdict, theme.danger), Run(" — the lock of")],
-                    [Run("  "), Run(lock.stateID, theme.danger)],
+                    [Run("  "), Run(shownID(lock.stateID), theme.danger)],
                     [],
                     [Run.prose(lock.verdictReason ?? "", theme.danger)],
                     [],
@@ -416,7 +416,7 @@ extension Model {
         let theme = self.theme
         var lines: [[Run]] = [
             [Run(entry.isRun ? "Put back the run of" : entry.isLock ? "Put back the lock row of" : "Restore the state of")],
-            [Run("  "), Run(entry.stateID, theme.danger)],
+            [Run("  "), Run(shownID(entry.stateID), theme.danger)],
             [Run("to what it was before "), Run(entry.action, theme.label), Run(" at \(entry.time)")],
             [],
         ]

@@ -190,7 +190,7 @@ extension Painter {
     func history(_ history: HistoryView, _ screen: inout Screen) {
         let width = min(screen.width - 4, 110)
         let height = screen.height - 4
-        let inner = box(width: width, height: height, title: "History of \(history.stateID) (backup journal)",
+        let inner = box(width: width, height: height, title: "History of \(shownID(history.stateID)) (backup journal)",
                         style: theme.dialogBorder, &screen)
         guard let rows = history.rows else {
             screen.put("Reading the journal…", x: inner.x, y: inner.y, style: theme.hint)
@@ -259,7 +259,7 @@ extension Painter {
     /// The streams of the state, a line each: the table of `meltano-state bookmarks`.
     func bookmarks(_ view: BookmarksView, _ screen: inout Screen) {
         // Above the status line, where refusals are said.
-        let inner = box(width: screen.width - 4, height: screen.height - 3, title: "Bookmarks of \(view.stateID)",
+        let inner = box(width: screen.width - 4, height: screen.height - 3, title: "Bookmarks of \(shownID(view.stateID))",
                         style: theme.dialogBorder, &screen)
         var y = inner.y
         if let syncing = view.currentlySyncing {

@@ -22,7 +22,7 @@ extension Painter {
         }
         let infoWidth = TextWidth.width(of: info)
         let idLimit = max(rect.x + 8, right - infoWidth - 1)
-        screen.put(TextWidth.truncated(stateID, toWidth: idLimit - rect.x), x: rect.x, y: rect.y,
+        screen.put(TextWidth.truncated(shownID(stateID), toWidth: idLimit - rect.x), x: rect.x, y: rect.y,
                    style: focused ? theme.titleFocused : theme.title, limit: idLimit)
         if idLimit + 1 + infoWidth <= right { screen.put(info, x: right - infoWidth, y: rect.y, style: theme.age) }
 
@@ -119,7 +119,7 @@ extension Painter {
             guard locks.rows.indices.contains(index) else { break }
             let lock = locks.rows[index]
             let y = headerY + 1 + row
-            screen.put(TextWidth.truncated(lock.stateID, toWidth: columns.state.1), x: columns.state.0, y: y)
+            screen.put(TextWidth.truncated(shownID(lock.stateID), toWidth: columns.state.1), x: columns.state.0, y: y)
             let holder = lock.isAdvisory ? (lock.holder ?? "key \(lock.lockID)") : lock.lockID
             screen.put(TextWidth.truncated(holder, toWidth: columns.lock.1), x: columns.lock.0, y: y)
             if columns.taken.1 > 0 { screen.put(Format.timestamp(lock.lockedAt), x: columns.taken.0, y: y, limit: columns.taken.0 + columns.taken.1) }

@@ -175,9 +175,7 @@ struct Painter {
             let ageWidth = 4
             let idLimit = rect.x + rect.width - ageWidth - 1
             let idWidth = idLimit - (rect.x + 3)
-            // Spaces at either end (or none at all) would not show: quoted then.
-            let shown = hasInvisibleEdges(item.stateID) ? "'" + item.stateID + "'" : item.stateID
-            screen.put(TextWidth.truncated(shown, toWidth: idWidth), x: rect.x + 3, y: y, limit: idLimit)
+            screen.put(TextWidth.truncated(shownID(item.stateID), toWidth: idWidth), x: rect.x + 3, y: y, limit: idLimit)
             screen.put(age, x: rect.x + rect.width - TextWidth.width(of: age), y: y,
                        style: (item.ageSeconds ?? 0) < 0 ? theme.error : theme.age)
             if index == list.selected {
