@@ -243,6 +243,7 @@ public struct SingerStateStreams: Sendable {
 
     /// The row of `stream` (and `partition`), as `SingerState.find` finds it.
     public func find(stream: JSONString, partition: JSONValue?) -> StreamBookmark? {
+        // With an index, its answer (nil too: the stream is not there); else the walk.
         guard let bookmarks, let node = index.map({ $0[stream] }) ?? tape[bookmarks, key: stream] else { return nil }
         return SingerState.rows(stream: stream, bookmark: tape.value(node)).first { SingerState.samePartition($0.partition, partition) }
     }

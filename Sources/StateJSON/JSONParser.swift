@@ -93,10 +93,15 @@ public enum JSONParser {
         return try result.get()
     }
 
+    /// What every reader says of an empty text (Python: "Expecting value" at 0).
+    static var emptyDocumentError: JSONParseError {
+        makeError("Expecting value", at: 0, in: UnsafeBufferPointer(start: nil, count: 0))
+    }
+
     /// Parses UTF-8 bytes in memory.
     public static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
         guard let base = buffer.baseAddress, buffer.count > 0 else {
-            throw makeError("Expecting value", at: 0, in: UnsafeBufferPointer(start: nil, count: 0))
+            throw emptyDocumentError
         }
         var parser = Parser(base: base, count: buffer.count)
         return try parser.parseDocument()

@@ -90,7 +90,7 @@ extension JSONParser {
                                checkingKeys: Bool = true, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let buffer = bytes.bindMemory(to: UInt8.self)
         guard let base = buffer.baseAddress, buffer.count > 0 else {
-            throw makeError("Expecting value", at: 0, in: UnsafeBufferPointer(start: nil, count: 0))
+            throw emptyDocumentError
         }
         try withoutActuallyEscaping(sink) { sink in
             var failure: (any Error)?
@@ -346,7 +346,7 @@ extension Parser {
         }
         func number(_ start: Int) throws(JSONParseError) {
             _ = try scanNumberLiteral()
-            if taping { tape.scalar(TapeWords.number, at: start, length: i - start) }
+            if taping { tape.scalar(TapeWords.numberTag, at: start, length: i - start) }
             if writes {
                 if literalNumbers {
                     literal(start)

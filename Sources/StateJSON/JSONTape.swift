@@ -31,9 +31,12 @@ public final class JSONTape: @unchecked Sendable {
     public let root = Node(index: 0)
 
     /// Reads `text`. Throws what `JSONParser.parse(text)` throws; nil when the document
-    /// parses but an object in it repeats a key (or a string is over 256 MiB): parse its
-    /// tree instead.
+    /// parses but an object in it repeats a key, or it is beyond what a word can say (a
+    /// string or number over 256 MiB, 2^29 values, a text over 4 GiB): parse its tree
+    /// instead.
     public convenience init?(_ text: String) throws(JSONParseError) {
+        var text = text
+        text.makeContiguousUTF8()  // (native strings are already: then nothing is copied)
         try self.init(source: .text(text))
     }
 
@@ -47,7 +50,7 @@ public final class JSONTape: @unchecked Sendable {
         let result: Result<Bool, JSONParseError> = source.withBytes { buffer in
             Result { () throws(JSONParseError) -> Bool in
                 guard let base = buffer.baseAddress, buffer.count > 0 else {
-                    throw JSONParser.makeError("Expecting value", at: 0, in: UnsafeBufferPointer(start: nil, count: 0))
+                    throw JSONParser.emptyDocumentError
                 }
                 guard buffer.count <= Int(UInt32.max) else { return false }
                 var parser = Parser(base: base, count: buffer.count)
@@ -69,11 +72,11 @@ public final class JSONTape: @unchecked Sendable {
 
     public func kind(_ node: Node) -> Kind {
         switch TapeWords.tag(words[node.index]) {
-        case TapeWords.null: return .null
+        case TapeWords.nullTag: return .null
         case TapeWords.falseTag, TapeWords.trueTag: return .bool
-        case TapeWords.number: return .number
-        case TapeWords.string: return .string
-        case TapeWords.array: return .array
+        case TapeWords.numberTag: return .number
+        case TapeWords.stringTag: return .string
+        case TapeWords.arrayTag: return .array
         default: return .object
         }
     }
@@ -103,23 +106,26 @@ public final class JSONTape: @unchecked Sendable {
 
     /// The string's value (escapes decoded), or nil when the node is not a string.
     public func string(_ node: Node) -> JSONString? {
-        guard TapeWords.tag(words[node.index]) == TapeWords.string else { return nil }
+        guard TapeWords.tag(words[node.index]) == TapeWords.stringTag else { return nil }
         return decodedString(node.index)
     }
 
     /// The number's literal, or nil when the node is not a number.
     public func number(_ node: Node) -> JSONNumber? {
-        guard TapeWords.tag(words[node.index]) == TapeWords.number else { return nil }
+        guard TapeWords.tag(words[node.index]) == TapeWords.numberTag else { return nil }
         return JSONNumber(uncheckedLiteral: withText(node) { String(decoding: $0, as: UTF8.self) })
     }
 
     /// The number of members of an object or elements of an array; nil for a scalar.
     public func count(_ node: Node) -> Int? {
-        var count = 0
-        switch kind(node) {
-        case .object: forEachMember(of: node) { _, _ in count += 1; return true }
-        case .array: forEachElement(of: node) { _ in count += 1; return true }
-        default: return nil
+        let word = words[node.index], tag = TapeWords.tag(word)
+        guard tag == TapeWords.objectTag || tag == TapeWords.arrayTag else { return nil }
+        // Walked, not decoded: a member is a key's word and its value.
+        let end = TapeWords.end(word) - 1
+        var count = 0, k = node.index + 1
+        while k < end {
+            k = next(tag == TapeWords.objectTag ? k + 1 : k)
+            count += 1
         }
         return count
     }
@@ -128,7 +134,7 @@ public final class JSONTape: @unchecked Sendable {
     /// false when the node is not an object.
     @discardableResult
     public func forEachMember(of node: Node, _ body: (_ key: JSONString, _ value: Node) throws -> Bool) rethrows -> Bool {
-        guard TapeWords.tag(words[node.index]) == TapeWords.object else { return false }
+        guard TapeWords.tag(words[node.index]) == TapeWords.objectTag else { return false }
         let end = TapeWords.end(words[node.index]) - 1  // its closing word
         var k = node.index + 1
         while k < end {
@@ -142,7 +148,7 @@ public final class JSONTape: @unchecked Sendable {
     /// false when the node is not an array.
     @discardableResult
     public func forEachElement(of node: Node, _ body: (_ element: Node) throws -> Bool) rethrows -> Bool {
-        guard TapeWords.tag(words[node.index]) == TapeWords.array else { return false }
+        guard TapeWords.tag(words[node.index]) == TapeWords.arrayTag else { return false }
         let end = TapeWords.end(words[node.index]) - 1
         var k = node.index + 1
         while k < end {
@@ -161,11 +167,14 @@ public final class JSONTape: @unchecked Sendable {
     /// The value of `key` in an object (nil when it has none, or is not an object). No
     /// key repeats in a tape, so the first match is Python's value.
     public subscript(_ node: Node, key key: JSONString) -> Node? {
-        guard TapeWords.tag(words[node.index]) == TapeWords.object else { return nil }
+        guard TapeWords.tag(words[node.index]) == TapeWords.objectTag else { return nil }
         let end = TapeWords.end(words[node.index]) - 1
+        // A key without escapes is well-formed text: compared with the key's UTF-8 (made
+        // once); a key with escapes is decoded and compared as a JSONString.
+        let wanted = key.string.map { Array($0.utf8) }
         var k = node.index + 1
         while k < end {
-            if keyEquals(k, key) { return Node(index: k + 1) }
+            if keyEquals(k, key, wanted) { return Node(index: k + 1) }
             k = next(k + 1)
         }
         return nil
@@ -181,22 +190,22 @@ public final class JSONTape: @unchecked Sendable {
             let word = words[k]
             var value: JSONValue
             switch TapeWords.tag(word) {
-            case TapeWords.object, TapeWords.array:
-                let isObject = TapeWords.tag(word) == TapeWords.object
+            case TapeWords.objectTag, TapeWords.arrayTag:
+                let isObject = TapeWords.tag(word) == TapeWords.objectTag
                 frames.append((isObject ? JSONObject() : nil, [], nil))
                 k += 1
-                if isObject && TapeWords.tag(words[k]) != TapeWords.close {
+                if isObject && TapeWords.tag(words[k]) != TapeWords.closeTag {
                     frames[frames.count - 1].key = decodedString(k)
                     k += 1
                 }
                 continue
-            case TapeWords.close:
+            case TapeWords.closeTag:
                 let frame = frames.removeLast()
                 value = frame.object.map(JSONValue.object) ?? .array(frame.elements)
-            case TapeWords.null: value = .null
+            case TapeWords.nullTag: value = .null
             case TapeWords.trueTag: value = .bool(true)
             case TapeWords.falseTag: value = .bool(false)
-            case TapeWords.number:
+            case TapeWords.numberTag:
                 value = .number(JSONNumber(uncheckedLiteral: withText(Node(index: k)) { String(decoding: $0, as: UTF8.self) }))
             default:
                 value = .string(decodedString(k))
@@ -207,7 +216,7 @@ public final class JSONTape: @unchecked Sendable {
             if frames[t].object != nil {
                 frames[t].object!.appendNew(frames[t].key!, value)
                 // The next member's key, unless the object ends here.
-                if TapeWords.tag(words[k]) != TapeWords.close {
+                if TapeWords.tag(words[k]) != TapeWords.closeTag {
                     frames[t].key = decodedString(k)
                     k += 1
                 }
@@ -249,7 +258,7 @@ public final class JSONTape: @unchecked Sendable {
     private func next(_ k: Int) -> Int {
         let word = words[k]
         let tag = TapeWords.tag(word)
-        return tag == TapeWords.array || tag == TapeWords.object ? TapeWords.end(word) : k + 1
+        return tag == TapeWords.arrayTag || tag == TapeWords.objectTag ? TapeWords.end(word) : k + 1
     }
 
     /// The byte range of the value at a node.
@@ -257,11 +266,10 @@ public final class JSONTape: @unchecked Sendable {
         let word = words[node.index]
         let start = TapeWords.offset(word)
         switch TapeWords.tag(word) {
-        case TapeWords.array, TapeWords.object:
+        case TapeWords.arrayTag, TapeWords.objectTag:
             let close = words[TapeWords.end(word) - 1]
             return start..<(TapeWords.offset(close) + 1)
-        case TapeWords.null: return start..<(start + 4)
-        case TapeWords.trueTag: return start..<(start + 4)
+        case TapeWords.nullTag, TapeWords.trueTag: return start..<(start + 4)
         case TapeWords.falseTag: return start..<(start + 5)
         default: return start..<(start + TapeWords.length(word))
         }
@@ -288,15 +296,15 @@ public final class JSONTape: @unchecked Sendable {
         }
     }
 
-    private func keyEquals(_ k: Int, _ key: JSONString) -> Bool {
+    /// Whether the key at word `k` is `key` (`wanted`: its UTF-8, nil when it is not
+    /// well-formed text).
+    private func keyEquals(_ k: Int, _ key: JSONString, _ wanted: [UInt8]?) -> Bool {
         let word = words[k]
         if TapeWords.isEscaped(word) { return decodedString(k) == key }
-        guard var needle = key.string else { return false }  // a plain key is well-formed text
+        guard let wanted else { return false }  // a key without escapes is well-formed text
         let start = TapeWords.offset(word), length = TapeWords.length(word) - 2
-        return needle.withUTF8 { wanted in
-            wanted.count == length && source.withBytes { buffer in
-                length == 0 || memcmpEqual(buffer.baseAddress! + start + 1, wanted.baseAddress!, length)
-            }
+        return wanted.count == length && source.withBytes { buffer in
+            wanted.withUnsafeBufferPointer { length == 0 || memcmpEqual(buffer.baseAddress! + start + 1, $0.baseAddress!, length) }
         }
     }
 }
@@ -326,9 +334,11 @@ private enum JSONTapeSource {
 /// the word after its end in bits 32–60; its members follow it (a key's word, then the
 /// value's), then a closing word holding the offset of its `]` or `}`.
 final class TapeWords: @unchecked Sendable {
-    static let null: UInt64 = 0, falseTag: UInt64 = 1, trueTag: UInt64 = 2, number: UInt64 = 3
-    static let string: UInt64 = 4, array: UInt64 = 5, object: UInt64 = 6, close: UInt64 = 7
-    static let chunkShift = 16
+    static let nullTag: UInt64 = 0, falseTag: UInt64 = 1, trueTag: UInt64 = 2, numberTag: UInt64 = 3
+    static let stringTag: UInt64 = 4, arrayTag: UInt64 = 5, objectTag: UInt64 = 6, closeTag: UInt64 = 7
+    /// 4096 words (32 KiB) a chunk: a small document costs little, a big one's index is
+    /// a few thousand chunks.
+    static let chunkShift = 12
     static let chunkSize = 1 << chunkShift
     static let maximumLength = (1 << 28) - 1
     static let maximumIndex = (1 << 29) - 1
@@ -392,30 +402,33 @@ final class TapeWords: @unchecked Sendable {
         @inline(__always)
         func string(_ scanned: Parser.ScannedString, at start: Int, end: Int) {
             if case .escaped = scanned {
-                scalar(TapeWords.string, at: start, length: end - start, escaped: true)
+                scalar(TapeWords.stringTag, at: start, length: end - start, escaped: true)
             } else {
-                scalar(TapeWords.string, at: start, length: end - start)
+                scalar(TapeWords.stringTag, at: start, length: end - start)
             }
         }
 
         /// `null`, `true`, `false`, or a number spelled as a word (`NaN`, `Infinity`).
         func word(_ word: Parser.Word, at start: Int, end: Int) {
             switch word {
-            case .null: scalar(TapeWords.null, at: start)
+            case .null: scalar(TapeWords.nullTag, at: start)
             case .true: scalar(TapeWords.trueTag, at: start)
             case .false: scalar(TapeWords.falseTag, at: start)
-            case .nan, .infinity, .minusInfinity: scalar(TapeWords.number, at: start, length: end - start)
+            case .nan, .infinity, .minusInfinity: scalar(TapeWords.numberTag, at: start, length: end - start)
             }
         }
 
         func openContainer(isObject: Bool, at offset: Int) {
             open.append(count)
-            append((isObject ? TapeWords.object : TapeWords.array) << 61 | UInt64(offset))
+            append((isObject ? TapeWords.objectTag : TapeWords.arrayTag) << 61 | UInt64(offset))
         }
 
         func closeContainer(at offset: Int) {
             let k = open.removeLast()
-            append(TapeWords.close << 61 | UInt64(offset))
+            append(TapeWords.closeTag << 61 | UInt64(offset))
+            // The index after the container must fit the end field (29 bits), or it
+            // would spill into the tag.
+            if count > TapeWords.maximumIndex { overflowed = true }
             guard !overflowed else { return }
             chunks[k >> TapeWords.chunkShift][k & (TapeWords.chunkSize - 1)] |= UInt64(count) << 32
         }

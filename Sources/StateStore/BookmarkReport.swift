@@ -152,13 +152,6 @@ public struct BookmarkReport: Sendable {
                     partialValue: partialValue, completedValue: completedValue)
     }
 
-    /// Whether any line is a partition (the table then has a PARTITION column).
-    public var hasPartitions: Bool {
-        var found = false
-        forEachLine { if $0.bookmark.partition != nil { found = true } }
-        return found
-    }
-
     /// The table's header: STREAM, [PARTITION,] KEY, VALUE, AGE, NEWER PROGRESS.
     public static func header(partitions: Bool) -> [String] {
         ["STREAM"] + (partitions ? ["PARTITION"] : []) + ["KEY", "VALUE", "AGE", "NEWER PROGRESS"]
@@ -181,11 +174,14 @@ public struct BookmarkReport: Sendable {
         return row
     }
 
-    /// The table's cells, the header first.
-    public var cells: [[String]] {
-        let lines = self.lines
+    /// The table's cells, the header first (a PARTITION column when a line is a
+    /// partition).
+    public var cells: [[String]] { Self.cells(of: lines) }
+
+    /// The cells of lines already made (`lines`, which builds them anew each time).
+    public static func cells(of lines: [Line]) -> [[String]] {
         let partitions = lines.contains { $0.bookmark.partition != nil }
-        return [Self.header(partitions: partitions)] + lines.map { Self.cells($0, partitions: partitions) }
+        return [header(partitions: partitions)] + lines.map { cells($0, partitions: partitions) }
     }
 
     /// `bookmarks --json`: one object, stable keys, every line's bookmark as stored,
@@ -198,6 +194,7 @@ public struct BookmarkReport: Sendable {
         top["streams"] = .array([])
         // `{…, "streams": []}` without its `]}`: the lines go between.
         let opening = JSONValue.object(top).meltanoText
+        assert(opening.hasSuffix(", \"streams\": []}"), "the opening is json.dumps of the object")
         try write(String(opening.dropLast(2)))
         var first = true
         try forEachLine { line in

@@ -46,20 +46,23 @@ func writeBookmarkTable(_ report: BookmarkReport, to write: (String) -> Void) {
     if let syncing = report.currentlySyncing, !syncing.isNull {
         write(terminalSafe("currently_syncing: \(syncing.stringValue?.text ?? syncing.meltanoText)\n"))
     }
+    // One pass measures the cells with a PARTITION column and finds whether any line
+    // needs it; the table drops it when none does (the other cells are the same).
+    func shown(_ cells: [String]) -> [String] { cells.map { terminalSafe(displayExcerpt($0), keepingLineBreaks: false) } }
+    var measured = AlignedTable(columns: BookmarkReport.header(partitions: true).count)
+    measured.measure(shown(BookmarkReport.header(partitions: true)))
     var partitions = false, empty = true
     report.forEachLine { line in
         empty = false
         if line.bookmark.partition != nil { partitions = true }
+        measured.measure(shown(BookmarkReport.cells(line, partitions: true)))
     }
     if empty {
         write(terminalSafe("No bookmarks in \(quotedID(report.stateID))\(report.problem.map { ": \($0)" } ?? "").") + "\n")
         return
     }
-    func shown(_ cells: [String]) -> [String] { cells.map { terminalSafe(displayExcerpt($0), keepingLineBreaks: false) } }
+    let table = partitions ? measured : measured.removingColumn(1)
     let header = shown(BookmarkReport.header(partitions: partitions))
-    var table = AlignedTable(columns: header.count)
-    table.measure(header)
-    report.forEachLine { table.measure(shown(BookmarkReport.cells($0, partitions: partitions))) }
     var pending = table.line(header)
     report.forEachLine { line in
         pending += table.line(shown(BookmarkReport.cells(line, partitions: partitions)))

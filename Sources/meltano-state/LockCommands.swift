@@ -83,6 +83,13 @@ struct AlignedTable {
         widths = Array(repeating: 0, count: columns)
     }
 
+    /// The same widths without `column` (for rows that leave it out).
+    func removingColumn(_ column: Int) -> AlignedTable {
+        var table = self
+        table.widths.remove(at: column)
+        return table
+    }
+
     mutating func measure(_ row: [String]) {
         for (column, cell) in row.enumerated() { widths[column] = max(widths[column], TextWidth.width(of: cell, escaping: .typed)) }
     }

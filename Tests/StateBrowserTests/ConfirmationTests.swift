@@ -144,8 +144,15 @@ struct ConfirmationTests {
         backend.locks = [LockRow(stateID: "dev:a ", lockID: "3f9a1c2e-5b7d-4e21-9c0a-8d6f4b2e1a37",
                                  lockedAt: "2023-11-14 21:41:02.123456", ageSeconds: 1938, fetchedAt: testNow, isStale: true)]
         var harness = Harness(backend: backend)
-        harness.press(.character("j"))
+        // The ID without the space is shown bare.
+        #expect(harness.text.split(separator: "\n").contains { $0.contains("│dev:a ") }, "\(harness.text)")
+        harness.press(.character("D"))
+        #expect(harness.text.contains("doctor: dev:a "), "\(harness.text)")
+        harness.press(.escape, .character("j"))
         #expect(harness.model.list.selectedRow?.stateID == "dev:a ")
+        harness.press(.character("D"))
+        #expect(harness.text.contains("doctor: 'dev:a '"), "\(harness.text)")
+        harness.press(.escape)
         let lines = harness.text.split(separator: "\n")
         #expect(lines.contains { $0.contains("│'dev:a '") }, "the title: \(harness.text)")
         #expect(lines.filter { $0.contains("'dev:a '") }.count >= 3, "list, title and locks pane: \(harness.text)")

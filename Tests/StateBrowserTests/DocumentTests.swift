@@ -263,7 +263,9 @@ struct DiffTests {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             return Int((seed >> 33) % UInt64(n))
         }
-        let pool = ["a", "b", "", "  \"k\": 1,", "caf\u{E9}", "cafe\u{301}", "}"]
+        // "\r": a text with CRLF line ends is split at each LF, its CR kept at the end of
+        // the line (String.split, before, kept "\r\n" as one character: no split at all).
+        let pool = ["a", "b", "", "  \"k\": 1,", "caf\u{E9}", "cafe\u{301}", "}", "\r", "a\r"]
         var compared = 0
         for _ in 0..<3000 {
             var old = (0..<next(30)).map { _ in pool[next(pool.count)] }

@@ -122,5 +122,17 @@ import Testing
         #expect(try JSONTape(#"{"a": [{"b": 1, "b": 2}]}"#) == nil)
         #expect(try JSONTape(#"{"a": 1, "\u0061": 2}"#) == nil)
         #expect(try JSONTape(#"[{"b": 1}, {"b": 2}]"#) != nil)
+        // A repeated key, then text that is not JSON: the parser's error, not nil.
+        #expect(throws: JSONParseError.self) { try JSONTape(#"{"a": 1, "a": {oops"#) }
+    }
+
+    /// A key that starts with U+10FFFF, which JSONString keeps in a private encoding,
+    /// escaped or not; counts walk without decoding keys.
+    @Test func keysStartingWithTheLastCodePoint() throws {
+        let tape = try #require(try JSONTape("{\"\\udbff\\udfffx\": 1, \"\u{10FFFF}y\": 2, \"z\": [1, {\"a\": []}, 3]}"))
+        #expect(tape[tape.root, key: "\u{10FFFF}x"].flatMap(tape.number)?.literal == "1")
+        #expect(tape[tape.root, key: "\u{10FFFF}y"].flatMap(tape.number)?.literal == "2")
+        #expect(tape[tape.root, key: "x"] == nil && tape.count(tape.root) == 3)
+        #expect(tape[tape.root, key: "z"].flatMap(tape.count) == 3)
     }
 }

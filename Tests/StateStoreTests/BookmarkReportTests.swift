@@ -52,12 +52,18 @@ import Testing
             #"{"bookmarks": {"bare": {"replication_key_value": 1}}, "currently_syncing": {"odd": [1]}}"#,
             #"{"singer_state": {"bookmarks": {"a": {"replication_key_value": 1}, "a": {"replication_key_value": 2}}}}"#,
             #"{"singer_state": {"bookmarks": [1]}}"#, #"{"singer_state": 5}"#, #"{"singer\u005fstate": {"bookmarks": {"e": {"lsn": 1}}}}"#,
+            // Many streams, one named with an escape: the partial part below has more than
+            // 16 of them, so the completed part is looked up through its index.
+            #"{"singer_state": {"bookmarks": {"# + (0..<20).map { #""s\#($0)": {"replication_key_value": \#($0)}, "# }.joined()
+                + #""caf\u00e9": {"replication_key_value": 1}, "gone": {"replication_key_value": 2}}}}"#,
         ]
         let partialParts: [String?] = [
             nil, "{}", "{oops",
             #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key_value": "2026-12-01T00:00:00.000000+00:00"}}}}"#,
             #"{"singer_state": {"bookmarks": {"public-events": {"partitions": [{"context": {"tenant": "a"}, "replication_key_value": "2026-12-02T00:00:00Z"}]}, "new-stream": {"replication_key_value": 7}}}}"#,
             #"{"singer_state": {"bookmarks": {"public-orders": {"lsn": {"deep": 1}}}}}"#,
+            #"{"singer_state": {"bookmarks": {"# + (0..<20).map { #""s\#($0)": {"replication_key_value": \#($0 % 3 == 0 ? $0 : $0 + 100)}, "# }.joined()
+                + "\"café\": {\"replication_key_value\": 7}, \"new\": {\"replication_key_value\": 8}}}}",
         ]
         var compared = 0, failures = 0
         var differences: [String] = []
@@ -71,7 +77,7 @@ import Testing
                 case let (.success(want), .success(got)):
                     compared += 1
                     if got.cells != want.cells || got.jsonText != want.jsonText || got.problem != want.problem
-                        || got.currentlySyncing != want.currentlySyncing || got.hasPartitions != want.hasPartitions {
+                        || got.currentlySyncing != want.currentlySyncing {
                         differences.append("\(partial ?? "NULL") onto \(completed ?? "NULL"):\n tape \(got.jsonText)\n tree \(want.jsonText)")
                     }
                 case let (.failure(want), .failure(got)):
@@ -83,6 +89,6 @@ import Testing
             }
         }
         #expect(differences.isEmpty, "\(differences.count) differ, first: \(differences.prefix(3).joined(separator: "\n"))")
-        #expect(compared > 30 && failures > 10, "\(compared) compared, \(failures) failed alike")
+        #expect(compared > 40 && failures > 10, "\(compared) compared, \(failures) failed alike")
     }
 }

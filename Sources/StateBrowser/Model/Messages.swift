@@ -279,7 +279,8 @@ public enum Command: Sendable {
 
 func quoted(_ text: String) -> String { quotedID(text) }
 
-/// A state ID where the browser shows it on its own (the list, the title, the locks
+/// A state ID where the browser shows it on its own (the list, the titles, the locks
 /// pane, a dialog's ID line): in quotes when a space at either end, or no character at
-/// all, would not show, so `dev:a` and `dev:a ` read apart.
+/// all, would not show, so `dev:a` and `dev:a ` read apart. (In a sentence, `quoted`
+/// names it as the CLI's messages do: always in quotes, shell-quoted when it must be.)
 func shownID(_ id: String) -> String { hasInvisibleEdges(id) ? "'" + id + "'" : id }

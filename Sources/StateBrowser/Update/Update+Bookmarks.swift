@@ -44,9 +44,10 @@ extension Model {
             return
         }
         let report = BookmarkReport(stateID: state.stateID, merged: merged, partial: partial, completed: completed, now: now)
+        let lines = report.lines  // made once: both the cells and the targets come from them
         mode = .bookmarks(BookmarksView(
-            stateID: state.stateID, merged: merged.meltanoText, cells: report.cells,
-            targets: report.lines.map { BookmarksView.Target(stream: $0.bookmark.stream.text, partition: $0.bookmark.partition?.meltanoText) },
+            stateID: state.stateID, merged: merged.meltanoText, cells: BookmarkReport.cells(of: lines),
+            targets: lines.map { BookmarksView.Target(stream: $0.bookmark.stream.text, partition: $0.bookmark.partition?.meltanoText) },
             currentlySyncing: report.currentlySyncing.flatMap { $0.isNull ? nil : ($0.stringValue?.text ?? $0.meltanoText) },
             problem: report.problem))
     }

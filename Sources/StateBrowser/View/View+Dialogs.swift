@@ -22,7 +22,7 @@ extension Painter {
     /// text wrapped beside it), the verdict and the next command, as `doctor ID` prints.
     func doctor(_ panel: DoctorPanel, _ screen: inout Screen) {
         let width = min(screen.width - 2, 110)
-        let inner = box(width: width, height: screen.height - 2, title: "doctor: \(panel.stateID)",
+        let inner = box(width: width, height: screen.height - 2, title: "doctor: \(shownID(panel.stateID))",
                         style: theme.dialogBorder, &screen)
         var lines: [[Run]] = []
         if let report = panel.report {
@@ -60,7 +60,7 @@ extension Painter {
     // MARK: - Context picker
 
     func contextDiff(_ view: ContextDiffView, _ screen: inout Screen) {
-        let title = "\(view.stateID): here → \(view.context)"
+        let title = "\(shownID(view.stateID)): here → \(view.context)"
         let width = min(screen.width - 2, 100)
         let inner = box(width: width, height: screen.height - 2, title: title, style: theme.dialogBorder, &screen)
         guard let diff = view.diff else {
@@ -223,7 +223,7 @@ extension Painter {
         let width = screen.width - 4
         let height = screen.height - 2
         let what = diff.action == nil ? "the edited state of" : "this change to the bookmarks of"
-        let inner = box(width: width, height: height, title: "Write \(what) \(diff.session.stateID)?",
+        let inner = box(width: width, height: height, title: "Write \(what) \(shownID(diff.session.stateID))?",
                         style: theme.danger, &screen)
         let visible = inner.height - 2
         for (row, line) in diff.lines.dropFirst(diff.top).prefix(visible).enumerated() {
