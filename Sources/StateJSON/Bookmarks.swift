@@ -241,11 +241,12 @@ public struct SingerStateStreams: Sendable {
         }
     }
 
-    /// The row of `stream` (and `partition`), as `SingerState.find` finds it.
-    public func find(stream: JSONString, partition: JSONValue?) -> StreamBookmark? {
+    /// The lines of `stream` (none when the state has no such stream), built from its
+    /// bookmark: a caller looking up several partitions asks once.
+    public func rows(of stream: JSONString) -> [StreamBookmark] {
         // With an index, its answer (nil too: the stream is not there); else the walk.
-        guard let bookmarks, let node = index.map({ $0[stream] }) ?? tape[bookmarks, key: stream] else { return nil }
-        return SingerState.rows(stream: stream, bookmark: tape.value(node)).first { SingerState.samePartition($0.partition, partition) }
+        guard let bookmarks, let node = index.map({ $0[stream] }) ?? tape[bookmarks, key: stream] else { return [] }
+        return SingerState.rows(stream: stream, bookmark: tape.value(node))
     }
 }
 

@@ -34,8 +34,24 @@ public struct BookmarkReport: Sendable {
     private let merged: Streams
     /// The partial part's lines by stream (it is small: what one run left).
     private let partialRows: [JSONString: [StreamBookmark]]
-    private let completed: Streams?
+    private let completed: CompletedRows?
     private let now: Double
+
+    /// The completed part's lines, looked up by stream (only for streams the partial
+    /// part has a value in).
+    enum CompletedRows: Sendable {
+        case tree([JSONString: [StreamBookmark]])
+        case tape(SingerStateStreams)
+
+        init(_ state: SingerState) { self = .tree(Dictionary(grouping: state.streams, by: \.stream)) }
+
+        func rows(of stream: JSONString) -> [StreamBookmark] {
+            switch self {
+            case let .tree(byStream): return byStream[stream] ?? []
+            case let .tape(streams): return streams.rows(of: stream)
+            }
+        }
+    }
 
     /// Where a state's lines come from: the rows of its tree, or its tape read stream
     /// by stream.
@@ -57,13 +73,6 @@ public struct BookmarkReport: Sendable {
                 try streams.forEachStream(body)
             }
         }
-
-        func find(stream: JSONString, partition: JSONValue?) -> StreamBookmark? {
-            switch self {
-            case let .tree(state): return state.find(stream: stream, partition: partition)
-            case let .tape(streams): return streams.find(stream: stream, partition: partition)
-            }
-        }
     }
 
     /// The report of a state: `merged` is what the next run uses, `partial` and
@@ -71,11 +80,11 @@ public struct BookmarkReport: Sendable {
     public init(stateID: String, merged: JSONValue, partial: JSONValue?, completed: JSONValue?, now: Double) {
         let model = SingerState(merged)
         self.init(stateID: stateID, merged: .tree(model), currentlySyncing: model.currentlySyncing, problem: model.problem,
-                  partial: partial.map(SingerState.init), completed: completed.map { .tree(SingerState($0)) }, now: now)
+                  partial: partial.map(SingerState.init), completed: completed.map { CompletedRows(SingerState($0)) }, now: now)
     }
 
     private init(stateID: String, merged: Streams, currentlySyncing: JSONValue?, problem: String?, partial: SingerState?,
-                 completed: Streams?, now: Double) {
+                 completed: CompletedRows?, now: Double) {
         self.stateID = stateID
         self.merged = merged
         self.currentlySyncing = currentlySyncing
@@ -112,13 +121,13 @@ public struct BookmarkReport: Sendable {
         let streams = SingerStateStreams(tape)
         let partial = try? MergedState.part(stored.partial).get()
         // The completed part is looked at only for the streams the partial part has.
-        var completed: Streams? = nil
+        var completed: CompletedRows? = nil
         let partialModel = partial.map(SingerState.init)
         if let partialModel, !partialModel.streams.isEmpty {
             if let bytes = stored.completed, let completedTape = try? JSONTape(bytes: bytes) {
                 completed = .tape(SingerStateStreams(completedTape, indexed: partialModel.streams.count > 16))
             } else if case let .success(value) = stored.completed.withRawBytes(MergedState.part) {
-                completed = .tree(SingerState(value))
+                completed = CompletedRows(SingerState(value))
             }
         }
         self.init(stateID: stateID, merged: .tape(streams), currentlySyncing: streams.currentlySyncing, problem: streams.problem,
@@ -128,7 +137,10 @@ public struct BookmarkReport: Sendable {
     /// Hands `body` each line, in order, built as it is handed out.
     public func forEachLine(_ body: (Line) throws -> Void) rethrows {
         try merged.forEachStream { rows in
-            for row in rows { try body(line(row)) }
+            // The completed part's lines of this stream, read once when a line asks (a
+            // stream of 20 000 partitions is then not built again for each of them).
+            var completedRows: [StreamBookmark]? = nil
+            for row in rows { try body(line(row, &completedRows)) }
         }
     }
 
@@ -139,10 +151,11 @@ public struct BookmarkReport: Sendable {
         return lines
     }
 
-    private func line(_ row: StreamBookmark) -> Line {
+    private func line(_ row: StreamBookmark, _ completedRows: inout [StreamBookmark]?) -> Line {
         var partialValue: JSONValue? = nil, completedValue: JSONValue? = nil
         if let inPartial = partialRows[row.stream]?.first(where: { SingerState.samePartition($0.partition, row.partition) })?.value {
-            let inCompleted = completed?.find(stream: row.stream, partition: row.partition)?.value
+            if completedRows == nil { completedRows = completed?.rows(of: row.stream) ?? [] }
+            let inCompleted = completedRows?.first { SingerState.samePartition($0.partition, row.partition) }?.value
             if !(inCompleted.map { inPartial.isEquivalent(to: $0) } ?? false) {
                 partialValue = inPartial
                 completedValue = inCompleted

@@ -79,7 +79,8 @@ struct EditSession {
                 .drop { $0.hasPrefix(EditSession.errorMarker) || $0.hasPrefix("#") }
                 .joined(separator: "\n")
             if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return nil }
-            if body == text { return nil }
+            // Bytes, not Swift's `==`: a key respelled (é as one scalar or two) is a change.
+            if body.utf8.elementsEqual(text.utf8) { return nil }
             let error: JSONParseError
             do throws(JSONParseError) {
                 if let encodingError { throw encodingError }
@@ -94,7 +95,7 @@ struct EditSession {
             }
             // The same invalid text saved again (an editor that only exits, a script):
             // reopening would loop; stop as kubectl edit does.
-            if body == lastInvalid {
+            if let lastInvalid, body.utf8.elementsEqual(lastInvalid.utf8) {
                 throw CommandFailure("The editor left the text as it was, still not valid JSON; nothing was written: \(error)", code: Exit.usage)
             }
             lastInvalid = body

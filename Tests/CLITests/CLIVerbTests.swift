@@ -452,6 +452,20 @@ struct CLIVerbTests {
         }
     }
 
+    /// An edit that only respells a key (é as one scalar, then as e and a combining
+    /// accent) is a change: Python's json reads two different keys. Compared as Swift
+    /// strings, which are equal by canonical equivalence, it was dropped as "no changes".
+    @Test func editThatRespellsAKeyIsWritten() throws {
+        let fixture = try CLIFixture()
+        #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"caf\u00e9": 1}}"#]).status == 0)
+        let editor = fixture.directory + "/respell.sh"
+        try "#!/bin/sh\nsed -i 's/\\xc3\\xa9/e\\xcc\\x81/' \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
+        chmod(editor, 0o755)
+        let result = try fixture.run(["edit", "a", "--yes"], extraEnvironment: ["EDITOR": editor])
+        #expect(result.status == 0 && !result.stderr.contains("no changes"), "\(result.stderr)")
+        #expect(try fixture.rows().first?[2] == #"{"singer_state": {"cafe\u0301": 1}}"#)
+    }
+
     @Test func editThroughAnEditorScript() throws {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["set", "--force", "a", #"{"singer_state": {"v": 1}}"#]).status == 0)

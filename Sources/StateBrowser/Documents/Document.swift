@@ -241,7 +241,8 @@ public enum LocalWork {
         if !session.unreadable, let original = try? JSONParser.parse(session.original), edited.isEquivalent(to: original) {
             return (body, .unchanged)
         }
-        if session.unreadable, body == session.original { return (body, .unchanged) }
+        // Bytes, not Swift's `==`: a key respelled (é as one scalar or two) is a change.
+        if session.unreadable, body.utf8.elementsEqual(session.original.utf8) { return (body, .unchanged) }
         return (body, .changed(Diff.lines(old: session.original, new: body)))
     }
 
