@@ -83,15 +83,7 @@ public final class JSONTape: @unchecked Sendable {
 
     /// Python's type name (`dict`, `list`, `str`, `int`, `float`, `bool`, `NoneType`).
     public func pythonTypeName(_ node: Node) -> String {
-        switch kind(node) {
-        case .null: return "NoneType"
-        case .bool: return "bool"
-        case .string: return "str"
-        case .array: return "list"
-        case .object: return "dict"
-        case .number:
-            return withText(node) { JSONNumber.classify($0) == .integer ? "int" : "float" }
-        }
+        withText(node) { JSONParser.pythonTypeName(ofValueText: UnsafeRawBufferPointer($0)) }
     }
 
     public func isNull(_ node: Node) -> Bool { kind(node) == .null }

@@ -50,7 +50,7 @@ struct DoctorCommand: ParsableCommand {
         if !stateIDs.isEmpty {
             let unknown = diagnoses.filter { $0.evidence.lock == nil && $0.evidence.state == nil && $0.evidence.runs.latest($0.stateID) == nil }
             if !unknown.isEmpty {
-                throw CommandFailure("No state, lock or run for \(unknown.map { "\(quotedID($0.stateID))" }.joined(separator: ", ")). `meltano-state list` shows the state IDs that exist.", code: Exit.notFound)
+                throw CommandFailure("No state, lock or run for \(unknown.map { quotedID($0.stateID) }.joined(separator: ", ")). `meltano-state list` shows the state IDs that exist.", code: Exit.notFound)
             }
         }
         if json {

@@ -277,7 +277,7 @@ struct RestoreCommand: ParsableCommand {
     /// as it was), or a run marked failed (RUNNING again).
     static func question(_ entries: [Target], entryID: String) -> String {
         func named(_ some: [Target]) -> String {
-            some.prefix(5).map { "\(quotedID($0.stateID))" }.joined(separator: ", ") + (some.count > 5 ? ", …" : "")
+            some.prefix(5).map { quotedID($0.stateID) }.joined(separator: ", ") + (some.count > 5 ? ", …" : "")
         }
         var parts: [String] = []
         let states = entries.filter { !$0.isLock && !$0.isRun }

@@ -258,11 +258,8 @@ struct DiffTests {
     /// it gives what splitting them and comparing every line gives.
     @Test("The same hunks as a diff of the split texts")
     func sameAsSplitting() {
-        var seed: UInt64 = 11
-        func next(_ n: Int) -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Int((seed >> 33) % UInt64(n))
-        }
+        var random = SeededRandom(seed: 11)
+        func next(_ n: Int) -> Int { random.below(n) }
         // "\r": a text with CRLF line ends is split at each LF, its CR kept at the end of
         // the line (String.split, before, kept "\r\n" as one character: no split at all).
         let pool = ["a", "b", "", "  \"k\": 1,", "caf\u{E9}", "cafe\u{301}", "}", "\r", "a\r"]
@@ -290,7 +287,8 @@ struct DiffTests {
         #expect(Diff.lines(old: "caf\u{E9}\n", new: "cafe\u{301}\n").map(\.text) == ["@@ -1,1 +1,1 @@", "-caf\u{E9}", "+cafe\u{301}"])
     }
 
-    /// The oracle: both texts split into every line, the whole edit script, then hunks.
+    /// The oracle: both texts split into every line, then the whole edit script (made into
+    /// hunks by the diff's own rule: what is checked here is the walk, not the hunks).
     static func splitDiff(_ old: String, _ new: String, context: Int) -> [DiffLine] {
         func split(_ text: String) -> [[UInt8]] {
             var lines = Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
@@ -299,12 +297,6 @@ struct DiffTests {
         }
         let a = split(old), b = split(new)
         let n = a.count, m = b.count
-        var lcs = [[Int]](repeating: [Int](repeating: 0, count: m + 1), count: n + 1)
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            for j in stride(from: m - 1, through: 0, by: -1) {
-                lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
-            }
-        }
         // Common prefix and suffix first, as the diff does (the LCS of the rest can
         // then differ from the LCS of the whole only in which equal lines it pairs).
         var prefix = 0
@@ -332,24 +324,7 @@ struct DiffTests {
             }
         }
         for k in 0..<suffix { script.append((.context, text(a[n - suffix + k]), n - suffix + k, m - suffix + k)) }
-        let changed = script.indices.filter { script[$0].0 != .context }
-        var output: [DiffLine] = []
-        var index = 0
-        while index < changed.count {
-            let start = max(0, changed[index] - context)
-            var end = min(script.count, changed[index] + context + 1)
-            var next = index + 1
-            while next < changed.count, changed[next] - context <= end {
-                end = min(script.count, changed[next] + context + 1)
-                next += 1
-            }
-            let slice = script[start..<end]
-            output.append(DiffLine(.hunk, "@@ -\((slice.first { $0.0 != .added }?.2 ?? 0) + 1),\(slice.filter { $0.0 != .added }.count)"
-                + " +\((slice.first { $0.0 != .removed }?.3 ?? 0) + 1),\(slice.filter { $0.0 != .removed }.count) @@"))
-            for (kind, line, _, _) in slice { output.append(DiffLine(kind, (kind == .added ? "+" : kind == .removed ? "-" : " ") + line)) }
-            index = next
-        }
-        return output
+        return Diff.hunks(of: script, context: context)
     }
 
     @Test("No difference, no lines")

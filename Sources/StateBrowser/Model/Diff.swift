@@ -58,7 +58,12 @@ public enum Diff {
         for (k, text) in a.lines((a.count - suffix)..<(a.count - suffix + after), from: aEnd + 1).enumerated() {
             script.append((.context, text, a.count - suffix + k, b.count - suffix + k))
         }
+        return hunks(of: script, context: context)
+    }
 
+    /// Unified hunks of an edit script: (kind, text, old line index, new line index) per
+    /// line, with `context` unchanged lines kept around each change.
+    static func hunks(of script: [(DiffLine.Kind, String, Int, Int)], context: Int) -> [DiffLine] {
         let changed = script.indices.filter { script[$0].0 != .context }
         guard !changed.isEmpty else { return [] }
         var output: [DiffLine] = []

@@ -126,7 +126,9 @@ enum StoreReads {
             // The write replaces both parts: the one not shown is named here, before it goes.
             let shownIsCompleted = raw == (row.completedState ?? "") && row.completedState != nil
             if let other = shownIsCompleted ? row.partialState : row.completedState, !other.isEmpty, other != "{}" {
-                let cut = other.count > 2000 ? String(other.prefix(2000)) + "…" : other
+                // Counted no further than the cut: the other part may be a 100 MB state.
+                let prefix = other.prefix(2000)
+                let cut = prefix.endIndex < other.endIndex ? String(prefix) + "…" : other
                 comments += ["The stored \(shownIsCompleted ? "partial" : "completed") part is replaced too (the journal keeps it); as stored:"]
                     + Model.wrapComment(cut)
             }
