@@ -277,9 +277,11 @@ struct WatchCommand: ParsableCommand {
 
     private func report(_ event: WatchEvent, environment: [String: String], limit: Double, stopped: CancellationFlag) {
         let time = ISO8601DateFormatter().string(from: Date())
-        let id = terminalSafe(event.stateID, keepingLineBreaks: false)
-        let line = event.began ? "\(time) PROBLEM \(event.reason.rawValue) \(quotedID(id)): \(event.detail)\n"
-                               : "\(time) RECOVERED \(event.reason.rawValue) \(quotedID(id))\n"
+        // quotedID of the ID as stored: its output is terminal-safe already, and it shows a
+        // control character as $'\x1b', apart from an ID holding the text \x1b.
+        let id = quotedID(event.stateID)
+        let line = event.began ? "\(time) PROBLEM \(event.reason.rawValue) \(id): \(event.detail)\n"
+                               : "\(time) RECOVERED \(event.reason.rawValue) \(id)\n"
         writeOut(line)
         guard event.began, let exec else { return }
         var childEnvironment = environment
@@ -297,7 +299,7 @@ struct WatchCommand: ParsableCommand {
                 end = child.wait(timeout: min(0.2, max(0, deadline.timeIntervalSinceNow)))
             }
             if let end {
-                if end.code != 0 { printError("watch: --exec ended with \(end) for \(quotedID(id)) (\(event.reason.rawValue)).") }
+                if end.code != 0 { printError("watch: --exec ended with \(end) for \(id) (\(event.reason.rawValue)).") }
                 return
             }
             child.signal(SIGTERM, group: true)
@@ -306,7 +308,7 @@ struct WatchCommand: ParsableCommand {
                 child.wait()
             }
             if !stopped.isCancelled {
-                printError("watch: --exec ran past \(formatAge(limit)) for \(quotedID(id)) (\(event.reason.rawValue)) and was stopped; give it longer with --exec-timeout.")
+                printError("watch: --exec ran past \(formatAge(limit)) for \(id) (\(event.reason.rawValue)) and was stopped; give it longer with --exec-timeout.")
             }
         } catch {
             printError("watch: cannot run --exec: \(error)")

@@ -407,6 +407,32 @@ struct MonitoringCLITests {
         return (command, { ((try? String(contentsOfFile: started, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }, finished)
     }
 
+    /// An ID holding an ESC and one holding the four characters `\x1b` are named apart
+    /// (`$'…\x1b…'` against `'…\x1b…'`), as every other message names them, and the
+    /// terminal never gets the ESC; `--exec` gets the ID as stored.
+    @Test func watchNamesAControlCharacterApartFromItsEscapedText() throws {
+        let fixture = try CLIFixture(schemaPrefix: "watchesc")
+        try Self.plantTwoTables(fixture)
+        let withEscape = "prod:\u{1B}[31mred", withText = #"prod:\x1b[31mred"#
+        let started = fixture.directory + "/started"
+        let command = #"printf '%s\n' "$MELTANO_STATE_ID" >> "# + shellQuoted(started)
+        let watch = try RunningCLI(fixture, ["watch", "--interval", "0.1", "--stalled-after", "1h", "--exec", command], liveStandardError: true)
+        #expect(watch.waitForStandardError(containing: "watching every state ID"), "\(watch.standardErrorSoFar)")
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) VALUES ($1, LOCALTIMESTAMP - interval '10 minutes', 'dead-1'), ($2, LOCALTIMESTAMP - interval '10 minutes', 'dead-2')",
+                                [withEscape, withText])
+        func startedIDs() -> [String] {
+            ((try? String(contentsOfFile: started, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        #expect(waitUntil(timeout: 30) { startedIDs().count == 2 }, "\(startedIDs()) \(watch.standardErrorSoFar)")
+        watch.signal(SIGINT)
+        let end = watch.finish()
+        #expect(end.status == 0, "\(end.stderr)")
+        #expect(startedIDs().sorted() == [withEscape, withText].sorted(), "--exec gets the ID as stored")
+        #expect(end.stdout.contains(#" PROBLEM lock-stale $'prod:\x1b[31mred': lock held for 10 min"#), "\(end.stdout.debugDescription)")
+        #expect(end.stdout.contains(#" PROBLEM lock-stale 'prod:\x1b[31mred': lock held for 10 min"#), "\(end.stdout.debugDescription)")
+        #expect(!end.stdout.contains("\u{1B}"), "no control character reaches the terminal: \(end.stdout.debugDescription)")
+    }
+
     @Test func watchExecPastItsTimeoutIsStoppedAndTheWatchGoesOn() throws {
         let fixture = try CLIFixture(schemaPrefix: "watchlimit")
         try Self.plantTwoTables(fixture)
