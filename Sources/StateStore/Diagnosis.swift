@@ -120,13 +120,14 @@ public struct StateEvidence: Sendable, Equatable {
         self.unreadable = unreadable
     }
 
-    /// From a row's stored texts: NULL and `{}` are empty parts (Meltano stores `{}` in
-    /// its system database).
+    /// From a row's stored texts (`StateStore.readStoredBytes`): NULL and `{}` are empty
+    /// parts (Meltano stores `{}` in its system database).
     ///
-    /// The parts are read as tapes, not trees: doctor looks at a few keys and checks the
-    /// merge, and a 100 MB state then costs about 1.6x its text, not 3.6x.
-    public init(_ row: RowSnapshot, ageSeconds: Double?) {
-        let partial = InspectedPart(raw: row.partialState), completed = InspectedPart(raw: row.completedState)
+    /// The parts are read as tapes, not trees, from the bytes as they arrived: doctor
+    /// looks at a few keys and checks the merge, and a 100 MB state then costs its text
+    /// once plus the tape's words, not the text three times and a tree.
+    public init(_ stored: StoredBytes) {
+        let partial = InspectedPart(bytes: stored.partial), completed = InspectedPart(bytes: stored.completed)
         let syncing = partial.currentlySyncing ?? completed.currentlySyncing
         // One line: the parse error without its excerpt and caret.
         var unreadable = (partial.error ?? completed.error).map { "\(partial.error != nil ? "partial" : "completed") state is not JSON: \($0.pythonDescription)" }
@@ -135,8 +136,14 @@ public struct StateEvidence: Sendable, Equatable {
                 unreadable = "the partial state does not merge onto the completed state: \(error.message)"
             }
         }
-        self.init(hasCompleted: completed.isPresent, hasPartial: partial.isPresent, updatedAt: row.updatedAt,
-                  ageSeconds: ageSeconds, currentlySyncing: syncing, unreadable: unreadable)
+        self.init(hasCompleted: completed.isPresent, hasPartial: partial.isPresent, updatedAt: stored.updatedAt,
+                  ageSeconds: stored.ageSeconds, currentlySyncing: syncing, unreadable: unreadable)
+    }
+
+    /// From a row's texts as strings: `init(_: StoredBytes)` of their UTF-8.
+    public init(_ row: RowSnapshot, ageSeconds: Double?) {
+        self.init(StoredBytes(partial: row.partialState.map { Array($0.utf8) }, completed: row.completedState.map { Array($0.utf8) },
+                              updatedAt: row.updatedAt, ageSeconds: ageSeconds))
     }
 }
 
@@ -148,12 +155,20 @@ private enum InspectedPart {
     case tree(JSONValue)
     case unreadable(JSONParseError)
 
-    init(raw: String?) {
-        guard let raw else { self = .null; return }
+    /// Bytes that are not UTF-8 are read as `MergedState.part` reads them: as the text
+    /// they decode to, invalid bytes replaced (what a row read as text becomes).
+    init(bytes: [UInt8]?) {
+        guard let bytes else { self = .null; return }
         do {
-            if let tape = try JSONTape(raw) { self = .tape(tape) } else { self = .tree(try JSONParser.parse(raw)) }
+            if let tape = try JSONTape(bytes: bytes) { self = .tape(tape) } else { self = .tree(try JSONParser.parse(bytes)) }
         } catch {
-            self = .unreadable(error)
+            guard bytes.withUnsafeBytes(JSONParser.invalidUTF8Error) != nil else { self = .unreadable(error); return }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                if let tape = try JSONTape(text) { self = .tape(tape) } else { self = .tree(try JSONParser.parse(text)) }
+            } catch {
+                self = .unreadable(error)
+            }
         }
     }
 

@@ -122,6 +122,9 @@ public struct StoredBytes: Sendable {
     /// The row's `updated_at` as the server writes it (`getRaw`'s), read in the same
     /// statement.
     public var updatedAt: String? = nil
+    /// Seconds since `updated_at` by the server's clock (`LOCALTIMESTAMP`, as Meltano
+    /// writes it), read in the same statement.
+    public var ageSeconds: Double? = nil
 }
 
 /// A row as `StateStore.readStoredSlices` reads it: its partial text's bytes (nil: SQL
@@ -131,6 +134,8 @@ public struct StoredSlices: Sendable {
     public let partial: [UInt8]?
     public let completedLength: Int?
     public let updatedAt: String?
+    /// Seconds since `updated_at`, by the server's clock.
+    public let ageSeconds: Double?
 }
 
 /// The state Meltano's `get` prints for a row (partial merged onto completed), ready to

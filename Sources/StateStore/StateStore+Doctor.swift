@@ -143,12 +143,9 @@ extension StateStore {
         let runs = runEvidence(for: stateIDs)
         return try stateIDs.map { stateID in
             let lock = locks.first { $0.stateID == stateID }
-            let state = try database("read the state of '\(stateID)'") {
-                try connection.query("SELECT partial_state, completed_state, updated_at::text, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - updated_at))::float8 FROM \(tables.state) WHERE state_id = $1",
-                                     [stateID], idempotent: true).rows.first.map {
-                    StateEvidence(RowSnapshot(partialState: $0[0], completedState: $0[1], updatedAt: $0[2]), ageSeconds: $0[3].flatMap(Double.init))
-                }
-            }
+            // Read in slices: a 100 MB state is held once, not in libpq's buffer, its
+            // result and a String.
+            let state = try readStoredBytes(stateID).map(StateEvidence.init)
             return Diagnosis.diagnose(DoctorEvidence(stateID: stateID, layout: layout, lock: lock, runs: runs, state: state,
                                                      staleAfter: options.staleLockAfter))
         }

@@ -173,7 +173,8 @@ extension StateStore {
                 if let base = slice.baseAddress, slice.count > 0 { (out.baseAddress! + offset).copyMemory(from: base, byteCount: slice.count) }
             }
         }) else { return nil }
-        return StoredBytes(partial: head.partial, completed: head.completedLength == nil ? nil : completed ?? [], updatedAt: head.updatedAt)
+        return StoredBytes(partial: head.partial, completed: head.completedLength == nil ? nil : completed ?? [], updatedAt: head.updatedAt,
+                           ageSeconds: head.ageSeconds)
     }
 
     /// A row's partial text and `updated_at`, with its completed text handed to
@@ -204,13 +205,14 @@ extension StateStore {
         precondition(chunkBytes > 0)
         var partial: [UInt8]? = nil
         var updatedAt: String? = nil
+        var ageSeconds: Double? = nil
         var total: Int? = nil
         var received = 0, rows = 0
         try connection.forEachRow("""
             SELECT g, octet_length(s.c), substring(s.c FROM g * $2::int4 + 1 FOR $2::int4), CASE WHEN g = 0 THEN s.p END,
-                   CASE WHEN g = 0 THEN s.u END
+                   CASE WHEN g = 0 THEN s.u END, CASE WHEN g = 0 THEN s.a END
             FROM (SELECT convert_to(partial_state::text, pg_client_encoding()) AS p, convert_to(completed_state::text, pg_client_encoding()) AS c,
-                         updated_at::text AS u
+                         updated_at::text AS u, EXTRACT(EPOCH FROM (LOCALTIMESTAMP - updated_at))::float8::text AS a
                   FROM \(tables.state) WHERE state_id = $1 OFFSET 0) s
             CROSS JOIN LATERAL generate_series(0, GREATEST(0, (octet_length(s.c) - 1) / $2::int4)) g
             """, [stateID, String(chunkBytes)], idempotent: idempotent, binaryResults: true) { row in
@@ -219,6 +221,7 @@ extension StateStore {
             if index == 0 {
                 partial = row.isNull(3) ? nil : [UInt8](row.bytes(3))
                 updatedAt = row.string(4)
+                ageSeconds = row.string(5).flatMap(Double.init)
             }
             guard let length = row.integer(1).map(Int.init) else { return }  // completed_state is NULL
             if total == nil { total = length }
@@ -234,7 +237,7 @@ extension StateStore {
         if let total, received != total {
             throw StoreError.other("Reading the state of '\(stateID)' failed: the server sent \(received) of its \(total) bytes. Nothing was changed; run the command again.")
         }
-        return StoredSlices(partial: partial, completedLength: total, updatedAt: updatedAt)
+        return StoredSlices(partial: partial, completedLength: total, updatedAt: updatedAt, ageSeconds: ageSeconds)
     }
 
     /// A column as `StatePart` parses it (NULL is {}), read from libpq's buffer. Text

@@ -177,6 +177,32 @@ struct DiagnosisTests {
         #expect(broken.hasPartial && broken.hasCompleted && broken.unreadable?.hasPrefix("partial state is not JSON") == true)
     }
 
+    /// Bytes that are not UTF-8 (a SQL_ASCII database) read as the text a row read as
+    /// text becomes, invalid bytes replaced, as every other read does: what doctor said
+    /// when it read strings.
+    @Test func stateEvidenceReadsInvalidUTF8AsTheReplacedText() {
+        func evidence(_ partial: [UInt8]?, _ completed: [UInt8]?) -> StateEvidence {
+            StateEvidence(StoredBytes(partial: partial, completed: completed, updatedAt: "t", ageSeconds: 5))
+        }
+        func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+        let syncing = Array(#"{"singer_state": {"currently_syncing": "a"#.utf8) + [0xFF] + Array(#""}}"#.utf8)
+        let broken = Array(#"{"a": "#.utf8) + [0xC3]
+        let repeated = Array(#"{"k"#.utf8) + [0xFE] + Array(#"": {"x": 1}, "k"#.utf8) + [0xFF] + Array(#"": 1}"#.utf8)
+        let partialK = Array(#"{"k\ufffd": {"y": 1}}"#.utf8)
+        let cases: [([UInt8]?, [UInt8]?)] = [(syncing, nil), (nil, syncing), (broken, Array("{}".utf8)), (partialK, repeated)]
+        for (partial, completed) in cases {
+            let fromBytes = evidence(partial, completed)
+            let fromText = StateEvidence(RowSnapshot(partialState: text(partial), completedState: text(completed), updatedAt: "t"), ageSeconds: 5)
+            #expect(fromBytes == fromText, "\(text(partial) ?? "NULL") / \(text(completed) ?? "NULL")")
+        }
+        #expect(evidence(syncing, nil).currentlySyncing == "a\u{FFFD}" && evidence(syncing, nil).unreadable == nil)
+        #expect(evidence(broken, nil).unreadable?.hasPrefix("partial state is not JSON") == true)
+        // The two keys become one ("k\u{FFFD}") and the last wins, a number: the partial part's object does not merge onto it
+        // (read as two keys apart from the partial's, it would).
+        #expect(evidence(partialK, repeated).unreadable?.hasPrefix("the partial state does not merge") == true, "\(evidence(partialK, repeated))")
+        #expect(evidence(nil, nil).ageSeconds == 5 && evidence(nil, nil).updatedAt == "t")
+    }
+
     /// The parts are read as tapes where they can be: every pair of parts gives what their
     /// trees give (the tree-only reading doctor had before is the oracle here; the merge
     /// errors themselves are checked against `deepMerge` in StateOperationTests).
