@@ -211,6 +211,8 @@ public struct SingerStateStreams: Sendable {
     public let problem: String?
     private let tape: JSONTape
     private let bookmarks: JSONTape.Node?
+    /// The bookmarks object (nil when `problem` says why there is none).
+    public var bookmarksNode: JSONTape.Node? { bookmarks }
     /// The streams by name, for many lookups (`find`); without it each is a walk of the
     /// bookmarks' keys.
     private let index: [JSONString: JSONTape.Node]?
@@ -241,11 +243,24 @@ public struct SingerStateStreams: Sendable {
         }
     }
 
+    /// The bookmark of `stream` in the tape, or nil when the state has none.
+    public func node(of stream: JSONString) -> JSONTape.Node? {
+        guard let bookmarks else { return nil }
+        return index.map { $0[stream] } ?? tape[bookmarks, key: stream]
+    }
+
+    /// `SingerState.notFound`, from the tape: the header's problem, or the streams' names.
+    func notFound(_ stream: String) -> BookmarkError {
+        var names: [String] = []
+        if problem == nil, let bookmarks { tape.forEachMember(of: bookmarks) { key, _ in names.append(key.text); return true } }
+        return SingerState.notFound(stream, problem: problem, streams: names)
+    }
+
     /// The lines of `stream` (none when the state has no such stream), built from its
     /// bookmark: a caller looking up several partitions asks once.
     public func rows(of stream: JSONString) -> [StreamBookmark] {
         // With an index, its answer (nil too: the stream is not there); else the walk.
-        guard let bookmarks, let node = index.map({ $0[stream] }) ?? tape[bookmarks, key: stream] else { return [] }
+        guard let node = node(of: stream) else { return [] }
         return SingerState.rows(stream: stream, bookmark: tape.value(node))
     }
 }
@@ -330,8 +345,14 @@ extension SingerState {
     }
 
     func notFound(_ stream: String) -> BookmarkError {
+        // One name per stream (its partitions' lines follow one another); streams compared
+        // as keys, exactly: "é" and "e\u{301}" are two.
+        Self.notFound(stream, problem: problem, streams: streams.map(\.stream).reduce(into: [JSONString]()) { if $0.last != $1 { $0.append($1) } }.map(\.text))
+    }
+
+    /// Why a state has no bookmark of `stream`: what its header lacks, or the streams it has.
+    static func notFound(_ stream: String, problem: String?, streams names: [String]) -> BookmarkError {
         if let problem { return BookmarkError(.notFound, "The state has no bookmark of '\(stream)': \(problem).") }
-        let names = streams.map(\.stream.text).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
         return BookmarkError(.notFound, "The state has no bookmark of '\(stream)'; its streams: \(names.isEmpty ? "none" : names.joined(separator: ", ")).")
     }
 
@@ -376,5 +397,69 @@ extension SingerState {
             return .object(top)
         }
         return .object(inner)
+    }
+}
+
+// MARK: - Edits of a state's text
+
+/// A bookmark edit made on a state's text in `json.dumps` form: the edited state's text,
+/// `json.dumps` of the state the same edit of the tree gives.
+public struct BookmarkTextEdit: Sendable {
+    public let text: String
+    /// The values the edit wrote into the state (a rewind's new value; none for a
+    /// removal): all that a write has to check, the rest having been read.
+    public let written: [JSONValue]
+}
+
+extension SingerState {
+    /// `rewind(state, …)` of the state whose `json.dumps` text `tape` holds, made on the
+    /// text: the stream's bookmark is built, moved by `rewind` itself (whose rules look at
+    /// that stream alone) and written back in place of its old text. Everything else is
+    /// the text as it was, so a 100 MB state is never a tree. The errors are `rewind`'s;
+    /// the `BookmarkEdit`'s state is the stream's bookmark in a state of its own.
+    public static func rewind(meltanoText tape: JSONTape, stream: String, partition: JSONValue?, _ move: BookmarkMove,
+                              allowForward: Bool = false) throws(BookmarkError) -> (BookmarkTextEdit, BookmarkEdit) {
+        let streams = SingerStateStreams(tape)
+        let name = JSONString(stream)
+        guard let node = streams.node(of: name) else { throw streams.notFound(stream) }
+        var alone = JSONObject()
+        alone[name] = tape.value(node)
+        let edit = try rewind(.object(["bookmarks": .object(alone)]), stream: stream, partition: partition, move, allowForward: allowForward)
+        let bookmark = edit.state["bookmarks"]?.objectValue?[name] ?? .null
+        return (BookmarkTextEdit(text: tape.text(replacing: tape.byteRange(node), with: bookmark.meltanoText), written: [edit.new]), edit)
+    }
+
+    /// `removingStream(state, stream:)` of the state whose `json.dumps` text `tape` holds,
+    /// made on the text: the stream's member is cut out, separator included. The errors
+    /// are `removingStream`'s.
+    public static func removingStream(meltanoText tape: JSONTape, stream: String) throws(BookmarkError) -> BookmarkTextEdit {
+        let streams = SingerStateStreams(tape)
+        guard streams.problem == nil, let bookmarks = streams.bookmarksNode,
+              let cut = tape.removalRange(ofMember: JSONString(stream), in: bookmarks) else {
+            throw streams.notFound(stream)
+        }
+        return BookmarkTextEdit(text: tape.text(replacing: cut, with: ""), written: [])
+    }
+}
+
+extension JSONTape {
+    /// The document's text with the bytes `range` replaced by `replacement`.
+    func text(replacing range: Range<Int>, with replacement: String) -> String {
+        withDocumentBytes { bytes in
+            var replacement = replacement
+            return replacement.withUTF8 { middle in
+                let count = bytes.count - range.count + middle.count
+                return String(unsafeUninitializedCapacity: count) { out in
+                    let base = out.baseAddress!
+                    if range.lowerBound > 0 { (base).update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: range.lowerBound) }
+                    if middle.count > 0 { (base + range.lowerBound).update(from: middle.baseAddress!, count: middle.count) }
+                    let rest = bytes.count - range.upperBound
+                    if rest > 0 {
+                        (base + range.lowerBound + middle.count).update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.upperBound, count: rest)
+                    }
+                    return count
+                }
+            }
+        }
     }
 }

@@ -243,6 +243,54 @@ public final class JSONTape: @unchecked Sendable {
         try source.withBytes { try JSONParser.rewrite(UnsafeRawBufferPointer($0), options, chunkSize: chunkSize, checkingKeys: false, to: sink) }
     }
 
+    // MARK: Editing the text
+
+    /// Where a node's text is in the document, in bytes.
+    public func byteRange(_ node: Node) -> Range<Int> { range(node) }
+
+    /// The bytes that removing the member `key` of `object` takes out of the text: the
+    /// member and the separator before it, or (the first of several) the one after it,
+    /// so that the rest reads as the object without it; nil when it has no such member
+    /// (or is not an object). In `json.dumps` form the rest is `json.dumps` of the object
+    /// without the member.
+    public func removalRange(ofMember key: JSONString, in object: Node) -> Range<Int>? {
+        guard TapeWords.tag(words[object.index]) == TapeWords.objectTag else { return nil }
+        let end = TapeWords.end(words[object.index]) - 1
+        let wanted = key.string.map { Array($0.utf8) }
+        var k = object.index + 1
+        var previousValueEnd: Int? = nil
+        while k < end {
+            let valueEnd = range(Node(index: k + 1)).upperBound
+            let following = next(k + 1)
+            if keyEquals(k, key, wanted) {
+                if let previousValueEnd { return previousValueEnd..<valueEnd }
+                let keyStart = TapeWords.offset(words[k])
+                return keyStart..<(following < end ? TapeWords.offset(words[following]) : valueEnd)
+            }
+            previousValueEnd = valueEnd
+            k = following
+        }
+        return nil
+    }
+
+    /// How deeply containers nest (what `value(root).depth` says: 0 for a scalar).
+    public var depth: Int {
+        let count = next(0)
+        var open = 0, deepest = 0
+        for k in 0..<count {
+            switch TapeWords.tag(words[k]) {
+            case TapeWords.arrayTag, TapeWords.objectTag:
+                open += 1
+                deepest = max(deepest, open)
+            case TapeWords.closeTag:
+                open -= 1
+            default:
+                break
+            }
+        }
+        return deepest
+    }
+
     // MARK: Internals
 
     /// The word after the value at `k` (and after its members, for a container).

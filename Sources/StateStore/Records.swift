@@ -187,6 +187,19 @@ public struct MergedState: Sendable {
         form = .value(value)
     }
 
+    /// `json.dumps` of the state, as bytes, when it is text (nil when it is a tree): the
+    /// stored bytes themselves when they are that already.
+    var meltanoBytes: [UInt8]? {
+        guard case let .text(document) = form else { return nil }
+        return document.bytes.withUnsafeBytes { bytes -> [UInt8]? in
+            switch JSONParser.rewritten(bytes, .meltano) {
+            case nil: return nil
+            case .same?: return document.bytes
+            case let .text(text)?: return Array(text.utf8)
+            }
+        }
+    }
+
     /// A state given as JSON text (an argument, a file): kept as its text when the
     /// parser accepts it and no object in it repeats a key, so that `set` of a 100 MB
     /// file never builds its tree; otherwise its tree (a repeated key takes its last

@@ -88,26 +88,65 @@ struct BookmarkWrite {
         self.action = action
     }
 
-    /// The merged view now (exit 4 when the ID has no row).
-    func current() throws -> JSONValue {
-        guard let record = try context.store.get(stateID) else { throw StoreError.notFound(stateID: stateID) }
-        return try record.merged.get()
+    /// The edit to show and write: made on the row's text when the store can
+    /// (`planTextEdit`: a 100 MB state is never a tree), else on its tree.
+    enum Pending {
+        case text(StateTextEdit)
+        case tree(from: JSONValue, to: JSONValue)
     }
 
-    func write(from current: JSONValue, to edited: JSONValue, question: String, assumeYes: Bool, note: String) throws {
-        let diff = unifiedDiff(old: current.prettyText(indent: 2) + "\n", new: edited.prettyText(indent: 2) + "\n",
-                               oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
-        writeStandardError(terminalSafe(diff))
-        try confirm(question, assumeYes: assumeYes, flagHint: "--yes")
-        switch try context.withInterruptHandler({ try context.store.setIfUnchanged(stateID, opened: current, to: edited, action: action, note: note) }) {
-        case .written:
-            break
-        case .changed:
-            throw CommandFailure("The state of \(quotedID(stateID)) changed since it was read (a pipeline wrote it?); nothing was written. Run the command again to see the new bookmarks.")
-        case let .unreadable(error):
-            throw error
+    /// `text` on the merged view's `json.dumps` text, or `tree` on its tree when the
+    /// text cannot stand for it; a bookmark error (a stream not there, a value ahead…)
+    /// becomes the command's failure. Exit 4 when the ID has no row.
+    func prepare<Made>(text: (JSONTape) throws -> (BookmarkTextEdit, Made),
+                       tree: (JSONValue) throws -> (JSONValue, Made)) throws -> (Pending, Made) {
+        do {
+            if let (plan, made) = try context.store.planTextEdit(stateID, text) { return (.text(plan), made) }
+            guard let record = try context.store.get(stateID) else { throw StoreError.notFound(stateID: stateID) }
+            let current = try record.merged.get()
+            let (edited, edit) = try tree(current)
+            return (.tree(from: current, to: edited), edit)
+        } catch let error as BookmarkError {
+            throw commandFailure(error)
         }
     }
+
+    func write(_ pending: Pending, question: String, assumeYes: Bool, note: String) throws {
+        let diff: String
+        switch pending {
+        case let .text(plan):
+            diff = unifiedDiff(old: plan.before.text(plan.before.root, .pretty(indent: 2)) + "\n", new: prettyText(ofJSON: plan.edit.text) + "\n",
+                               oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
+        case let .tree(current, edited):
+            diff = unifiedDiff(old: current.prettyText(indent: 2) + "\n", new: edited.prettyText(indent: 2) + "\n",
+                               oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
+        }
+        writeStandardError(terminalSafe(diff))
+        try confirm(question, assumeYes: assumeYes, flagHint: "--yes")
+        let changed = "The state of \(quotedID(stateID)) changed since it was read (a pipeline wrote it?); nothing was written. Run the command again to see the new bookmarks."
+        switch pending {
+        case let .text(plan):
+            guard try context.withInterruptHandler({ try context.store.write(plan, action: action, note: note) }) else { throw CommandFailure(changed) }
+        case let .tree(current, edited):
+            switch try context.withInterruptHandler({ try context.store.setIfUnchanged(stateID, opened: current, to: edited, action: action, note: note) }) {
+            case .written:
+                break
+            case .changed:
+                throw CommandFailure(changed)
+            case let .unreadable(error):
+                throw error
+            }
+        }
+    }
+}
+
+/// JSON text indented by 2, as `prettyText(indent: 2)` writes its value, written from the
+/// text (checked already: it was made by this tool).
+func prettyText(ofJSON text: String) -> String {
+    var contiguous = text
+    let pretty = contiguous.withUTF8 { JSONParser.rewritten(UnsafeRawBufferPointer($0), .pretty(indent: 2)) }
+    if case let .text(pretty)? = pretty { return pretty }
+    return text
 }
 
 extension BookmarkError.Kind {
@@ -166,17 +205,18 @@ struct RewindCommand: ParsableCommand {
             }
         }
         let writer = try BookmarkWrite(global, stateID: stateID, action: "rewind")
-        let current = try writer.current()
-        let edit: BookmarkEdit
-        do { edit = try SingerState.rewind(current, stream: stream, partition: context, move, allowForward: forward) } catch {
-            throw commandFailure(error)
-        }
+        let (pending, edit) = try writer.prepare(text: { tape in
+            try SingerState.rewind(meltanoText: tape, stream: stream, partition: context, move, allowForward: forward)
+        }, tree: { current in
+            let edit = try SingerState.rewind(current, stream: stream, partition: context, move, allowForward: forward)
+            return (edit.state, edit)
+        })
         let what = "\(quotedID(stream))\(context.map { " (partition \($0.meltanoText))" } ?? "")"
         if edit.new.isEquivalent(to: edit.old) {
             printNote("The bookmark of \(what) is already \(edit.old.meltanoText); nothing was written.", quiet: global.quiet)
             return
         }
-        try writer.write(from: current, to: edit.state, question: "Rewind \(what) of \(quotedID(stateID)): \(edit.change)?",
+        try writer.write(pending, question: "Rewind \(what) of \(quotedID(stateID)): \(edit.change)?",
                          assumeYes: yes, note: edit.note)
         printNote("Rewound \(what) of \(quotedID(stateID)): \(edit.change).", quiet: global.quiet)
     }
@@ -200,12 +240,9 @@ struct ResetStreamCommand: ParsableCommand {
 
     func run() throws {
         let writer = try BookmarkWrite(global, stateID: stateID, action: "reset-stream")
-        let current = try writer.current()
-        let edited: JSONValue
-        do { edited = try SingerState.removingStream(current, stream: stream).state } catch {
-            throw commandFailure(error)
-        }
-        try writer.write(from: current, to: edited, question: "Remove the bookmark of \(quotedID(stream)) from \(quotedID(stateID)) (the next run extracts it from the start)?",
+        let (pending, _) = try writer.prepare(text: { tape in (try SingerState.removingStream(meltanoText: tape, stream: stream), ()) },
+                                              tree: { current in (try SingerState.removingStream(current, stream: stream).state, ()) })
+        try writer.write(pending, question: "Remove the bookmark of \(quotedID(stream)) from \(quotedID(stateID)) (the next run extracts it from the start)?",
                          assumeYes: yes, note: SingerState.resetNote(stream: stream))
         printNote("Removed the bookmark of \(quotedID(stream)) from \(quotedID(stateID)).", quiet: global.quiet)
     }

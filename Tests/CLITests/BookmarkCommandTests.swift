@@ -212,6 +212,41 @@ struct BookmarkCommandTests {
         #expect(try row(fixture, "prod:pg")[1]?.contains(#""replication_key_value": 5000, "starting_replication_value""#) == true)
     }
 
+    /// A state in which a key repeats: Python's dict keeps the last value, which only the
+    /// tree models, so the edit is made on the tree (the text's way stands aside).
+    static let repeatedKey = #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key_value": "2026-01-01T00:00:00Z"}}}, "singer_state": {"bookmarks": {"public-orders": {"replication_key_value": "2026-11-30T12:34:56.123456+00:00"}}}}"#
+
+    /// The row is written only while it is what was read: a write that slipped in while
+    /// the rewind waited for Meltano's lock (by a writer that ignores it) stays, and the
+    /// rewind says so; a write of the same text (only updated_at moved) does not stop it.
+    /// Both ways: on the text (bytes compared) and on the tree (a repeated key; values compared).
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func aRowWrittenWhileTheRewindWaitsForTheLockIsNotOverwritten(repeatedKey: Bool, changed: Bool) throws {
+        let stored = repeatedKey ? Self.repeatedKey : Self.singerSDK
+        let fixture = try fixture([("prod:pg", nil, stored)])
+        try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ('prod:pg', 'holder')")
+        let rewind = try RunningCLI(fixture, ["rewind", "prod:pg", "public-orders", "--by", "1d", "--yes", "--lock-timeout", "60"])
+        // Its first try at the lock: the row was read before it.
+        #expect(try waitForStatement(fixture.admin, marker: fixture.schema, containing: "meltano_state_locks\" (state_id, lock_id)") != nil, "the rewind tries the lock")
+        let meanwhile = changed ? stored.replacingOccurrences(of: "2026-11-30T12:34:56.123456", with: "2026-11-30T13:00:00.000000") : stored
+        try fixture.admin.query("UPDATE \(fixture.stateTable) SET completed_state = $1, updated_at = LOCALTIMESTAMP + interval '1 second' WHERE state_id = 'prod:pg'",
+                                [meanwhile])
+        try fixture.admin.query("DELETE FROM \(fixture.locksTable) WHERE lock_id = 'holder'")
+        let end = rewind.finish(timeout: 60)
+        if changed {
+            #expect(end.status == 1 && end.stderr.contains("The state of 'prod:pg' changed since it was read (a pipeline wrote it?); nothing was written."), "\(end.stderr)")
+            #expect(try row(fixture, "prod:pg") == [nil, meanwhile])
+            #expect(try Journal(path: fixture.journalPath).entries().entries.isEmpty, "nothing journaled")
+        } else {
+            #expect(end.status == 0, "\(end.stderr)")
+            let rewound = repeatedKey ? #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key_value": "2026-11-29T12:34:56.123456+00:00"}}}}"#
+                : Self.singerSDK.replacingOccurrences(of: "2026-11-30T12:34:56.123456", with: "2026-11-29T12:34:56.123456")
+            #expect(try row(fixture, "prod:pg") == [nil, rewound])
+            #expect(try Journal(path: fixture.journalPath).entries().entries.last?.before?.completedState == stored)
+        }
+        #expect(try fixture.admin.query("SELECT count(*) FROM \(fixture.locksTable)").scalar == "0", "its own lock released")
+    }
+
     @Test(arguments: [["rewind", "prod:pg", "public-orders", "--by", "1d", "--yes"], ["reset-stream", "prod:pg", "public-orders", "--yes"]])
     func aHeldLockExitsThree(_ arguments: [String]) throws {
         let fixture = try fixture([("prod:pg", nil, Self.singerSDK)])

@@ -203,6 +203,18 @@ struct DiagnosisTests {
         #expect(evidence(nil, nil).ageSeconds == 5 && evidence(nil, nil).updatedAt == "t")
     }
 
+    /// A text edit is written only while the row reads as it did: bytes compared, and
+    /// bytes that are not UTF-8 as the text they were read as (else a row holding such a
+    /// byte would read as changed every time).
+    @Test func aPartReadsAsItsBytes() {
+        #expect(StateStore.reads(nil, as: nil) && !StateStore.reads("{}", as: nil) && !StateStore.reads(nil, as: Array("{}".utf8)))
+        #expect(StateStore.reads(#"{"é": 1}"#, as: Array(#"{"é": 1}"#.utf8)))
+        #expect(!StateStore.reads("{\"\u{E9}\": 1}", as: Array("{\"e\u{301}\": 1}".utf8)), "canonically equal, other bytes")
+        let invalid = Array(#"{"a"#.utf8) + [0xFF] + Array(#"": 1}"#.utf8)
+        #expect(StateStore.reads(String(decoding: invalid, as: UTF8.self), as: invalid))
+        #expect(!StateStore.reads(#"{"a": 1}"#, as: invalid))
+    }
+
     /// The parts are read as tapes where they can be: every pair of parts gives what their
     /// trees give (the tree-only reading doctor had before is the oracle here; the merge
     /// errors themselves are checked against `deepMerge` in StateOperationTests).
