@@ -145,6 +145,24 @@ extension JSONParser {
 }
 
 extension JSONParser {
+    /// `parse(text).prettyText(indent:)` of a text in `json.dumps` form in which no object
+    /// repeats a key (`JSONValue.meltanoText`: what Meltano and this tool store), written
+    /// from the text in one walk. Its numbers are in Python's form already, so they are
+    /// copied as they are. Nil when the text is not JSON.
+    public static func prettyText(ofMeltanoText bytes: UnsafeRawBufferPointer, indent: Int = 2) -> String? {
+        let buffer = bytes.bindMemory(to: UInt8.self)
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
+        var parser = Parser(base: base, count: buffer.count)
+        let writer = ByteWriter(capacity: buffer.count + buffer.count / 2)
+        var options = JSONWriteOptions.pretty(indent: indent)
+        options.preserveNumberLiterals = true
+        guard (try? parser.walk(writer: writer, options: options, checkingKeys: false)) == true else { return nil }
+        writer.flush()
+        return writer.takeString()
+    }
+}
+
+extension JSONParser {
     /// Hands `body` each member of the object `text` is, in order — its key, and the
     /// bytes of its value, checked against the grammar but not built — so a file of
     /// 100 000 states is read without a tree of it. A repeated key is handed out again

@@ -191,11 +191,25 @@ public struct MergedState: Sendable {
     /// stored bytes themselves when they are that already.
     var meltanoBytes: [UInt8]? {
         guard case let .text(document) = form else { return nil }
-        return document.bytes.withUnsafeBytes { bytes -> [UInt8]? in
+        return Self.meltano(document.bytes)
+    }
+
+    /// `MergedState(stored)?.meltanoBytes`; with nothing partial to merge, from one walk
+    /// of the completed text (not one to check it and one to rewrite it).
+    static func meltanoBytes(of stored: StoredBytes) -> [UInt8]? {
+        if case let .success(.object(partial)) = part(stored.partial), partial.isEmpty, let completed = stored.completed {
+            return meltano(completed)
+        }
+        return MergedState(stored)?.meltanoBytes
+    }
+
+    /// `json.dumps` of a text the parser accepts with no key repeated (nil otherwise).
+    private static func meltano(_ text: [UInt8]) -> [UInt8]? {
+        text.withUnsafeBytes { bytes -> [UInt8]? in
             switch JSONParser.rewritten(bytes, .meltano) {
             case nil: return nil
-            case .same?: return document.bytes
-            case let .text(text)?: return Array(text.utf8)
+            case .same?: return text
+            case let .text(rewritten)?: return Array(rewritten.utf8)
             }
         }
     }

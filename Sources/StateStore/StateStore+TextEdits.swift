@@ -26,7 +26,7 @@ extension StateStore {
     /// `StoreError.notFound` when there is no row, and what `change` throws.
     public func planTextEdit<Made>(_ stateID: String, _ change: (JSONTape) throws -> (BookmarkTextEdit, Made)) throws -> (StateTextEdit, Made)? {
         guard let stored = try readStoredBytes(stateID) else { throw StoreError.notFound(stateID: stateID) }
-        guard let text = MergedState(stored)?.meltanoBytes, let tape = try? JSONTape(bytes: text),
+        guard let text = MergedState.meltanoBytes(of: stored), let tape = try? JSONTape(bytes: text),
               tape[tape.root, key: "singer_state"] != nil, tape.depth <= JSONParser.maximumStoredDepth else { return nil }
         let (edit, made) = try change(tape)
         return (StateTextEdit(stateID: stateID, read: stored, before: tape, edit: edit), made)

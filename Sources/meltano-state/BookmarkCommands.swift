@@ -115,8 +115,11 @@ struct BookmarkWrite {
         let diff: String
         switch pending {
         case let .text(plan):
-            diff = unifiedDiff(old: plan.before.text(plan.before.root, .pretty(indent: 2)) + "\n", new: prettyText(ofJSON: plan.edit.text) + "\n",
-                               oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
+            // Both texts are in json.dumps form: written indented straight from the text.
+            var edited = plan.edit.text
+            let old = plan.before.withDocumentBytes { JSONParser.prettyText(ofMeltanoText: $0) } ?? ""
+            let new = edited.withUTF8 { JSONParser.prettyText(ofMeltanoText: UnsafeRawBufferPointer($0)) } ?? ""
+            diff = unifiedDiff(old: old + "\n", new: new + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
         case let .tree(current, edited):
             diff = unifiedDiff(old: current.prettyText(indent: 2) + "\n", new: edited.prettyText(indent: 2) + "\n",
                                oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
@@ -138,15 +141,6 @@ struct BookmarkWrite {
             }
         }
     }
-}
-
-/// JSON text indented by 2, as `prettyText(indent: 2)` writes its value, written from the
-/// text (checked already: it was made by this tool).
-func prettyText(ofJSON text: String) -> String {
-    var contiguous = text
-    let pretty = contiguous.withUTF8 { JSONParser.rewritten(UnsafeRawBufferPointer($0), .pretty(indent: 2)) }
-    if case let .text(pretty)? = pretty { return pretty }
-    return text
 }
 
 extension BookmarkError.Kind {

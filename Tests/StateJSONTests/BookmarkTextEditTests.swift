@@ -98,12 +98,11 @@ import TestSupport
                 #expect(textEdit.text.utf8.elementsEqual(edit.state.meltanoText.utf8), "\(text) \(stream) \(move)")
                 #expect(made.old == edit.old && made.new == edit.new && made.change == edit.change && made.note == edit.note)
                 #expect(textEdit.written.count == 1 && textEdit.written[0] == edit.new)
-                let pretty = Array(textEdit.text.utf8).withUnsafeBytes { JSONParser.rewritten($0, .pretty(indent: 2)) }
-                if case let .text(p)? = pretty {
-                    #expect(p.utf8.elementsEqual(edit.state.prettyText(indent: 2).utf8))
-                } else {
-                    Issue.record("the edited text is not rewritable: \(textEdit.text)")
-                }
+                // The diff's texts, written from the texts: the trees' pretty texts.
+                let pretty = Array(textEdit.text.utf8).withUnsafeBytes { JSONParser.prettyText(ofMeltanoText: $0) }
+                #expect(pretty.map { Array($0.utf8) } == Array(edit.state.prettyText(indent: 2).utf8), "\(textEdit.text)")
+                let before = tape.withDocumentBytes { JSONParser.prettyText(ofMeltanoText: $0) }
+                #expect(before.map { Array($0.utf8) } == Array(state.prettyText(indent: 2).utf8), "\(text)")
             case let (.failure(a), .failure(b)):
                 refused += 1
                 #expect(a == b, "\(text) \(stream)")
@@ -127,6 +126,23 @@ import TestSupport
         print("text edits: \(written) written, \(refused) refused, \(removed) removed")
         // Every way is taken often enough to count.
         #expect(written > 500 && refused > 500 && removed > 1000, "\(written) written, \(refused) refused, \(removed) removed")
+    }
+
+    /// The diff's indented texts are written from `json.dumps` text, numbers copied: the
+    /// tree's pretty text, for documents of every kind of number, string and nesting.
+    @Test func prettyTextOfMeltanoTextIsTheTreesPrettyText() throws {
+        var generator = DocumentGenerator(seed: 2424)
+        var checked = 0
+        for _ in 0..<3000 {
+            guard let value = try? JSONParser.parse(generator.value(depth: 4)) else { continue }
+            // Only texts without a repeated key have tapes (and reach the text edits).
+            let meltano = value.meltanoText
+            guard (try? JSONTape(meltano)) != nil else { continue }
+            let pretty = Array(meltano.utf8).withUnsafeBytes { JSONParser.prettyText(ofMeltanoText: $0) }
+            #expect(pretty.map { Array($0.utf8) } == Array(value.prettyText(indent: 2).utf8), "\(meltano)")
+            checked += 1
+        }
+        #expect(checked > 2000, "\(checked)")
     }
 
     /// Removing the first, a middle, the last and the only member cuts exactly one
