@@ -102,3 +102,27 @@ func arrayLiteral(_ values: [String?]) -> String {
     bytes.append(UInt8(ascii: "}"))
     return String(decoding: bytes, as: UTF8.self)
 }
+
+/// A state ID as a set member or a dictionary key: equal, and hashed, by its UTF-8
+/// bytes, as PostgreSQL and Python compare IDs. Swift's `String` compares by canonical
+/// equivalence: "café" with é as one scalar and as two would be one key, and two state
+/// IDs (two rows) would be taken for one — a row's journal entry holding the other's
+/// state, a lock not taken.
+public struct ExactID: Hashable, Sendable {
+    public let id: String
+    public init(_ id: String) { self.id = id }
+
+    public static func == (a: ExactID, b: ExactID) -> Bool { sameText(a.id, b.id) }
+
+    public func hash(into hasher: inout Hasher) {
+        var id = id
+        id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// Whether two texts (state IDs, stored parts) are the same bytes: not Swift's `==`,
+/// which takes "é" written as one scalar or as two for the same text.
+public func sameText(_ a: String?, _ b: String?) -> Bool {
+    guard let a, let b else { return a == nil && b == nil }
+    return a.utf8.elementsEqual(b.utf8)
+}

@@ -79,7 +79,7 @@ extension StateStore {
     /// are written in one transaction.
     public func importStates(_ entries: [ImportEntry], progress: ((String, Int, Int) -> Void)? = nil) throws -> Int {
         try requireWritable("import states")
-        var seen = Set<String>(minimumCapacity: entries.count)
+        var seen = Set<ExactID>(minimumCapacity: entries.count)
         var plan: [(String, ImportEntry.Part, ImportEntry.Part)] = []
         plan.reserveCapacity(entries.count)
         for entry in entries {
@@ -97,14 +97,22 @@ extension StateStore {
             // there is something to merge (rare in an export).
             if !entry.partial.isFalsy {
                 do {
-                    let completed = try entry.completed.isFalsy ? JSONValue.emptyObject : entry.completed.value()
-                    _ = try deepMerge(try entry.partial.value(), onto: completed)
+                    let partial = try entry.partial.value()
+                    switch entry.completed {
+                    case var .object(meltanoText: text):
+                        // The completed text is walked where the partial part reaches, not parsed.
+                        try text.withUTF8 { bytes in
+                            try Result { () throws(MergeError) in try checkDeepMerge(partial, ontoText: UnsafeRawBufferPointer(bytes)) }.get()
+                        }
+                    case let .value(completed):
+                        _ = try deepMerge(partial, onto: completed.isFalsy ? .emptyObject : completed)
+                    }
                 } catch {
                     throw StoreError.invalidState("Import entry '\(entry.stateID)': its partial part does not merge onto its completed part (\(error)). Nothing was imported.")
                 }
             }
-            if !seen.insert(entry.stateID).inserted {
-                plan.removeAll { $0.0 == entry.stateID }  // a later duplicate wins, as in a JSON object
+            if !seen.insert(ExactID(entry.stateID)).inserted {
+                plan.removeAll { sameText($0.0, entry.stateID) }  // a later duplicate wins, as in a JSON object
             }
             plan.append((entry.stateID, entry.partial, entry.completed))
         }
@@ -129,14 +137,14 @@ extension StateStore {
                     // Their locks are ours, but Meltano's own import takes no lock: if
                     // one was written meanwhile, the COPY fails and they are upserted.
                     if layout != .systemDB {
-                        let fresh = plan.filter { !existing.contains($0.0) }
+                        let fresh = plan.filter { !existing.contains(ExactID($0.0)) }
                         if !fresh.isEmpty {
                             try connection.query("SAVEPOINT meltano_state_import")
                             do {
                                 written = try connection.copyIn("COPY \(tables.state) (state_id, partial_state, completed_state) FROM STDIN",
                                                                 rows: fresh.lazy.map { [$0.0, self.storedText($0.1), self.storedText($0.2)] })
                                 try connection.query("RELEASE SAVEPOINT meltano_state_import")
-                                upserts = plan.filter { existing.contains($0.0) }
+                                upserts = plan.filter { existing.contains(ExactID($0.0)) }
                                 progress?("writing", written, plan.count)
                             } catch let error as PostgresError where error.isUniqueViolation {
                                 try connection.query("ROLLBACK TO SAVEPOINT meltano_state_import")
@@ -237,10 +245,10 @@ extension StateStore {
     /// Returns the IDs that had a row.
     @discardableResult
     func journalRows(_ ids: [String], action: String, batch: String, includeMissing: Bool = false,
-                     into journal: JournalBatch, progress: ((String, Int, Int) -> Void)?) throws -> Set<String> {
+                     into journal: JournalBatch, progress: ((String, Int, Int) -> Void)?) throws -> Set<ExactID> {
         let chunk = 10_000
         var done = 0
-        var existing = Set<String>()
+        var existing = Set<ExactID>()
         for start in stride(from: 0, to: ids.count, by: chunk) {
             let slice = Array(ids[start..<min(start + chunk, ids.count)])
             let rows = try database("read states for the journal") {
@@ -249,8 +257,8 @@ extension StateStore {
                     WHERE state_id = ANY($1::text[])
                     """, [arrayLiteral(slice)]).rows
             }
-            var byID: [String: RowSnapshot] = [:]
-            for row in rows { byID[row[0] ?? ""] = RowSnapshot(partialState: row[1], completedState: row[2], updatedAt: row[3]) }
+            var byID: [ExactID: RowSnapshot] = [:]
+            for row in rows { byID[ExactID(row[0] ?? "")] = RowSnapshot(partialState: row[1], completedState: row[2], updatedAt: row[3]) }
             existing.formUnion(byID.keys)
             // What journalEntry(…) fills in, worked out once per chunk (an entry's ID still
             // its own): the chunk is written at once, so it has one time. The entries are
@@ -262,7 +270,7 @@ extension StateStore {
                 var entries: [JournalEntry] = []
                 entries.reserveCapacity(count)
                 for id in slice {
-                    let snapshot = byID[id]
+                    let snapshot = byID[ExactID(id)]
                     guard snapshot != nil || includeMissing else { continue }
                     var entry = template
                     entry.id = entryIDs.next()!
@@ -301,8 +309,8 @@ extension StateStore {
                         // One COPY (half the server time of an INSERT … SELECT unnest) takes
                         // every lock or none, so no RETURNING list is needed to know which:
                         // all of them, in this order.
-                        var seen = Set<String>(minimumCapacity: stateIDs.count)
-                        let unique = stateIDs.filter { seen.insert($0).inserted }
+                        var seen = Set<ExactID>(minimumCapacity: stateIDs.count)
+                        let unique = stateIDs.filter { seen.insert(ExactID($0)).inserted }
                         let inserted = try connection.copyIn("COPY \(locksTable) (state_id, lock_id) FROM STDIN",
                                                              rows: unique.lazy.map { [$0, lockID] })
                         guard inserted != unique.count else { return unique }
@@ -313,8 +321,8 @@ extension StateStore {
                         """, [lockID]).rows.map { $0[0] ?? "" }
                 } catch let error as PostgresError where error.isUniqueViolation {
                     let held = (try? locks()) ?? []
-                    let wanted = stateIDs.map(Set.init)
-                    throw StoreError.locksHeld(held.filter { wanted?.contains($0.stateID) ?? true }, action: "change these states")
+                    let wanted = stateIDs.map { Set($0.map(ExactID.init)) }
+                    throw StoreError.locksHeld(held.filter { wanted?.contains(ExactID($0.stateID)) ?? true }, action: "change these states")
                 } catch let error as PostgresError where error.kind == .connectionLost {
                     // The INSERT may have committed: remove whatever it took, by our lock ID.
                     let outcome = releaseRows(release, [lockID]) ? "Nothing was changed." : "Nothing was changed, but \(leftOver(stateIDs?.count ?? 0))"
@@ -430,8 +438,8 @@ extension StateStore {
     /// (so one `restore` undoes this one), and every row written in one transaction:
     /// all or nothing.
     private func restoreRowsAtomically(_ entries: [JournalEntry], batchID: String) throws {
-        var seen = Set<String>()
-        let plan = entries.filter { seen.insert($0.stateID).inserted }  // the value before the batch
+        var seen = Set<ExactID>()
+        let plan = entries.filter { seen.insert(ExactID($0.stateID)).inserted }  // the value before the batch
         let batch = Journal.newID()
         try withBulkLock(batch: batch, stateIDs: plan.map(\.stateID)) { lockedIDs in
             let journal = options.journal.beginBatch(expectedEntries: lockedIDs.count)

@@ -310,8 +310,8 @@ extension StateStore {
                 }
             }
             guard let stateIDs else { return all }
-            let wanted = Set(stateIDs)
-            return all.filter { wanted.contains($0.stateID) }
+            let wanted = Set(stateIDs.map(ExactID.init))
+            return all.filter { wanted.contains(ExactID($0.stateID)) }
         case .advisory:
             return try advisoryLocks(of: stateIDs)
         }

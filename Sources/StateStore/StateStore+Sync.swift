@@ -42,18 +42,18 @@ public enum StateSync {
     public static func plan(from source: StateStore, to target: StateStore, matching glob: String? = nil) throws -> [SyncItem] {
         try requireDistinct(source, target)
         let sourceRows = try source.rawRows(matching: glob)
-        var targetRows: [String: RowSnapshot] = [:]
+        var targetRows: [ExactID: RowSnapshot] = [:]
         let targetHasTables = try target.tablesExist()
         if target.layout == .systemDB || targetHasTables {
-            for (id, row) in try target.rawRows(matching: glob) { targetRows[id] = row }
+            for (id, row) in try target.rawRows(matching: glob) { targetRows[ExactID(id)] = row }
         }
         return sourceRows.map { id, row in
             switch target.syncTexts(id, from: row) {
             case let .failure(refusal):
                 return SyncItem(stateID: id, action: .skip, reason: refusal.reason)
             case let .success(texts):
-                guard let existing = targetRows[id] else { return SyncItem(stateID: id, action: .create) }
-                return SyncItem(stateID: id, action: existing.partialState == texts.partial && existing.completedState == texts.completed ? .same : .overwrite)
+                guard let existing = targetRows[ExactID(id)] else { return SyncItem(stateID: id, action: .create) }
+                return SyncItem(stateID: id, action: sameText(existing.partialState, texts.partial) && sameText(existing.completedState, texts.completed) ? .same : .overwrite)
             }
         }
     }

@@ -305,7 +305,7 @@ struct ImportCommand: ParsableCommand {
     /// a tree of the file: each object part is rewritten into the text Meltano stores.
     static func entries(_ text: UnsafeRawBufferPointer) throws -> [ImportEntry] {
         var entries: [ImportEntry] = []
-        var positions: [String: Int] = [:]
+        var positions: [ExactID: Int] = [:]  // by bytes: "é" and "e\u{301}" are two IDs
         var rewriter = JSONRewriter(.meltano)
         var scratch: [UInt8] = []
         func part(_ bytes: UnsafeRawBufferPointer) throws -> ImportEntry.Part {
@@ -332,10 +332,19 @@ struct ImportCommand: ParsableCommand {
                 // Refused, not repaired: a lone surrogate would become U+FFFD, another ID.
                 let stateID = try StateID.validate(key)
                 let entry = ImportEntry(stateID: stateID, completed: completed, partial: partial)
-                if let index = positions[stateID] {
+                // `export` writes IDs in order: an ID after the last one cannot repeat an
+                // earlier one, so the positions are kept only once the order breaks.
+                if positions.isEmpty, entries.last.map({ $0.stateID.utf8.lexicographicallyPrecedes(stateID.utf8) }) ?? true {
+                    entries.append(entry)
+                    return
+                }
+                if positions.isEmpty {
+                    for (index, earlier) in entries.enumerated() { positions[ExactID(earlier.stateID)] = index }
+                }
+                if let index = positions[ExactID(stateID)] {
                     entries[index] = entry
                 } else {
-                    positions[stateID] = entries.count
+                    positions[ExactID(stateID)] = entries.count
                     entries.append(entry)
                 }
             }

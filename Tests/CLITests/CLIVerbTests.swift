@@ -87,6 +87,43 @@ struct CLIVerbTests {
         #expect(referenceRows.count == 6)
     }
 
+    /// IDs that differ only in how é is written (one scalar, or e and a combining
+    /// accent) are two IDs to Python and PostgreSQL: two rows, as the add-on writes, in
+    /// file order or not, each journaled with its own previous row, each put back by
+    /// `restore`. (Swift's String takes them for one: keyed by it, the import wrote one
+    /// row, and a re-import journaled one's row as the other's.)
+    @Test func importKeepsIDsThatDifferOnlyInTheirBytesApart() throws {
+        let ours = try CLIFixture(schemaPrefix: "impnfc")
+        let admin = try TestDatabase.connect()
+        let refSchema = try TestDatabase.freshSchema("impnfcref", on: admin)
+        defer { TestDatabase.dropSchema(refSchema, on: admin) }
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        for file in [#"{"caf\u00e9": {"completed": {"singer_state": {"n": 1}}}, "cafe\u0301": {"completed": {"singer_state": {"n": 2}}}}"#,
+                     #"{"z": {"completed": {"singer_state": {"n": 0}}}, "cafe\u0301": {"completed": {"singer_state": {"n": 4}}}, "caf\u00e9": {"completed": {"singer_state": {"n": 3}}}, "cafe\u0301": {"completed": {"singer_state": {"n": 5}}}}"#] {
+            let mine = try ours.run(["import", "--yes", "-"], stdin: file)
+            #expect(mine.status == 0, "\(mine.stderr)")
+            let theirs = try Reference.run(["import", "-"], schema: refSchema, stdin: file)
+            #expect(theirs.status == 0, "\(theirs.stderr)")
+            let referenceRows = try admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(refSchema)).meltano_state ORDER BY state_id").rows
+            #expect(try ours.rows() == referenceRows)
+        }
+        func completed(_ id: String) throws -> String? {
+            try ours.admin.query("SELECT completed_state FROM \(ours.stateTable) WHERE state_id = $1", [id]).scalar
+        }
+        #expect(try completed(composed) == #"{"singer_state": {"n": 3}}"# && completed(decomposed) == #"{"singer_state": {"n": 5}}"#)
+        // The second import's journal: each ID with its own row from the first.
+        let batch = try #require(try Journal(path: ours.journalPath).entries().entries.last?.batch)
+        let entries = try Journal(path: ours.journalPath).entries().entries.filter { $0.batch == batch }
+        #expect(entries.count == 3)
+        for (id, before) in [(composed, #"{"singer_state": {"n": 1}}"#), (decomposed, #"{"singer_state": {"n": 2}}"#)] {
+            #expect(entries.filter { $0.stateID.utf8.elementsEqual(id.utf8) }.map { $0.before?.completedState } == [before], "\(id.unicodeScalars.map(\.value))")
+        }
+        let restored = try ours.run(["restore", "--yes", batch])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(try completed(composed) == #"{"singer_state": {"n": 1}}"# && completed(decomposed) == #"{"singer_state": {"n": 2}}"#)
+        #expect(try completed("z") == nil)
+    }
+
     /// An import entry holding an integer Python's json cannot read (over 4300 digits)
     /// is refused, and so the whole import, as the add-on's import fails on it.
     @Test func importRefusesAnIntegerPythonCannotRead() throws {

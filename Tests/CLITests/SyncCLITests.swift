@@ -107,6 +107,22 @@ struct SyncCLITests {
         }
     }
 
+    /// An ID on the source that differs from one on the target only in how é is written
+    /// is another ID: created, not taken for the target's and called the same.
+    @Test func anIDThatDiffersOnlyInItsBytesIsCreated() throws {
+        let layouts = try Layouts()
+        let state = #"{"singer_state": {"n": 1}}"#
+        let composed = "\(layouts.dev)x:caf\u{E9}", decomposed = "\(layouts.dev)x:cafe\u{301}"
+        #expect(try layouts.fixture.run(["set", "--force", "--context", "two", composed, state]).status == 0)
+        #expect(try layouts.fixture.run(["set", "--force", "--context", "back", decomposed, state]).status == 0)
+        let plan = try layouts.sync(["--from", "two", "--to", "back", "--pattern", "\(layouts.dev)x:*"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.hasSuffix("1 state ID: 1 to create, 0 to overwrite, 0 the same, 0 to skip. Nothing was written; add --apply to sync.\n"), "\(plan.stdout)")
+        #expect(try layouts.sync(["--from", "two", "--to", "back", "--pattern", "\(layouts.dev)x:*", "--apply"]).status == 0)
+        let ids = try layouts.rows(layouts.back, "meltano_state").compactMap { $0[0] }.filter { $0.hasPrefix("\(layouts.dev)x:") }
+        #expect(ids.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) } == [Array(composed.utf8), Array(decomposed.utf8)].sorted { $0.lexicographicallyPrecedes($1) })
+    }
+
     @Test func rerunsSkipWhatIsTheSameAndOverwritesAreJournaled() throws {
         let layouts = try Layouts()
         #expect(try layouts.sync(["--from", "two", "--to", "back", "--apply"]).status == 0)
