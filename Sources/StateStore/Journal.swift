@@ -414,8 +414,8 @@ public final class Journal: @unchecked Sendable {
     /// took `history` 757 MB for three entries.
     public func history<T>(stateID: String? = nil, limit: Int = 0, _ transform: (JournalEntry) throws -> T?) throws -> [T] {
         var kept: [T] = []
-        try forEachEntry(containing: stateID.map(Journal.stateIDNeedle)) { entry in
-            guard stateID == nil || entry.stateID == stateID, let row = try transform(entry) else { return }
+        try forEachEntry(containing: stateID.flatMap(Journal.stateIDNeedle)) { entry in
+            guard stateID == nil || sameText(entry.stateID, stateID), let row = try transform(entry) else { return }
             kept.append(row)
             if limit > 0 && kept.count - limit >= limit { kept.removeFirst(kept.count - limit) }
         }
@@ -454,13 +454,28 @@ public final class Journal: @unchecked Sendable {
         return found
     }
 
-    /// The state ID as a JSON string, as every journal line writes it
-    /// (`JournalEncoding.string`, the same bytes as `JSONEncoder`'s); not its key, so a
-    /// line spaced by hand is found too.
-    static func stateIDNeedle(_ stateID: String) -> [UInt8] {
-        var needle: [UInt8] = []
-        JournalEncoding.string(stateID, &needle)
-        return needle
+    /// Bytes every line of the state ID holds, however its JSON was written: the longest
+    /// run of letters, digits and `-_.:@` in the ID, which no JSON writer escapes (where
+    /// this tool writes é as it is, Python's `json` writes `\u00e9`; `JSONEncoder` writes
+    /// `/` as `\/`). Nil when the ID has no run of 3 such bytes: then every line is read.
+    static func stateIDNeedle(_ stateID: String) -> [UInt8]? {
+        func plain(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "@"):
+                return true
+            default:
+                return false
+            }
+        }
+        let bytes = Array(stateID.utf8)
+        var best = 0..<0, start = 0
+        for (index, byte) in bytes.enumerated() where !plain(byte) {
+            if index - start > best.count { best = start..<index }
+            start = index + 1
+        }
+        if bytes.count - start > best.count { best = start..<bytes.count }
+        return best.count >= 3 ? Array(bytes[best]) : nil
     }
 
     /// Whether `needle` (not empty) occurs in `line`: memchr for its first byte, then

@@ -243,6 +243,37 @@ struct JournalRotationTests {
     }
 }
 
+extension JournalRotationTests {
+    /// Lines written by other JSON writers (Python's json.dumps: é as \u00e9 and / as it
+    /// is; jq: UTF-8 as it is; upper-case hex) are found by `history ID` too, and an ID
+    /// written with é as one scalar is told apart from one with e + U+0301.
+    @Test func historyFindsLinesOtherWritersEscapedDifferently() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = Journal(path: directory + "/journal.jsonl")
+        let id = "prod/caf\u{E9}:x", decomposed = "prod/cafe\u{301}:x"
+        try journal.append([Self.entry(id, note: "ours"), Self.entry(decomposed, note: "decomposed")])
+        let ours = String(decoding: try JournalEncoding.line(Self.entry(id, note: "template")), as: UTF8.self)
+        var lines: [String] = []
+        for (note, spelled) in [("python", #""prod/caf\u00e9:x""#), ("jq", "\"prod/caf\u{E9}:x\""), ("upper", #""prod\/caf\u00E9:x""#)] {
+            var entry = Self.entry(id, note: note)
+            entry.id = "20260101T00000\(lines.count)Z-abcdef"
+            let line = String(decoding: try JournalEncoding.line(entry), as: UTF8.self)
+            let encodedID = try #require(ours.firstMatch(of: /"state_id":("(?:[^"\\]|\\.)*")/)?.1)
+            lines.append(line.replacingOccurrences(of: "\"state_id\":" + encodedID, with: "\"state_id\":" + spelled))
+        }
+        let handle = try #require(FileHandle(forWritingAtPath: journal.path))
+        handle.seekToEndOfFile()
+        handle.write(Data(lines.map { $0 + "\n" }.joined().utf8))
+        try handle.close()
+        #expect(try journal.history(stateID: id) { $0.note } == ["upper", "jq", "python", "ours"])
+        #expect(try journal.history(stateID: decomposed) { $0.note } == ["decomposed"])
+        // No run of 3 plain bytes: every line is read, and still only its own entries.
+        try journal.append([Self.entry("é/é", note: "short")])
+        #expect(try journal.history(stateID: "é/é") { $0.note } == ["short"])
+    }
+}
+
 /// A box the concurrent writers fill, each its own slot.
 final class UnsafeSendable<Value>: @unchecked Sendable {
     private let lock = NSLock()
