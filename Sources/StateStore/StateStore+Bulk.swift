@@ -374,8 +374,13 @@ extension StateStore {
     /// journaled first so a restore can be undone too.
     @discardableResult
     public func restore(entryID: String) throws -> [JournalEntry] {
+        try restore(try options.journal.entries(idOrBatch: entryID), entryID: entryID)
+    }
+
+    /// `restore(entryID:)` of the entries already read for it (`Journal.entries(idOrBatch:)`):
+    /// a journal holding 100 MB states is not read twice, nor its saved texts held twice.
+    public func restore(_ selected: [JournalEntry], entryID: String) throws -> [JournalEntry] {
         try requireWritable("restore from the journal")
-        let selected = try options.journal.entries(idOrBatch: entryID)
         guard !selected.isEmpty else {
             throw StoreError.other("No journal entry or batch with id '\(entryID)' in \(options.journal.path). `meltano-state history` lists them.")
         }

@@ -261,7 +261,8 @@ struct RestoreCommand: ParsableCommand {
     func run() throws {
         let context = try Context(global)
         // Refused before the question: an entry of another database is never put here.
-        let matching = try context.journal.entries(idOrBatch: entryID).map { entry in
+        let entries = try context.journal.entries(idOrBatch: entryID)
+        let matching = try entries.map { entry in
             try context.store.checkRecordedHere(entry)
             return Target(entry)
         }
@@ -269,7 +270,7 @@ struct RestoreCommand: ParsableCommand {
             throw CommandFailure("No journal entry or batch '\(entryID)' in \(context.journal.path); `meltano-state history` lists them.", code: Exit.notFound)
         }
         try confirm(Self.question(matching, entryID: entryID), assumeYes: yes)
-        let restored = try context.withInterruptHandler { try context.store.restore(entryID: entryID) }
+        let restored = try context.withInterruptHandler { try context.store.restore(entries, entryID: entryID) }
         printNote("Restored \(restored.count) entr\(restored.count == 1 ? "y" : "ies") from \(entryID).", quiet: global.quiet)
     }
 
