@@ -129,16 +129,25 @@ public final class Connection: @unchecked Sendable {
     /// The host and port this connection went to: with several hosts listed
     /// (`host=a,b`), the one libpq chose. Nil before the first connection.
     public var connectedServer: String? {
+        connectedHostAndPort.map { $0.host + ($0.port.isEmpty ? "" : ":" + $0.port) }
+    }
+
+    /// `connectedServer`'s host and port apart (the port may be empty): an IPv6 host
+    /// has colons of its own, so the joined text does not split back.
+    public var connectedHostAndPort: (host: String, port: String)? {
         lock.lock()
         defer { lock.unlock() }
-        return handle.flatMap(Connection.server(of:))
+        return handle.flatMap(Connection.hostAndPort(of:))
     }
 
     /// host:port of a connection's handle.
     private static func server(of handle: OpaquePointer) -> String? {
+        hostAndPort(of: handle).map { $0.host + ($0.port.isEmpty ? "" : ":" + $0.port) }
+    }
+
+    private static func hostAndPort(of handle: OpaquePointer) -> (host: String, port: String)? {
         guard let host = PQhost(handle) else { return nil }
-        let port = PQport(handle).map { String(cString: $0) } ?? ""
-        return String(cString: host) + (port.isEmpty ? "" : ":" + port)
+        return (String(cString: host), PQport(handle).map { String(cString: $0) } ?? "")
     }
 
     public var backendPID: Int32 {

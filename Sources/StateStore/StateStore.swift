@@ -64,6 +64,9 @@ public struct ServerInfo: Sendable, Equatable {
     public let database: String?
     /// The host:port connected to (with several hosts listed, the one libpq chose).
     public let server: String?
+    /// That host, and its port (nil when libpq names none), apart.
+    public let host: String?
+    public let port: String?
     /// Whether that server is a standby in recovery (it takes no writes).
     public let inRecovery: Bool
 }
@@ -158,8 +161,10 @@ public final class StateStore: @unchecked Sendable {
     public func serverInfo() throws -> ServerInfo {
         let row = try connection.query("SELECT current_setting('server_version'), current_user, current_database(), pg_is_in_recovery()",
                                        idempotent: true).rows.first ?? []
+        let chosen = connection.connectedHostAndPort
         return ServerInfo(version: row.first ?? nil, user: row.count > 1 ? row[1] : nil, database: row.count > 2 ? row[2] : nil,
-                          server: connection.connectedServer, inRecovery: row.count > 3 && row[3] == "t")
+                          server: connection.connectedServer, host: chosen?.host, port: chosen.flatMap { $0.port.isEmpty ? nil : $0.port },
+                          inRecovery: row.count > 3 && row[3] == "t")
     }
 
     /// Every layout whose tables exist in this store's schema (`check`).

@@ -26,13 +26,8 @@ struct CheckCommand: ParsableCommand {
         let server = try store.serverInfo()
         // What libpq chose for what the configuration left to it (a service file, PGHOST).
         var target = context.configuration.target
-        if target.host == nil, let chosen = server.server {
-            // host:port, the port after the last colon (an IPv6 host has colons too).
-            if let colon = chosen.lastIndex(of: ":"), chosen[chosen.index(after: colon)...].allSatisfy(\.isNumber) {
-                (target.host, target.port) = (String(chosen[..<colon]), String(chosen[chosen.index(after: colon)...]))
-            } else {
-                (target.host, target.port) = (chosen, nil)
-            }
+        if target.host == nil, let host = server.host {
+            (target.host, target.port) = (host, server.port)
         }
         if target.database == nil { target.database = server.database }
         var out = "Connected to \(target) as \(server.user ?? "?"): PostgreSQL \(server.version ?? "?")\n"
