@@ -27,8 +27,9 @@ public struct WatchEvent: Sendable, Equatable {
 /// ended and began anew. Memory grows with the problems, not with the state IDs.
 public struct WatchTracker: Sendable {
     public let stalledAfter: Double?
-    private var active: [String: Set<WatchReason>] = [:]
-    private var seen: [String: Set<WatchReason>] = [:]
+    // By the ID's bytes: "café" with é as one scalar or as two are two IDs.
+    private var active: [ExactID: Set<WatchReason>] = [:]
+    private var seen: [ExactID: Set<WatchReason>] = [:]
 
     /// `stalledAfter` nil: states are not checked for advancing.
     public init(stalledAfter: Double?) {
@@ -55,10 +56,11 @@ public struct WatchTracker: Sendable {
     public mutating func observe(_ state: MonitoredState) -> [WatchEvent] {
         let found = problems(of: state)
         guard !found.isEmpty else { return [] }
-        seen[state.stateID, default: []].formUnion(found.map(\.0))
+        let id = ExactID(state.stateID)
+        seen[id, default: []].formUnion(found.map(\.0))
         var events: [WatchEvent] = []
-        for (reason, detail) in found where !(active[state.stateID]?.contains(reason) ?? false) {
-            active[state.stateID, default: []].insert(reason)
+        for (reason, detail) in found where !(active[id]?.contains(reason) ?? false) {
+            active[id, default: []].insert(reason)
             events.append(WatchEvent(stateID: state.stateID, reason: reason, began: true, detail: detail))
         }
         return events
@@ -67,13 +69,13 @@ public struct WatchTracker: Sendable {
     /// Ends the current check: problems not seen in it are over (returned, in order).
     public mutating func finish() -> [WatchEvent] {
         var ended: [WatchEvent] = []
-        for (stateID, reasons) in active {
-            let still = seen[stateID] ?? []
+        for (id, reasons) in active {
+            let still = seen[id] ?? []
             for reason in reasons.subtracting(still).sorted() {
-                ended.append(WatchEvent(stateID: stateID, reason: reason, began: false, detail: "no longer"))
+                ended.append(WatchEvent(stateID: id.id, reason: reason, began: false, detail: "no longer"))
             }
             let remaining = reasons.intersection(still)
-            active[stateID] = remaining.isEmpty ? nil : remaining
+            active[id] = remaining.isEmpty ? nil : remaining
         }
         seen.removeAll(keepingCapacity: true)
         return ended.sorted { ($0.stateID, $0.reason) < ($1.stateID, $1.reason) }

@@ -79,7 +79,7 @@ public enum SessionVisibility: String, Sendable, Codable, Equatable {
 /// Meltano's system database as `doctor` could reach it.
 public enum RunEvidence: Sendable, Equatable {
     /// Read: the latest run of each job asked about (absent: the job never ran).
-    case known([String: RunInfo])
+    case known([ExactID: RunInfo])
     /// Not configured (no PostgreSQL `database_uri`), and why: the lock's age decides.
     case unavailable(String)
     /// Configured, but it could not be read now (a wrong password, a host down, no runs
@@ -88,7 +88,7 @@ public enum RunEvidence: Sendable, Equatable {
     case unreadable(String)
 
     public func latest(_ jobName: String) -> RunInfo? {
-        if case let .known(runs) = self { return runs[jobName] }
+        if case let .known(runs) = self { return runs[ExactID(jobName)] }
         return nil
     }
 

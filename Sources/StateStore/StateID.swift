@@ -46,10 +46,13 @@ public enum StateID {
     /// B-tree cannot, and we create no index in a user's database).
     static func matchCondition(_ column: String, glob: String?, value: (String) throws -> String) rethrows -> String? {
         guard let glob, glob != "*" else { return nil }
-        if glob.count > 2, glob.first == "*", glob.last == "*" {
-            let text = glob.dropFirst().dropLast()
-            if !text.contains("*") && !text.contains("?") {
-                return "strpos(\(column), \(try value(String(text)))) > 0"
+        // By scalars, as PostgreSQL reads the pattern: a `*` or `%` followed by a
+        // combining mark is still a `*` or `%` (one Swift Character with it).
+        let scalars = glob.unicodeScalars
+        if scalars.count > 2, scalars.first == "*", scalars.last == "*" {
+            let text = String(String.UnicodeScalarView(scalars.dropFirst().dropLast()))
+            if !text.unicodeScalars.contains("*") && !text.unicodeScalars.contains("?") {
+                return "strpos(\(column), \(try value(text))) > 0"
             }
         }
         return "\(column) LIKE \(try value(likePattern(forGlob: glob))) ESCAPE '\\'"
@@ -58,16 +61,16 @@ public enum StateID {
     /// A shell glob (`*` any run, `?` one character; everything else literal, `%`, `_`
     /// and `\` included) as a LIKE pattern with `\` as the escape character.
     public static func likePattern(forGlob glob: String) -> String {
-        var like = ""
-        for character in glob {
-            switch character {
+        var like = String.UnicodeScalarView()
+        for scalar in glob.unicodeScalars {
+            switch scalar {
             case "*": like.append("%")
             case "?": like.append("_")
-            case "%", "_", "\\": like.append("\\"); like.append(character)
-            default: like.append(character)
+            case "%", "_", "\\": like.append("\\"); like.append(scalar)
+            default: like.append(scalar)
             }
         }
-        return like
+        return String(like)
     }
 }
 

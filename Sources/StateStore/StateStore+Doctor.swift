@@ -44,18 +44,18 @@ extension StateStore {
     /// `started_at`, then id; `meltano state set` adds a STATE_EDIT run of its own), in
     /// this store's `runs` table (systemdb layout; empty otherwise). Meltano names a
     /// run's job after its state ID.
-    public func latestRuns(jobNames: [String]) throws -> [String: RunInfo] {
+    public func latestRuns(jobNames: [String]) throws -> [ExactID: RunInfo] {
         guard layout == .systemDB, !jobNames.isEmpty else { return [:] }
         let names = JSONValue.array(jobNames.map { .string(JSONString($0)) }).compactText
         return try database("read the runs of \(jobNames.count) job(s)") {
-            var result: [String: RunInfo] = [:]
+            var result: [ExactID: RunInfo] = [:]
             for row in try connection.query("""
                 SELECT DISTINCT ON (job_name) \(StateStore.runColumns) FROM \(runsTable)
                 WHERE job_name IN (SELECT jsonb_array_elements_text($1::jsonb))
                 ORDER BY job_name, (state = 'RUNNING') DESC, started_at DESC NULLS LAST, id DESC
                 """, [names], idempotent: true).rows {
                 let run = StateStore.run(from: row)
-                result[run.jobName] = run
+                result[ExactID(run.jobName)] = run
             }
             return result
         }
@@ -123,16 +123,16 @@ extension StateStore {
     /// RUNNING run (Meltano's system database), or a partial state.
     public func doctorCandidates() throws -> [String] {
         try requireTables()
-        var ids = Set(try lockRows().map(\.stateID))
-        ids.formUnion(runningJobNames())
+        var ids = Set(try lockRows().map { ExactID($0.stateID) })
+        ids.formUnion(runningJobNames().map(ExactID.init))
         let partial = try database("find partial states") {
             try connection.query("SELECT state_id, partial_state FROM \(tables.state) WHERE partial_state IS NOT NULL AND partial_state NOT IN ('', '{}')",
                                  idempotent: true).rows
         }
         for row in partial where StateEvidence(RowSnapshot(partialState: row[1], completedState: nil, updatedAt: nil), ageSeconds: nil).hasPartial {
-            ids.insert(row[0] ?? "")
+            ids.insert(ExactID(row[0] ?? ""))
         }
-        return ids.sorted()
+        return ids.map(\.id).sorted()
     }
 
     /// Every piece of evidence about these state IDs, and the verdict on each
@@ -142,7 +142,7 @@ extension StateStore {
         let locks = try lockRows(of: stateIDs)
         let runs = runEvidence(for: stateIDs)
         return try stateIDs.map { stateID in
-            let lock = locks.first { $0.stateID == stateID }
+            let lock = locks.first { sameText($0.stateID, stateID) }
             // Read in slices: a 100 MB state is held once, not in libpq's buffer, its
             // result and a String.
             let state = try readStoredBytes(stateID).map(StateEvidence.init)

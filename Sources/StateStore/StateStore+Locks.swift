@@ -143,7 +143,7 @@ extension StateStore {
             }
             let waited = Date().timeIntervalSince(start)
             if waited >= options.lockTimeout {
-                let holder = try? locks().first { $0.stateID == stateID }
+                let holder = try? locks().first { sameText($0.stateID, stateID) }
                 throw StoreError.lockHeld(stateID: stateID, holder: holder, waited: waited)
             }
             Thread.sleep(forTimeInterval: min(options.lockRetryInterval, max(0.01, options.lockTimeout - waited)))

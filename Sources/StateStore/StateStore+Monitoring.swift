@@ -72,9 +72,9 @@ extension StateStore {
         }
         let updateAge = "EXTRACT(EPOCH FROM (LOCALTIMESTAMP - s.updated_at))::float8"
         // The locks are few: read first, judged by evidence as `locks` judges them.
-        var judged: [String: LockInfo] = [:]
+        var judged: [ExactID: LockInfo] = [:]
         if layout.hasLocks {
-            for lock in try locks() where judged[lock.stateID] == nil { judged[lock.stateID] = lock }
+            for lock in try locks() where judged[ExactID(lock.stateID)] == nil { judged[ExactID(lock.stateID)] = lock }
         }
         let sql: String
         switch (tables.locking, layout) {
@@ -119,7 +119,7 @@ extension StateStore {
                     stateID: row.string(0) ?? "", hasState: flag(row, 1), updateAgeSeconds: number(row, 2), lockHeld: flag(row, 3),
                     lockAgeSeconds: number(row, 4), runsRunning: number(row, 5).map { Int($0) } ?? 0,
                     heartbeatAgeSeconds: number(row, 6), matchesPattern: flag(row, 8))
-                let lock = judged[state.stateID]
+                let lock = judged[ExactID(state.stateID)]
                 if case .advisory = tables.locking, let lock {
                     state.lockHeld = true
                     state.lockAgeSeconds = lock.ageSeconds

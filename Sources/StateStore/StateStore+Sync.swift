@@ -112,7 +112,7 @@ public enum StateSync {
                 case let .success(found): texts = found
                 }
                 let before = try target.readRow(id)
-                if let before, before.partial.raw == texts.partial && before.completed.raw == texts.completed {
+                if let before, sameText(before.partial.raw, texts.partial) && sameText(before.completed.raw, texts.completed) {
                     return SyncItem(stateID: id, action: .same)
                 }
                 try target.options.journal.append([target.journalEntry(action: "sync", stateID: id, before: before?.snapshot,

@@ -174,7 +174,7 @@ struct UnlockCommand: ParsableCommand {
         guard let stateID, let lockID else {
             throw CommandFailure("Give the state ID and the lock ID to release (see `meltano-state locks`), or --stale.", code: Exit.usage)
         }
-        guard let lock = try context.store.locks().first(where: { $0.stateID == stateID }) else {
+        guard let lock = try context.store.locks().first(where: { sameText($0.stateID, stateID) }) else {
             throw CommandFailure("No lock is held on \(quotedID(stateID)) (already released?). Nothing was removed.", code: Exit.notFound)
         }
         guard lock.lockID == lockID || lock.pid.map(String.init) == lockID else {

@@ -86,6 +86,28 @@ struct DoctorTests {
         #expect(after.status == 1 && after.stdout.contains("MELTANO_STATE_BACKEND_URI=systemdb meltano-state fail-run"), "\(after.stdout)")
     }
 
+    /// Two jobs whose names differ only in how é is written are two pipelines: each lock
+    /// is judged by its own job's runs. (Keyed by String, both took one job's latest run,
+    /// so the live pipeline's lock was called stale, or the dead one's alive.)
+    @Test func eachLockIsJudgedByItsOwnJobsRunsByBytes() throws {
+        let beside = try Beside()
+        let live = "prod:caf\u{E9}", dead = "prod:cafe\u{301}"
+        for id in [live, dead] {
+            try beside.fixture.admin.query("INSERT INTO \(beside.fixture.locksTable) (state_id, locked_at, lock_id) VALUES ($1, LOCALTIMESTAMP - interval '40 minutes', $2)",
+                                           [id, sameText(id, live) ? "lock-live" : "lock-dead"])
+        }
+        try MeltanoSystemDB.insertRunningRun(live, inSchema: beside.systemSchema, on: beside.fixture.admin, startedMinutesAgo: 41, heartbeatSecondsAgo: 20)
+        try MeltanoSystemDB.insertRunningRun(dead, inSchema: beside.systemSchema, on: beside.fixture.admin, startedMinutesAgo: 41, heartbeatSecondsAgo: 20)
+        try beside.fixture.admin.query("UPDATE \(quoteIdentifier(beside.systemSchema)).runs SET state = 'SUCCESS', ended_at = now() AT TIME ZONE 'UTC' WHERE job_name = $1", [dead])
+        let stale = try beside.fixture.run(["locks", "--stale"])
+        #expect(stale.status == 0, "\(stale.stderr)")
+        let all = try beside.fixture.run(["locks"]).stdout, told = try beside.fixture.run(["doctor", live, dead]).stdout
+        #expect(stale.stdout.contains("lock-dead") && !stale.stdout.contains("lock-live"), "\(stale.stdout) \(stale.stderr) \(all) \(told)")
+        let doctor = try beside.fixture.run(["doctor", "--json", live, dead])
+        let items = try Self.diagnoses(doctor)
+        #expect(items.map { Self.text($0["headline"]) } == ["RUNNING, DO NOT RELEASE", "SAFE TO RELEASE"], "\(doctor.stdout)")
+    }
+
     @Test func aLiveSlowRunIsRunningThoughItsLockIsOld() throws {
         let beside = try Beside()
         let lockID = try beside.killedRunLock()

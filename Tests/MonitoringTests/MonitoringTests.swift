@@ -78,6 +78,20 @@ struct MonitoringUnitTests {
         #expect(HealthStatus.unknown.rawValue == 3)
     }
 
+    /// Two IDs that differ only in how é is written are two IDs: each problem begins
+    /// and ends on its own (keyed by String, the second one never fired).
+    @Test func watchTellsIDsApartByTheirBytes() {
+        var tracker = WatchTracker(stalledAfter: 3600)
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        let one = MonitoredState(stateID: composed, updateAgeSeconds: 10, lockHeld: true, lockAgeSeconds: 600, lockIsStale: true)
+        var two = one
+        two.stateID = decomposed
+        let began = [one, two].flatMap { tracker.observe($0) } + tracker.finish()
+        #expect(began.map { Array($0.stateID.utf8) } == [Array(composed.utf8), Array(decomposed.utf8)] && began.allSatisfy(\.began))
+        let ended = tracker.observe(two) + tracker.finish()
+        #expect(ended.map { Array($0.stateID.utf8) } == [Array(composed.utf8)] && ended.allSatisfy { !$0.began })
+    }
+
     @Test func watchReportsEachTransitionOnce() {
         var tracker = WatchTracker(stalledAfter: 3600)
         func check(_ states: [MonitoredState]) -> [String] {

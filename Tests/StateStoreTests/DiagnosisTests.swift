@@ -32,7 +32,7 @@ struct DiagnosisTests {
         Diagnosis.diagnose(DoctorEvidence(stateID: Self.id, layout: layout, lock: lock, runs: runs, state: state, staleAfter: 300))
     }
 
-    func known(_ run: RunInfo?) -> RunEvidence { .known(run.map { [Self.id: $0] } ?? [:]) }
+    func known(_ run: RunInfo?) -> RunEvidence { .known(run.map { [ExactID(Self.id): $0] } ?? [:]) }
 
     var unlock: String { "meltano-state unlock \(shellQuote(Self.id)) lock-1" }
 

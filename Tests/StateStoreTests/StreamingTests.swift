@@ -25,6 +25,18 @@ struct StreamingTests {
         #expect(try fixture.store.allStateIDs(matching: "prod:*") == ["prod:tap-%", "prod:tap-a", "prod:tap-b"])
     }
 
+    /// `%` and `_` are literal in a glob also when a combining mark follows them (one
+    /// Swift Character with it, but two scalars to PostgreSQL).
+    @Test func aWildcardOfLikeFollowedByACombiningMarkStaysLiteral() throws {
+        let fixture = try StoreFixture(schemaPrefix: "stream")
+        for id in ["prod:%\u{301}x", "prod:ab\u{301}x", "prod:_\u{301}y", "prod:c\u{301}y"] {
+            try fixture.admin.query("INSERT INTO \(fixture.stateTable) (state_id, completed_state) VALUES ($1, '{}')", [id])
+        }
+        #expect(try fixture.store.allStateIDs(matching: "prod:%\u{301}*").map { Array($0.utf8) } == [Array("prod:%\u{301}x".utf8)])
+        #expect(try fixture.store.allStateIDs(matching: "*_\u{301}*").map { Array($0.utf8) } == [Array("prod:_\u{301}y".utf8)])
+        #expect(try fixture.store.count(matching: "prod:_\u{301}?") == 1)
+    }
+
     /// A substring (`*text*`) is matched with strpos, other globs with LIKE: every read
     /// that filters (list, the browser's pages, count, position) gives the rows the
     /// glob's LIKE pattern gives, asked of the server directly.

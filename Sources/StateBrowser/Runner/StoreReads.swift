@@ -221,7 +221,7 @@ enum StoreWrites {
             let written = try rejecting {
                 try store.setIfRowUnchanged(stateID, to: value, action: "edit", note: "edited in the browser") { row in
                     guard let row, case .failure = StoreReads.merged(row, stateID) else { return false }
-                    return StoreReads.unreadableText(row) == original
+                    return sameText(StoreReads.unreadableText(row), original)
                 }
             }
             if written { return nil }

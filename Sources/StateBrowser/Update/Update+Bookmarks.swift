@@ -11,7 +11,7 @@ extension Model {
         // lock's own state will do.
         if focus == .locks {
             guard let id = targetStateID(for: "show the bookmarks of") else { return }
-            guard id == detail.stateID else {
+            guard sameText(id, detail.stateID) else {
                 setStatus("b shows the bookmarks of the state shown: press Enter to open \(quoted(id)) first.", error: true)
                 return
             }
@@ -22,7 +22,7 @@ extension Model {
             setStatus("Reading the state again; press b once it is shown.", error: true)
             return
         }
-        guard let state = detail.loaded, state.exists, state.stateID == detail.stateID else {
+        guard let state = detail.loaded, state.exists, sameText(state.stateID, detail.stateID) else {
             setStatus("No state is shown: open one (Enter) to see its bookmarks.", error: true)
             return
         }

@@ -1,3 +1,5 @@
+import StateStore
+
 /// The state ID list: a bounded window over a keyset-paged list. Pages are fetched
 /// ahead of the selection and the far end is trimmed, so scrolling a million IDs end
 /// to end keeps at most `maxRows` in memory.
@@ -98,8 +100,8 @@ extension Model {
         case .first, .around: break
         default: return
         }
-        guard let previous, previous != reloadAnchorID,
-              let index = list.rows.firstIndex(where: { $0.stateID == previous }) else { return }
+        guard let previous, !sameText(previous, reloadAnchorID),
+              let index = list.rows.firstIndex(where: { sameText($0.stateID, previous) }) else { return }
         let delta = index - list.selected
         list.selected = index
         list.top = max(0, list.top + delta)
@@ -196,7 +198,7 @@ extension Model {
     /// Shows a state ID in the list (from the locks pane), wherever it is.
     mutating func jump(to stateID: String, _ commands: inout [Command]) {
         jumpTarget = nil
-        if let index = list.rows.firstIndex(where: { $0.stateID == stateID }) {
+        if let index = list.rows.firstIndex(where: { sameText($0.stateID, stateID) }) {
             list.selected = index
             ensureListVisible()
             prefetch(&commands)
@@ -222,7 +224,7 @@ extension Model {
             }
             return
         }
-        if row.stateID != detail.stateID {
+        if !sameText(row.stateID, detail.stateID) {
             detail = DetailPane(stateID: row.stateID, mode: detail.mode, searchTerm: detail.searchTerm)
             reloadState(row.stateID, &commands)
         }

@@ -1,3 +1,5 @@
+import StateStore
+
 /// The first model and what to load: the first page, the count and the locks.
 public func start(settings: BrowserSettings, size: Size, now: Double) -> (Model, [Command]) {
     var model = Model(settings: settings, size: size, now: now)
@@ -76,18 +78,18 @@ extension Model {
         case let .targetChecked(action, exists):
             targetChecked(action, exists: exists)
         case let .contextDiffLoaded(diff):
-            if case var .contextDiff(view) = mode, view.stateID == diff.stateID, view.context == diff.context {
+            if case var .contextDiff(view) = mode, sameText(view.stateID, diff.stateID), view.context == diff.context {
                 view.diff = diff
                 mode = .contextDiff(view)
             }
         case let .historyLoaded(stateID, rows):
-            if case var .history(history) = mode, history.stateID == stateID {
+            if case var .history(history) = mode, sameText(history.stateID, stateID) {
                 history.rows = rows
                 history.selected = min(history.selected, max(0, rows.count - 1))
                 mode = .history(history)
             }
         case let .diagnosed(stateID, report, error):
-            if case var .doctor(panel) = mode, panel.stateID == stateID {
+            if case var .doctor(panel) = mode, sameText(panel.stateID, stateID) {
                 panel.report = report
                 panel.error = error
                 mode = .doctor(panel)
@@ -207,13 +209,13 @@ extension Model {
 
     /// Live lock of a state ID, from the lock pane's last refresh.
     func liveLock(_ stateID: String) -> LockRow? {
-        locks.rows.first { $0.stateID == stateID }
+        locks.rows.first { sameText($0.stateID, stateID) }
     }
 
     /// A RUNNING run of a state ID from the runs pane's last refresh; a stale one first
     /// (that is the one to repair when a newer run of the same job is alive).
     func liveRun(_ stateID: String) -> RunRow? {
-        locks.runs.first { $0.jobName == stateID && $0.isStale } ?? locks.runs.first { $0.jobName == stateID }
+        locks.runs.first { sameText($0.jobName, stateID) && $0.isStale } ?? locks.runs.first { sameText($0.jobName, stateID) }
     }
 
     // MARK: - Failures

@@ -165,7 +165,7 @@ struct Painter {
             let item = list.rows[index]
             let y = rect.y + 1 + row
             var lockMark = " ", lockStyle = Style.plain
-            if let stale = lockedIDs.map({ $0[item.stateID] }) ?? (item.isLocked ? item.lockIsStale : nil) {
+            if let stale = lockedIDs.map({ $0[ExactID(item.stateID)] }) ?? (item.isLocked ? item.lockIsStale : nil) {
                 lockMark = stale ? "!" : "L"
                 lockStyle = stale ? theme.staleMark : theme.lockMark
             }
@@ -188,12 +188,12 @@ struct Painter {
 
     /// State ID → stale, from the locks pane once it has loaded (fresher than the list);
     /// in the system database layout, from its runs left RUNNING.
-    func liveLocks() -> [String: Bool]? {
+    func liveLocks() -> [ExactID: Bool]? {
         guard model.locks.lastRefresh != nil else { return nil }
-        var result: [String: Bool] = [:]
-        for lock in model.locks.rows { result[lock.stateID] = (result[lock.stateID] ?? false) || lock.isStale }
+        var result: [ExactID: Bool] = [:]
+        for lock in model.locks.rows { result[ExactID(lock.stateID)] = (result[ExactID(lock.stateID)] ?? false) || lock.isStale }
         if model.settings.showsRuns {
-            for run in model.locks.runs { result[run.jobName] = (result[run.jobName] ?? false) || run.isStale }
+            for run in model.locks.runs { result[ExactID(run.jobName)] = (result[ExactID(run.jobName)] ?? false) || run.isStale }
         }
         return result
     }

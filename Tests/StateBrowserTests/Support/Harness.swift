@@ -1,5 +1,6 @@
 import Foundation
 import StateJSON
+import StateStore
 import Testing
 
 @testable import StateBrowser
@@ -10,13 +11,24 @@ let testNow: Double = 1_700_000_000
 /// An in-memory stand-in for the runner: answers each command at once from plain
 /// data, so a test is a script of messages and assertions on the screen. (The real
 /// runner against PostgreSQL is tested separately.)
+/// Values by state ID, compared by bytes as the store compares them ("café" with é as
+/// one scalar or as two are two IDs), not by Swift's `String` equality.
+struct ByStateID<Value> {
+    private var values: [ExactID: Value] = [:]
+    subscript(_ id: String) -> Value? {
+        get { values[ExactID(id)] }
+        set { values[ExactID(id)] = newValue }
+    }
+    var keys: [String] { values.keys.map(\.id) }
+}
+
 final class FakeBackend {
-    var states: [String: LoadedState] = [:]
+    var states = ByStateID<LoadedState>()
     var locks: [LockRow] = []
     /// System database layout: `loadLocks` answers with these runs left RUNNING.
     var runs: [RunRow]?
     var history: [String: [HistoryRow]] = [:]
-    var invalid: Set<String> = []
+    var invalid: Set<ExactID> = []
     /// States read as `getRaw` reads them: without an age (the list row has it).
     var readsWithoutAge = false
     /// Fails reads of these kinds with this text.
@@ -41,7 +53,7 @@ final class FakeBackend {
         states[id] = LoadedState(stateID: id, updatedAt: updatedAt, ageSeconds: age, fetchedAt: testNow,
                                  completedRaw: completed, partialRaw: partial, mergedText: merged,
                                  mergedIsCompleted: partial == nil && completed != nil)
-        if let completed, (try? JSONDocument(text: completed)) == nil { invalid.insert(id) }
+        if let completed, (try? JSONDocument(text: completed)) == nil { invalid.insert(ExactID(id)) }
     }
 
     func matches(_ id: String, glob: String?) -> Bool {
@@ -62,9 +74,9 @@ final class FakeBackend {
 
     func row(_ id: String) -> StateRow {
         let state = states[id]!
-        let lock = locks.first { $0.stateID == id }
+        let lock = locks.first { sameText($0.stateID, id) }
         return StateRow(stateID: id, updatedAt: state.updatedAt, ageSeconds: state.ageSeconds, fetchedAt: testNow,
-                        isLocked: lock != nil, lockIsStale: lock?.isStale ?? false, isInvalidJSON: invalid.contains(id))
+                        isLocked: lock != nil, lockIsStale: lock?.isStale ?? false, isInvalidJSON: invalid.contains(ExactID(id)))
     }
 
     /// Executes one command; returns the messages it produces and the timers it set.
