@@ -70,7 +70,7 @@ extension StateStore {
     /// `meltano state move`: copy, then clear SRC, each under its own lock.
     public func move(from source: String, to destination: String) throws {
         // Meltano's move (copy, then clear the source) would leave nothing at all.
-        guard source != destination else {
+        guard !sameText(source, destination) else {
             throw StoreError.invalidStateID(destination, reason: "it is the state ID being moved: a move onto itself would only clear it. Nothing was changed; give a different destination.")
         }
         let state = try sourceView(from: source, to: destination, action: "move")

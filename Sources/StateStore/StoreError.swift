@@ -121,7 +121,9 @@ public func unlockCommand(stateID: String, lockID: String) -> String {
 /// A state ID as a command's argument, ready to paste: shell-quoted, and after `--`
 /// when it starts with `-`, which would otherwise be read as an option.
 public func stateIDArgument(_ stateID: String) -> String {
-    (stateID.hasPrefix("-") ? "-- " : "") + shellQuote(stateID)
+    // By its first byte, as the argument parser reads it ("-" and a combining mark is
+    // one Swift Character, which hasPrefix("-") does not match).
+    (stateID.utf8.first == UInt8(ascii: "-") ? "-- " : "") + shellQuote(stateID)
 }
 
 /// A state ID as messages name it: in single quotes; one holding a control character

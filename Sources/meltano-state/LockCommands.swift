@@ -144,7 +144,7 @@ struct UnlockCommand: ParsableCommand {
 
     func validate() throws {
         let options = ids.prefix { $0 != "--" }
-        if let option = options.first(where: { $0.hasPrefix("-") && Int64($0) == nil }) {
+        if let option = options.first(where: { $0.utf8.first == UInt8(ascii: "-") && Int64($0) == nil }) {
             throw ValidationError("Unknown option '\(option)'. A state ID that starts with '-' goes after '--': unlock -- \(option) LOCK_ID")
         }
         if words.count > 2 { throw ValidationError("Unexpected argument '\(words[2])': give STATE_ID LOCK_ID.") }

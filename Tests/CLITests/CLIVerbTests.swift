@@ -124,6 +124,19 @@ struct CLIVerbTests {
         #expect(try completed("z") == nil)
     }
 
+    /// A move between two IDs that differ only in how é is written is a move, not "onto
+    /// itself"; an ID starting with "-" and a combining mark is still an option to the
+    /// shell's argument parser, so the printed command puts it after "--".
+    @Test func moveBetweenTwinsAndADashWithACombiningMark() throws {
+        let fixture = try CLIFixture(schemaPrefix: "twins")
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        #expect(try fixture.run(["set", "--force", composed, #"{"singer_state": {"n": 1}}"#]).status == 0)
+        let moved = try fixture.run(["move", "--force", composed, decomposed])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(try fixture.rows().map { $0[0].map { Array($0.utf8) } } == [Array(decomposed.utf8)])
+        #expect(unlockCommand(stateID: "-\u{301}x", lockID: "l").hasPrefix("meltano-state unlock -- "))
+    }
+
     /// An import entry holding an integer Python's json cannot read (over 4300 digits)
     /// is refused, and so the whole import, as the add-on's import fails on it.
     @Test func importRefusesAnIntegerPythonCannotRead() throws {

@@ -1,3 +1,5 @@
+import StateStore
+
 /// Everything that changes the database: asked for, confirmed (naming what will be
 /// destroyed, No by default), run by the runner, and reported.
 extension Model {
@@ -165,7 +167,7 @@ extension Model {
                 setStatus(problem, error: true)
                 return
             }
-            if target == prompt.source {
+            if sameText(target, prompt.source) {
                 setStatus("The target is the same state ID; type another one.", error: true)
                 return
             }
