@@ -131,14 +131,31 @@ public func stateIDArgument(_ stateID: String) -> String {
 /// `'it'\''s'`), so that it reads apart from an ID holding the text `\x1b`, or from two
 /// IDs, and pastes back as itself.
 public func quotedID(_ id: String) -> String {
-    id.contains("'") || id.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(id) : "'" + id + "'"
+    id.contains("'") || id.unicodeScalars.contains(where: isUnsafeForTerminal) || marksNeedEscapes(id) ? shellQuote(id) : "'" + id + "'"
 }
 
 /// A state ID as tables and listings show it: bare when that is unambiguous, else
 /// shell-quoted (a control character as `$'…\x1b…'`, leading or trailing spaces, an
 /// empty ID), so every ID reads apart from every other and pastes back as itself.
 public func displayedID(_ id: String) -> String {
-    hasInvisibleEdges(id) || id.unicodeScalars.contains(where: isUnsafeForTerminal) ? shellQuote(id) : id
+    hasInvisibleEdges(id) || id.unicodeScalars.contains(where: isUnsafeForTerminal) || marksNeedEscapes(id) ? shellQuote(id) : id
+}
+
+/// Whether the ID's combining marks must be shown as escapes (`$'cafe\xcc\x81'`) for it
+/// to read as itself: it is not in Unicode's composed form (NFC), so another ID spelled
+/// with the composed characters ("é" as one scalar where this one has e and U+0301)
+/// looks the same on screen; or it starts with a mark, which would combine with the
+/// quote or the space before it. Escaped, each reads apart and pastes back as itself.
+public func marksNeedEscapes(_ id: String) -> Bool {
+    guard let first = id.unicodeScalars.first, id.unicodeScalars.contains(where: isCombiningMark) else { return false }
+    return isCombiningMark(first) || !id.precomposedStringWithCanonicalMapping.utf8.elementsEqual(id.utf8)
+}
+
+func isCombiningMark(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.properties.generalCategory {
+    case .nonspacingMark, .spacingMark, .enclosingMark: return true
+    default: return false
+    }
 }
 
 /// Whether an ID shown bare would hide where it starts or ends: empty, or with a
@@ -154,7 +171,8 @@ public func shellQuote(_ word: String) -> String {
     // A control or invisible character would be shown escaped (\x1b) by the terminal-safe
     // output, and pasted back as those four characters, another ID: ANSI-C quoting
     // (bash, zsh, ksh) carries it as an escape the shell turns back into the character.
-    if word.unicodeScalars.contains(where: isUnsafeForTerminal) {
+    let twin = marksNeedEscapes(word)
+    if twin || word.unicodeScalars.contains(where: isUnsafeForTerminal) {
         var quoted = "$'"
         for scalar in word.unicodeScalars {
             switch scalar {
@@ -162,7 +180,7 @@ public func shellQuote(_ word: String) -> String {
             case "'": quoted += "\\'"
             // Bytes, not \u: bash turns \u202e back into the character only in a UTF-8
             // locale (under LC_ALL=C it stays the six characters, another ID).
-            case _ where isUnsafeForTerminal(scalar):
+            case _ where isUnsafeForTerminal(scalar) || (twin && isCombiningMark(scalar)):
                 for byte in String(scalar).utf8 { quoted += String(format: "\\x%02x", byte) }
             default: quoted.unicodeScalars.append(scalar)
             }

@@ -170,12 +170,19 @@ struct CLIVerbTests {
     @Test func messagesNameIDsWithControlsAsTheShellWould() throws {
         let fixture = try CLIFixture(schemaPrefix: "ctlid")
         #expect(try fixture.run(["init"]).status == 0)
+        // An ID whose combining marks another ID spells composed (é as e and U+0301, beside
+        // é as one scalar), or that starts with one (it would combine with the quote):
+        // its marks as escapes, so it reads apart and pastes back as itself.
         for (id, named) in [("nl\nid", #"$'nl\x0aid'"#), ("lit\u{1b}back", #"$'lit\x1bback'"#), (#"lit\x1bback"#, #"'lit\x1bback'"#),
-                            ("x' and 'y", #"'x'\'' and '\''y'"#)] {
+                            ("x' and 'y", #"'x'\'' and '\''y'"#), ("cafe\u{301}", #"$'cafe\xcc\x81'"#), ("caf\u{E9}", "'caf\u{E9}'"),
+                            ("\u{301}x", #"$'\xcc\x81x'"#)] {
             let set = try fixture.run(["set", "--force", "--", id, #"{"singer_state": {}}"#])
             #expect(set.status == 0 && set.stderr == "State of \(named) set.\n", "\(set.stderr.debugDescription)")
             let cleared = try fixture.run(["clear", "--force", "--", id])
             #expect(cleared.stderr == "State of \(named) cleared.\n", "\(cleared.stderr.debugDescription)")
+            // Pasted into bash, the name is the ID, byte for byte.
+            let pasted = try runProcess("bash", ["-c", "printf %s " + named])
+            #expect(pasted.stdout.utf8.elementsEqual(id.utf8), "\(named) -> \(pasted.stdout.debugDescription)")
         }
     }
 
@@ -488,7 +495,7 @@ struct CLIVerbTests {
         let fixture = try CLIFixture()
         #expect(try fixture.run(["init"]).status == 0)
         let ids = [("   ", "'   '"), ("dev:a ", "'dev:a '"), (#"back\slash"#, #"back\slash"#), ("lit\u{1b}back", #"$'lit\x1bback'"#),
-                   (#"lit\x1bback"#, #"lit\x1bback"#), ("dev:a", "dev:a")]
+                   (#"lit\x1bback"#, #"lit\x1bback"#), ("dev:a", "dev:a"), ("cafe\u{301}", #"$'cafe\xcc\x81'"#), ("caf\u{E9}", "caf\u{E9}")]
         for (index, (id, _)) in ids.enumerated() {
             try fixture.admin.query("INSERT INTO \(fixture.locksTable) (state_id, lock_id) VALUES ($1, $2)", [id, "lock-\(index)"])
         }
