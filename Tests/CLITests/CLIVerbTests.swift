@@ -78,13 +78,20 @@ struct CLIVerbTests {
              "e": {"completed": {  "singer_state" :{ "spaced" : [ 1 , 2 ] } }   , "partial": {"x": {"y": 1}}},
              "f": {"completed": {}, "partial": {}}}
             """#
+        let referenceRows = try Self.importBoth(file, ours: ours, reference: refSchema, on: admin)
+        #expect(referenceRows.count == 6)
+    }
+
+    /// Imports `file` with this tool and with the add-on's reference model (into
+    /// `reference`), expects the same rows byte for byte, and returns the reference's.
+    static func importBoth(_ file: String, ours: CLIFixture, reference: String, on admin: Connection) throws -> [[String?]] {
         let mine = try ours.run(["import", "--yes", "-"], stdin: file)
         #expect(mine.status == 0, "\(mine.stderr)")
-        let theirs = try Reference.run(["import", "-"], schema: refSchema, stdin: file)
+        let theirs = try Reference.run(["import", "-"], schema: reference, stdin: file)
         #expect(theirs.status == 0, "\(theirs.stderr)")
-        let referenceRows = try admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(refSchema)).meltano_state ORDER BY state_id").rows
+        let referenceRows = try admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(reference)).meltano_state ORDER BY state_id").rows
         #expect(try ours.rows() == referenceRows)
-        #expect(referenceRows.count == 6)
+        return referenceRows
     }
 
     /// IDs that differ only in how é is written (one scalar, or e and a combining
@@ -100,12 +107,7 @@ struct CLIVerbTests {
         let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
         for file in [#"{"caf\u00e9": {"completed": {"singer_state": {"n": 1}}}, "cafe\u0301": {"completed": {"singer_state": {"n": 2}}}}"#,
                      #"{"z": {"completed": {"singer_state": {"n": 0}}}, "cafe\u0301": {"completed": {"singer_state": {"n": 4}}}, "caf\u00e9": {"completed": {"singer_state": {"n": 3}}}, "cafe\u0301": {"completed": {"singer_state": {"n": 5}}}}"#] {
-            let mine = try ours.run(["import", "--yes", "-"], stdin: file)
-            #expect(mine.status == 0, "\(mine.stderr)")
-            let theirs = try Reference.run(["import", "-"], schema: refSchema, stdin: file)
-            #expect(theirs.status == 0, "\(theirs.stderr)")
-            let referenceRows = try admin.query("SELECT state_id, partial_state, completed_state FROM \(quoteIdentifier(refSchema)).meltano_state ORDER BY state_id").rows
-            #expect(try ours.rows() == referenceRows)
+            _ = try Self.importBoth(file, ours: ours, reference: refSchema, on: admin)
         }
         func completed(_ id: String) throws -> String? {
             try ours.admin.query("SELECT completed_state FROM \(ours.stateTable) WHERE state_id = $1", [id]).scalar
