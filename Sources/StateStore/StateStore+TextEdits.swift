@@ -30,6 +30,9 @@ extension StateStore {
         guard let text = MergedState.meltanoBytes(of: stored), let tape = try? JSONTape(bytes: text),
               tape[tape.root, key: "singer_state"] != nil, tape.depth <= JSONParser.maximumStoredDepth else { return nil }
         let (edit, made) = try change(tape)
+        // Refused now, not after a diff and a question: the new text would not parse (a
+        // rewound integer over Python's 4300 digits).
+        for value in edit.written { try checkStorable(value, of: "The state") }
         return (StateTextEdit(stateID: stateID, read: stored, before: tape, edit: edit), made)
     }
 

@@ -202,7 +202,7 @@ extension StateStore {
     /// `JSONParser.maximumStoredDepth`, an integer longer than
     /// `JSONParser.maximumIntegerDigits` (which no parsed text holds, but arithmetic on
     /// a bookmark can make). This project never writes such a row.
-    func checkStorable(_ value: JSONValue, of what: String) throws {
+    public func checkStorable(_ value: JSONValue, of what: String) throws {
         let depth = value.depth
         if depth > JSONParser.maximumStoredDepth {
             throw StoreError.invalidState("\(what) is nested \(depth) levels deep; Meltano's Python json reader gives up near 1000 levels less its own call depth, so Meltano's list, get and export would then fail for everyone. At most \(JSONParser.maximumStoredDepth) levels are written; nothing was changed.")

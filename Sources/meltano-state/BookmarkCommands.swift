@@ -105,6 +105,8 @@ struct BookmarkWrite {
             guard let record = try context.store.get(stateID) else { throw StoreError.notFound(stateID: stateID) }
             let current = try record.merged.get()
             let (edited, edit) = try tree(current)
+            // What the write would refuse is said before the diff and the question.
+            try context.store.checkStorable(edited, of: "The state")
             return (.tree(from: current, to: edited), edit)
         } catch let error as BookmarkError {
             throw commandFailure(error)
@@ -117,8 +119,11 @@ struct BookmarkWrite {
         case let .text(plan):
             // Both texts are in json.dumps form: written indented straight from the text.
             var edited = plan.edit.text
-            let old = plan.before.withDocumentBytes { JSONParser.prettyText(ofMeltanoText: $0) } ?? ""
-            let new = edited.withUTF8 { JSONParser.prettyText(ofMeltanoText: UnsafeRawBufferPointer($0)) } ?? ""
+            // (Both parse: the plan checked what the edit wrote. A wrong diff is never shown.)
+            guard let old = plan.before.withDocumentBytes({ JSONParser.prettyText(ofMeltanoText: $0) }),
+                  let new = edited.withUTF8({ JSONParser.prettyText(ofMeltanoText: UnsafeRawBufferPointer($0)) }) else {
+                throw CommandFailure("Cannot show the change to \(quotedID(stateID)): the edited state does not read back as JSON. Nothing was written; this is a bug of meltano-state, please report it.")
+            }
             diff = unifiedDiff(old: old + "\n", new: new + "\n", oldName: "\(stateID) (stored)", newName: "\(stateID) (\(action))")
         case let .tree(current, edited):
             diff = unifiedDiff(old: current.prettyText(indent: 2) + "\n", new: edited.prettyText(indent: 2) + "\n",

@@ -212,6 +212,25 @@ struct BookmarkCommandTests {
         #expect(try row(fixture, "prod:pg")[1]?.contains(#""replication_key_value": 5000, "starting_replication_value""#) == true)
     }
 
+    /// A rewind whose new value Python could not read back (an integer of 4301 digits)
+    /// is refused before any diff or question, on the text's way and on the tree's (a
+    /// repeated key); nothing is written or journaled. (On the text's way the diff once
+    /// showed the whole state removed: the new text did not parse.)
+    @Test func aRewindToAnIntegerPythonCannotReadIsRefusedBeforeTheDiff() throws {
+        let nines = String(repeating: "9", count: 4300)
+        let text = #"{"singer_state": {"bookmarks": {"orders": {"replication_key": "id", "replication_key_value": -"# + nines + "}}}}"
+        let repeated = #"{"singer_state": {"x": 1}, "# + String(text.dropFirst())  // the last singer_state wins
+        let fixture = try fixture([("prod:text", nil, text), ("prod:tree", nil, repeated)])
+        for id in ["prod:text", "prod:tree"] {
+            let before = try row(fixture, id)
+            let result = try fixture.run(["rewind", id, "orders", "--by", "1", "--yes"])
+            #expect(result.status == 1, "\(id): \(result.stderr.prefix(300))")
+            #expect(result.stderr.contains("The state holds an integer of 4301 digits") && !result.stderr.contains("@@"), "\(id): \(result.stderr.prefix(300))")
+            #expect(try row(fixture, id) == before)
+        }
+        #expect(try Journal(path: fixture.journalPath).entries().entries.isEmpty, "nothing journaled")
+    }
+
     /// A state in which a key repeats: Python's dict keeps the last value, which only the
     /// tree models, so the edit is made on the tree (the text's way stands aside).
     static let repeatedKey = #"{"singer_state": {"bookmarks": {"public-orders": {"replication_key_value": "2026-01-01T00:00:00Z"}}}, "singer_state": {"bookmarks": {"public-orders": {"replication_key_value": "2026-11-30T12:34:56.123456+00:00"}}}}"#
