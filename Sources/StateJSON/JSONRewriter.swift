@@ -136,11 +136,18 @@ extension JSONParser {
         }
         if same && offset == bytes.count { return .same }
         let buffer = bytes.bindMemory(to: UInt8.self)
-        var parser = Parser(base: buffer.baseAddress!, count: buffer.count)
-        let writer = ByteWriter(capacity: buffer.count + buffer.count / 8)
+        return written(buffer, options, capacity: buffer.count + buffer.count / 8).map(RewrittenText.text)
+    }
+
+    /// A text already checked (its keys too) written as `options` says, into a `String`
+    /// of about `capacity` bytes; nil when the walk does not complete (an empty text).
+    static func written(_ text: UnsafeBufferPointer<UInt8>, _ options: JSONWriteOptions, capacity: Int) -> String? {
+        guard let base = text.baseAddress, text.count > 0 else { return nil }
+        var parser = Parser(base: base, count: text.count)
+        let writer = ByteWriter(capacity: capacity)
         guard (try? parser.walk(writer: writer, options: options, checkingKeys: false)) == true else { return nil }
         writer.flush()
-        return .text(writer.takeString())
+        return writer.takeString()
     }
 }
 
@@ -151,14 +158,9 @@ extension JSONParser {
     /// copied as they are. Nil when the text is not JSON.
     public static func prettyText(ofMeltanoText bytes: UnsafeRawBufferPointer, indent: Int = 2) -> String? {
         let buffer = bytes.bindMemory(to: UInt8.self)
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
-        var parser = Parser(base: base, count: buffer.count)
-        let writer = ByteWriter(capacity: buffer.count + buffer.count / 2)
         var options = JSONWriteOptions.pretty(indent: indent)
         options.preserveNumberLiterals = true
-        guard (try? parser.walk(writer: writer, options: options, checkingKeys: false)) == true else { return nil }
-        writer.flush()
-        return writer.takeString()
+        return written(buffer, options, capacity: buffer.count + buffer.count / 2)
     }
 }
 

@@ -220,13 +220,8 @@ public final class JSONTape: @unchecked Sendable {
 
     /// The node's value written as `options` says (what `value(node).text(options)` gives).
     public func text(_ node: Node, _ options: JSONWriteOptions) -> String {
-        withText(node) { text in
-            let writer = ByteWriter(capacity: text.count + text.count / 8)
-            var parser = Parser(base: text.baseAddress!, count: text.count)
-            _ = try? parser.walk(writer: writer, options: options, checkingKeys: false)
-            writer.flush()
-            return writer.takeString()
-        }
+        // (Checked when it was read: the walk completes.)
+        withText(node) { text in JSONParser.written(text, options, capacity: text.count + text.count / 8) ?? "" }
     }
 
     /// The whole document's text, as it was read.

@@ -111,6 +111,15 @@ public func checkDeepMerge(_ source: JSONValue, ontoText text: UnsafeRawBufferPo
     try walkDeepMerge(source, ontoText: text, edits: &edits)
 }
 
+/// `checkDeepMerge` of a text held as a `String` (a stored part).
+public func checkDeepMerge(_ source: JSONValue, ontoText text: String) throws(MergeError) {
+    var text = text
+    let checked = text.withUTF8 { bytes in
+        Result { () throws(MergeError) in try checkDeepMerge(source, ontoText: UnsafeRawBufferPointer(bytes)) }
+    }
+    try checked.get()
+}
+
 /// `json.dumps(deepMerge(source, json.loads(text)))`, the text Meltano stores for the
 /// merged view (`deepMerge(source, onto: parse(text)).meltanoText`), without the tree of
 /// `text`: the members the source reaches into are found as `checkDeepMerge` finds

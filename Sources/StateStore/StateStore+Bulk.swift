@@ -99,11 +99,9 @@ extension StateStore {
                 do {
                     let partial = try entry.partial.value()
                     switch entry.completed {
-                    case var .object(meltanoText: text):
+                    case let .object(meltanoText: text):
                         // The completed text is walked where the partial part reaches, not parsed.
-                        try text.withUTF8 { bytes in
-                            try Result { () throws(MergeError) in try checkDeepMerge(partial, ontoText: UnsafeRawBufferPointer(bytes)) }.get()
-                        }
+                        try checkDeepMerge(partial, ontoText: text)
                     case let .value(completed):
                         _ = try deepMerge(partial, onto: completed.isFalsy ? .emptyObject : completed)
                     }

@@ -286,11 +286,9 @@ extension StateStore {
             newCompleted = storedText(value)
         }
         if !storedCompleted.isShort && !newPartial.isFalsy {
-            var completed = completedText
-            let merges: Result<Void, MergeError> = completed.withUTF8 { bytes in
-                Result { () throws(MergeError) in try checkDeepMerge(newPartial, ontoText: UnsafeRawBufferPointer(bytes)) }
+            do throws(MergeError) { try checkDeepMerge(newPartial, ontoText: completedText) } catch {
+                throw viewMergeRefusal(stateID, error)
             }
-            if case let .failure(error) = merges { throw viewMergeRefusal(stateID, error) }
         }
         try commitWrite(stateID, before: before, partialText: storedText(newPartial), completedText: newCompleted,
                         keepingStoredCompleted: storedCompleted.isStored, action: action, note: note, lock: lock)
